@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# One command for a newcomer on a fresh Debian 12 machine: install what is missing, build, then
+#   main  — run the main job (symbreak demo)
+#   test  — run every test through ctest
+# Usage: bash .ci/bootstrap.sh main|test
+set -euo pipefail
+mode=${1:-main}
+case "$mode" in main|test) ;; *) echo "usage: bash .ci/bootstrap.sh main|test" >&2; exit 2 ;; esac
+cd "$(dirname "$0")/.."
+
+# Debian packages only; see ../shared/TOOLCHAIN.md for what each provides.
+packages=(g++ cmake make pkg-config
+          libgmp-dev libmpfr-dev libboost-dev libeigen3-dev nlohmann-json3-dev libcli11-dev
+          libgtest-dev libgmock-dev librapidcheck-dev libbenchmark-dev)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "bootstrap: installing ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+build=${SYMBREAK_BUILD_DIR:-build}
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release
+cmake --build "$build" -j2
+
+if [ "$mode" = main ]; then
+  "$build/src/symbreak" demo
+else
+  ctest --test-dir "$build" --output-on-failure -j2
+fi

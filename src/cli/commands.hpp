@@ -1,0 +1,15 @@
+// The subcommands of the symbreak tool. Each registers its options on the CLI11 app and returns the
+// action to run after parsing. Exit codes: 0 success, 1 an expectation failed, 2 bad input.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+
+namespace symbreak::cli {
+
+using Action = std::function<int()>;
+
+Action register_demo(CLI::App& app);
+
+}  // namespace symbreak::cli

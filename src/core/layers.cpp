@@ -1,0 +1,158 @@
+#include "symbreak/layers.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+
+#include "symbreak/arith.hpp"
+
+namespace symbreak {
+
+template <class T>
+void embedding_forward(Tensor<T>& out, std::span<const int> tokens, int seq, const Tensor<T>& token_embedding,
+                       const Tensor<T>* position_table) {
+  const int rows = static_cast<int>(tokens.size()), d = token_embedding.cols;
+  out.resize(rows, d);
+  for (int r = 0; r < rows; ++r) {
+    const T* e = token_embedding.row(tokens[r]);
+    T* o = out.row(r);
+    if (position_table) {
+      const T* p = position_table->row(r % seq);
+      for (int c = 0; c < d; ++c) o[c] = e[c] + p[c];
+    } else {
+      for (int c = 0; c < d; ++c) o[c] = e[c];
+    }
+  }
+}
+
+template <class T>
+void layernorm_forward(Tensor<T>& out, Tensor<T>& mean, Tensor<T>& rstd, const Tensor<T>& x, const Tensor<T>& gain,
+                       const Tensor<T>& bias, const T& eps) {
+  const int rows = x.rows, d = x.cols;
+  out.resize(rows, d);
+  mean.resize(rows, 1);
+  rstd.resize(rows, 1);
+  const T width = T(d);
+  T centred;
+  for (int r = 0; r < rows; ++r) {
+    const T* xr = x.row(r);
+    T sum(0);
+    for (int c = 0; c < d; ++c) sum += xr[c];
+    const T mu = sum / width;
+    T square_sum(0);
+    for (int c = 0; c < d; ++c) {
+      centred = xr[c] - mu;
+      square_sum += centred * centred;
+    }
+    const T s = Arith<T>::rsqrt(square_sum / width + eps);
+    T* o = out.row(r);
+    for (int c = 0; c < d; ++c) o[c] = Arith<T>::normalise((xr[c] - mu) * s) * gain.data[c] + bias.data[c];
+    mean(r, 0) = mu;
+    rstd(r, 0) = s;
+  }
+}
+
+template <class T>
+void attention_bias_forward(Tensor<T>& qkv, int heads, const Tensor<T>& query, const Tensor<T>& key,
+                            const Tensor<T>& value) {
+  const int d = qkv.cols / 3, dh = d / heads;
+  const Tensor<T>* parts[3] = {&query, &key, &value};
+  for (int part = 0; part < 3; ++part) {
+    const Tensor<T>& bias = *parts[part];
+    if (bias.size() == 0) continue;
+    for (int r = 0; r < qkv.rows; ++r) {
+      T* row = qkv.row(r) + part * d;
+      for (int h = 0; h < heads; ++h)
+        for (int c = 0; c < dh; ++c) row[h * dh + c] += bias(h, c);
+    }
+  }
+}
+
+// The softmax of one score row over the visible keys; invisible keys get exactly 0.
+//   p_j = normalise(exp(s_j - m) / Σ_k exp(s_k - m)),  m = max over visible s_k
+template <class T>
+static void softmax_row(T* p, const T* scores, int n, const ModelConfig& mask, int i) {
+  int first = -1;
+  for (int j = 0; j < n; ++j)
+    if (mask.visible(i, j) && (first < 0 || scores[j] > scores[first])) first = j;
+  if (first < 0) throw std::invalid_argument("attention: query " + std::to_string(i) + " sees no key");
+  const T max_score = scores[first];
+  T sum(0);
+  for (int j = 0; j < n; ++j) {
+    if (mask.visible(i, j)) {
+      p[j] = Arith<T>::exp(scores[j] - max_score);
+      sum += p[j];
+    } else {
+      p[j] = T(0);
+    }
+  }
+  for (int j = 0; j < n; ++j)
+    if (mask.visible(i, j)) p[j] = Arith<T>::normalise(p[j] / sum);
+}
+
+template <class T>
+void attention_forward(Tensor<T>& out, Tensor<T>& att, const Tensor<T>& qkv, int batch, int seq, int heads,
+                       const T& scale, const ModelConfig& mask) {
+  const int d = qkv.cols / 3, dh = d / heads;
+  out.resize(batch * seq, d);
+  att.resize(batch * heads * seq, seq);
+  Tensor<T> q(seq, dh), k(seq, dh), v(seq, dh), scores, weights(seq, seq), head_out;
+  for (int b = 0; b < batch; ++b) {
+    for (int h = 0; h < heads; ++h) {
+      for (int i = 0; i < seq; ++i) {
+        const T* row = qkv.row(b * seq + i);
+        for (int c = 0; c < dh; ++c) {
+          q(i, c) = row[h * dh + c];
+          k(i, c) = row[d + h * dh + c];
+          v(i, c) = row[2 * d + h * dh + c];
+        }
+      }
+      gemm(scores, q, k, /*transpose_b=*/true);  // (n, n) = q kᵀ
+      for (auto& s : scores.data) s *= scale;
+      for (int i = 0; i < seq; ++i) softmax_row(weights.row(i), scores.row(i), seq, mask, i);
+      gemm(head_out, weights, v);  // (n, dh)
+      for (int i = 0; i < seq; ++i) {
+        std::copy(weights.row(i), weights.row(i) + seq, att.row((b * heads + h) * seq + i));
+        std::copy(head_out.row(i), head_out.row(i) + dh, out.row(b * seq + i) + h * dh);
+      }
+    }
+  }
+}
+
+template <class T>
+void activation_forward(Tensor<T>& out, const Tensor<T>& in, Activation activation) {
+  out.resize(in.rows, in.cols);
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    const T& x = in.data[i];
+    switch (activation) {
+      case Activation::gelu: out.data[i] = x * Arith<T>::normal_cdf(x); break;
+      case Activation::gelu_tanh: out.data[i] = x * Arith<T>::gelu_tanh_gate(x); break;
+      case Activation::relu: out.data[i] = x > T(0) ? x : T(0); break;
+    }
+  }
+}
+
+template <class T>
+void residual_forward(Tensor<T>& out, const Tensor<T>& a, const Tensor<T>& b, bool with_residual) {
+  out.resize(b.rows, b.cols);
+  if (with_residual)
+    for (std::size_t i = 0; i < b.size(); ++i) out.data[i] = a.data[i] + b.data[i];
+  else
+    for (std::size_t i = 0; i < b.size(); ++i) out.data[i] = b.data[i];
+}
+
+#define SYMBREAK_INSTANTIATE_LAYERS(T)                                                                              \
+  template void embedding_forward<T>(Tensor<T>&, std::span<const int>, int, const Tensor<T>&, const Tensor<T>*);     \
+  template void layernorm_forward<T>(Tensor<T>&, Tensor<T>&, Tensor<T>&, const Tensor<T>&, const Tensor<T>&,          \
+                                     const Tensor<T>&, const T&);                                                    \
+  template void attention_bias_forward<T>(Tensor<T>&, int, const Tensor<T>&, const Tensor<T>&, const Tensor<T>&);  \
+  template void attention_forward<T>(Tensor<T>&, Tensor<T>&, const Tensor<T>&, int, int, int, const T&,              \
+                                     const ModelConfig&);                                                            \
+  template void activation_forward<T>(Tensor<T>&, const Tensor<T>&, Activation);                                     \
+  template void residual_forward<T>(Tensor<T>&, const Tensor<T>&, const Tensor<T>&, bool);
+
+SYMBREAK_INSTANTIATE_LAYERS(float)
+SYMBREAK_INSTANTIATE_LAYERS(double)
+SYMBREAK_INSTANTIATE_LAYERS(Exact)
+
+}  // namespace symbreak
