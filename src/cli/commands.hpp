@@ -11,5 +11,6 @@ namespace symbreak::cli {
 using Action = std::function<int()>;
 
 Action register_demo(CLI::App& app);
+Action register_check(CLI::App& app);
 
 }  // namespace symbreak::cli

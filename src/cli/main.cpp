@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
     commands.emplace_back(app.get_subcommands({})[before], std::move(action));
   };
   add(symbreak::cli::register_demo);
+  add(symbreak::cli::register_check);
 
   try {
     app.parse(argc, argv);
@@ -35,6 +36,9 @@ int main(int argc, char** argv) {
     std::cerr << "error: " << e.what() << '\n';
     return 2;
   } catch (const std::invalid_argument& e) {
+    std::cerr << "error: " << e.what() << '\n';
+    return 2;
+  } catch (const std::runtime_error& e) {  // files that cannot be read or written
     std::cerr << "error: " << e.what() << '\n';
     return 2;
   } catch (const std::exception& e) {

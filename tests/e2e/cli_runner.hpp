@@ -16,8 +16,10 @@ struct CliResult {
   std::string output;  // stdout and stderr together
 };
 
-inline CliResult run_cli(const std::string& arguments) {
-  const std::string command = std::string(SYMBREAK_CLI) + " " + arguments + " 2>&1";
+// `environment` is prefixed to the command, e.g. RC_PARAMS="seed=1".
+inline CliResult run_cli(const std::string& arguments, const std::string& environment = "") {
+  const std::string command = (environment.empty() ? "" : environment + " ") + std::string(SYMBREAK_CLI) + " " +
+                              arguments + " 2>&1";
   CliResult result;
   FILE* pipe = popen(command.c_str(), "r");
   if (!pipe) return result;

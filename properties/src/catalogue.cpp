@@ -1,0 +1,314 @@
+#include "symbreak/properties/catalogue.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "symbreak/layers.hpp"
+#include "symbreak/linalg.hpp"
+#include "symbreak/properties/transforms.hpp"
+
+namespace symbreak::props {
+namespace {
+
+std::vector<int> all_rows(int n) {
+  std::vector<int> r(n);
+  for (int i = 0; i < n; ++i) r[i] = i;
+  return r;
+}
+
+template <class T>
+Tensor<T> select_rows(const Tensor<T>& t, const std::vector<int>& rows) {
+  Tensor<T> out(static_cast<int>(rows.size()), t.cols);
+  for (std::size_t i = 0; i < rows.size(); ++i)
+    for (int c = 0; c < t.cols; ++c) out(static_cast<int>(i), c) = t(rows[i], c);
+  return out;
+}
+
+template <class T>
+const Model<T>& model_of(const Subject<T>& f) {
+  const Model<T>* m = f.model();
+  if (!m) throw std::logic_error("this property needs the model's weights; the subject is an opaque function");
+  return *m;
+}
+
+template <class T>
+Comparison<T> unchanged_under(const Subject<T>& f, const Probe& p, const Model<T>& transformed,
+                              const Model<T>* reference = nullptr) {
+  const int n = static_cast<int>(p.tokens.size());
+  const auto base = reference ? f.with_model(*reference) : nullptr;
+  Comparison<T> c;
+  c.expected = (base ? *base : f).forward(p.tokens);
+  c.actual = f.with_model(transformed)->forward(p.tokens);
+  c.rows = all_rows(n);
+  return c;
+}
+
+int int_at(const std::vector<int>& v, std::size_t i) { return i < v.size() ? v[i] : 0; }
+
+Tensor<Exact> skew_from(const std::vector<int>& ints, std::size_t offset, int dh) {
+  Tensor<Exact> a(dh, dh);
+  std::size_t k = offset;
+  for (int i = 0; i < dh; ++i)
+    for (int j = i + 1; j < dh; ++j) {
+      a(i, j) = Exact(int_at(ints, k++)) / 2;
+      a(j, i) = -a(i, j);
+    }
+  return a;
+}
+
+}  // namespace
+
+Tensor<Exact> probe_rotation(const Probe& p, int dh) { return cayley(skew_from(p.matrix, 0, dh)); }
+
+Tensor<Exact> probe_invertible(const Probe& p, int dh) {
+  Tensor<Exact> lower = identity_matrix<Exact>(dh), upper(dh, dh);
+  std::size_t k = 0;
+  for (int i = 0; i < dh; ++i)
+    for (int j = 0; j < i; ++j) lower(i, j) = Exact(int_at(p.matrix, k++));
+  for (int i = 0; i < dh; ++i)
+    for (int j = i; j < dh; ++j) {
+      const int m = int_at(p.matrix, k++);
+      upper(i, j) = i == j ? Exact(m >= 0 ? m + 1 : m) : Exact(m);  // a nonzero diagonal: invertible
+    }
+  Tensor<Exact> product;
+  gemm(product, lower, upper);
+  return product;
+}
+
+std::vector<Exact> probe_bias(const Probe& p, int dh) {
+  std::vector<Exact> b(dh);
+  bool any = false;
+  for (int k = 0; k < dh; ++k) {
+    b[k] = Exact(int_at(p.matrix, k)) / 4;
+    any = any || b[k] != 0;
+  }
+  if (!any) b[0] = Exact(1);
+  return b;
+}
+
+template <class T>
+Comparison<T> equivariance(const Subject<T>& f, const Probe& p) {
+  Comparison<T> c;
+  c.expected = permute_rows(f.forward(p.tokens), p.sigma);
+  c.actual = f.forward(apply_permutation(p.tokens, p.sigma));
+  c.rows = all_rows(static_cast<int>(p.tokens.size()));
+  return c;
+}
+
+template <class T>
+Comparison<T> next_token_invariance(const Subject<T>& f, const Probe& p) {
+  const int last = static_cast<int>(p.tokens.size()) - 1;
+  Comparison<T> c;
+  c.expected = select_rows(f.forward(p.tokens), {last});
+  c.actual = select_rows(f.forward(apply_permutation(p.tokens, p.sigma)), {last});
+  c.rows = {last};
+  return c;
+}
+
+template <class T>
+Comparison<T> causal_prefix_invariance(const Subject<T>& f, const Probe& p) {
+  const int n = static_cast<int>(p.tokens.size());
+  std::vector<int> rows;
+  for (int j = p.position; j < n; ++j) rows.push_back(j);
+  Comparison<T> c;
+  c.expected = select_rows(f.forward(p.tokens), rows);
+  c.actual = select_rows(f.forward(apply_permutation(p.tokens, p.sigma)), rows);
+  c.rows = rows;
+  return c;
+}
+
+template <class T>
+Comparison<T> prefix_independence(const Subject<T>& f, const Probe& p) {
+  std::vector<int> changed = p.tokens;
+  changed[p.position] = p.replacement;
+  const std::vector<int> rows = all_rows(p.position);
+  Comparison<T> c;
+  c.expected = select_rows(f.forward(p.tokens), rows);
+  c.actual = select_rows(f.forward(changed), rows);
+  c.rows = rows;
+  return c;
+}
+
+template <class T>
+Comparison<T> rotate_query_key(const Subject<T>& f, const Probe& p) {
+  const Model<T>& m = model_of(f);
+  return unchanged_under(f, p, transform_qk(m, p.layer, p.head, probe_rotation(p, m.config.d_head())));
+}
+
+template <class T>
+Comparison<T> transform_query_key(const Subject<T>& f, const Probe& p) {
+  const Model<T>& m = model_of(f);
+  return unchanged_under(f, p, transform_qk(m, p.layer, p.head, probe_invertible(p, m.config.d_head())));
+}
+
+template <class T>
+Comparison<T> rotate_value_output(const Subject<T>& f, const Probe& p) {
+  const Model<T>& m = model_of(f);
+  return unchanged_under(f, p, transform_vo(m, p.layer, p.head, probe_rotation(p, m.config.d_head())));
+}
+
+template <class T>
+Comparison<T> key_bias_cancels(const Subject<T>& f, const Probe& p) {
+  const Model<T>& m = model_of(f);
+  return unchanged_under(f, p, add_unlearned_bias(m, BiasSlot::key, p.layer, p.head, probe_bias(p, m.config.d_head())));
+}
+
+// The probe's integers: d_head bias entries, then the skew entries of the rotation.
+template <class T>
+Comparison<T> bias_breaks_rotation(const Subject<T>& f, const Probe& p, BiasSlot slot) {
+  const Model<T>& m = model_of(f);
+  const int dh = m.config.d_head();
+  const Model<T> biased = add_unlearned_bias(m, slot, p.layer, p.head, probe_bias(p, dh));
+  const Tensor<Exact> r = cayley(skew_from(p.matrix, dh, dh));
+  const Model<T> rotated =
+      slot == BiasSlot::query ? transform_qk(biased, p.layer, p.head, r) : transform_vo(biased, p.layer, p.head, r);
+  return unchanged_under(f, p, rotated, &biased);
+}
+
+template <class T>
+Comparison<T> query_bias_breaks_rotation(const Subject<T>& f, const Probe& p) {
+  return bias_breaks_rotation(f, p, BiasSlot::query);
+}
+
+template <class T>
+Comparison<T> value_bias_breaks_rotation(const Subject<T>& f, const Probe& p) {
+  return bias_breaks_rotation(f, p, BiasSlot::value);
+}
+
+template <class T>
+Comparison<T> head_permutation_invariance(const Subject<T>& f, const Probe& p) {
+  return unchanged_under(f, p, permute_heads(model_of(f), p.layer, p.sigma));
+}
+
+template <class T>
+Comparison<T> batch_independence(const Subject<T>& f, const Probe& p) {
+  const int n = static_cast<int>(p.tokens.size());
+  std::vector<int> both = p.tokens;
+  both.insert(both.end(), p.other_tokens.begin(), p.other_tokens.end());
+  const Tensor<T> x = f.forward(p.tokens), y = f.forward(p.other_tokens);
+  Comparison<T> c;
+  c.expected = Tensor<T>(2 * n, x.cols);
+  for (int i = 0; i < n; ++i)
+    for (int k = 0; k < x.cols; ++k) {
+      c.expected(i, k) = x(i, k);
+      c.expected(n + i, k) = y(i, k);
+    }
+  c.actual = f.forward(both, 2, n);
+  c.rows = all_rows(2 * n);
+  c.row_label = "batch row";
+  return c;
+}
+
+// ---- The catalogue ---------------------------------------------------------------------------
+
+bool Property::applies_to(const Declaration& d) const {
+  return std::find(architectures.masks.begin(), architectures.masks.end(), d.mask) != architectures.masks.end() &&
+         std::find(architectures.encodings.begin(), architectures.encodings.end(), d.positional_encoding) !=
+             architectures.encodings.end() &&
+         d.layers >= architectures.min_layers && d.layers <= architectures.max_layers &&
+         !(architectures.causal_single_layer && d.mask == MaskKind::causal && d.layers != 1);
+}
+
+const std::vector<Property>& catalogue() {
+  using PE = PositionalEncoding;
+  const ArchitectureClass any;
+  ArchitectureClass unmasked_nope;
+  unmasked_nope.masks = {MaskKind::none};
+  unmasked_nope.encodings = {PE::none};
+  ArchitectureClass causal_depth1;
+  causal_depth1.masks = {MaskKind::causal};
+  causal_depth1.encodings = {PE::none};
+  causal_depth1.max_layers = 1;
+  ArchitectureClass causal_deep = causal_depth1;
+  causal_deep.min_layers = 2;
+  causal_deep.max_layers = 4;
+  causal_deep.min_length = 3;
+  ArchitectureClass positional;
+  positional.encodings = {PE::learned, PE::sinusoidal};
+  positional.min_length = 3;
+  positional.causal_single_layer = true;
+  ArchitectureClass causal_any;
+  causal_any.masks = {MaskKind::causal};
+  causal_any.min_length = 2;
+
+  static const std::vector<Property> properties = {
+      {"EQUIV", "no mask, no PE: f(σx) = σ·f(x) at every position, for every σ ∈ S_n", Expectation::holds,
+       ProbeKind::permute_all, unmasked_nope, false},
+      {"NEXT", "no mask, no PE: f(σx)_n = f(x)_n for every permutation σ of tokens 1..n-1", Expectation::holds,
+       ProbeKind::permute_prefix, unmasked_nope, false},
+      {"CAUSAL-DEPTH1", "causal mask, no PE, one layer: f(σx)_j = f(x)_j for j ≥ i, σ permuting tokens 1..i-1",
+       Expectation::holds, ProbeKind::permute_causal, causal_depth1, false},
+      {"CAUSAL-BREAKS", "causal mask, no PE, depth ≥ 2: some σ, x give f(σx)_n ≠ f(x)_n", Expectation::broken,
+       ProbeKind::permute_prefix, causal_deep, false},
+      {"PE-BREAKS", "learned or sinusoidal PE (no mask, or causal at depth 1): some σ, x give f(σx)_n ≠ f(x)_n",
+       Expectation::broken,
+       ProbeKind::permute_prefix, positional, false},
+      {"PREFIX", "causal mask: changing token j leaves f(x)_i unchanged for every i < j", Expectation::holds,
+       ProbeKind::change_token, causal_any, false},
+      {"ROT-QK", "W_Q[h]→W_Q[h]·R, W_K[h]→W_K[h]·R, R orthogonal: logits unchanged", Expectation::holds,
+       ProbeKind::rotation, any, true},
+      {"ROT-QK-GL", "W_Q[h]→W_Q[h]·M, W_K[h]→W_K[h]·M^-T, M invertible: logits unchanged", Expectation::holds,
+       ProbeKind::invertible, any, true},
+      {"ROT-VO", "W_V[h]→W_V[h]·R, W_O[h]→Rᵀ·W_O[h], R orthogonal: logits unchanged", Expectation::holds,
+       ProbeKind::rotation, any, true},
+      {"BIAS-KEY", "one vector added to every key of a head cancels in softmax: logits unchanged",
+       Expectation::holds, ProbeKind::bias, any, true},
+      {"BIAS-QUERY-BREAKS", "a nonzero query bias breaks ROT-QK: some R, x change the logits", Expectation::broken,
+       ProbeKind::bias_rotation, any, true},
+      {"BIAS-VALUE-BREAKS", "a nonzero value bias breaks ROT-VO: some R, x change the logits", Expectation::broken,
+       ProbeKind::bias_rotation, any, true},
+      {"HEADS", "permuting heads with their W_O blocks leaves the logits unchanged", Expectation::holds,
+       ProbeKind::heads, any, true},
+      {"BATCH", "batch elements are independent: f([x; y]) = [f(x); f(y)]", Expectation::holds, ProbeKind::batch,
+       any, false},
+  };
+  return properties;
+}
+
+const Property& find_property(std::string_view name) {
+  std::string names;
+  for (const Property& p : catalogue()) {
+    if (p.name == name) return p;
+    names += (names.empty() ? "" : ", ") + std::string(p.name);
+  }
+  throw std::invalid_argument("unknown property \"" + std::string(name) + "\" (allowed: " + names + ")");
+}
+
+template <class T>
+Comparison<T> evaluate(const Property& property, const Subject<T>& f, const Probe& p) {
+  const std::string_view n = property.name;
+  if (n == "EQUIV") return equivariance(f, p);
+  if (n == "NEXT" || n == "CAUSAL-BREAKS" || n == "PE-BREAKS") return next_token_invariance(f, p);
+  if (n == "CAUSAL-DEPTH1") return causal_prefix_invariance(f, p);
+  if (n == "PREFIX") return prefix_independence(f, p);
+  if (n == "ROT-QK") return rotate_query_key(f, p);
+  if (n == "ROT-QK-GL") return transform_query_key(f, p);
+  if (n == "ROT-VO") return rotate_value_output(f, p);
+  if (n == "BIAS-KEY") return key_bias_cancels(f, p);
+  if (n == "BIAS-QUERY-BREAKS") return query_bias_breaks_rotation(f, p);
+  if (n == "BIAS-VALUE-BREAKS") return value_bias_breaks_rotation(f, p);
+  if (n == "HEADS") return head_permutation_invariance(f, p);
+  if (n == "BATCH") return batch_independence(f, p);
+  throw std::invalid_argument("evaluate: no comparison for property " + std::string(n));
+}
+
+#define SYMBREAK_INSTANTIATE_CATALOGUE(T)                                                        \
+  template Comparison<T> equivariance<T>(const Subject<T>&, const Probe&);                       \
+  template Comparison<T> next_token_invariance<T>(const Subject<T>&, const Probe&);              \
+  template Comparison<T> causal_prefix_invariance<T>(const Subject<T>&, const Probe&);           \
+  template Comparison<T> prefix_independence<T>(const Subject<T>&, const Probe&);                \
+  template Comparison<T> rotate_query_key<T>(const Subject<T>&, const Probe&);                   \
+  template Comparison<T> transform_query_key<T>(const Subject<T>&, const Probe&);                \
+  template Comparison<T> rotate_value_output<T>(const Subject<T>&, const Probe&);                \
+  template Comparison<T> key_bias_cancels<T>(const Subject<T>&, const Probe&);                   \
+  template Comparison<T> query_bias_breaks_rotation<T>(const Subject<T>&, const Probe&);         \
+  template Comparison<T> value_bias_breaks_rotation<T>(const Subject<T>&, const Probe&);         \
+  template Comparison<T> head_permutation_invariance<T>(const Subject<T>&, const Probe&);        \
+  template Comparison<T> batch_independence<T>(const Subject<T>&, const Probe&);                 \
+  template Comparison<T> evaluate<T>(const Property&, const Subject<T>&, const Probe&);
+
+SYMBREAK_INSTANTIATE_CATALOGUE(float)
+SYMBREAK_INSTANTIATE_CATALOGUE(double)
+SYMBREAK_INSTANTIATE_CATALOGUE(Exact)
+
+}  // namespace symbreak::props

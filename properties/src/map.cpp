@@ -1,0 +1,73 @@
+#include "symbreak/properties/map.hpp"
+
+#include <cstdio>
+
+#include "symbreak/properties/report.hpp"
+
+namespace symbreak::props {
+
+bool last_position_invariant_by_theorem(PositionalEncoding pe, MaskKind mask, int depth) {
+  return pe == PositionalEncoding::none && (mask == MaskKind::none || (mask == MaskKind::causal && depth == 1));
+}
+
+bool MapCell::theorem_says_invariant() const { return last_position_invariant_by_theorem(pe, mask, depth); }
+
+std::vector<MapCell> symmetry_map(const MapOptions& options) {
+  const Property& next = find_property("NEXT");
+  const Target target = reference_target();
+  CheckOptions check;
+  check.cases = options.cases;
+  check.probes = options.probes;
+  check.seed = options.seed;
+  check.seed = resolve_seed(check);
+  check.shrink_seconds = options.shrink_seconds;
+  check.failure_dir.clear();
+  check.limits = options.limits;
+  std::vector<MapCell> cells;
+  for (PositionalEncoding pe : {PositionalEncoding::none, PositionalEncoding::learned, PositionalEncoding::sinusoidal})
+    for (MaskKind mask : {MaskKind::none, MaskKind::causal})
+      for (int depth = 1; depth <= options.max_depth; ++depth)
+        for (bool residual : {true, false}) {
+          // The NEXT comparison, searched within exactly this cell.
+          Property cell = next;
+          cell.architectures.masks = {mask};
+          cell.architectures.encodings = {pe};
+          cell.architectures.min_layers = cell.architectures.max_layers = depth;
+          cell.architectures.min_length = 3;
+          cell.architectures.residual = residual;
+          cells.push_back({pe, mask, depth, residual, run_property(cell, Precision::exact, target, check)});
+        }
+  return cells;
+}
+
+void print_map(std::ostream& out, const std::vector<MapCell>& cells) {
+  out << "PE          mask    depth  residual  last-position invariance   evidence\n";
+  int agree = 0;
+  for (const MapCell& c : cells) {
+    const Verdict& v = c.verdict;
+    std::string verdict = c.invariant() ? "holds (exact, " + std::to_string(v.cases) + " cases)" : "broken (exact witness)";
+    if (c.invariant() != c.theorem_says_invariant()) verdict += " DISAGREES";
+    else ++agree;
+    char line[160];
+    std::snprintf(line, sizeof line, "%-11s %-7s %-6d %-9s ", std::string(to_string(c.pe)).c_str(),
+                  std::string(to_string(c.mask)).c_str(), c.depth, c.residual ? "on" : "off");
+    std::string row = line + verdict;
+    row.resize(std::max<std::size_t>(row.size(), 63), ' ');
+    std::string detail = v.note.empty() ? "max|Δ| = 0" : v.note;
+    if (!c.invariant()) {
+      const Finding& f = *v.finding;
+      const ModelConfig& m = f.found.model.config;
+      const Probe& p = f.found.probes.front();
+      char delta[48];
+      std::snprintf(delta, sizeof delta, "%.2e", f.deviation);
+      detail = "L=" + std::to_string(m.layers) + " H=" + std::to_string(m.heads) + " d=" + std::to_string(m.d_model) +
+               (m.layernorm ? " LN" : "") + (m.mlp ? " mlp" : "") + ", x=" + symbreak::to_string(p.tokens) +
+               " σ=" + symbreak::to_string(p.sigma) + ": Δ = " + delta + " (" + std::to_string(f.exact_bits) + "-bit rational)";
+    }
+    out << row << detail << '\n';
+  }
+  out << "\nThe map agrees with the theorem (invariant iff no PE and either no mask or a causal mask at depth 1) in "
+      << agree << "/" << cells.size() << " cells.\n";
+}
+
+}  // namespace symbreak::props

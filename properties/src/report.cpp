@@ -1,0 +1,213 @@
+#include "symbreak/properties/report.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+namespace symbreak::props {
+namespace {
+
+std::string sci(double x) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2e", x);
+  return buf;
+}
+
+std::string xml_escape(const std::string& s) {
+  std::string out;
+  for (char ch : s) {
+    switch (ch) {
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '&': out += "&amp;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&apos;"; break;
+      default:
+        if (static_cast<unsigned char>(ch) < 0x20 && ch != '\n' && ch != '\t') out += ' ';
+        else out += ch;
+    }
+  }
+  return out;
+}
+
+std::size_t display_width(const std::string& s) {
+  return static_cast<std::size_t>(std::count_if(s.begin(), s.end(), [](char ch) { return (ch & 0xC0) != 0x80; }));
+}
+
+std::string pad(const std::string& s, std::size_t width) {
+  const std::size_t w = display_width(s);
+  return s + std::string(w < width ? width - w : 0, ' ');
+}
+
+std::string finding_text(const Verdict& v) {
+  const Finding& f = *v.finding;
+  std::string s = describe(f.found, 0) + ": ";
+  if (v.arith == Precision::exact) {
+    s += "Δ = " + sci(f.deviation) + " (exact, " + std::to_string(f.exact_bits) + "-bit rational)";
+  } else {
+    s += "|Δ| = " + sci(f.deviation) + " > bound " + sci(f.bound);
+    if (!f.exact_difference.empty()) s += "; exact Δ ≠ 0 (" + std::to_string(f.exact_bits) + "-bit)";
+  }
+  return s + " at " + f.element;
+}
+
+}  // namespace
+
+std::string evidence(const Verdict& v) {
+  switch (v.status) {
+    case Status::not_applicable: return v.note;
+    case Status::error: return "error: " + v.note;
+    case Status::broken_as_expected: return "witness " + finding_text(v);
+    case Status::violated:
+      if (v.finding) return "counterexample " + finding_text(v);
+      return v.note;
+    case Status::holds:
+      break;
+  }
+  if (v.arith == Precision::exact) return "max|Δ| = " + std::string(v.max_deviation == 0 ? "0" : sci(v.max_deviation)) + " (exact)";
+  char c[16];
+  std::snprintf(c, sizeof c, "%g", v.c);
+  std::string s = "max|Δ| = " + sci(v.max_deviation) + " ≤ bound " + sci(v.bound) + " (c=" + c + " × ref err " +
+                  sci(v.err_ref) + " + atol " + sci(v.atol) + ")";
+  if (v.rounding_outliers > 0) s += "; " + std::to_string(v.rounding_outliers) + " cleared by the exact reference";
+  return s;
+}
+
+void print_table(std::ostream& out, const std::vector<Verdict>& verdicts) {
+  std::size_t name_width = 8;
+  for (const auto& v : verdicts) name_width = std::max(name_width, v.property.size());
+  out << pad("property", name_width + 2) << pad("arith", 7) << pad("cases", 7) << pad("verdict", 20) << "evidence\n";
+  for (const auto& v : verdicts) {
+    std::string cases = std::to_string(v.cases);
+    if (v.time_capped) cases += "*";
+    out << pad(v.property, name_width + 2) << pad(std::string(to_string(v.arith)), 7) << pad(cases, 7)
+        << pad(v.status == Status::broken_as_expected ? "broken, as expected" : std::string(to_string(v.status)), 20)
+        << evidence(v) << '\n';
+  }
+  if (std::any_of(verdicts.begin(), verdicts.end(), [](const Verdict& v) { return v.time_capped; }))
+    out << "* the search stopped at its time cap\n";
+}
+
+void print_statistics(std::ostream& out, const std::vector<Verdict>& verdicts) {
+  out << "cases by architecture (models drawn; L layers, H heads, LN pre-LayerNorm, residuals):\n";
+  for (const auto& v : verdicts) {
+    if (v.classes.empty()) continue;
+    out << "  " << v.property << " " << to_string(v.arith) << ":";
+    std::vector<std::pair<int, std::string>> sorted;
+    for (const auto& [k, n] : v.classes) sorted.emplace_back(n, k);
+    std::sort(sorted.rbegin(), sorted.rend());
+    for (std::size_t i = 0; i < sorted.size() && i < 6; ++i) out << "  [" << sorted[i].second << "] " << sorted[i].first;
+    if (sorted.size() > 6) out << "  (+" << sorted.size() - 6 << " more classes)";
+    out << '\n';
+  }
+}
+
+void print_findings(std::ostream& out, const std::vector<Verdict>& verdicts) {
+  for (const auto& v : verdicts) {
+    if (v.passed() || !v.finding) continue;
+    out << "\n" << v.property << " " << to_string(v.arith) << " " << to_string(v.status) << ": "
+        << finding_text(v) << "\n";
+    if (!v.finding->exact_difference.empty() && v.finding->exact_difference.size() <= 200)
+      out << "  exact Δ = " << v.finding->exact_difference << "\n";
+    out << "  replay: " << v.finding->replay << "\n";
+    if (!v.finding->rc_reproduce.empty())
+      out << "  or: RC_PARAMS=\"" << v.finding->rc_reproduce << "\" symbreak check --property " << v.property
+          << " --arith " << to_string(v.arith) << "\n";
+  }
+}
+
+std::string to_json(const std::vector<Verdict>& verdicts, std::uint64_t seed) {
+  nlohmann::json j;
+  j["seed"] = seed;
+  j["verdicts"] = nlohmann::json::array();
+  for (const auto& v : verdicts) {
+    nlohmann::json r;
+    r["property"] = v.property;
+    r["arith"] = to_string(v.arith);
+    r["target"] = v.target;
+    r["expectation"] = v.expectation == Expectation::holds ? "holds" : "broken";
+    r["status"] = to_string(v.status);
+    r["passed"] = v.passed();
+    r["models"] = v.models;
+    r["cases"] = v.cases;
+    r["time_capped"] = v.time_capped;
+    r["shrink_capped"] = v.shrink_capped;
+    r["max_deviation"] = v.max_deviation;
+    r["bound"] = v.bound;
+    r["err_ref"] = v.err_ref;
+    r["atol"] = v.atol;
+    r["c"] = v.c;
+    r["rounding_outliers"] = v.rounding_outliers;
+    r["evidence"] = evidence(v);
+    r["note"] = v.note;
+    r["seconds"] = v.seconds;
+    r["seed"] = v.seed;
+    r["classes"] = v.classes;
+    if (v.finding) {
+      const Finding& f = *v.finding;
+      r["finding"] = {{"case", nlohmann::json::parse(case_to_json(f.found))},
+                      {"element", f.element},
+                      {"deviation", f.deviation},
+                      {"bound", f.bound},
+                      {"exact_difference", f.exact_difference},
+                      {"saved_to", f.saved_to},
+                      {"replay", f.replay},
+                      {"rc_reproduce", f.rc_reproduce}};
+    }
+    j["verdicts"].push_back(r);
+  }
+  return j.dump(2);
+}
+
+std::string to_junit(const std::vector<Verdict>& verdicts, const std::string& suite_name) {
+  int failures = 0, errors = 0, skipped = 0;
+  double total = 0;
+  for (const auto& v : verdicts) {
+    failures += v.status == Status::violated;
+    errors += v.status == Status::error;
+    skipped += v.status == Status::not_applicable;
+    total += v.seconds;
+  }
+  char host[256] = "localhost";
+  gethostname(host, sizeof host - 1);
+  char stamp[32];
+  const std::time_t now = std::time(nullptr);
+  std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", std::gmtime(&now));
+  const auto seconds = [](double s) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%.3f", s);
+    return std::string(b);
+  };
+  std::string x = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+  x += "<testsuites name=\"symbreak check\" tests=\"" + std::to_string(verdicts.size()) + "\" failures=\"" +
+       std::to_string(failures) + "\" errors=\"" + std::to_string(errors) + "\" time=\"" + seconds(total) + "\">\n";
+  x += "  <testsuite name=\"" + xml_escape(suite_name) + "\" tests=\"" + std::to_string(verdicts.size()) +
+       "\" failures=\"" + std::to_string(failures) + "\" errors=\"" + std::to_string(errors) + "\" skipped=\"" +
+       std::to_string(skipped) + "\" time=\"" + seconds(total) + "\" timestamp=\"" + stamp + "\" hostname=\"" +
+       xml_escape(host) + "\">\n";
+  for (const auto& v : verdicts) {
+    x += "    <testcase name=\"" + xml_escape(v.property + " [" + std::string(to_string(v.arith)) + "]") +
+         "\" classname=\"symbreak." + xml_escape(v.property) + "\" time=\"" + seconds(v.seconds) + "\">\n";
+    const std::string text = xml_escape(evidence(v));
+    if (v.status == Status::violated) {
+      std::string detail = text;
+      if (v.finding) detail += "\nreplay: " + xml_escape(v.finding->replay);
+      x += "      <failure message=\"" + text + "\" type=\"VIOLATED\">" + detail + "</failure>\n";
+    } else if (v.status == Status::error) {
+      x += "      <error message=\"" + text + "\" type=\"ERROR\">" + text + "</error>\n";
+    } else if (v.status == Status::not_applicable) {
+      x += "      <skipped message=\"" + text + "\"/>\n";
+    }
+    x += "      <system-out>" + std::to_string(v.cases) + " cases: " + text + "</system-out>\n";
+    x += "    </testcase>\n";
+  }
+  x += "  </testsuite>\n</testsuites>\n";
+  return x;
+}
+
+}  // namespace symbreak::props

@@ -1,0 +1,567 @@
+#include "symbreak/properties/runner.hpp"
+
+#include <rapidcheck.h>
+#include <rapidcheck/detail/Configuration.h>
+#include <rapidcheck/detail/TestListener.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "symbreak/io.hpp"
+#include "symbreak/json_reader.hpp"
+#include "symbreak/properties/generators.hpp"
+
+namespace symbreak::props {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr std::string_view kArithNames[] = {"f32", "f64", "exact"};
+constexpr std::string_view kStatusNames[] = {"holds", "broken-as-expected", "VIOLATED", "n/a", "ERROR"};
+
+// ---- Evaluating one case ----------------------------------------------------------------------
+
+struct ProbeOutcome {
+  bool symmetric = true;
+  double deviation = 0, bound = 0, err_ref = 0, atol = 0;
+  bool rounding_outlier = false;
+  int row = -1, col = -1;
+  std::string exact_difference;
+  std::size_t exact_bits = 0;
+};
+
+struct CaseOutcome {
+  bool symmetric = true;
+  std::size_t failing_probe = 0;
+  ProbeOutcome failing;
+  std::vector<ProbeOutcome> probes;
+  std::vector<int> rows;
+  std::string row_label;
+};
+
+template <class T>
+const SubjectFactory<T>& factory(const Target& target) {
+  if constexpr (std::is_same_v<T, float>) return target.f32;
+  else if constexpr (std::is_same_v<T, double>) return target.f64;
+  else return target.exact;
+}
+
+Comparison<Exact> to_exact_comparison(const Comparison<double>& c) {
+  const auto conv = [](double v) { return exact_from_double(v); };
+  return {tensor_cast<Exact>(c.expected, conv), tensor_cast<Exact>(c.actual, conv), c.rows, c.row_label};
+}
+
+// The exact reference for a float check: the Exact subject, or the float64 one when that is all the
+// target offers.
+class Reference {
+ public:
+  Reference(const Property& property, const Target& target, const ModelSpec& spec)
+      : property_(property), target_(target), spec_(spec) {}
+  Comparison<Exact> evaluate(const Probe& p) {
+    if (target_.exact) {
+      if (!exact_) exact_ = target_.exact(spec_);
+      return props::evaluate(property_, *exact_, p);
+    }
+    if (!target_.f64) throw std::logic_error("the target has neither an Exact nor a float64 reference");
+    if (!f64_) f64_ = target_.f64(spec_);
+    return to_exact_comparison(props::evaluate(property_, *f64_, p));
+  }
+
+ private:
+  const Property& property_;
+  const Target& target_;
+  const ModelSpec& spec_;
+  std::shared_ptr<const Subject<Exact>> exact_;
+  std::shared_ptr<const Subject<double>> f64_;
+};
+
+void record_exact_difference(ProbeOutcome& o, const Comparison<Exact>& e, int row, int col) {
+  const Exact d = e.actual(row, col) - e.expected(row, col);
+  o.exact_difference = exact_to_string(d);
+  o.exact_bits = exact_bits(d);
+}
+
+template <class T>
+CaseOutcome evaluate_case(const Property& property, const Target& target, const Case& c, const ToleranceRule& rule) {
+  CaseOutcome out;
+  const auto subject = factory<T>(target)(c.model);
+  if constexpr (std::is_same_v<T, Exact>) {
+    for (std::size_t k = 0; k < c.probes.size(); ++k) {
+      const Comparison<Exact> cmp = evaluate(property, *subject, c.probes[k]);
+      const Deviation dev = deviation(cmp);
+      ProbeOutcome o;
+      o.deviation = dev.as_double();
+      o.row = dev.row;
+      o.col = dev.col;
+      o.symmetric = dev.value == 0;
+      if (!o.symmetric) record_exact_difference(o, cmp, dev.row, dev.col);
+      out.rows = cmp.rows;
+      out.row_label = cmp.row_label;
+      out.probes.push_back(o);
+      if (!o.symmetric) {
+        out.symmetric = false;
+        out.failing_probe = k;
+        out.failing = o;
+        return out;
+      }
+    }
+  } else {
+    constexpr double u = unit_roundoff<T>();
+    Reference reference(property, target, c.model);
+    double kappa = 0;  // the calibration probe's reference error in units of u·S
+    for (std::size_t k = 0; k < c.probes.size(); ++k) {
+      const Comparison<T> cmp = evaluate(property, *subject, c.probes[k]);
+      out.rows = cmp.rows;
+      out.row_label = cmp.row_label;
+      const Deviation dev = deviation(cmp);
+      const double scale = output_scale(cmp);
+      std::optional<Comparison<Exact>> exact;
+      ProbeOutcome o;
+      o.row = dev.row;
+      o.col = dev.col;
+      o.deviation = dev.as_double();
+      o.atol = rule.atol_ulps * u * scale;
+      if (k == 0) {  // calibrate the reference error on the first probe
+        exact = reference.evaluate(c.probes[k]);
+        const Deviation err = reference_error(cmp, *exact);
+        o.err_ref = err.as_double();
+        kappa = err.finite ? o.err_ref / (u * scale) : 0;
+      } else {
+        o.err_ref = kappa * u * scale;
+      }
+      o.bound = rule.c * o.err_ref + o.atol;
+      if (!dev.finite || o.deviation > o.bound) {
+        // Past the calibrated bound: measure this probe's own reference error exactly.
+        if (!exact) {
+          exact = reference.evaluate(c.probes[k]);
+          const Deviation err = reference_error(cmp, *exact);
+          o.err_ref = err.as_double();
+          o.bound = rule.c * o.err_ref + o.atol;
+          o.rounding_outlier = dev.finite && err.finite && o.deviation <= o.bound;
+        }
+        o.symmetric = o.rounding_outlier;
+        if (!o.symmetric) {
+          const Deviation exact_dev = deviation(*exact);
+          record_exact_difference(o, *exact, dev.row >= 0 ? dev.row : exact_dev.row,
+                                  dev.col >= 0 ? dev.col : exact_dev.col);
+        }
+      }
+      out.probes.push_back(o);
+      if (!o.symmetric) {
+        out.symmetric = false;
+        out.failing_probe = k;
+        out.failing = o;
+        return out;
+      }
+    }
+  }
+  return out;
+}
+
+CaseOutcome evaluate_case_in(Precision arith, const Property& property, const Target& target, const Case& c,
+                             const ToleranceRule& rule) {
+  switch (arith) {
+    case Precision::f32: return evaluate_case<float>(property, target, c, rule);
+    case Precision::f64: return evaluate_case<double>(property, target, c, rule);
+    case Precision::exact: return evaluate_case<Exact>(property, target, c, rule);
+  }
+  throw std::logic_error("unknown arithmetic");
+}
+
+bool supports(const Target& target, Precision arith) {
+  switch (arith) {
+    case Precision::f32: return static_cast<bool>(target.f32) && (target.exact || target.f64);
+    case Precision::f64: return static_cast<bool>(target.f64) && static_cast<bool>(target.exact);
+    case Precision::exact: return static_cast<bool>(target.exact);
+  }
+  return false;
+}
+
+std::string architecture_class(const ModelConfig& c) {
+  int on = 0;
+  for (int l = 0; l < c.layers; ++l) on += c.residual_attention_on(l) + c.residual_mlp_on(l);
+  const char* residual = on == 2 * c.layers ? "all" : on == 0 ? "none" : "mixed";
+  return "L=" + std::to_string(c.layers) + " H=" + std::to_string(c.heads) + (c.layernorm ? " LN" : " noLN") +
+         " res=" + residual + (c.mlp ? " mlp" : " attn-only");
+}
+
+// ---- Failure database -------------------------------------------------------------------------
+
+std::string hex(std::uint64_t v) {
+  std::ostringstream s;
+  s << std::hex << v;
+  return s.str();
+}
+
+std::string file_prefix(const Property& property, Precision arith) {
+  return std::string(property.name) + "-" + std::string(to_string(arith)) + "-";
+}
+
+json target_json(const Target& target) {
+  return {{"target", target.name}, {"fault", std::string(to_string(target.fault.fault))}, {"epsilon", target.fault.epsilon}};
+}
+
+std::string save_failure(const CheckOptions& options, const Property& property, Precision arith, const Target& target,
+                         const Finding& finding) {
+  if (options.failure_dir.empty()) return "";
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::create_directories(options.failure_dir, ec);
+  const std::string body = case_to_json(finding.found);
+  const fs::path path = fs::path(options.failure_dir) / (file_prefix(property, arith) + hex(stream_seed(0, body)) + ".json");
+  json j = target_json(target);
+  j["property"] = property.name;
+  j["arith"] = to_string(arith);
+  j["case"] = json::parse(body);
+  j["element"] = finding.element;
+  j["deviation"] = finding.deviation;
+  j["bound"] = finding.bound;
+  j["exact_difference"] = finding.exact_difference;
+  try {
+    write_file_atomically(path.string(), j.dump(2) + "\n");
+  } catch (const std::runtime_error&) {
+    return "";  // the run still reports the finding; only the database entry is missing
+  }
+  return path.string();
+}
+
+struct StoredFailure {
+  std::string path;
+  Case stored;
+  FaultSpec fault;
+  std::string target;
+};
+
+StoredFailure load_failure(const std::string& path, const Property** property, Precision* arith) {
+  std::string text;
+  try {
+    text = read_file(path);
+  } catch (const std::runtime_error& e) {
+    throw ConfigError(e.what());
+  }
+  const json j = parse_json_text(text, path);
+  StrictObject o(j, path, "");
+  StoredFailure f;
+  f.path = path;
+  const std::string name = o.string("property", "");
+  try {
+    *property = &find_property(name);
+    *arith = arith_from_string(o.string("arith", ""));
+    f.fault.fault = fault_from_string(o.string("fault", "none"));
+  } catch (const std::invalid_argument& e) {
+    throw ConfigError(path + ": " + e.what());
+  }
+  f.fault.epsilon = o.number("epsilon", 1e-3, 0, 1e6);
+  f.target = o.string("target", "reference");
+  const json* c = o.get("case");
+  if (!c) o.fail("case", "is required");
+  f.stored = case_from_json(c->dump(), path);
+  o.get("element");
+  o.get("deviation");
+  o.get("bound");
+  o.get("exact_difference");
+  o.finish();
+  return f;
+}
+
+Finding finding_from(const Case& c, const CaseOutcome& o) {
+  Finding f;
+  f.found.model = c.model;
+  f.found.probes = {c.probes[o.failing_probe]};
+  f.element = element_name(o.rows, o.row_label.empty() ? "position" : o.row_label, o.failing.row, o.failing.col);
+  f.deviation = o.failing.deviation;
+  f.bound = o.failing.bound;
+  f.exact_difference = o.failing.exact_difference;
+  f.exact_bits = o.failing.exact_bits;
+  return f;
+}
+
+std::string replay_command(const Property& property, Precision arith, const Target& target, std::uint64_t seed) {
+  std::string cmd = "symbreak check --property " + std::string(property.name) + " --arith " +
+                    std::string(to_string(arith)) + " --seed " + std::to_string(seed);
+  if (target.fault.fault != Fault::none) {
+    std::ostringstream eps;
+    eps << target.fault.epsilon;
+    cmd += " --fault " + std::string(to_string(target.fault.fault)) + " --epsilon " + eps.str();
+  }
+  return cmd;
+}
+
+class SilentListener : public rc::detail::TestListener {
+ public:
+  void onTestCaseFinished(const rc::detail::CaseDescription&) override {}
+  void onShrinkTried(const rc::detail::CaseDescription&, bool) override {}
+  void onTestFinished(const rc::detail::TestMetadata&, const rc::detail::TestResult&) override {}
+};
+
+bool rc_params_set() { return std::getenv("RC_PARAMS") != nullptr; }
+
+}  // namespace
+
+std::string_view to_string(Precision arith) { return kArithNames[static_cast<int>(arith)]; }
+
+Precision arith_from_string(std::string_view name) {
+  for (int i = 0; i < 3; ++i)
+    if (kArithNames[i] == name) return static_cast<Precision>(i);
+  throw std::invalid_argument("unknown arithmetic \"" + std::string(name) + "\" (allowed: f32, f64, exact)");
+}
+
+std::string_view to_string(Status status) { return kStatusNames[static_cast<int>(status)]; }
+
+Target reference_target(FaultSpec fault) {
+  Target t;
+  t.fault = fault;
+  t.name = fault.fault == Fault::none ? "reference" : "reference+" + std::string(to_string(fault.fault));
+  t.f32 = [fault](const ModelSpec& s) { return std::make_shared<ModelSubject<float>>(make_model_from_spec<float>(s), fault); };
+  t.f64 = [fault](const ModelSpec& s) { return std::make_shared<ModelSubject<double>>(make_model_from_spec<double>(s), fault); };
+  t.exact = [fault](const ModelSpec& s) { return std::make_shared<ModelSubject<Exact>>(make_model_from_spec<Exact>(s), fault); };
+  return t;
+}
+
+std::uint64_t resolve_seed(const CheckOptions& options) {
+  if (options.seed) return *options.seed;
+  if (rc_params_set()) return rc::detail::configuration().testParams.seed;
+  std::random_device device;
+  return (static_cast<std::uint64_t>(device()) << 32) ^ device();
+}
+
+Verdict run_property(const Property& property, Precision arith, const Target& target, const CheckOptions& options) {
+  const auto started = Clock::now();
+  Verdict v;
+  v.property = property.name;
+  v.arith = arith;
+  v.expectation = property.expectation;
+  v.target = target.name;
+  v.c = options.tolerance.c;
+  v.seed = stream_seed(resolve_seed(options), std::string(property.name) + "/" + std::string(to_string(arith)));
+  const auto finish = [&]() -> Verdict& {
+    v.seconds = std::chrono::duration<double>(Clock::now() - started).count();
+    return v;
+  };
+  if (!supports(target, arith)) {
+    v.status = Status::not_applicable;
+    v.note = "the target offers no " + std::string(to_string(arith)) + " evaluation with a reference";
+    return finish();
+  }
+  if (property.weight_level && !target.has_weights) {
+    v.status = Status::not_applicable;
+    v.note = "needs the model's weights; the target is an opaque function";
+    return finish();
+  }
+  if (target.fixed && !property.applies_to(declaration_of(target.fixed->config))) {
+    v.status = Status::not_applicable;
+    v.note = "the declared mask, PE or depth is outside this property's class";
+    return finish();
+  }
+
+  // 1. The failure database: stored failures are replayed first.
+  if (!options.failure_dir.empty() && std::filesystem::is_directory(options.failure_dir)) {
+    for (const auto& entry : std::filesystem::directory_iterator(options.failure_dir)) {
+      const std::string file = entry.path().filename().string();
+      if (!file.starts_with(file_prefix(property, arith)) || !file.ends_with(".json")) continue;
+      const Property* stored_property = nullptr;
+      Precision stored_arith;
+      StoredFailure stored;
+      try {
+        stored = load_failure(entry.path().string(), &stored_property, &stored_arith);
+      } catch (const ConfigError& e) {
+        v.note += "skipped unreadable failure file " + entry.path().string() + "; ";
+        continue;
+      }
+      if (stored.target != target.name) continue;
+      const CaseOutcome o = evaluate_case_in(arith, property, target, stored.stored, options.tolerance);
+      if (!o.symmetric) {
+        v.status = property.expectation == Expectation::holds ? Status::violated : Status::broken_as_expected;
+        v.finding = finding_from(stored.stored, o);
+        v.finding->saved_to = stored.path;
+        v.finding->replay = "symbreak check --replay " + stored.path;
+        v.cases = 1;
+        v.models = 1;
+        v.note += "stored failure replayed first; ";
+        return finish();
+      }
+      std::filesystem::remove(entry.path());
+      v.note += "stored failure " + file + " now passes and was removed; ";
+    }
+  }
+
+  // 2. The random search, with RapidCheck doing generation and shrinking.
+  struct State {
+    Clock::time_point search_deadline, shrink_deadline;
+    bool failed = false;
+    std::optional<Case> last_failure;
+    CaseOutcome last_outcome;
+    std::string error;
+    double best_ratio = -1;
+  } state;
+  state.search_deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                             std::chrono::duration<double>(options.search_seconds));
+  const auto case_gen = gen::case_for(property, options.limits, options.probes);
+  const auto fixed_gen = target.fixed ? rc::gen::container<std::vector<Probe>>(
+                                            options.probes, gen::probe(property, *target.fixed, options.limits))
+                                      : rc::gen::just(std::vector<Probe>{});
+  const auto testable = [&]() {
+    const Case c = target.fixed ? Case{*target.fixed, *fixed_gen} : *case_gen;
+    const auto now = Clock::now();
+    if (!state.failed && now > state.search_deadline) {
+      v.time_capped = true;
+      return;
+    }
+    if (state.failed && now > state.shrink_deadline) {
+      v.shrink_capped = true;
+      return;
+    }
+    CaseOutcome o;
+    try {
+      o = evaluate_case_in(arith, property, target, c, options.tolerance);
+    } catch (const std::exception& e) {
+      if (state.failed) return;  // a shrink candidate that cannot be evaluated is not a smaller failure
+      state.error = e.what();
+      state.failed = true;
+      state.last_failure = c;
+      state.shrink_deadline = now + std::chrono::duration_cast<Clock::duration>(
+                                        std::chrono::duration<double>(options.shrink_seconds));
+      RC_FAIL(state.error);
+    }
+    if (!state.failed) {
+      ++v.models;
+      v.cases += static_cast<int>(o.probes.size());
+      ++v.classes[architecture_class(c.model.config)];
+      for (const ProbeOutcome& p : o.probes) {
+        v.rounding_outliers += p.rounding_outlier;
+        const double ratio = arith == Precision::exact ? p.deviation : p.deviation / std::max(p.bound, 1e-300);
+        if (p.symmetric && ratio > state.best_ratio) {
+          state.best_ratio = ratio;
+          v.max_deviation = p.deviation;
+          v.bound = p.bound;
+          v.err_ref = p.err_ref;
+          v.atol = p.atol;
+        }
+      }
+    }
+    if (!o.symmetric) {
+      if (!state.failed) {
+        state.failed = true;
+        state.shrink_deadline = now + std::chrono::duration_cast<Clock::duration>(
+                                          std::chrono::duration<double>(options.shrink_seconds));
+      } else if (!state.error.empty()) {
+        return;  // shrinking an error: an asymmetric candidate is a different finding
+      }
+      state.last_failure = c;
+      state.last_outcome = o;
+      RC_FAIL("asymmetric");
+    }
+  };
+
+  rc::detail::TestParams params;
+  std::unordered_map<std::string, rc::detail::Reproduce> reproduce;
+  if (rc_params_set()) {
+    params = rc::detail::configuration().testParams;
+    reproduce = rc::detail::configuration().reproduce;
+  }
+  params.seed = v.seed;
+  params.maxSuccess = options.cases.value_or(rc_params_set() ? params.maxSuccess : 40);
+  params.maxSize = options.max_size;
+  params.disableShrinking = params.disableShrinking || !options.shrink;
+  rc::detail::TestMetadata metadata;
+  metadata.id = std::string(property.name) + "/" + std::string(to_string(arith));
+  metadata.description = std::string(property.statement);
+  SilentListener listener;
+  const rc::detail::TestResult result =
+      rc::detail::checkProperty(rc::detail::toProperty(testable), metadata, params, listener, reproduce);
+
+  rc::detail::FailureResult failure;
+  rc::detail::GaveUpResult gave_up;
+  rc::detail::Error error;
+  if (result.match(failure) && state.last_failure) {
+    if (!state.error.empty()) {
+      v.status = Status::error;
+      v.note += "evaluation failed: " + state.error + "; ";
+      Finding f;
+      f.found = *state.last_failure;
+      v.finding = f;
+    } else {
+      v.finding = finding_from(*state.last_failure, state.last_outcome);
+      v.status = property.expectation == Expectation::holds ? Status::violated : Status::broken_as_expected;
+    }
+    rc::detail::Configuration config;
+    config.reproduce[metadata.id] = failure.reproduce;
+    v.finding->rc_reproduce = rc::detail::configToMinimalString(config);
+    v.finding->replay = replay_command(property, arith, target, resolve_seed(options));
+    if (v.status == Status::violated) {
+      v.finding->saved_to = save_failure(options, property, arith, target, *v.finding);
+      if (!v.finding->saved_to.empty()) v.finding->replay = "symbreak check --replay " + v.finding->saved_to;
+    }
+  } else if (result.match(error)) {
+    v.status = Status::error;
+    v.note += "RapidCheck error: " + error.description + "; ";
+  } else {
+    if (result.match(gave_up)) v.note += "RapidCheck gave up: " + gave_up.description + "; ";
+    v.status = property.expectation == Expectation::holds ? Status::holds : Status::violated;
+    if (property.expectation == Expectation::broken)
+      v.note += "no witness in " + std::to_string(v.cases) + " cases; ";
+  }
+  if (v.time_capped) v.note += "search time cap reached; ";
+  if (v.shrink_capped) v.note += "shrinking time cap reached; ";
+  return finish();
+}
+
+std::vector<Verdict> run_check(const Target& target, const CheckOptions& options,
+                               const std::function<void(const Verdict&)>& on_verdict) {
+  std::vector<const Property*> selected;
+  if (options.properties.empty()) {
+    for (const Property& p : catalogue()) selected.push_back(&p);
+  } else {
+    for (const auto& name : options.properties) selected.push_back(&find_property(name));
+  }
+  CheckOptions resolved = options;
+  resolved.seed = resolve_seed(options);
+  std::vector<Verdict> verdicts;
+  for (const Property* p : selected)
+    for (Precision a : options.ariths) {
+      verdicts.push_back(run_property(*p, a, target, resolved));
+      if (on_verdict) on_verdict(verdicts.back());
+    }
+  return verdicts;
+}
+
+Verdict replay_file(const std::string& path, const CheckOptions& options) {
+  const Property* property = nullptr;
+  Precision arith = Precision::exact;
+  const StoredFailure stored = load_failure(path, &property, &arith);
+  const Target target = reference_target(stored.fault);
+  const auto started = Clock::now();
+  Verdict v;
+  v.property = property->name;
+  v.arith = arith;
+  v.expectation = property->expectation;
+  v.target = target.name;
+  v.c = options.tolerance.c;
+  const CaseOutcome o = evaluate_case_in(arith, *property, target, stored.stored, options.tolerance);
+  v.models = 1;
+  v.cases = static_cast<int>(o.probes.size());
+  if (!o.symmetric) {
+    v.finding = finding_from(stored.stored, o);
+    v.finding->saved_to = path;
+    v.finding->replay = "symbreak check --replay " + path;
+    v.status = property->expectation == Expectation::holds ? Status::violated : Status::broken_as_expected;
+  } else {
+    const ProbeOutcome& p = o.probes.back();
+    v.max_deviation = p.deviation;
+    v.bound = p.bound;
+    v.err_ref = p.err_ref;
+    v.atol = p.atol;
+    v.status = property->expectation == Expectation::holds ? Status::holds : Status::violated;
+    v.note = "the stored case no longer shows the finding";
+  }
+  v.seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  return v;
+}
+
+}  // namespace symbreak::props
