@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One command for a newcomer on a fresh Debian 12 machine: install what is missing, build, then
-#   main  — run the main job (symbreak demo)
+#   main  — run the main job (symbreak demo, symbreak check, symbreak check --map)
 #   test  — run every test through ctest
 # Usage: bash .ci/bootstrap.sh main|test
 set -euo pipefail
@@ -30,6 +30,10 @@ cmake --build "$build" -j2
 
 if [ "$mode" = main ]; then
   "$build/src/symbreak" demo
+  echo
+  "$build/src/symbreak" check
+  echo
+  "$build/src/symbreak" check --map
 else
   ctest --test-dir "$build" --output-on-failure -j2
 fi

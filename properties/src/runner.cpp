@@ -27,15 +27,6 @@ constexpr std::string_view kStatusNames[] = {"holds", "broken-as-expected", "VIO
 
 // ---- Evaluating one case ----------------------------------------------------------------------
 
-struct ProbeOutcome {
-  bool symmetric = true;
-  double deviation = 0, bound = 0, err_ref = 0, atol = 0;
-  bool rounding_outlier = false;
-  int row = -1, col = -1;
-  std::string exact_difference;
-  std::size_t exact_bits = 0;
-};
-
 struct CaseOutcome {
   bool symmetric = true;
   std::size_t failing_probe = 0;
@@ -46,119 +37,19 @@ struct CaseOutcome {
 };
 
 template <class T>
-const SubjectFactory<T>& factory(const Target& target) {
-  if constexpr (std::is_same_v<T, float>) return target.f32;
-  else if constexpr (std::is_same_v<T, double>) return target.f64;
-  else return target.exact;
-}
-
-Comparison<Exact> to_exact_comparison(const Comparison<double>& c) {
-  const auto conv = [](double v) { return exact_from_double(v); };
-  return {tensor_cast<Exact>(c.expected, conv), tensor_cast<Exact>(c.actual, conv), c.rows, c.row_label};
-}
-
-// The exact reference for a float check: the Exact subject, or the float64 one when that is all the
-// target offers.
-class Reference {
- public:
-  Reference(const Property& property, const Target& target, const ModelSpec& spec)
-      : property_(property), target_(target), spec_(spec) {}
-  Comparison<Exact> evaluate(const Probe& p) {
-    if (target_.exact) {
-      if (!exact_) exact_ = target_.exact(spec_);
-      return props::evaluate(property_, *exact_, p);
-    }
-    if (!target_.f64) throw std::logic_error("the target has neither an Exact nor a float64 reference");
-    if (!f64_) f64_ = target_.f64(spec_);
-    return to_exact_comparison(props::evaluate(property_, *f64_, p));
-  }
-
- private:
-  const Property& property_;
-  const Target& target_;
-  const ModelSpec& spec_;
-  std::shared_ptr<const Subject<Exact>> exact_;
-  std::shared_ptr<const Subject<double>> f64_;
-};
-
-void record_exact_difference(ProbeOutcome& o, const Comparison<Exact>& e, int row, int col) {
-  const Exact d = e.actual(row, col) - e.expected(row, col);
-  o.exact_difference = exact_to_string(d);
-  o.exact_bits = exact_bits(d);
-}
-
-template <class T>
 CaseOutcome evaluate_case(const Property& property, const Target& target, const Case& c, const ToleranceRule& rule) {
   CaseOutcome out;
-  const auto subject = factory<T>(target)(c.model);
-  if constexpr (std::is_same_v<T, Exact>) {
-    for (std::size_t k = 0; k < c.probes.size(); ++k) {
-      const Comparison<Exact> cmp = evaluate(property, *subject, c.probes[k]);
-      const Deviation dev = deviation(cmp);
-      ProbeOutcome o;
-      o.deviation = dev.as_double();
-      o.row = dev.row;
-      o.col = dev.col;
-      o.symmetric = dev.value == 0;
-      if (!o.symmetric) record_exact_difference(o, cmp, dev.row, dev.col);
-      out.rows = cmp.rows;
-      out.row_label = cmp.row_label;
-      out.probes.push_back(o);
-      if (!o.symmetric) {
-        out.symmetric = false;
-        out.failing_probe = k;
-        out.failing = o;
-        return out;
-      }
-    }
-  } else {
-    constexpr double u = unit_roundoff<T>();
-    Reference reference(property, target, c.model);
-    double kappa = 0;  // the calibration probe's reference error in units of u·S
-    for (std::size_t k = 0; k < c.probes.size(); ++k) {
-      const Comparison<T> cmp = evaluate(property, *subject, c.probes[k]);
-      out.rows = cmp.rows;
-      out.row_label = cmp.row_label;
-      const Deviation dev = deviation(cmp);
-      const double scale = output_scale(cmp);
-      std::optional<Comparison<Exact>> exact;
-      ProbeOutcome o;
-      o.row = dev.row;
-      o.col = dev.col;
-      o.deviation = dev.as_double();
-      o.atol = rule.atol_ulps * u * scale;
-      if (k == 0) {  // calibrate the reference error on the first probe
-        exact = reference.evaluate(c.probes[k]);
-        const Deviation err = reference_error(cmp, *exact);
-        o.err_ref = err.as_double();
-        kappa = err.finite ? o.err_ref / (u * scale) : 0;
-      } else {
-        o.err_ref = kappa * u * scale;
-      }
-      o.bound = rule.c * o.err_ref + o.atol;
-      if (!dev.finite || o.deviation > o.bound) {
-        // Past the calibrated bound: measure this probe's own reference error exactly.
-        if (!exact) {
-          exact = reference.evaluate(c.probes[k]);
-          const Deviation err = reference_error(cmp, *exact);
-          o.err_ref = err.as_double();
-          o.bound = rule.c * o.err_ref + o.atol;
-          o.rounding_outlier = dev.finite && err.finite && o.deviation <= o.bound;
-        }
-        o.symmetric = o.rounding_outlier;
-        if (!o.symmetric) {
-          const Deviation exact_dev = deviation(*exact);
-          record_exact_difference(o, *exact, dev.row >= 0 ? dev.row : exact_dev.row,
-                                  dev.col >= 0 ? dev.col : exact_dev.col);
-        }
-      }
-      out.probes.push_back(o);
-      if (!o.symmetric) {
-        out.symmetric = false;
-        out.failing_probe = k;
-        out.failing = o;
-        return out;
-      }
+  ProbeChecker<T> checker(property, target, c.model, rule);
+  for (std::size_t k = 0; k < c.probes.size(); ++k) {
+    const ProbeOutcome o = checker.check(c.probes[k]);
+    out.rows = checker.last_rows();
+    out.row_label = checker.last_row_label();
+    out.probes.push_back(o);
+    if (!o.symmetric) {
+      out.symmetric = false;
+      out.failing_probe = k;
+      out.failing = o;
+      break;
     }
   }
   return out;
@@ -303,6 +194,100 @@ class SilentListener : public rc::detail::TestListener {
 bool rc_params_set() { return std::getenv("RC_PARAMS") != nullptr; }
 
 }  // namespace
+
+template <class T>
+const SubjectFactory<T>& factory_of(const Target& target) {
+  if constexpr (std::is_same_v<T, float>) return target.f32;
+  else if constexpr (std::is_same_v<T, double>) return target.f64;
+  else return target.exact;
+}
+
+namespace {
+
+Comparison<Exact> to_exact_comparison(const Comparison<double>& c) {
+  const auto conv = [](double v) { return exact_from_double(v); };
+  return {tensor_cast<Exact>(c.expected, conv), tensor_cast<Exact>(c.actual, conv), c.rows, c.row_label};
+}
+
+void record_exact_difference(ProbeOutcome& o, const Comparison<Exact>& e, int row, int col) {
+  const Exact d = e.actual(row, col) - e.expected(row, col);
+  o.exact_difference = exact_to_string(d);
+  o.exact_bits = exact_bits(d);
+}
+
+}  // namespace
+
+template <class T>
+ProbeChecker<T>::ProbeChecker(const Property& property, const Target& target, const ModelSpec& spec,
+                              const ToleranceRule& rule)
+    : property_(property), target_(target), spec_(spec), rule_(rule), subject_(factory_of<T>(target)(spec)) {}
+
+template <class T>
+Comparison<Exact> ProbeChecker<T>::reference(const Probe& p) {
+  if (target_.exact) {
+    if (!exact_) exact_ = target_.exact(spec_);
+    return evaluate(property_, *exact_, p);
+  }
+  if (!target_.f64) throw std::logic_error("the target has neither an Exact nor a float64 reference");
+  if (!f64_) f64_ = target_.f64(spec_);
+  return to_exact_comparison(evaluate(property_, *f64_, p));
+}
+
+template <class T>
+ProbeOutcome ProbeChecker<T>::check(const Probe& p) {
+  const Comparison<T> cmp = evaluate(property_, *subject_, p);
+  rows_ = cmp.rows;
+  row_label_ = cmp.row_label;
+  const Deviation dev = deviation(cmp);
+  ProbeOutcome o;
+  o.row = dev.row;
+  o.col = dev.col;
+  o.deviation = dev.as_double();
+  if constexpr (std::is_same_v<T, Exact>) {
+    o.symmetric = dev.value == 0;
+    if (!o.symmetric) record_exact_difference(o, cmp, dev.row, dev.col);
+    return o;
+  } else {
+    constexpr double u = unit_roundoff<T>();
+    const double scale = output_scale(cmp);
+    std::optional<Comparison<Exact>> exact;
+    o.atol = rule_.atol_ulps * u * scale;
+    if (!calibrated_) {  // the first probe calibrates the reference error, in units of u·S
+      exact = reference(p);
+      const Deviation err = reference_error(cmp, *exact);
+      o.err_ref = err.as_double();
+      kappa_ = err.finite ? o.err_ref / (u * scale) : 0;
+      calibrated_ = true;
+    } else {
+      o.err_ref = kappa_ * u * scale;
+    }
+    o.bound = rule_.c * o.err_ref + o.atol;
+    if (!dev.finite || o.deviation > o.bound) {
+      // Past the calibrated bound: measure this probe's own reference error exactly. If the exact sides
+      // are equal, |Δ| <= err(actual) + err(expected) <= 2·err_ref, so only a real asymmetry exceeds it.
+      if (!exact) {
+        exact = reference(p);
+        const Deviation err = reference_error(cmp, *exact);
+        o.err_ref = err.as_double();
+        o.bound = rule_.c * o.err_ref + o.atol;
+        o.rounding_outlier = dev.finite && err.finite && o.deviation <= o.bound;
+        // The calibration underestimated this probe's error: later probes use the larger κ.
+        if (err.finite) kappa_ = std::max(kappa_, o.err_ref / (u * scale));
+      }
+      o.symmetric = o.rounding_outlier;
+      if (!o.symmetric) {
+        const Deviation exact_dev = deviation(*exact);
+        record_exact_difference(o, *exact, dev.row >= 0 ? dev.row : exact_dev.row,
+                                dev.col >= 0 ? dev.col : exact_dev.col);
+      }
+    }
+    return o;
+  }
+}
+
+template class ProbeChecker<float>;
+template class ProbeChecker<double>;
+template class ProbeChecker<Exact>;
 
 std::string_view to_string(Precision arith) { return kArithNames[static_cast<int>(arith)]; }
 
@@ -466,7 +451,7 @@ Verdict run_property(const Property& property, Precision arith, const Target& ta
     reproduce = rc::detail::configuration().reproduce;
   }
   params.seed = v.seed;
-  params.maxSuccess = options.cases.value_or(rc_params_set() ? params.maxSuccess : 40);
+  params.maxSuccess = options.cases.value_or(rc_params_set() ? params.maxSuccess : 100);
   params.maxSize = options.max_size;
   params.disableShrinking = params.disableShrinking || !options.shrink;
   rc::detail::TestMetadata metadata;

@@ -130,14 +130,14 @@ ModelSubject<T>::ModelSubject(Model<T> declared, FaultSpec fault)
 
 template <class T>
 Tensor<T> ModelSubject<T>::forward(std::span<const int> tokens, int batch, int seq) const {
-  Activations<T> acts;
+  thread_local Activations<T> acts;  // reused: a forward pass then allocates nothing
   if (fault_.fault == Fault::batch_cross_talk && batch > 1) {
     // The bug: the batch is flattened into one sequence, so its elements attend to each other.
     symbreak::forward(actual_, tokens, 1, batch * seq, acts);
   } else {
     symbreak::forward(actual_, tokens, batch, seq, acts);
   }
-  return std::move(acts.logits);
+  return acts.logits;
 }
 
 template <class T>

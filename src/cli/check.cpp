@@ -77,7 +77,7 @@ Action register_check(CLI::App& app) {
   cmd->add_option("--arith", f->ariths, "f32, f64, exact or all (repeatable; default: all)")
       ->check(CLI::IsMember({"f32", "f64", "exact", "all"}))
       ->delimiter(',');
-  cmd->add_option("--cases", f->cases, "Models per property and arithmetic (default 40)")->check(CLI::Range(1, 1000000));
+  cmd->add_option("--cases", f->cases, "Models per property and arithmetic (default 100)")->check(CLI::Range(1, 1000000));
   cmd->add_option("--probes", f->probes, "Inputs per model")->check(CLI::Range(1, 1000));
   cmd->add_option("--seed", f->seed, "Seed (default: RC_PARAMS seed, else random)");
   cmd->add_option("--json", f->json_path, "Write the verdicts as JSON");
@@ -131,7 +131,7 @@ Action register_check(CLI::App& app) {
       options.seed = seed;
       const props::Target target = props::reference_target(fault);
       std::cout << "symbreak check: " << target.name << " model, seed " << seed << ", "
-                << options.cases.value_or(40) << " models × " << options.probes
+                << options.cases.value_or(100) << " models × " << options.probes
                 << " inputs per property and arithmetic\n"
                 << "Exact: equality; f32/f64: |Δ| ≤ c·err_ref + atol, err_ref measured against Exact\n\n";
       verdicts = props::run_check(target, options);

@@ -6,13 +6,15 @@
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
+#include <unordered_map>
 
 namespace symbreak {
 namespace {
 
 constexpr int P = kExactPrecisionBits;
 constexpr mpfr_prec_t kArgumentBits = 2 * P;  // an exact argument is first rounded to this width
-constexpr mpfr_prec_t kWorkingBits = P + 64;  // function values before the final rounding
+// Function values before the final rounding: 16 guard bits below the 2^-P grid for values up to 1.
+constexpr mpfr_prec_t kWorkingBits = P + 16;
 
 class Mpfr {
  public:
@@ -80,6 +82,36 @@ Exact fixed_from_mpfr(mpfr_ptr x) {
 
 void set_argument(mpfr_ptr a, const Exact& x) { mpfr_set_q(a, raw(x), MPFR_RNDN); }
 
+// A cache of function values. Each function is a deterministic function of its exact argument, so a
+// cached value is exactly the value a fresh evaluation would give: caching changes speed, never
+// results. Symmetry checks evaluate the same arguments twice (once per side), so about half the
+// evaluations hit. One cache per function and thread; it is emptied when full.
+struct ExactHash {
+  std::size_t operator()(const Exact& q) const noexcept {
+    mpq_srcptr v = raw(q);
+    std::uint64_t h = 0x9E3779B97F4A7C15ull ^ static_cast<std::uint64_t>(mpz_sgn(mpq_numref(v)));
+    const auto mix = [&h](mpz_srcptr z) {
+      const std::size_t n = mpz_size(z);
+      for (std::size_t i = 0; i < n; ++i) h = (h ^ mpz_getlimbn(z, i)) * 0x100000001B3ull + (h >> 29);
+      h ^= n * 0xBF58476D1CE4E5B9ull;
+    };
+    mix(mpq_numref(v));
+    mix(mpq_denref(v));
+    return static_cast<std::size_t>(h);
+  }
+};
+
+template <Exact (*Compute)(const Exact&)>
+Exact memoized(const Exact& x) {
+  thread_local std::unordered_map<Exact, Exact, ExactHash> cache;
+  constexpr std::size_t kCapacity = 1 << 15;
+  if (const auto it = cache.find(x); it != cache.end()) return it->second;
+  Exact value = Compute(x);
+  if (cache.size() >= kCapacity) cache.clear();
+  cache.emplace(x, value);
+  return value;
+}
+
 }  // namespace
 
 Exact exact_from_double(double value) {
@@ -112,7 +144,7 @@ Exact exact_round_relative(const Exact& q) {
   return from_mpfr(x.get());
 }
 
-Exact exact_exp(const Exact& x) {
+static Exact compute_exp(const Exact& x) {
   // exp(x) < 2^-(P+1) rounds to 0 on the grid: skip the evaluation (and MPFR's underflow).
   static const Exact kUnderflow(-(P + 2));
   if (x < kUnderflow) return Exact(0);
@@ -123,7 +155,7 @@ Exact exact_exp(const Exact& x) {
   return fixed_from_mpfr(r.get());
 }
 
-Exact exact_rsqrt(const Exact& x) {
+static Exact compute_rsqrt(const Exact& x) {
   if (x <= 0) throw std::domain_error("exact arithmetic: rsqrt of a non-positive number " + exact_to_string(x));
   Mpfr a(kArgumentBits), r(P);
   set_argument(a.get(), x);
@@ -131,7 +163,7 @@ Exact exact_rsqrt(const Exact& x) {
   return from_mpfr(r.get());
 }
 
-Exact exact_normal_cdf(const Exact& x) {
+static Exact compute_normal_cdf(const Exact& x) {
   // Φ(±40) differs from 1 or 0 by less than 1e-300: exactly 1 or 0 on the grid.
   if (x < -40) return Exact(0);
   if (x > 40) return Exact(1);
@@ -145,7 +177,7 @@ Exact exact_normal_cdf(const Exact& x) {
   return fixed_from_mpfr(r.get());
 }
 
-Exact exact_gelu_tanh_gate(const Exact& x) {
+static Exact compute_gelu_tanh_gate(const Exact& x) {
   // |x| > 20 puts the tanh argument beyond 300: the gate is 0 or 1 on the grid.
   if (x < -20) return Exact(0);
   if (x > 20) return Exact(1);
@@ -172,6 +204,11 @@ Exact exact_sinusoid(int pos, int i, int d, bool cosine) {
   else mpfr_sin(r.get(), angle.get(), MPFR_RNDN);
   return fixed_from_mpfr(r.get());
 }
+
+Exact exact_exp(const Exact& x) { return memoized<compute_exp>(x); }
+Exact exact_rsqrt(const Exact& x) { return memoized<compute_rsqrt>(x); }
+Exact exact_normal_cdf(const Exact& x) { return memoized<compute_normal_cdf>(x); }
+Exact exact_gelu_tanh_gate(const Exact& x) { return memoized<compute_gelu_tanh_gate>(x); }
 
 std::size_t exact_bits(const Exact& q) {
   mpq_srcptr v = raw(q);

@@ -41,10 +41,47 @@ struct Target {
 // The reference model, optionally with a deliberate fault.
 Target reference_target(FaultSpec fault = {});
 
+// The verdict on one probe.
+struct ProbeOutcome {
+  bool symmetric = true;
+  double deviation = 0;              // max|actual - expected|
+  double bound = 0, err_ref = 0, atol = 0;  // float: c·err_ref + atol
+  bool rounding_outlier = false;     // past the calibrated bound, cleared by the exact reference
+  int row = -1, col = -1;            // where the deviation is largest
+  std::string exact_difference;      // when asymmetric: the exact Δ there
+  std::size_t exact_bits = 0;
+};
+
+// Checks probes of one property on one model in arithmetic T. In float, the first probe calibrates the
+// reference error against Exact (κ = err_ref / (u·S)); later probes use κ·u·S, and any probe past
+// that bound is re-judged with its own exact reference, so a true symmetry never fails.
+template <class T>
+class ProbeChecker {
+ public:
+  ProbeChecker(const Property& property, const Target& target, const ModelSpec& spec, const ToleranceRule& rule);
+  ProbeOutcome check(const Probe& probe);
+  const std::vector<int>& last_rows() const { return rows_; }
+  const std::string& last_row_label() const { return row_label_; }
+
+ private:
+  Comparison<Exact> reference(const Probe& probe);
+  const Property& property_;
+  const Target& target_;
+  ModelSpec spec_;
+  ToleranceRule rule_;
+  std::shared_ptr<const Subject<T>> subject_;
+  std::shared_ptr<const Subject<Exact>> exact_;
+  std::shared_ptr<const Subject<double>> f64_;
+  bool calibrated_ = false;
+  double kappa_ = 0;
+  std::vector<int> rows_;
+  std::string row_label_;
+};
+
 struct CheckOptions {
   std::vector<std::string> properties;  // empty: the whole catalogue
   std::vector<Precision> ariths{Precision::f32, Precision::f64, Precision::exact};
-  std::optional<int> cases;             // models per property and arithmetic (default 40, or RC_PARAMS max_success)
+  std::optional<int> cases;             // models per property and arithmetic (default 100, or RC_PARAMS max_success)
   int probes = 4;                       // probes (inputs) per model
   std::optional<std::uint64_t> seed;    // default: RC_PARAMS seed, else random
   SpaceLimits limits;
