@@ -1,18 +1,10 @@
 #include "symbreak/properties/judge.hpp"
 
+#include "symbreak/arith.hpp"
+
 #include <cmath>
 
 namespace symbreak::props {
-namespace {
-
-template <class T>
-Exact exact_of(const T& v) {
-  if constexpr (std::is_same_v<T, Exact>) return v;
-  else return exact_from_double(static_cast<double>(v));
-}
-
-}  // namespace
-
 template <class T>
 Deviation deviation(const Comparison<T>& c) {
   Deviation worst;
@@ -67,7 +59,7 @@ Deviation reference_error(const Comparison<T>& floats, const Comparison<Exact>& 
             return;
           }
         }
-        Exact d = exact_of(f(r, k)) - e(r, k);
+        Exact d = Arith<T>::to_exact(f(r, k)) - e(r, k);
         if (d < 0) d = -d;
         if (d > worst.value || worst.row < 0) {
           worst.value = d;

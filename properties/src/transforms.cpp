@@ -8,45 +8,33 @@
 namespace symbreak::props {
 namespace {
 
-template <class T>
-Exact to_exact(const T& v) {
-  if constexpr (std::is_same_v<T, Exact>) return v;
-  else return exact_from_double(static_cast<double>(v));
-}
-
-template <class T>
-T from_exact(const Exact& v) {
-  if constexpr (std::is_same_v<T, Exact>) return v;
-  else return static_cast<T>(exact_to_double(v));
-}
-
 // Columns [c0, c0 + width) of w, exactly.
 template <class T>
 Tensor<Exact> columns(const Tensor<T>& w, int c0, int width) {
   Tensor<Exact> out(w.rows, width);
   for (int r = 0; r < w.rows; ++r)
-    for (int c = 0; c < width; ++c) out(r, c) = to_exact(w(r, c0 + c));
+    for (int c = 0; c < width; ++c) out(r, c) = Arith<T>::to_exact(w(r, c0 + c));
   return out;
 }
 
 template <class T>
 void set_columns(Tensor<T>& w, int c0, const Tensor<Exact>& block) {
   for (int r = 0; r < block.rows; ++r)
-    for (int c = 0; c < block.cols; ++c) w(r, c0 + c) = from_exact<T>(block(r, c));
+    for (int c = 0; c < block.cols; ++c) w(r, c0 + c) = Arith<T>::from_exact(block(r, c));
 }
 
 template <class T>
 Tensor<Exact> rows(const Tensor<T>& w, int r0, int height) {
   Tensor<Exact> out(height, w.cols);
   for (int r = 0; r < height; ++r)
-    for (int c = 0; c < w.cols; ++c) out(r, c) = to_exact(w(r0 + r, c));
+    for (int c = 0; c < w.cols; ++c) out(r, c) = Arith<T>::to_exact(w(r0 + r, c));
   return out;
 }
 
 template <class T>
 void set_rows(Tensor<T>& w, int r0, const Tensor<Exact>& block) {
   for (int r = 0; r < block.rows; ++r)
-    for (int c = 0; c < block.cols; ++c) w(r0 + r, c) = from_exact<T>(block(r, c));
+    for (int c = 0; c < block.cols; ++c) w(r0 + r, c) = Arith<T>::from_exact(block(r, c));
 }
 
 void check_head(const ModelConfig& c, int layer, int head, const Tensor<Exact>* m) {
@@ -122,7 +110,7 @@ Model<T> add_unlearned_bias(Model<T> model, BiasSlot slot, int layer, int head, 
   AttentionBias<T>& b = model.unlearned_bias[layer];
   Tensor<T>& target = slot == BiasSlot::query ? b.query : slot == BiasSlot::key ? b.key : b.value;
   if (target.size() == 0) target = Tensor<T>(c.heads, c.d_head());
-  for (int k = 0; k < c.d_head(); ++k) target(head, k) = from_exact<T>(to_exact(target(head, k)) + values[k]);
+  for (int k = 0; k < c.d_head(); ++k) target(head, k) = Arith<T>::from_exact(Arith<T>::to_exact(target(head, k)) + values[k]);
   return model;
 }
 

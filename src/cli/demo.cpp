@@ -33,10 +33,7 @@ std::pair<std::vector<Exact>, std::vector<Exact>> last_logits(const ModelConfig&
   const auto last_row = [&](const std::vector<int>& tokens) {
     const Tensor<T> logits = forward_logits(model, tokens);
     std::vector<Exact> row;
-    for (int v = 0; v < logits.cols; ++v) {
-      if constexpr (std::is_same_v<T, Exact>) row.push_back(logits(logits.rows - 1, v));
-      else row.push_back(exact_from_double(logits(logits.rows - 1, v)));
-    }
+    for (int v = 0; v < logits.cols; ++v) row.push_back(Arith<T>::to_exact(logits(logits.rows - 1, v)));
     return row;
   };
   return {last_row(x), last_row(apply_permutation(x, sigma))};

@@ -31,6 +31,16 @@ struct Arith {
     if constexpr (is_exact) return exact_to_double(v);
     else return static_cast<double>(v);
   }
+  // The exact value of v (every float and double is a dyadic rational).
+  static Exact to_exact(const T& v) {
+    if constexpr (is_exact) return v;
+    else return exact_from_double(static_cast<double>(v));
+  }
+  // q in this arithmetic: exact for Exact, correctly rounded to double and then to T otherwise.
+  static T from_exact(const Exact& q) {
+    if constexpr (is_exact) return q;
+    else return static_cast<T>(exact_to_double(q));
+  }
   static T exp(const T& x) {
     if constexpr (is_exact) return exact_exp(x);
     else return std::exp(x);
