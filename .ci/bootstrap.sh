@@ -11,7 +11,13 @@ cd "$(dirname "$0")/.."
 # Debian packages only; see ../shared/TOOLCHAIN.md for what each provides.
 packages=(g++ cmake make pkg-config
           libgmp-dev libmpfr-dev libboost-dev libeigen3-dev nlohmann-json3-dev libcli11-dev
-          libgtest-dev libgmock-dev librapidcheck-dev libbenchmark-dev)
+          libgtest-dev libgmock-dev librapidcheck-dev libbenchmark-dev
+          clang libclang-rt-14-dev)
+# PyTorch (about 1.5 minutes to install) lets the tests validate libtorch's and PyTorch's attention;
+# SYMBREAK_SKIP_TORCH=1 builds and tests without it.
+if [ "${SYMBREAK_SKIP_TORCH:-0}" != 1 ]; then
+  packages+=(libtorch-dev python3-torch python3-numpy)
+fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -25,7 +31,9 @@ if ((${#missing[@]})); then
 fi
 
 build=${SYMBREAK_BUILD_DIR:-build}
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release
+torch_flag=()
+[ "${SYMBREAK_SKIP_TORCH:-0}" = 1 ] && torch_flag=(-DSYMBREAK_WITH_TORCH=OFF)
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release "${torch_flag[@]}"
 cmake --build "$build" -j2
 
 if [ "$mode" = main ]; then

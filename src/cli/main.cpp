@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   };
   add(symbreak::cli::register_demo);
   add(symbreak::cli::register_check);
+  add(symbreak::cli::register_validate);
 
   try {
     app.parse(argc, argv);

@@ -68,10 +68,22 @@ void attention_bias_forward(Tensor<T>& qkv, int heads, const Tensor<T>& query, c
   }
 }
 
+AttentionMask AttentionMask::of(const ModelConfig& config, int n) {
+  AttentionMask m;
+  m.causal = config.mask == MaskKind::causal;
+  m.n_k = n;
+  if (config.mask == MaskKind::explicit_mask) {
+    m.allowed.resize(static_cast<std::size_t>(n) * n);
+    for (int i = 0; i < n; ++i)
+      for (int j = 0; j < n; ++j) m.allowed[static_cast<std::size_t>(i) * n + j] = config.explicit_mask[i][j];
+  }
+  return m;
+}
+
 // The softmax of one score row over the visible keys; invisible keys get exactly 0.
 //   p_j = normalise(exp(s_j - m) / Σ_k exp(s_k - m)),  m = max over visible s_k
 template <class T>
-static void softmax_row(T* p, const T* scores, int n, const ModelConfig& mask, int i) {
+static void softmax_row(T* p, const T* scores, int n, const AttentionMask& mask, int i) {
   int first = -1;
   for (int j = 0; j < n; ++j)
     if (mask.visible(i, j) && (first < 0 || scores[j] > scores[first])) first = j;
@@ -91,12 +103,28 @@ static void softmax_row(T* p, const T* scores, int n, const ModelConfig& mask, i
 }
 
 template <class T>
+void attention_head_forward(Tensor<T>& out, Tensor<T>& weights, const Tensor<T>& q, const Tensor<T>& k,
+                            const Tensor<T>& v, const T& scale, const AttentionMask& mask) {
+  if (q.cols != k.cols || k.rows != v.rows)
+    throw std::invalid_argument("attention: q, k, v shapes do not fit together");
+  gemm(weights, q, k, /*transpose_b=*/true);  // (n_q, n_k) scores, softmaxed in place below
+  Tensor<T> row(1, k.rows);
+  for (int i = 0; i < q.rows; ++i) {
+    T* s = weights.row(i);
+    for (int j = 0; j < k.rows; ++j) row.data[j] = s[j] * scale;
+    softmax_row(s, row.data.data(), k.rows, mask, i);
+  }
+  gemm(out, weights, v);  // (n_q, dv)
+}
+
+template <class T>
 void attention_forward(Tensor<T>& out, Tensor<T>& att, const Tensor<T>& qkv, int batch, int seq, int heads,
-                       const T& scale, const ModelConfig& mask) {
+                       const T& scale, const ModelConfig& config) {
   const int d = qkv.cols / 3, dh = d / heads;
   out.resize(batch * seq, d);
   att.resize(batch * heads * seq, seq);
-  Tensor<T> q(seq, dh), k(seq, dh), v(seq, dh), scores, weights(seq, seq), head_out;
+  const AttentionMask mask = AttentionMask::of(config, seq);
+  Tensor<T> q(seq, dh), k(seq, dh), v(seq, dh), weights, head_out;
   for (int b = 0; b < batch; ++b) {
     for (int h = 0; h < heads; ++h) {
       for (int i = 0; i < seq; ++i) {
@@ -107,10 +135,7 @@ void attention_forward(Tensor<T>& out, Tensor<T>& att, const Tensor<T>& qkv, int
           v(i, c) = row[2 * d + h * dh + c];
         }
       }
-      gemm(scores, q, k, /*transpose_b=*/true);  // (n, n) = q kᵀ
-      for (auto& s : scores.data) s *= scale;
-      for (int i = 0; i < seq; ++i) softmax_row(weights.row(i), scores.row(i), seq, mask, i);
-      gemm(head_out, weights, v);  // (n, dh)
+      attention_head_forward(head_out, weights, q, k, v, scale, mask);
       for (int i = 0; i < seq; ++i) {
         std::copy(weights.row(i), weights.row(i) + seq, att.row((b * heads + h) * seq + i));
         std::copy(head_out.row(i), head_out.row(i) + dh, out.row(b * seq + i) + h * dh);
@@ -146,6 +171,8 @@ void residual_forward(Tensor<T>& out, const Tensor<T>& a, const Tensor<T>& b, bo
   template void layernorm_forward<T>(Tensor<T>&, Tensor<T>&, Tensor<T>&, const Tensor<T>&, const Tensor<T>&,          \
                                      const Tensor<T>&, const T&);                                                    \
   template void attention_bias_forward<T>(Tensor<T>&, int, const Tensor<T>&, const Tensor<T>&, const Tensor<T>&);  \
+  template void attention_head_forward<T>(Tensor<T>&, Tensor<T>&, const Tensor<T>&, const Tensor<T>&,               \
+                                          const Tensor<T>&, const T&, const AttentionMask&);                        \
   template void attention_forward<T>(Tensor<T>&, Tensor<T>&, const Tensor<T>&, int, int, int, const T&,              \
                                      const ModelConfig&);                                                            \
   template void activation_forward<T>(Tensor<T>&, const Tensor<T>&, Activation);                                     \

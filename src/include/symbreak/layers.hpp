@@ -4,6 +4,7 @@
 #pragma once
 
 #include <span>
+#include <vector>
 
 #include "symbreak/config.hpp"
 #include "symbreak/tensor.hpp"
@@ -33,6 +34,27 @@ void layernorm_forward(Tensor<T>& out, Tensor<T>& mean, Tensor<T>& rstd, const T
 template <class T>
 void attention_bias_forward(Tensor<T>& qkv, int heads, const Tensor<T>& query, const Tensor<T>& key,
                             const Tensor<T>& value);
+
+// Which keys each query may attend: a causal flag and/or an explicit [n_q][n_k] mask (1 = visible);
+// both restrict when both are set.
+struct AttentionMask {
+  bool causal = false;
+  std::vector<unsigned char> allowed;  // empty: every key, else n_q·n_k entries
+  int n_k = 0;
+  bool visible(int i, int j) const {
+    return (!causal || j <= i) && (allowed.empty() || allowed[static_cast<std::size_t>(i) * n_k + j] != 0);
+  }
+  // The mask a model config implies for sequences of length n.
+  static AttentionMask of(const ModelConfig& config, int n);
+};
+
+// One attention head: q (n_q, dh), k (n_k, dh), v (n_k, dv) → out (n_q, dv), weights (n_q, n_k).
+//   weights[i,j] = normalise(exp(s_ij - m_i) / Σ_visible exp(s_ik - m_i)),  s = scale·q kᵀ,
+//   m_i = max over visible s_ik; invisible keys get exactly 0.  out = weights · v.
+// Every query must see at least one key (std::invalid_argument otherwise).
+template <class T>
+void attention_head_forward(Tensor<T>& out, Tensor<T>& weights, const Tensor<T>& q, const Tensor<T>& k,
+                            const Tensor<T>& v, const T& scale, const AttentionMask& mask);
 
 // qkv (B·n, 3d) → out (B·n, d), att (B·H·n, n).
 //   att[b,h,i,:] = softmax_j(scale · q_i·k_j over keys j visible from i), 0 elsewhere

@@ -1,0 +1,89 @@
+#!/usr/bin/env python3
+"""symbreak exec adapter for PyTorch (run with Debian's /usr/bin/python3 and python3-torch).
+
+    symbreak validate --exec "/usr/bin/python3 src/adapters/torch_mha.py --mode functional"
+    symbreak validate --exec "/usr/bin/python3 src/adapters/torch_mha.py --mode mha"
+
+--mode functional   torch.matmul + torch.nn.functional.softmax with an additive -inf mask (any scale).
+--mode mha          torch.nn.MultiheadAttention with identity projections, batch_first, and a boolean
+                    attn_mask (PyTorch's convention: True = NOT allowed, the opposite of symbreak's mask).
+                    It always scales by 1/sqrt(d_head) and needs d_v == d_head, which the handshake
+                    declares so the validator generates only such cases.
+
+The exec protocol: print the handshake line, then for every case directory read from stdin, load
+q.npy, k.npy, v.npy, mask.npy (optional) and case.json, write out.npy there and answer one line,
+"ok" or "error: ...".
+"""
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+import torch
+
+
+def load_case(directory):
+    q = torch.from_numpy(np.load(os.path.join(directory, "q.npy")))
+    k = torch.from_numpy(np.load(os.path.join(directory, "k.npy")))
+    v = torch.from_numpy(np.load(os.path.join(directory, "v.npy")))
+    with open(os.path.join(directory, "case.json")) as f:
+        case = json.load(f)
+    n_q, n_k = q.shape[2], k.shape[2]
+    allowed = torch.ones(n_q, n_k, dtype=torch.bool)
+    mask_path = os.path.join(directory, "mask.npy")
+    if os.path.exists(mask_path):
+        allowed &= torch.from_numpy(np.load(mask_path) != 0)  # symbreak: nonzero = may attend
+    if case["causal"]:
+        allowed &= torch.ones(n_q, n_k, dtype=torch.bool).tril()
+    return q, k, v, allowed, float(case["scale"])
+
+
+def functional(q, k, v, allowed, scale):
+    scores = torch.matmul(q, k.transpose(-1, -2)) * scale
+    scores = scores.masked_fill(~allowed, float("-inf"))
+    return torch.matmul(torch.nn.functional.softmax(scores, dim=-1), v)
+
+
+def multihead(q, k, v, allowed, scale):
+    batch, heads, n_q, d = q.shape
+    n_k, e = k.shape[2], heads * d
+    mha = torch.nn.MultiheadAttention(e, heads, bias=False, batch_first=True)
+    with torch.no_grad():
+        mha.in_proj_weight.copy_(torch.eye(e).repeat(3, 1))  # identity projections: the bare op
+        mha.out_proj.weight.copy_(torch.eye(e))
+    mha.eval()
+
+    def tokens_first(x, n):  # (batch, heads, n, d) -> (batch, n, heads*d)
+        return x.permute(0, 2, 1, 3).reshape(batch, n, e)
+
+    out, _ = mha(tokens_first(q, n_q), tokens_first(k, n_k), tokens_first(v, n_k),
+                 attn_mask=~allowed, need_weights=False)  # PyTorch: True = masked out
+    return out.reshape(batch, n_q, heads, d).permute(0, 2, 1, 3)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mode", choices=["functional", "mha"], default="functional")
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    run = functional if args.mode == "functional" else multihead
+    print("symbreak-exec 1" + ("" if args.mode == "functional" else " dv=dhead scale=default"), flush=True)
+    for line in sys.stdin:
+        directory = line.strip()
+        if not directory:
+            continue
+        try:
+            with torch.no_grad():
+                out = run(*load_case(directory)).contiguous().numpy().astype(np.float32)
+            tmp = os.path.join(directory, "out.tmp.npy")
+            np.save(tmp, out)
+            os.replace(tmp, os.path.join(directory, "out.npy"))
+            print("ok", flush=True)
+        except Exception as error:  # the validator reports it for this case and goes on
+            print("error: " + str(error).replace("\n", " "), flush=True)
+
+
+if __name__ == "__main__":
+    main()

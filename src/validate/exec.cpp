@@ -1,0 +1,231 @@
+// The exec protocol: any program, in any language, as a kernel. One persistent process reads case
+// directories from stdin, one per line, writes out.npy into each and answers one line per case.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
+
+#include "symbreak/npy.hpp"
+#include "symbreak/validate.hpp"
+
+namespace symbreak {
+namespace {
+
+using Status = CallResult::Status;
+namespace fs = std::filesystem;
+
+std::string exit_text(int status) {
+  if (WIFSIGNALED(status)) return "was killed by signal " + std::to_string(WTERMSIG(status));
+  if (WIFEXITED(status)) return "exited with code " + std::to_string(WEXITSTATUS(status));
+  return "stopped";
+}
+
+class ExecKernel final : public Kernel {
+ public:
+  ExecKernel(std::string command, double timeout) : command_(std::move(command)), timeout_ms_(static_cast<int>(timeout * 1000)) {
+    ::signal(SIGPIPE, SIG_IGN);
+    std::string tmpl = (fs::temp_directory_path() / "symbreak-exec-XXXXXX").string();
+    if (!::mkdtemp(tmpl.data())) throw KernelLoadError("cannot create a working directory for the exec protocol");
+    workdir_ = tmpl;
+    if (std::string error = start(); !error.empty()) {
+      fs::remove_all(workdir_);
+      throw KernelLoadError(error);
+    }
+  }
+  ~ExecKernel() override {
+    stop();
+    std::error_code ec;
+    fs::remove_all(workdir_, ec);
+  }
+
+  std::string name() const override { return command_; }
+  std::string cli_flags() const override { return "--exec '" + command_ + "'"; }
+  props::ops::KernelLimits limits() const override { return limits_; }
+
+  CallResult run(const AttentionOp& op) override {
+    CallResult r;
+    if (pid_ <= 0) {
+      if (std::string error = start(); !error.empty()) {
+        r.status = Status::load_error;
+        r.message = "restarting the command: " + error;
+        return r;
+      }
+    }
+    const std::string dir = workdir_ + "/case-" + std::to_string(++cases_);
+    try {
+      props::ops::write_case_dir(dir, op);
+    } catch (const std::exception& e) {
+      r.status = Status::bad_output;
+      r.message = std::string("cannot write the case: ") + e.what();
+      return r;
+    }
+    const std::string line = dir + "\n";
+    if (::write(to_child_, line.data(), line.size()) != static_cast<ssize_t>(line.size())) return died(r);
+    bool timed_out = false;
+    const std::optional<std::string> reply = read_line(timeout_ms_, &timed_out);
+    if (timed_out) {
+      stop();
+      r.status = Status::timed_out;
+      r.message = "no answer within " + std::to_string(timeout_ms_ / 1000) + " s (killed)";
+      return r;
+    }
+    if (!reply) return died(r);
+    if (*reply != "ok") {
+      r.status = reply->starts_with("error") ? Status::returned_error : Status::bad_output;
+      r.message = reply->starts_with("error") ? "answered \"" + *reply + "\"" : "unexpected answer \"" + reply->substr(0, 200) + "\" (expected ok or error: ...)";
+      fs::remove_all(dir);
+      return r;
+    }
+    try {
+      const NpyArray out = read_npy(dir + "/out.npy");
+      const std::vector<std::size_t> want{static_cast<std::size_t>(op.batch), static_cast<std::size_t>(op.heads),
+                                          static_cast<std::size_t>(op.n_q), static_cast<std::size_t>(op.d_v)};
+      if (out.dtype != NpyArray::DType::f4) throw NpyError(dir + "/out.npy: dtype must be float32 ('<f4')");
+      if (out.shape != want) {
+        std::string have;
+        for (std::size_t d : out.shape) have += (have.empty() ? "" : ", ") + std::to_string(d);
+        throw NpyError(dir + "/out.npy: shape [" + have + "] (expected [" + std::to_string(op.batch) + ", " +
+                       std::to_string(op.heads) + ", " + std::to_string(op.n_q) + ", " + std::to_string(op.d_v) + "])");
+      }
+      r.out = out.f4;
+    } catch (const NpyError& e) {
+      r.status = Status::bad_output;
+      r.message = e.what();
+    }
+    fs::remove_all(dir);
+    return r;
+  }
+
+ private:
+  // Starts the command and reads its handshake; returns "" or what went wrong.
+  std::string start() {
+    int down[2], up[2];
+    if (::pipe2(down, O_CLOEXEC) != 0 || ::pipe2(up, O_CLOEXEC) != 0) return "cannot create pipes";
+    const std::string log = workdir_ + "/stderr.log";
+    const pid_t pid = ::fork();
+    if (pid < 0) return "cannot fork";
+    if (pid == 0) {
+      ::setpgid(0, 0);  // its own process group, so a timeout kills everything it started
+      ::dup2(down[0], 0);
+      ::dup2(up[1], 1);
+      const int err = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      if (err >= 0) ::dup2(err, 2);
+      ::execl("/bin/sh", "sh", "-c", command_.c_str(), static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    ::close(down[0]);
+    ::close(up[1]);
+    pid_ = pid;
+    to_child_ = down[1];
+    from_child_ = up[0];
+    buffer_.clear();
+    bool timed_out = false;
+    const std::optional<std::string> hello = read_line(std::max(timeout_ms_, 60000), &timed_out);
+    if (!hello || !hello->starts_with("symbreak-exec 1")) {
+      std::string why = timed_out ? "printed no handshake within " + std::to_string(std::max(timeout_ms_, 60000) / 1000) + " s"
+                        : !hello ? "ended before its handshake"
+                                 : "printed \"" + hello->substr(0, 120) + "\" instead of the handshake \"symbreak-exec 1\"";
+      int status = 0;
+      ::kill(-pid_, SIGKILL);
+      ::waitpid(pid_, &status, 0);
+      pid_ = -1;
+      close_pipes();
+      if (!hello && !timed_out) why = exit_text(status) + " before printing its handshake \"symbreak-exec 1\"";
+      return "the exec command `" + command_ + "` " + why + stderr_tail();
+    }
+    std::istringstream caps(hello->substr(std::string("symbreak-exec 1").size()));
+    std::string cap;
+    limits_ = {};
+    while (caps >> cap) {
+      if (cap == "dv=dhead") limits_.dv_equals_dhead = true;
+      else if (cap == "scale=default") limits_.default_scale = true;
+    }
+    return "";
+  }
+
+  // One line of the child's stdout; nullopt at end of file (or timeout, with *timed_out set).
+  std::optional<std::string> read_line(int timeout_ms, bool* timed_out) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    for (;;) {
+      if (const std::size_t nl = buffer_.find('\n'); nl != std::string::npos) {
+        std::string line = buffer_.substr(0, nl);
+        buffer_.erase(0, nl + 1);
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        return line;
+      }
+      const int wait = static_cast<int>(
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count());
+      if (wait <= 0) {
+        *timed_out = true;
+        return std::nullopt;
+      }
+      pollfd pfd{from_child_, POLLIN, 0};
+      const int ready = ::poll(&pfd, 1, wait);
+      if (ready < 0 && errno == EINTR) continue;
+      if (ready == 0) continue;
+      char chunk[4096];
+      const ssize_t got = ::read(from_child_, chunk, sizeof chunk);
+      if (got < 0 && errno == EINTR) continue;
+      if (got <= 0) return std::nullopt;
+      buffer_.append(chunk, static_cast<std::size_t>(got));
+      if (buffer_.size() > (1 << 20)) return std::string("(more than 1 MiB without a newline)");
+    }
+  }
+
+  std::string stderr_tail() const {
+    std::ifstream in(workdir_ + "/stderr.log");
+    std::string line, last;
+    while (std::getline(in, line))
+      if (!line.empty()) last = line;
+    return last.empty() ? "" : " (its last stderr line: " + last.substr(0, 300) + ")";
+  }
+
+  CallResult& died(CallResult& r) {
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+    close_pipes();
+    r.status = Status::crashed;
+    r.message = "the command " + exit_text(status) + stderr_tail();
+    return r;
+  }
+
+  void close_pipes() {
+    if (to_child_ >= 0) ::close(to_child_);
+    if (from_child_ >= 0) ::close(from_child_);
+    to_child_ = from_child_ = -1;
+  }
+
+  void stop() {
+    if (pid_ > 0) {
+      ::kill(-pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+    pid_ = -1;
+    close_pipes();
+  }
+
+  std::string command_, workdir_, buffer_;
+  int timeout_ms_;
+  pid_t pid_ = -1;
+  int to_child_ = -1, from_child_ = -1;
+  std::uint64_t cases_ = 0;
+  props::ops::KernelLimits limits_;
+};
+
+}  // namespace
+
+std::unique_ptr<Kernel> exec_kernel(const std::string& command, double timeout) {
+  return std::make_unique<ExecKernel>(command, timeout);
+}
+
+}  // namespace symbreak

@@ -1,0 +1,300 @@
+// Kernels in a child process: a plugin is dlopen'd only there, so whatever it does (crash, abort, hang,
+// stray writes) cannot take the validator down. Buffers live in shared memory laid out with guard
+// regions (GuardedLayout); one request at a time travels over a pipe.
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+
+#include "symbreak/validate.hpp"
+
+namespace symbreak {
+namespace {
+
+using Status = CallResult::Status;
+
+// The request the parent sends: the op's shape and where its buffers are in the arena.
+struct Request {
+  int batch, heads, n_q, n_k, d_head, d_v, causal, has_mask;
+  float scale;
+  std::size_t q, k, v, mask, out;
+};
+
+struct Handshake {
+  int status;  // 0 ok, 1 cannot load, 2 missing symbol, 3 wrong ABI version
+  char message[480];
+};
+
+constexpr std::size_t kArenaBytes = std::size_t(1) << 31;  // reserved, not committed (MAP_NORESERVE)
+
+bool write_all(int fd, const void* data, std::size_t n) {
+  const char* p = static_cast<const char*>(data);
+  while (n > 0) {
+    const ssize_t w = ::write(fd, p, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return false;
+    p += w;
+    n -= static_cast<std::size_t>(w);
+  }
+  return true;
+}
+
+// Reads exactly n bytes, waiting at most `timeout_ms` in total (-1: forever). Returns n on success,
+// 0 on end of file, -1 on timeout, -2 on error.
+int read_all(int fd, void* data, std::size_t n, int timeout_ms) {
+  char* p = static_cast<char*>(data);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (n > 0) {
+    int wait = -1;
+    if (timeout_ms >= 0) {
+      wait = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count());
+      if (wait < 0) return -1;
+    }
+    pollfd pfd{fd, POLLIN, 0};
+    const int ready = ::poll(&pfd, 1, wait);
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready == 0) return -1;
+    if (ready < 0) return -2;
+    const ssize_t r = ::read(fd, p, n);
+    if (r < 0 && errno == EINTR) continue;
+    if (r == 0) return 0;
+    if (r < 0) return -2;
+    p += r;
+    n -= static_cast<std::size_t>(r);
+  }
+  return 1;
+}
+
+std::string describe_exit(int status) {
+  if (WIFSIGNALED(status)) {
+    const int sig = WTERMSIG(status);
+    const char* name = sig == SIGSEGV ? "SIGSEGV" : sig == SIGABRT ? "SIGABRT" : sig == SIGBUS ? "SIGBUS"
+                       : sig == SIGFPE ? "SIGFPE" : sig == SIGILL ? "SIGILL" : sig == SIGKILL ? "SIGKILL" : nullptr;
+    return name ? std::string(name) : "signal " + std::to_string(sig);
+  }
+  if (WIFEXITED(status)) return "exited with code " + std::to_string(WEXITSTATUS(status));
+  return "stopped";
+}
+
+class IsolatedKernel final : public Kernel {
+ public:
+  using Entry = std::function<int(const symbreak_attention_problem*)>;
+
+  IsolatedKernel(std::string name, std::string flags, std::string plugin_path, Entry builtin, double timeout,
+                 props::ops::KernelLimits limits = {})
+      : name_(std::move(name)), flags_(std::move(flags)), path_(std::move(plugin_path)), builtin_(std::move(builtin)),
+        timeout_ms_(static_cast<int>(timeout * 1000)), limits_(limits) {
+    ::signal(SIGPIPE, SIG_IGN);  // a dead child must not kill the validator through its pipe
+    void* arena = ::mmap(nullptr, kArenaBytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (arena == MAP_FAILED) throw std::runtime_error("cannot map shared memory for the kernel: " + std::string(std::strerror(errno)));
+    arena_ = static_cast<float*>(arena);
+    start();
+  }
+  ~IsolatedKernel() override {
+    stop();
+    ::munmap(arena_, kArenaBytes);
+  }
+
+  std::string name() const override { return name_; }
+  std::string cli_flags() const override { return flags_; }
+  props::ops::KernelLimits limits() const override { return limits_; }
+  const std::string& load_error() const { return load_error_; }
+  bool loadable() const { return load_status_ != 1; }
+
+  CallResult run(const AttentionOp& op) override {
+    CallResult r;
+    if (!load_error_.empty()) {
+      r.status = Status::load_error;
+      r.message = load_error_;
+      return r;
+    }
+    const props::ops::GuardedLayout layout(op);
+    if (layout.total * sizeof(float) > kArenaBytes) {
+      r.status = Status::returned_error;
+      r.message = "case too large for the shared arena";
+      return r;
+    }
+    if (pid_ <= 0) start();
+    if (!load_error_.empty()) return run(op);
+    props::ops::fill_guarded(arena_, layout, op);
+    const Request req{op.batch, op.heads, op.n_q, op.n_k, op.d_head, op.d_v, op.causal ? 1 : 0, op.mask.empty() ? 0 : 1,
+                      op.scale, layout.q, layout.k, layout.v, layout.mask, layout.out};
+    int code = 0;
+    if (!write_all(to_child_, &req, sizeof req)) return died(r);
+    const int got = read_all(from_child_, &code, sizeof code, timeout_ms_);
+    if (got == -1) {
+      stop();
+      r.status = Status::timed_out;
+      r.message = "no answer within " + std::to_string(timeout_ms_ / 1000.0).substr(0, 5) + " s (killed)";
+      return r;
+    }
+    if (got <= 0) return died(r);
+    if (code != 0) {
+      r.status = Status::returned_error;
+      r.message = "symbreak_attention_forward returned " + std::to_string(code);
+      return r;
+    }
+    if (std::string bad = props::ops::check_guarded(arena_, layout, op); !bad.empty()) {
+      r.status = Status::guard_violation;
+      r.message = bad;
+      return r;
+    }
+    r.out.assign(arena_ + layout.out, arena_ + layout.out + op.out_size());
+    return r;
+  }
+
+ private:
+  CallResult& died(CallResult& r) {
+    int status = 0;
+    if (pid_ > 0) ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+    close_pipes();
+    r.status = Status::crashed;
+    r.message = describe_exit(status);
+    return r;
+  }
+
+  void close_pipes() {
+    if (to_child_ >= 0) ::close(to_child_);
+    if (from_child_ >= 0) ::close(from_child_);
+    to_child_ = from_child_ = -1;
+  }
+
+  void stop() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+    pid_ = -1;
+    close_pipes();
+  }
+
+  void start() {
+    int down[2], up[2];
+    if (::pipe2(down, O_CLOEXEC) != 0 || ::pipe2(up, O_CLOEXEC) != 0)
+      throw std::runtime_error("cannot create pipes for the kernel process");
+    const pid_t pid = ::fork();
+    if (pid < 0) throw std::runtime_error("cannot fork the kernel process");
+    if (pid == 0) {
+      ::close(down[1]);
+      ::close(up[0]);
+      child(down[0], up[1]);  // never returns
+    }
+    ::close(down[0]);
+    ::close(up[1]);
+    pid_ = pid;
+    to_child_ = down[1];
+    from_child_ = up[0];
+    Handshake h{};
+    const int got = read_all(from_child_, &h, sizeof h, 30000);
+    if (got != 1) {
+      int status = 0;
+      if (got == -1) ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, &status, 0);
+      pid_ = -1;
+      close_pipes();
+      load_status_ = 2;
+      load_error_ = got == -1 ? "the kernel process did not start within 30 s"
+                              : "the kernel process " + describe_exit(status) + " while loading (before reporting its ABI version)";
+      return;
+    }
+    load_status_ = h.status;
+    if (h.status != 0) {
+      load_error_ = h.message;
+      stop();
+    }
+  }
+
+  [[noreturn]] void child(int in, int out) {
+    const int devnull = ::open("/dev/null", O_WRONLY);  // a kernel's own printing stays out of the report
+    if (devnull >= 0) {
+      ::dup2(devnull, 1);
+      ::dup2(devnull, 2);
+    }
+    Handshake h{};
+    Entry forward = builtin_;
+    if (!path_.empty()) {
+      void* lib = ::dlopen(path_.c_str(), RTLD_NOW | RTLD_LOCAL);
+      if (!lib) {
+        h.status = 1;
+        std::snprintf(h.message, sizeof h.message, "cannot load %s: %s", path_.c_str(), ::dlerror());
+      } else {
+        auto version = reinterpret_cast<int (*)()>(::dlsym(lib, "symbreak_attention_abi_version"));
+        auto entry = reinterpret_cast<int (*)(const symbreak_attention_problem*)>(::dlsym(lib, "symbreak_attention_forward"));
+        if (!version || !entry) {
+          h.status = 2;
+          std::snprintf(h.message, sizeof h.message, "%s does not export %s", path_.c_str(),
+                        !version ? "symbreak_attention_abi_version" : "symbreak_attention_forward");
+        } else if (const int v = version(); v != SYMBREAK_ATTENTION_ABI_VERSION) {
+          h.status = 3;
+          std::snprintf(h.message, sizeof h.message, "%s implements ABI version %d (expected %d)", path_.c_str(), v,
+                        SYMBREAK_ATTENTION_ABI_VERSION);
+        } else {
+          forward = entry;
+        }
+      }
+    }
+    write_all(out, &h, sizeof h);
+    if (h.status != 0) ::_exit(0);
+    Request req;
+    while (read_all(in, &req, sizeof req, -1) == 1) {
+      symbreak_attention_problem p{};
+      p.batch = req.batch;
+      p.heads = req.heads;
+      p.n_q = req.n_q;
+      p.n_k = req.n_k;
+      p.d_head = req.d_head;
+      p.d_v = req.d_v;
+      p.q = arena_ + req.q;
+      p.k = arena_ + req.k;
+      p.v = arena_ + req.v;
+      p.mask = req.has_mask ? reinterpret_cast<const unsigned char*>(arena_ + req.mask) : nullptr;
+      p.causal = req.causal;
+      p.scale = req.scale;
+      p.out = arena_ + req.out;
+      const int code = forward(&p);
+      if (!write_all(out, &code, sizeof code)) break;
+    }
+    ::_exit(0);
+  }
+
+  std::string name_, flags_, path_;
+  Entry builtin_;
+  int timeout_ms_;
+  props::ops::KernelLimits limits_;
+  float* arena_ = nullptr;
+  pid_t pid_ = -1;
+  int to_child_ = -1, from_child_ = -1;
+  int load_status_ = 0;
+  std::string load_error_;
+};
+
+}  // namespace
+
+std::unique_ptr<Kernel> plugin_kernel(const std::string& path, double timeout) {
+  if (!std::filesystem::exists(path)) throw KernelLoadError(path + ": no such file");
+  auto k = std::make_unique<IsolatedKernel>(std::filesystem::path(path).filename().string(), "--plugin " + path, path,
+                                            nullptr, timeout);
+  if (!k->loadable()) throw KernelLoadError(k->load_error());
+  return k;
+}
+
+// Defined in builtins.cpp.
+std::function<int(const symbreak_attention_problem*)> builtin_entry(const std::string& name,
+                                                                   props::ops::KernelLimits* limits);
+
+std::unique_ptr<Kernel> builtin_kernel(const std::string& name, double timeout) {
+  props::ops::KernelLimits limits;
+  auto entry = builtin_entry(name, &limits);
+  return std::make_unique<IsolatedKernel>(name, "--builtin " + name, "", std::move(entry), timeout, limits);
+}
+
+}  // namespace symbreak

@@ -1,0 +1,100 @@
+// End-to-end: symbreak validate, as a kernel author runs it.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "cli_runner.hpp"
+#include "xml_check.hpp"
+
+namespace symbreak::test {
+namespace {
+
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+std::string plugin(const std::string& name) { return std::string(SYMBREAK_PLUGIN_DIR) + "/" + name + ".so"; }
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::string scratch(const std::string& name) {
+  std::filesystem::create_directories(SYMBREAK_TEST_TMP);
+  return std::string(SYMBREAK_TEST_TMP) + "/" + name;
+}
+
+TEST(CliValidate, CorrectBuiltinPassesWithReports) {
+  const std::string json = scratch("v.json"), junit = scratch("v.xml"), html = scratch("v.html");
+  const CliResult r = run_cli("validate --builtin tiled:8:8 --cases 6 --json " + json + " --junit " + junit + " --html " + html);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  for (const char* p : {"REFERENCE", "KV-PERM", "Q-PERM", "CAUSAL", "MASK", "CONVEX", "HEADS", "BATCH", "ROBUST", "DETERMINISM"})
+    EXPECT_THAT(r.output, HasSubstr(p));
+  EXPECT_THAT(r.output, HasSubstr("all properties pass"));
+  const auto j = nlohmann::json::parse(slurp(json));
+  EXPECT_EQ(j["passed"], true);
+  EXPECT_EQ(j["verdicts"].size(), 10u);
+  const auto root = XmlReader(slurp(junit)).parse();
+  ASSERT_EQ(root->name, "testsuites");
+  const auto suites = root->all("testsuite");
+  ASSERT_EQ(suites.size(), 1u);
+  EXPECT_EQ(suites[0]->all("testcase").size(), 10u);
+  for (const auto* c : suites[0]->all("testcase"))
+    for (const char* a : {"name", "classname", "time"}) EXPECT_TRUE(c->attributes.count(a)) << a;
+  const std::string page = slurp(html);
+  EXPECT_THAT(page, AllOf(HasSubstr("<!DOCTYPE html>"), HasSubstr("REFERENCE"), HasSubstr("<style>")));
+  EXPECT_THAT(page, AllOf(Not(HasSubstr("src=")), Not(HasSubstr("href=")))) << "the HTML report must be self-contained";
+}
+
+TEST(CliValidate, MutantFailsWithAReplayLineThatReplays) {
+  const std::string db = scratch("validate_failures");
+  std::filesystem::remove_all(db);
+  const CliResult r = run_cli("validate --plugin " + plugin("mutant_mask_ignored") + " --cases 10 --property MASK --failures " + db);
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_THAT(r.output, AllOf(HasSubstr("MASK FAILED on"), HasSubstr("replay: symbreak validate --plugin")));
+  const std::size_t at = r.output.find("--replay ");
+  ASSERT_NE(at, std::string::npos);
+  const std::string dir = r.output.substr(at + 9, r.output.find('\n', at) - at - 9);
+  EXPECT_TRUE(std::filesystem::exists(dir + "/case.json")) << dir;
+  const CliResult replay = run_cli("validate --plugin " + plugin("mutant_mask_ignored") + " --replay " + dir);
+  EXPECT_EQ(replay.exit_code, 1) << replay.output;
+  EXPECT_THAT(replay.output, HasSubstr("MASK"));
+  EXPECT_EQ(run_cli("validate --builtin naive --replay " + dir).exit_code, 0);
+}
+
+TEST(CliValidate, CrashingPluginIsAFailureNotACrash) {
+  const CliResult r = run_cli("validate --plugin " + plugin("faulty_segfault") + " --cases 5 --property REFERENCE,HEADS");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("crashed: SIGSEGV"));
+  EXPECT_THAT(r.output, HasSubstr("HEADS"));  // the validator went on after the crash
+}
+
+TEST(CliValidate, BadInputExitsTwo) {
+  const auto expect_two = [](const std::string& args, const std::string& mention) {
+    const CliResult r = run_cli(args);
+    EXPECT_EQ(r.exit_code, 2) << args << "\n" << r.output;
+    EXPECT_THAT(r.output, HasSubstr(mention)) << args;
+  };
+  expect_two("validate --plugin /nonexistent/libk.so", "/nonexistent/libk.so");
+  const std::string text = write_file("not_a_plugin.so", "plain text");
+  expect_two("validate --plugin " + text, "cannot load");
+  expect_two("validate --exec \"/nonexistent/kernel --x\"", "exited with code 127");
+  expect_two("validate --builtin nope", "allowed: naive");
+  expect_two("validate", "give one of --plugin");
+  expect_two("validate --builtin naive --property NOPE", "unknown property \"NOPE\"");
+  expect_two("validate --builtin naive --replay /nonexistent/case", "/nonexistent/case");
+  expect_two("validate --builtin naive --plugin x.so", "excludes");
+  const std::string empty_case = scratch("empty_case");
+  std::filesystem::create_directories(empty_case);
+  expect_two("validate --builtin naive --replay " + empty_case, "q.npy");
+}
+
+}  // namespace
+}  // namespace symbreak::test

@@ -1,0 +1,2 @@
+/* A correct kernel: the template without changes. */
+#include "kernel_template.h"
