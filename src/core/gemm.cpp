@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "symbreak/exact.hpp"
+#include "symbreak/symbolic.hpp"
 #include "symbreak/layers.hpp"
 
 namespace symbreak {
@@ -141,17 +142,35 @@ void gemm_exact(Tensor<Exact>& c, const Tensor<Exact>& a, const Tensor<Exact>& b
   mpz_clear(den);
 }
 
+// Symbolic products: each entry is one sum node of the k products, built in one step.
+void gemm_symbolic(Tensor<Expr>& c, const Tensor<Expr>& a, const Tensor<Expr>& b, bool transpose_b, bool accumulate) {
+  check_shapes(a.rows, a.cols, b.rows, b.cols, transpose_b);
+  const int m = a.rows, k = a.cols, n = transpose_b ? b.rows : b.cols;
+  if (!accumulate) c.resize(m, n);
+  ExprStore& store = ExprStore::current();
+  std::vector<std::pair<Expr, Exact>> terms;
+  for (int i = 0; i < m; ++i)
+    for (int j = 0; j < n; ++j) {
+      terms.clear();
+      if (accumulate) terms.emplace_back(c(i, j), Exact(1));
+      for (int l = 0; l < k; ++l) terms.emplace_back(a(i, l) * (transpose_b ? b(j, l) : b(l, j)), Exact(1));
+      c(i, j) = store.sum(terms, Exact(0));
+    }
+}
+
 }  // namespace
 
 template <class T>
 void gemm(Tensor<T>& c, const Tensor<T>& a, const Tensor<T>& b, bool transpose_b, bool accumulate) {
   if (&c == &a || &c == &b) throw std::invalid_argument("gemm: the output must not alias an input");
   if constexpr (std::is_same_v<T, Exact>) gemm_exact(c, a, b, transpose_b, accumulate);
+  else if constexpr (std::is_same_v<T, Expr>) gemm_symbolic(c, a, b, transpose_b, accumulate);
   else gemm_eigen(c, a, b, transpose_b, accumulate);
 }
 
 template void gemm<float>(Tensor<float>&, const Tensor<float>&, const Tensor<float>&, bool, bool);
 template void gemm<double>(Tensor<double>&, const Tensor<double>&, const Tensor<double>&, bool, bool);
 template void gemm<Exact>(Tensor<Exact>&, const Tensor<Exact>&, const Tensor<Exact>&, bool, bool);
+template void gemm<Expr>(Tensor<Expr>&, const Tensor<Expr>&, const Tensor<Expr>&, bool, bool);
 
 }  // namespace symbreak

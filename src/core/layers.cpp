@@ -84,11 +84,12 @@ AttentionMask AttentionMask::of(const ModelConfig& config, int n) {
 //   p_j = normalise(exp(s_j - m) / Σ_k exp(s_k - m)),  m = max over visible s_k
 template <class T>
 static void softmax_row(T* p, const T* scores, int n, const AttentionMask& mask, int i) {
-  int first = -1;
+  thread_local std::vector<T> visible;
+  visible.clear();
   for (int j = 0; j < n; ++j)
-    if (mask.visible(i, j) && (first < 0 || scores[j] > scores[first])) first = j;
-  if (first < 0) throw std::invalid_argument("attention: query " + std::to_string(i) + " sees no key");
-  const T max_score = scores[first];
+    if (mask.visible(i, j)) visible.push_back(scores[j]);
+  if (visible.empty()) throw std::invalid_argument("attention: query " + std::to_string(i) + " sees no key");
+  const T max_score = Arith<T>::max_of(visible.data(), static_cast<int>(visible.size()));
   T sum(0);
   for (int j = 0; j < n; ++j) {
     if (mask.visible(i, j)) {
@@ -152,7 +153,7 @@ void activation_forward(Tensor<T>& out, const Tensor<T>& in, Activation activati
     switch (activation) {
       case Activation::gelu: out.data[i] = x * Arith<T>::normal_cdf(x); break;
       case Activation::gelu_tanh: out.data[i] = x * Arith<T>::gelu_tanh_gate(x); break;
-      case Activation::relu: out.data[i] = x > T(0) ? x : T(0); break;
+      case Activation::relu: out.data[i] = Arith<T>::relu(x); break;
     }
   }
 }
@@ -181,5 +182,6 @@ void residual_forward(Tensor<T>& out, const Tensor<T>& a, const Tensor<T>& b, bo
 SYMBREAK_INSTANTIATE_LAYERS(float)
 SYMBREAK_INSTANTIATE_LAYERS(double)
 SYMBREAK_INSTANTIATE_LAYERS(Exact)
+SYMBREAK_INSTANTIATE_LAYERS(Expr)
 
 }  // namespace symbreak

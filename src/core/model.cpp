@@ -179,7 +179,8 @@ Model<To> convert_model(const Model<From>& model) {
 }
 
 template <class T>
-void forward(const Model<T>& model, std::span<const int> tokens, int batch, int seq, Activations<T>& acts) {
+void forward(const Model<T>& model, std::span<const int> tokens, int batch, int seq, Activations<T>& acts,
+             const ForwardHooks<T>* hooks) {
   const ModelConfig& c = model.config;
   const Weights<T>& w = model.weights;
   if (batch < 1 || seq < 1 || seq > c.context_length)
@@ -233,6 +234,7 @@ void forward(const Model<T>& model, std::span<const int> tokens, int batch, int 
     } else {
       a.resid_out = a.resid_mid;
     }
+    if (hooks && hooks->after_block) hooks->after_block(l, a.resid_out);
     x = &a.resid_out;
   }
 
@@ -258,12 +260,14 @@ Tensor<T> forward_logits(const Model<T>& model, std::span<const int> tokens) {
   template Weights<T> zero_weights<T>(const ModelConfig&);                                              \
   template Model<T> make_model<T>(const ModelConfig&, Weights<T>);                                      \
   template Model<T> make_model<T>(const ModelConfig&, std::uint64_t);                                   \
-  template void forward<T>(const Model<T>&, std::span<const int>, int, int, Activations<T>&);           \
+  template void forward<T>(const Model<T>&, std::span<const int>, int, int, Activations<T>&,             \
+                           const ForwardHooks<T>*);                                                     \
   template Tensor<T> forward_logits<T>(const Model<T>&, std::span<const int>);
 
 SYMBREAK_INSTANTIATE_MODEL(float)
 SYMBREAK_INSTANTIATE_MODEL(double)
 SYMBREAK_INSTANTIATE_MODEL(Exact)
+SYMBREAK_INSTANTIATE_MODEL(Expr)
 
 template Model<float> convert_model<float, float>(const Model<float>&);
 template Model<double> convert_model<double, float>(const Model<float>&);
@@ -271,5 +275,6 @@ template Model<Exact> convert_model<Exact, float>(const Model<float>&);
 template Model<double> convert_model<double, double>(const Model<double>&);
 template Model<Exact> convert_model<Exact, double>(const Model<double>&);
 template Model<Exact> convert_model<Exact, Exact>(const Model<Exact>&);
+template Model<Expr> convert_model<Expr, float>(const Model<float>&);
 
 }  // namespace symbreak

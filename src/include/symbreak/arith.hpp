@@ -7,15 +7,18 @@
 #include <type_traits>
 
 #include "symbreak/exact.hpp"
+#include "symbreak/symbolic.hpp"
 
 namespace symbreak {
 
 template <class T>
-concept Arithmetic = std::is_same_v<T, float> || std::is_same_v<T, double> || std::is_same_v<T, Exact>;
+concept Arithmetic = std::is_same_v<T, float> || std::is_same_v<T, double> || std::is_same_v<T, Exact> ||
+                     std::is_same_v<T, Expr>;
 
 template <Arithmetic T>
 struct Arith {
   static constexpr bool is_exact = std::is_same_v<T, Exact>;
+  static constexpr bool is_symbolic = false;
 
   static constexpr std::string_view name() {
     if constexpr (std::is_same_v<T, float>) return "f32";
@@ -72,6 +75,40 @@ struct Arith {
   static T normalise(const T& x) {
     if constexpr (is_exact) return exact_round_fixed(x);
     else return x;
+  }
+  static T relu(const T& x) { return x > T(0) ? x : T(0); }
+  // The largest of values[0..count), count > 0.
+  static T max_of(const T* values, int count) {
+    const T* best = values;
+    for (int i = 1; i < count; ++i)
+      if (values[i] > *best) best = values + i;
+    return *best;
+  }
+};
+
+// Symbolic: every non-rational function, the rounding and max are uninterpreted functions; max and
+// the sinusoid entries are the only ones whose value could depend on argument order or position, and
+// max's arguments form a multiset.
+template <>
+struct Arith<Expr> {
+  static constexpr bool is_exact = false;
+  static constexpr bool is_symbolic = true;
+  static constexpr std::string_view name() { return "symbolic"; }
+  static Expr from_double(double v) { return Expr(exact_from_double(v)); }
+  static Expr from_exact(const Exact& q) { return Expr(q); }
+  static Expr exp(const Expr& x) { return Expr::call("exp", {x}); }
+  static Expr rsqrt(const Expr& x) { return Expr::call("rsqrt", {x}); }
+  static Expr normal_cdf(const Expr& x) { return Expr::call("Phi", {x}); }
+  static Expr gelu_tanh_gate(const Expr& x) { return Expr::call("tanh_gate", {x}); }
+  static Expr sinusoid(int pos, int i, int d, bool cosine) {
+    return Expr::symbol(std::string(cosine ? "cos" : "sin") + "[pos " + std::to_string(pos) + "][" + std::to_string(i) +
+                        "/" + std::to_string(d) + "]");
+  }
+  static Expr normalise(const Expr& x) { return Expr::call("normalise", {x}); }
+  static Expr relu(const Expr& x) { return Expr::call("relu", {x}); }
+  static Expr max_of(const Expr* values, int count) {
+    if (count == 1) return values[0];
+    return Expr::call("max", std::vector<Expr>(values, values + count), /*symmetric=*/true);
   }
 };
 

@@ -118,11 +118,19 @@ struct Activations {
   const Tensor<T>& stream(std::size_t l) const { return l == 0 ? embedded : layers[l - 1].resid_out; }
 };
 
+// Interventions during a forward pass (as activation patching does): after_block sees, and may
+// modify, the residual stream (N, d) after block `layer`; later blocks and the logits use it.
+template <class T>
+struct ForwardHooks {
+  std::function<void(int layer, Tensor<T>& stream)> after_block;
+};
+
 // Runs the model on `batch` sequences of `seq` tokens each (tokens is row-major, batch × seq).
 // Fills every field of `acts`, reusing its storage. Throws std::invalid_argument for a token outside
 // [0, vocab_size), seq outside [1, context_length], or a size mismatch.
 template <class T>
-void forward(const Model<T>& model, std::span<const int> tokens, int batch, int seq, Activations<T>& acts);
+void forward(const Model<T>& model, std::span<const int> tokens, int batch, int seq, Activations<T>& acts,
+             const ForwardHooks<T>* hooks = nullptr);
 
 // One sequence; returns the logits at every position, (n, V).
 template <class T>
