@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One command for a newcomer on a fresh Debian 12 machine: install what is missing, build, then
-#   main  — run the main job (symbreak demo, symbreak check, symbreak check --map)
+#   main  — run the main job (symbreak demo, check, check --map, prove --map)
 #   test  — run every test through ctest
 # Usage: bash .ci/bootstrap.sh main|test
 set -euo pipefail
@@ -42,6 +42,8 @@ if [ "$mode" = main ]; then
   "$build/src/symbreak" check
   echo
   "$build/src/symbreak" check --map
+  echo
+  "$build/src/symbreak" prove --map
 else
   ctest --test-dir "$build" --output-on-failure -j2
 fi

@@ -13,5 +13,6 @@ using Action = std::function<int()>;
 Action register_demo(CLI::App& app);
 Action register_check(CLI::App& app);
 Action register_validate(CLI::App& app);
+Action register_prove(CLI::App& app);
 
 }  // namespace symbreak::cli

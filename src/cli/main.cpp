@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   add(symbreak::cli::register_demo);
   add(symbreak::cli::register_check);
   add(symbreak::cli::register_validate);
+  add(symbreak::cli::register_prove);
 
   try {
     app.parse(argc, argv);

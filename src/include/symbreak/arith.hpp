@@ -106,9 +106,17 @@ struct Arith<Expr> {
   }
   static Expr normalise(const Expr& x) { return Expr::call("normalise", {x}); }
   static Expr relu(const Expr& x) { return Expr::call("relu", {x}); }
+  // max of a set: symmetric, and idempotent (max(s, s) = s holds for max itself, not for an arbitrary
+  // function, so using it is sound).
   static Expr max_of(const Expr* values, int count) {
-    if (count == 1) return values[0];
-    return Expr::call("max", std::vector<Expr>(values, values + count), /*symmetric=*/true);
+    std::vector<Expr> distinct;
+    for (int i = 0; i < count; ++i) {
+      bool seen = false;
+      for (const Expr& d : distinct) seen = seen || d.same(values[i]);
+      if (!seen) distinct.push_back(values[i]);
+    }
+    if (distinct.size() == 1) return distinct[0];
+    return Expr::call("max", std::move(distinct), /*symmetric=*/true);
   }
 };
 
