@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <sstream>
+#include <functional>
 #include <stdexcept>
 
 namespace symbreak {
@@ -57,19 +58,41 @@ ExprStore& ExprStore::current() {
 ExprScope::ExprScope(ExprStore& store) : previous_(current_store) { current_store = &store; }
 ExprScope::~ExprScope() { current_store = previous_; }
 
+namespace {
+
+std::uint64_t mix(std::uint64_t h, std::uint64_t v) { return (h ^ (v + 0x9E3779B97F4A7C15ull + (h << 6) + (h >> 2))) * 0x100000001B3ull; }
+
+std::uint64_t hash_exact(const Exact& q) {
+  mpq_srcptr v = q.backend().data();
+  std::uint64_t h = static_cast<std::uint64_t>(mpz_sgn(mpq_numref(v)) + 7);
+  for (mpz_srcptr z : {mpq_numref(v), mpq_denref(v)}) {
+    const std::size_t n = mpz_size(z);
+    for (std::size_t i = 0; i < n; ++i) h = mix(h, mpz_getlimbn(z, i));
+    h = mix(h, n);
+  }
+  return h;
+}
+
+bool same_content(const ExprStore::Node& a, const ExprStore::Node& b) {
+  return a.kind == b.kind && a.name == b.name && a.value == b.value && a.terms == b.terms && a.factors == b.factors &&
+         a.args == b.args;
+}
+
+}  // namespace
+
 std::uint32_t ExprStore::intern(Node node) {
-  std::ostringstream key;
-  key << static_cast<int>(node.kind) << '|' << node.name << '|' << node.value.str() << '|';
-  for (const auto& [child, c] : node.terms) key << child << '*' << c.str() << ',';
-  key << '|';
-  for (const auto& [child, e] : node.factors) key << child << '^' << e << ',';
-  key << '|';
-  for (std::uint32_t a : node.args) key << a << ',';
-  const std::string k = key.str();
-  if (const auto it = index_.find(k); it != index_.end()) return it->second;
+  // The key is a hash of the whole content; equal hashes are confirmed by comparing the nodes.
+  std::uint64_t h = mix(static_cast<std::uint64_t>(node.kind), std::hash<std::string>{}(node.name));
+  h = mix(h, hash_exact(node.value));
+  for (const auto& [child, c] : node.terms) h = mix(mix(h, child), hash_exact(c));
+  for (const auto& [child, e] : node.factors) h = mix(mix(h, child), static_cast<std::uint64_t>(e + (1 << 20)));
+  for (std::uint32_t a : node.args) h = mix(h, a);
+  const auto [first, last] = index_.equal_range(h);
+  for (auto it = first; it != last; ++it)
+    if (same_content(nodes_[it->second], node)) return it->second;
   const auto id = static_cast<std::uint32_t>(nodes_.size());
   nodes_.push_back(std::move(node));
-  index_.emplace(k, id);
+  index_.emplace(h, id);
   return id;
 }
 

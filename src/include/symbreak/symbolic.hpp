@@ -93,7 +93,7 @@ class ExprStore {
   // A node's content as a sum: its terms and constant (a non-sum x is 1·x + 0).
   void as_sum(std::uint32_t id, const Exact& scale, std::vector<std::pair<std::uint32_t, Exact>>& terms, Exact& constant) const;
   std::vector<Node> nodes_;
-  std::unordered_map<std::string, std::uint32_t> index_;  // a node's canonical key → its id
+  std::unordered_multimap<std::uint64_t, std::uint32_t> index_;  // hash of a node's content → its id
 };
 
 // Makes `store` current on this thread for its lifetime.
