@@ -14,5 +14,6 @@ Action register_demo(CLI::App& app);
 Action register_check(CLI::App& app);
 Action register_validate(CLI::App& app);
 Action register_prove(CLI::App& app);
+Action register_train(CLI::App& app);
 
 }  // namespace symbreak::cli

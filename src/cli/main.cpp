@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   add(symbreak::cli::register_check);
   add(symbreak::cli::register_validate);
   add(symbreak::cli::register_prove);
+  add(symbreak::cli::register_train);
 
   try {
     app.parse(argc, argv);

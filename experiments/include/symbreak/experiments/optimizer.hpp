@@ -1,0 +1,38 @@
+// Optimizers over the model's parameter tensors: AdamW, SGD with momentum (Nesterov optional) and
+// ECD (Energy Conserving Descent). Each keeps its state so that a checkpoint resumes bit-identically.
+#pragma once
+
+#include <iosfwd>
+#include <memory>
+#include <vector>
+
+#include "symbreak/experiments/train_config.hpp"
+#include "symbreak/tensor.hpp"
+
+namespace symbreak::experiments {
+
+class Optimizer {
+ public:
+  virtual ~Optimizer() = default;
+  // One update. `loss` is the minibatch loss (ECD needs it), `lr` the scheduled learning rate.
+  virtual void step(const std::vector<Tensor<float>*>& params, const std::vector<const Tensor<float>*>& grads,
+                    double loss, double lr) = 0;
+  virtual void save(std::ostream& out) const = 0;
+  virtual void load(std::istream& in) = 0;
+};
+
+std::unique_ptr<Optimizer> make_optimizer(const OptimizerConfig& config, std::uint64_t seed);
+
+// Scales the gradients so that their global L2 norm is at most max_norm; returns the norm before.
+double clip_gradients(const std::vector<Tensor<float>*>& grads, double max_norm);
+
+// Little-endian binary helpers for checkpoints (they throw std::runtime_error on a short read).
+void write_u64(std::ostream& out, std::uint64_t v);
+std::uint64_t read_u64(std::istream& in);
+void write_f64(std::ostream& out, double v);
+double read_f64(std::istream& in);
+void write_floats(std::ostream& out, const std::vector<float>& v);
+void read_floats(std::istream& in, std::vector<float>& v);  // sizes must match
+std::vector<float> read_float_vector(std::istream& in);
+
+}  // namespace symbreak::experiments

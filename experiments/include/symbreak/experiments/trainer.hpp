@@ -1,0 +1,73 @@
+// Training the reference model on 3-digit addition: the same model definition as everywhere else,
+// its hand-written backward pass, an optimizer and a schedule; evaluation by greedy decoding;
+// atomic checkpoints that resume bit-identically.
+#pragma once
+
+#include <array>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "symbreak/experiments/task.hpp"
+#include "symbreak/experiments/train_config.hpp"
+#include "symbreak/model.hpp"
+
+namespace symbreak::experiments {
+
+struct Evaluation {
+  double exact_match = 0;              // all four answer digits right
+  std::array<double, 4> per_digit{};   // digit k right (greedy decoding: after the model's own digits)
+};
+
+// Greedy autoregressive decoding of the four answer digits for every pair. Each digit is read at the
+// last position of its prefix, one forward pass per prefix length, for causal and non-causal models
+// alike (so a model without a mask never sees the digit it predicts).
+Evaluation evaluate(const Model<float>& model, const AdditionTask& task, const std::vector<std::pair<int, int>>& pairs);
+
+struct MetricsRow {
+  int step = 0;  // steps completed
+  double loss = 0;
+  Evaluation eval;
+  double lr = 0;
+  double tokens_per_second = 0;
+};
+
+struct Progress {
+  int step = 0, steps = 0;
+  double loss = 0, tokens_per_second = 0, eta_seconds = 0;
+  std::optional<Evaluation> eval;  // set at evaluation steps
+};
+
+struct TrainOptions {
+  TrainConfig config;
+  std::uint64_t seed = 1;
+  std::string out_dir;
+  std::optional<int> steps;    // overrides config.steps
+  std::optional<int> threads;  // overrides config.threads
+  bool resume = false;         // continue from out_dir/checkpoint.bin if it exists
+  std::function<void(const Progress&)> progress;
+};
+
+struct TrainResult {
+  Evaluation final_eval;
+  double final_loss = 0;
+  int steps = 0;
+  double wall_seconds = 0;
+  bool resumed = false;
+  int resumed_from = 0;
+  std::vector<MetricsRow> metrics;
+};
+
+// Writes metrics.csv, final.json, weights.bin and checkpoint.bin into out_dir. Throws ConfigError when
+// out_dir cannot be written (before training) or the checkpoint belongs to another run.
+TrainResult train(const TrainOptions& options);
+
+// The model's weights in a small binary format (named tensors), and back.
+std::string weights_bytes(const Weights<float>& weights);
+void load_weights_bytes(const std::string& bytes, Weights<float>& weights);
+
+// Sets the threads used by GEMM and by the loops (OpenMP), for deterministic, repeatable runs.
+void set_threads(int threads);
+
+}  // namespace symbreak::experiments

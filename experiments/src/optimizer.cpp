@@ -1,0 +1,251 @@
+#include "symbreak/experiments/optimizer.hpp"
+
+#include <cmath>
+#include <istream>
+#include <ostream>
+#include <stdexcept>
+
+#include "symbreak/rng.hpp"
+
+namespace symbreak::experiments {
+
+void write_u64(std::ostream& out, std::uint64_t v) { out.write(reinterpret_cast<const char*>(&v), sizeof v); }
+std::uint64_t read_u64(std::istream& in) {
+  std::uint64_t v = 0;
+  if (!in.read(reinterpret_cast<char*>(&v), sizeof v)) throw std::runtime_error("checkpoint: truncated");
+  return v;
+}
+void write_f64(std::ostream& out, double v) { out.write(reinterpret_cast<const char*>(&v), sizeof v); }
+double read_f64(std::istream& in) {
+  double v = 0;
+  if (!in.read(reinterpret_cast<char*>(&v), sizeof v)) throw std::runtime_error("checkpoint: truncated");
+  return v;
+}
+void write_floats(std::ostream& out, const std::vector<float>& v) {
+  write_u64(out, v.size());
+  out.write(reinterpret_cast<const char*>(v.data()), static_cast<std::streamsize>(v.size() * sizeof(float)));
+}
+std::vector<float> read_float_vector(std::istream& in) {
+  const std::uint64_t n = read_u64(in);
+  if (n > (std::uint64_t(1) << 34)) throw std::runtime_error("checkpoint: implausible tensor size");
+  std::vector<float> v(n);
+  if (!in.read(reinterpret_cast<char*>(v.data()), static_cast<std::streamsize>(n * sizeof(float))))
+    throw std::runtime_error("checkpoint: truncated");
+  return v;
+}
+void read_floats(std::istream& in, std::vector<float>& v) {
+  const std::uint64_t n = read_u64(in);
+  if (n != v.size()) throw std::runtime_error("checkpoint: a tensor has " + std::to_string(n) + " values, expected " + std::to_string(v.size()));
+  if (!in.read(reinterpret_cast<char*>(v.data()), static_cast<std::streamsize>(n * sizeof(float))))
+    throw std::runtime_error("checkpoint: truncated");
+}
+
+double clip_gradients(const std::vector<Tensor<float>*>& grads, double max_norm) {
+  double sum = 0;
+  for (const auto* g : grads)
+    for (float x : g->data) sum += static_cast<double>(x) * x;
+  const double norm = std::sqrt(sum);
+  if (max_norm > 0 && norm > max_norm) {
+    const float scale = static_cast<float>(max_norm / (norm + 1e-6));
+    for (auto* g : grads)
+      for (float& x : g->data) x *= scale;
+  }
+  return norm;
+}
+
+namespace {
+
+// Zero-initialised state tensors shaped like the parameters.
+std::vector<std::vector<float>> like(const std::vector<Tensor<float>*>& params) {
+  std::vector<std::vector<float>> s;
+  for (const auto* p : params) s.emplace_back(p->size(), 0.0f);
+  return s;
+}
+
+// PyTorch's AdamW: decoupled weight decay (matrices only, as nanoGPT), bias-corrected moments.
+class AdamW final : public Optimizer {
+ public:
+  explicit AdamW(const OptimizerConfig& c) : c_(c) {}
+  void step(const std::vector<Tensor<float>*>& params, const std::vector<const Tensor<float>*>& grads, double,
+            double lr) override {
+    if (m_.empty()) m_ = v_ = like(params);
+    ++t_;
+    const float b1 = static_cast<float>(c_.beta1), b2 = static_cast<float>(c_.beta2);
+    const float correction1 = static_cast<float>(1 - std::pow(c_.beta1, t_));
+    const float correction2 = static_cast<float>(1 - std::pow(c_.beta2, t_));
+    const float step_size = static_cast<float>(lr) / correction1, eps = static_cast<float>(c_.eps);
+    const float decay = static_cast<float>(lr * c_.weight_decay);
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      float* p = params[i]->data.data();
+      const float* g = grads[i]->data.data();
+      float* m = m_[i].data();
+      float* v = v_[i].data();
+      const bool decays = params[i]->rows > 1 && params[i]->cols > 1;
+      const std::size_t n = params[i]->size();
+      for (std::size_t k = 0; k < n; ++k) {
+        if (decays) p[k] -= decay * p[k];
+        m[k] = b1 * m[k] + (1 - b1) * g[k];
+        v[k] = b2 * v[k] + (1 - b2) * g[k] * g[k];
+        p[k] -= step_size * m[k] / (std::sqrt(v[k] / correction2) + eps);
+      }
+    }
+  }
+  void save(std::ostream& out) const override {
+    write_u64(out, t_);
+    write_u64(out, m_.size());
+    for (std::size_t i = 0; i < m_.size(); ++i) {
+      write_floats(out, m_[i]);
+      write_floats(out, v_[i]);
+    }
+  }
+  void load(std::istream& in) override {
+    t_ = read_u64(in);
+    const std::uint64_t n = read_u64(in);
+    m_.assign(n, {});
+    v_.assign(n, {});
+    for (std::size_t i = 0; i < n; ++i) {
+      m_[i] = read_float_vector(in);
+      v_[i] = read_float_vector(in);
+    }
+  }
+
+ private:
+  OptimizerConfig c_;
+  std::uint64_t t_ = 0;
+  std::vector<std::vector<float>> m_, v_;
+};
+
+// PyTorch's SGD: buf = momentum·buf + g; Nesterov uses g + momentum·buf; L2 weight decay in g.
+class Sgd final : public Optimizer {
+ public:
+  explicit Sgd(const OptimizerConfig& c) : c_(c) {}
+  void step(const std::vector<Tensor<float>*>& params, const std::vector<const Tensor<float>*>& grads, double,
+            double lr) override {
+    const bool first = buf_.empty();
+    if (first) buf_ = like(params);
+    const float mu = static_cast<float>(c_.momentum), wd = static_cast<float>(c_.weight_decay), rate = static_cast<float>(lr);
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      float* p = params[i]->data.data();
+      const float* g = grads[i]->data.data();
+      float* b = buf_[i].data();
+      for (std::size_t k = 0; k < params[i]->size(); ++k) {
+        const float gk = g[k] + wd * p[k];
+        b[k] = first ? gk : mu * b[k] + gk;
+        p[k] -= rate * (c_.nesterov ? gk + mu * b[k] : b[k]);
+      }
+    }
+  }
+  void save(std::ostream& out) const override {
+    write_u64(out, buf_.size());
+    for (const auto& b : buf_) write_floats(out, b);
+  }
+  void load(std::istream& in) override {
+    const std::uint64_t n = read_u64(in);
+    buf_.assign(n, {});
+    for (auto& b : buf_) b = read_float_vector(in);
+  }
+
+ private:
+  OptimizerConfig c_;
+  std::vector<std::vector<float>> buf_;
+};
+
+// Energy Conserving Descent (arXiv 2601.22257, after its public reference code): the velocity p has a
+// fixed speed, and the gradient only turns it. For each tensor,
+//   p ← p + (−½·lr·η·d/(d−1)) / (F − F0) · (g − p (p·g)),
+// the parameters move by lr·p, and p is renormalised (with optional noise ν). The learning rate is
+// rescaled by 1/√η and ν by 1/√d, as in the reference. F0 must stay below the reachable loss.
+class Ecd final : public Optimizer {
+ public:
+  Ecd(const OptimizerConfig& c, std::uint64_t seed) : c_(c), rng_(stream_seed(seed, "ecd.noise")) {}
+  void step(const std::vector<Tensor<float>*>& params, const std::vector<const Tensor<float>*>& grads, double loss,
+            double lr_scheduled) override {
+    const double lr = lr_scheduled / std::sqrt(c_.eta);
+    double q2 = 0;
+    if (c_.weight_decay != 0)
+      for (const auto* p : params)
+        for (float x : p->data) q2 += static_cast<double>(x) * x;
+    if (p_.empty()) {  // start along −g, at unit speed
+      p_ = like(params);
+      double norm2 = 0;
+      dim_ = 0;
+      for (std::size_t i = 0; i < params.size(); ++i) {
+        dim_ += params[i]->size();
+        for (std::size_t k = 0; k < params[i]->size(); ++k) {
+          p_[i][k] = -grads[i]->data[k];
+          norm2 += static_cast<double>(p_[i][k]) * p_[i][k];
+        }
+      }
+      const float scale = static_cast<float>(1 / std::sqrt(std::max(norm2, 1e-300)));
+      for (auto& t : p_)
+        for (float& x : t) x *= scale;
+      p2_ = 1;
+    }
+    const double energy = loss + 0.5 * c_.weight_decay * q2 - c_.F0;
+    if (energy <= 1e-40) return;  // at or below F0 the dynamics stop
+    const double normalisation = std::abs(1 - p2_) < 1e-10 || p2_ == 0 ? 1.0 : std::sqrt(1 / p2_);
+    const double prefactor = -0.5 * lr * c_.eta * static_cast<double>(dim_) / static_cast<double>(dim_ - 1) / energy;
+    p2_ = 0;
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      std::vector<float>& p = p_[i];
+      const float* g = grads[i]->data.data();
+      const float* q = params[i]->data.data();
+      double dot = 0;
+      for (std::size_t k = 0; k < p.size(); ++k) {
+        p[k] = static_cast<float>(p[k] * normalisation);
+        dot += static_cast<double>(p[k]) * (g[k] + c_.weight_decay * q[k]);
+      }
+      for (std::size_t k = 0; k < p.size(); ++k) {
+        p[k] += static_cast<float>(prefactor * ((g[k] + c_.weight_decay * q[k]) - p[k] * dot));
+        p2_ += static_cast<double>(p[k]) * p[k];
+      }
+    }
+    const double pnorm = std::sqrt(p2_), nu = c_.nu / std::sqrt(static_cast<double>(dim_));
+    double p2_new = 0;
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      float* q = params[i]->data.data();
+      for (std::size_t k = 0; k < p_[i].size(); ++k) {
+        q[k] += static_cast<float>(lr * p_[i][k]);
+        p_[i][k] = static_cast<float>(p_[i][k] / pnorm + (nu > 0 ? nu * rng_.normal() : 0.0));
+        p2_new += static_cast<double>(p_[i][k]) * p_[i][k];
+      }
+    }
+    const double rescale = pnorm / std::sqrt(p2_new);
+    for (auto& t : p_)
+      for (float& x : t) x = static_cast<float>(x * rescale);
+    p2_ = pnorm * pnorm;
+  }
+  void save(std::ostream& out) const override {
+    write_u64(out, dim_);
+    write_f64(out, p2_);
+    write_u64(out, rng_.state());
+    write_u64(out, p_.size());
+    for (const auto& p : p_) write_floats(out, p);
+  }
+  void load(std::istream& in) override {
+    dim_ = read_u64(in);
+    p2_ = read_f64(in);
+    rng_ = Rng(read_u64(in));
+    const std::uint64_t n = read_u64(in);
+    p_.assign(n, {});
+    for (auto& p : p_) p = read_float_vector(in);
+  }
+
+ private:
+  OptimizerConfig c_;
+  Rng rng_;
+  std::vector<std::vector<float>> p_;
+  std::uint64_t dim_ = 0;
+  double p2_ = 1;
+};
+
+}  // namespace
+
+std::unique_ptr<Optimizer> make_optimizer(const OptimizerConfig& config, std::uint64_t seed) {
+  if (config.name == "adamw") return std::make_unique<AdamW>(config);
+  if (config.name == "sgd") return std::make_unique<Sgd>(config);
+  if (config.name == "ecd") return std::make_unique<Ecd>(config, seed);
+  throw std::invalid_argument("unknown optimizer \"" + config.name + "\" (allowed: adamw, sgd, ecd)");
+}
+
+}  // namespace symbreak::experiments

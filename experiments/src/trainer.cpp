@@ -1,0 +1,350 @@
+#include "symbreak/experiments/trainer.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "symbreak/backward.hpp"
+#include "symbreak/experiments/optimizer.hpp"
+#include "symbreak/io.hpp"
+#include "symbreak/rng.hpp"
+
+#ifdef SYMBREAK_HAVE_OPENBLAS
+extern "C" void openblas_set_num_threads(int);
+#endif
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace symbreak::experiments {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr char kMagic[] = "SBCKPT01";
+
+int argmax_row(const Tensor<float>& logits, int row) {
+  const float* z = logits.row(row);
+  int best = 0;
+  for (int c = 1; c < logits.cols; ++c)
+    if (z[c] > z[best]) best = c;
+  return best;
+}
+
+// Draws the unlearned biases of every layer (shared by the layer's heads), or sets them to their
+// means (evaluation).
+void set_biases(Model<float>& m, const BiasConfig& b, Rng* rng) {
+  if (!b.enabled) return;
+  const int heads = m.config.heads, dh = m.config.d_head();
+  for (auto& layer : m.unlearned_bias) {
+    std::vector<float> q(dh), v(dh), k(dh);
+    for (int c = 0; c < dh; ++c) {
+      const double q_std = b.query_std_first + (dh > 1 ? (b.query_std_last - b.query_std_first) * c / (dh - 1) : 0.0);
+      q[c] = static_cast<float>(b.query_mean + (rng ? q_std * rng->normal() : 0.0));
+      v[c] = static_cast<float>(b.value_mean + (rng ? b.value_std * rng->normal() : 0.0));
+      k[c] = static_cast<float>(b.key_mean + (rng ? b.key_std * rng->normal() : 0.0));
+    }
+    const auto fill = [&](Tensor<float>& t, const std::vector<float>& row) {
+      t = Tensor<float>(heads, dh);
+      for (int h = 0; h < heads; ++h)
+        for (int c = 0; c < dh; ++c) t(h, c) = row[c];
+    };
+    fill(layer.query, q);
+    fill(layer.value, v);
+    if (b.key) fill(layer.key, k);
+  }
+}
+
+struct State {
+  int step = 0;
+  std::uint64_t data_rng = 0, bias_rng = 0;
+  double wall = 0;
+  std::vector<MetricsRow> metrics;
+};
+
+std::string checkpoint_bytes(const TrainConfig& c, std::uint64_t seed, const State& s, const Optimizer& opt,
+                             const Weights<float>& w) {
+  std::ostringstream out;
+  out.write(kMagic, 8);
+  write_u64(out, c.json.size());
+  out.write(c.json.data(), static_cast<std::streamsize>(c.json.size()));
+  write_u64(out, seed);
+  write_u64(out, static_cast<std::uint64_t>(s.step));
+  write_u64(out, s.data_rng);
+  write_u64(out, s.bias_rng);
+  write_f64(out, s.wall);
+  write_u64(out, s.metrics.size());
+  for (const MetricsRow& r : s.metrics) {
+    write_u64(out, static_cast<std::uint64_t>(r.step));
+    for (double v : {r.loss, r.eval.exact_match, r.eval.per_digit[0], r.eval.per_digit[1], r.eval.per_digit[2],
+                     r.eval.per_digit[3], r.lr, r.tokens_per_second})
+      write_f64(out, v);
+  }
+  opt.save(out);
+  out << weights_bytes(w);
+  return out.str();
+}
+
+void load_checkpoint(const std::string& path, const TrainConfig& c, std::uint64_t seed, State& s, Optimizer& opt,
+                     Weights<float>& w) {
+  std::istringstream in(read_file(path));
+  char magic[8];
+  if (!in.read(magic, 8) || std::string(magic, 8) != std::string(kMagic, 8)) throw ConfigError(path + ": not a symbreak checkpoint");
+  const std::uint64_t n = read_u64(in);
+  std::string json(n, '\0');
+  in.read(json.data(), static_cast<std::streamsize>(n));
+  if (json != c.json) throw ConfigError(path + ": the checkpoint was written with a different config; use another --out");
+  if (read_u64(in) != seed) throw ConfigError(path + ": the checkpoint was written with a different --seed");
+  s.step = static_cast<int>(read_u64(in));
+  s.data_rng = read_u64(in);
+  s.bias_rng = read_u64(in);
+  s.wall = read_f64(in);
+  s.metrics.resize(read_u64(in));
+  for (MetricsRow& r : s.metrics) {
+    r.step = static_cast<int>(read_u64(in));
+    r.loss = read_f64(in);
+    r.eval.exact_match = read_f64(in);
+    for (double& d : r.eval.per_digit) d = read_f64(in);
+    r.lr = read_f64(in);
+    r.tokens_per_second = read_f64(in);
+  }
+  opt.load(in);
+  std::ostringstream rest;
+  rest << in.rdbuf();
+  load_weights_bytes(rest.str(), w);
+}
+
+std::string metrics_csv(const std::vector<MetricsRow>& rows) {
+  std::string s = "step,loss,test_exact_match,digit0,digit1,digit2,digit3,lr,tokens_per_s\n";
+  char line[256];
+  for (const MetricsRow& r : rows) {
+    std::snprintf(line, sizeof line, "%d,%.6f,%.4f,%.4f,%.4f,%.4f,%.4f,%.6g,%.1f\n", r.step, r.loss, r.eval.exact_match,
+                  r.eval.per_digit[0], r.eval.per_digit[1], r.eval.per_digit[2], r.eval.per_digit[3], r.lr,
+                  r.tokens_per_second);
+    s += line;
+  }
+  return s;
+}
+
+void require_writable(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec || !std::filesystem::is_directory(dir)) throw ConfigError("--out " + dir + ": cannot create the directory");
+  const std::string probe = dir + "/.write-test";
+  {
+    std::ofstream f(probe);
+    if (!f || !(f << "ok")) throw ConfigError("--out " + dir + ": the directory is not writable");
+  }
+  std::filesystem::remove(probe, ec);
+}
+
+}  // namespace
+
+void set_threads(int threads) {
+#ifdef SYMBREAK_HAVE_OPENBLAS
+  openblas_set_num_threads(threads);
+#endif
+#ifdef _OPENMP
+  omp_set_num_threads(threads);
+#endif
+  (void)threads;
+}
+
+std::string weights_bytes(const Weights<float>& weights) {
+  std::ostringstream out;
+  const auto params = named_parameters(weights);
+  write_u64(out, params.size());
+  for (const auto& [name, t] : params) {
+    write_u64(out, name.size());
+    out.write(name.data(), static_cast<std::streamsize>(name.size()));
+    write_u64(out, static_cast<std::uint64_t>(t->rows));
+    write_u64(out, static_cast<std::uint64_t>(t->cols));
+    write_floats(out, t->data);
+  }
+  return out.str();
+}
+
+void load_weights_bytes(const std::string& bytes, Weights<float>& weights) {
+  std::istringstream in(bytes);
+  auto params = named_parameters(weights);
+  if (read_u64(in) != params.size()) throw std::runtime_error("weights: the number of tensors does not match the model");
+  for (auto& [name, t] : params) {
+    std::string stored(read_u64(in), '\0');
+    in.read(stored.data(), static_cast<std::streamsize>(stored.size()));
+    if (stored != name) throw std::runtime_error("weights: tensor \"" + stored + "\" where \"" + name + "\" was expected");
+    if (read_u64(in) != static_cast<std::uint64_t>(t->rows) || read_u64(in) != static_cast<std::uint64_t>(t->cols))
+      throw std::runtime_error("weights: tensor \"" + name + "\" has another shape");
+    read_floats(in, t->data);
+  }
+}
+
+Evaluation evaluate(const Model<float>& model, const AdditionTask& task, const std::vector<std::pair<int, int>>& pairs) {
+  const int batch = static_cast<int>(pairs.size()), prompt = task.prompt_length();
+  std::vector<std::vector<int>> seqs;
+  std::vector<std::array<int, 4>> truth;
+  for (const auto& [a, b] : pairs) {
+    std::vector<int> s = task.encode(a, b);
+    s.resize(prompt);
+    seqs.push_back(std::move(s));
+    truth.push_back(AdditionTask::answer(a, b));
+  }
+  Evaluation e;
+  std::vector<bool> all_right(batch, true);
+  Activations<float> acts;
+  std::vector<int> tokens;
+  for (int k = 0; k < AdditionTask::kAnswerDigits; ++k) {
+    const int n = prompt + k;
+    tokens.clear();
+    for (const auto& s : seqs) tokens.insert(tokens.end(), s.begin(), s.end());
+    forward(model, tokens, batch, n, acts);
+    int right = 0;
+    for (int i = 0; i < batch; ++i) {
+      const int predicted = argmax_row(acts.logits, i * n + n - 1);
+      seqs[i].push_back(predicted);
+      const bool ok = predicted == truth[i][k];
+      right += ok;
+      all_right[i] = all_right[i] && ok;
+    }
+    e.per_digit[k] = static_cast<double>(right) / batch;
+  }
+  int exact = 0;
+  for (bool ok : all_right) exact += ok;
+  e.exact_match = static_cast<double>(exact) / batch;
+  return e;
+}
+
+TrainResult train(const TrainOptions& options) {
+  const TrainConfig& c = options.config;
+  const int steps = options.steps.value_or(c.steps);
+  require_writable(options.out_dir);
+  set_threads(options.threads.value_or(c.threads));
+  const AdditionTask task(c.format);
+  const auto test_pairs = AdditionTask::test_set(c.test_size, c.test_seed);
+  const bool causal = c.model.mask == MaskKind::causal;
+
+  Model<float> model = make_model<float>(c.model, options.seed);
+  std::unique_ptr<Optimizer> optimizer = make_optimizer(c.optimizer, options.seed);
+  State state;
+  state.data_rng = stream_seed(options.seed, "train.data");
+  state.bias_rng = stream_seed(options.seed, "train.bias");
+  TrainResult result;
+  const std::string checkpoint = options.out_dir + "/checkpoint.bin";
+  if (options.resume && std::filesystem::exists(checkpoint)) {
+    load_checkpoint(checkpoint, c, options.seed, state, *optimizer, model.weights);
+    result.resumed = true;
+    result.resumed_from = state.step;
+    write_file_atomically(options.out_dir + "/metrics.csv", metrics_csv(state.metrics));
+  }
+
+  Weights<float> grads = zero_weights<float>(c.model);
+  std::vector<Tensor<float>*> params, grad_list;
+  for (auto& [name, t] : named_parameters(model.weights)) params.push_back(t);
+  for (auto& [name, t] : named_parameters(grads)) grad_list.push_back(t);
+  const std::vector<const Tensor<float>*> grad_view(grad_list.begin(), grad_list.end());
+
+  Activations<float> acts;
+  Tensor<float> dlogits;
+  std::vector<int> tokens, targets;
+  double window_loss = 0;
+  int window_steps = 0;
+  std::uint64_t window_tokens = 0;
+  auto window_start = Clock::now();
+  const auto run_start = Clock::now();
+  const double wall_before = state.wall;
+  const int full = task.prompt_length() + AdditionTask::kAnswerDigits;  // without the closing '$'
+
+  for (int step = state.step; step < steps; ++step) {
+    const double lr = learning_rate(c, step);
+    Rng data(state.data_rng);
+    std::vector<std::pair<int, int>> batch_pairs(c.batch);
+    for (auto& p : batch_pairs) p = AdditionTask::sample(data);
+    state.data_rng = data.state();
+    Rng bias(state.bias_rng);
+    set_biases(model, c.bias, &bias);
+    state.bias_rng = bias.state();
+    for (auto* g : grad_list) g->zero();
+
+    double loss = 0;
+    // Causal: one pass over the whole sequence, a target at the position before each answer digit.
+    // Otherwise: one pass per answer digit over its prefix, the target at the last position, so the
+    // model never sees the digit it predicts.
+    const int passes = causal ? 1 : AdditionTask::kAnswerDigits;
+    for (int pass = 0; pass < passes; ++pass) {
+      const int n = causal ? full : task.prompt_length() + pass;
+      tokens.clear();
+      targets.assign(static_cast<std::size_t>(c.batch) * n, -1);
+      for (int i = 0; i < c.batch; ++i) {
+        const std::vector<int> s = task.encode(batch_pairs[i].first, batch_pairs[i].second);
+        tokens.insert(tokens.end(), s.begin(), s.begin() + n);
+        const int prompt = task.prompt_length();
+        if (causal)
+          for (int k = 0; k < AdditionTask::kAnswerDigits; ++k) targets[i * n + prompt - 1 + k] = s[prompt + k];
+        else
+          targets[i * n + n - 1] = s[prompt + pass];
+      }
+      forward(model, tokens, c.batch, n, acts);
+      loss += cross_entropy(dlogits, acts.logits, targets) / passes;
+      if (passes > 1)
+        for (float& g : dlogits.data) g /= static_cast<float>(passes);
+      backward(model, tokens, acts, dlogits, grads);
+      window_tokens += tokens.size();
+    }
+    if (c.grad_clip > 0) clip_gradients(grad_list, c.grad_clip);
+    optimizer->step(params, grad_view, loss, lr);
+    state.step = step + 1;
+    window_loss += loss;
+    ++window_steps;
+
+    const bool eval_now = state.step % c.eval_every == 0 || state.step == steps;
+    const double elapsed = std::chrono::duration<double>(Clock::now() - window_start).count();
+    const double tokens_per_second = elapsed > 0 ? static_cast<double>(window_tokens) / elapsed : 0;
+    Progress progress{state.step, steps, loss, tokens_per_second,
+                      tokens_per_second > 0 ? (steps - state.step) * static_cast<double>(window_tokens) / window_steps / tokens_per_second : 0,
+                      std::nullopt};
+    if (eval_now) {
+      set_biases(model, c.bias, nullptr);  // evaluation: the biases at their means
+      MetricsRow row;
+      row.step = state.step;
+      row.loss = window_loss / window_steps;
+      row.eval = evaluate(model, task, test_pairs);
+      row.lr = lr;
+      row.tokens_per_second = tokens_per_second;
+      state.metrics.push_back(row);
+      write_file_atomically(options.out_dir + "/metrics.csv", metrics_csv(state.metrics));
+      progress.eval = row.eval;
+      window_loss = 0;
+      window_steps = 0;
+      window_tokens = 0;
+      window_start = Clock::now();
+    }
+    if (options.progress) options.progress(progress);
+    if (state.step % c.checkpoint_every == 0 || state.step == steps) {
+      state.wall = wall_before + std::chrono::duration<double>(Clock::now() - run_start).count();
+      write_file_atomically(checkpoint, checkpoint_bytes(c, options.seed, state, *optimizer, model.weights));
+    }
+  }
+
+  state.wall = wall_before + std::chrono::duration<double>(Clock::now() - run_start).count();
+  set_biases(model, c.bias, nullptr);
+  result.final_eval = state.metrics.empty() ? evaluate(model, task, test_pairs) : state.metrics.back().eval;
+  result.final_loss = state.metrics.empty() ? 0 : state.metrics.back().loss;
+  result.steps = state.step;
+  result.wall_seconds = state.wall;
+  result.metrics = state.metrics;
+  nlohmann::json final_json = {{"test_exact_match", result.final_eval.exact_match},
+                               {"per_digit_accuracy", result.final_eval.per_digit},
+                               {"final_loss", result.final_loss},
+                               {"steps", result.steps},
+                               {"wall_seconds", result.wall_seconds},
+                               {"seed", options.seed},
+                               {"threads", options.threads.value_or(c.threads)},
+                               {"resumed_from", result.resumed ? result.resumed_from : 0},
+                               {"config", nlohmann::json::parse(c.json)}};
+  write_file_atomically(options.out_dir + "/final.json", final_json.dump(2) + "\n");
+  write_file_atomically(options.out_dir + "/weights.bin", weights_bytes(model.weights));
+  return result;
+}
+
+}  // namespace symbreak::experiments

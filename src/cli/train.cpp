@@ -1,0 +1,73 @@
+// symbreak train: the reference model on 3-digit addition.
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include "commands.hpp"
+#include "symbreak/experiments/trainer.hpp"
+
+namespace symbreak::cli {
+namespace {
+
+std::string duration(double seconds) {
+  char b[32];
+  if (seconds >= 3600) std::snprintf(b, sizeof b, "%dh%02dm", static_cast<int>(seconds / 3600), static_cast<int>(seconds) % 3600 / 60);
+  else if (seconds >= 60) std::snprintf(b, sizeof b, "%dm%02ds", static_cast<int>(seconds / 60), static_cast<int>(seconds) % 60);
+  else std::snprintf(b, sizeof b, "%.0fs", seconds);
+  return b;
+}
+
+}  // namespace
+
+Action register_train(CLI::App& app) {
+  struct Flags {
+    std::string config, out;
+    std::uint64_t seed = 1;
+    std::optional<int> steps, threads;
+    bool resume = false;
+  };
+  auto f = std::make_shared<Flags>();
+  CLI::App* cmd = app.add_subcommand("train", "Train the reference model on 3-digit addition");
+  cmd->add_option("--config", f->config, "A training config (experiments/configs/*.json)")->required()->check(CLI::ExistingFile);
+  cmd->add_option("--seed", f->seed, "Seed for weights, data and biases");
+  cmd->add_option("--out", f->out, "Output directory (metrics.csv, final.json, weights.bin, checkpoint.bin)")->required();
+  cmd->add_option("--steps", f->steps, "Override the number of steps")->check(CLI::Range(1, 100000000));
+  cmd->add_option("--threads", f->threads, "Override the thread count")->check(CLI::Range(1, 256));
+  cmd->add_flag("--resume", f->resume, "Continue from --out/checkpoint.bin (bit-identical to an uninterrupted run)");
+  return [f]() {
+    experiments::TrainOptions o;
+    o.config = experiments::load_train_config(f->config);
+    o.seed = f->seed;
+    o.out_dir = f->out;
+    o.steps = f->steps;
+    o.threads = f->threads;
+    o.resume = f->resume;
+    const bool tty = ::isatty(1);
+    o.progress = [tty](const experiments::Progress& p) {
+      char line[240];
+      const int width = 24, filled = p.steps ? p.step * width / p.steps : width;
+      std::string bar = std::string(filled, '#') + std::string(width - filled, '-');
+      if (p.eval) {
+        std::snprintf(line, sizeof line, "step %6d/%d  [%s]  loss %.4f  test exact %.4f  digits %.3f %.3f %.3f %.3f  %.0f tok/s  ETA %s",
+                      p.step, p.steps, bar.c_str(), p.loss, p.eval->exact_match, p.eval->per_digit[0], p.eval->per_digit[1],
+                      p.eval->per_digit[2], p.eval->per_digit[3], p.tokens_per_second, duration(p.eta_seconds).c_str());
+        if (tty) std::cout << "\r" << line << "\033[K\n" << std::flush;
+        else std::cout << line << "\n" << std::flush;
+      } else if (tty) {
+        std::snprintf(line, sizeof line, "step %6d/%d  [%s]  loss %.4f  %.0f tok/s  ETA %s", p.step, p.steps, bar.c_str(),
+                      p.loss, p.tokens_per_second, duration(p.eta_seconds).c_str());
+        std::cout << "\r" << line << "\033[K" << std::flush;
+      }
+    };
+    std::cout << "symbreak train: " << f->config << ", seed " << f->seed << ", out " << f->out << "\n";
+    const experiments::TrainResult r = experiments::train(o);
+    if (r.resumed) std::cout << "(resumed from step " << r.resumed_from << ")\n";
+    std::printf("final: test exact match %.4f, per digit %.4f %.4f %.4f %.4f, loss %.4f, %d steps, %.1f s\n",
+                r.final_eval.exact_match, r.final_eval.per_digit[0], r.final_eval.per_digit[1], r.final_eval.per_digit[2],
+                r.final_eval.per_digit[3], r.final_loss, r.steps, r.wall_seconds);
+    return 0;
+  };
+}
+
+}  // namespace symbreak::cli

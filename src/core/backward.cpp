@@ -1,0 +1,217 @@
+#include "symbreak/backward.hpp"
+
+#include <cmath>
+#include <stdexcept>
+
+#include "symbreak/layers.hpp"
+
+namespace symbreak {
+
+template <class T>
+void matmul_backward(Tensor<T>& dx, Tensor<T>& dW, const Tensor<T>& dout, const Tensor<T>& x, const Tensor<T>& W,
+                     bool accumulate_dx) {
+  gemm(dx, dout, W, /*transpose_b=*/true, accumulate_dx);  // (N, K) = (N, M)·(K, M)ᵀ
+  Tensor<T> xt(x.cols, x.rows);                            // xᵀ·dout accumulated into dW (K, M)
+  for (int r = 0; r < x.rows; ++r)
+    for (int c = 0; c < x.cols; ++c) xt(c, r) = x(r, c);
+  gemm(dW, xt, dout, false, /*accumulate=*/true);
+}
+
+template <class T>
+void layernorm_backward(Tensor<T>& dx, Tensor<T>& dgain, Tensor<T>& dbias, const Tensor<T>& dy, const Tensor<T>& x,
+                        const Tensor<T>& mean, const Tensor<T>& rstd, const Tensor<T>& gain) {
+  const int rows = x.rows, d = x.cols;
+  std::vector<T> xhat(d), dxhat(d);
+  for (int r = 0; r < rows; ++r) {
+    const T mu = mean(r, 0), s = rstd(r, 0);
+    T mean_dxhat(0), mean_dxhat_xhat(0);
+    for (int c = 0; c < d; ++c) {
+      xhat[c] = (x(r, c) - mu) * s;
+      dxhat[c] = dy(r, c) * gain.data[c];
+      dgain.data[c] += dy(r, c) * xhat[c];
+      dbias.data[c] += dy(r, c);
+      mean_dxhat += dxhat[c];
+      mean_dxhat_xhat += dxhat[c] * xhat[c];
+    }
+    mean_dxhat /= T(d);
+    mean_dxhat_xhat /= T(d);
+    for (int c = 0; c < d; ++c) dx(r, c) += s * (dxhat[c] - mean_dxhat - xhat[c] * mean_dxhat_xhat);
+  }
+}
+
+template <class T>
+void attention_backward(Tensor<T>& dqkv, const Tensor<T>& dout, const Tensor<T>& qkv, const Tensor<T>& att, int batch,
+                        int seq, int heads, const T& scale) {
+  const int d = qkv.cols / 3, dh = d / heads, n = seq;
+  dqkv.resize(qkv.rows, qkv.cols);
+  dqkv.zero();
+  std::vector<T> dp(n), ds(n);
+  for (int b = 0; b < batch; ++b)
+    for (int h = 0; h < heads; ++h)
+      for (int i = 0; i < n; ++i) {
+        const T* p = att.row((b * heads + h) * n + i);
+        const T* dO = dout.row(b * n + i) + h * dh;
+        // dP_ij = dO_i · v_j, and dv_j += P_ij dO_i
+        T weighted(0);
+        for (int j = 0; j < n; ++j) {
+          const T* v = qkv.row(b * n + j) + 2 * d + h * dh;
+          T* dv = dqkv.row(b * n + j) + 2 * d + h * dh;
+          T dot(0);
+          for (int c = 0; c < dh; ++c) {
+            dot += dO[c] * v[c];
+            dv[c] += p[j] * dO[c];
+          }
+          dp[j] = dot;
+          weighted += p[j] * dot;
+        }
+        // dS_ij = P_ij (dP_ij - Σ_k P_ik dP_ik); masked keys have P_ij = 0 and get nothing.
+        const T* q = qkv.row(b * n + i) + h * dh;
+        T* dq = dqkv.row(b * n + i) + h * dh;
+        for (int j = 0; j < n; ++j) {
+          const T dscore = p[j] * (dp[j] - weighted) * scale;
+          if (dscore == T(0)) continue;
+          const T* k = qkv.row(b * n + j) + d + h * dh;
+          T* dk = dqkv.row(b * n + j) + d + h * dh;
+          for (int c = 0; c < dh; ++c) {
+            dq[c] += dscore * k[c];
+            dk[c] += dscore * q[c];
+          }
+        }
+      }
+}
+
+template <class T>
+void activation_backward(Tensor<T>& din, const Tensor<T>& dout, const Tensor<T>& in, Activation activation) {
+  din.resize(in.rows, in.cols);
+  constexpr double kInvSqrt2Pi = 0.39894228040143267794, kSqrt2OverPi = 0.79788456080286535588;
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    const T x = in.data[i];
+    T derivative;
+    switch (activation) {
+      case Activation::gelu:  // d/dx x·Φ(x) = Φ(x) + x·φ(x)
+        derivative = Arith<T>::normal_cdf(x) + x * T(kInvSqrt2Pi) * std::exp(-x * x / T(2));
+        break;
+      case Activation::gelu_tanh: {  // d/dx ½x(1 + tanh u), u = √(2/π)(x + 0.044715x³)
+        const T t = std::tanh(T(kSqrt2OverPi) * (x + T(0.044715) * x * x * x));
+        derivative = T(0.5) * (T(1) + t) + T(0.5) * x * (T(1) - t * t) * T(kSqrt2OverPi) * (T(1) + T(3 * 0.044715) * x * x);
+        break;
+      }
+      case Activation::relu:
+        derivative = x > T(0) ? T(1) : T(0);
+        break;
+    }
+    din.data[i] = dout.data[i] * derivative;
+  }
+}
+
+template <class T>
+void embedding_backward(Tensor<T>& dE, Tensor<T>* dP, const Tensor<T>& dout, std::span<const int> tokens, int seq) {
+  for (std::size_t r = 0; r < tokens.size(); ++r) {
+    const T* g = dout.row(static_cast<int>(r));
+    T* e = dE.row(tokens[r]);
+    for (int c = 0; c < dout.cols; ++c) e[c] += g[c];
+    if (dP) {
+      T* p = dP->row(static_cast<int>(r) % seq);
+      for (int c = 0; c < dout.cols; ++c) p[c] += g[c];
+    }
+  }
+}
+
+template <class T>
+double cross_entropy(Tensor<T>& dlogits, const Tensor<T>& logits, std::span<const int> targets) {
+  if (static_cast<int>(targets.size()) != logits.rows) throw std::invalid_argument("cross_entropy: one target per row");
+  dlogits.resize(logits.rows, logits.cols);
+  dlogits.zero();
+  int count = 0;
+  for (int t : targets) count += t >= 0;
+  if (count == 0) return 0;
+  double loss = 0;
+  for (int r = 0; r < logits.rows; ++r) {
+    if (targets[r] < 0) continue;
+    const T* z = logits.row(r);
+    T m = z[0];
+    for (int c = 1; c < logits.cols; ++c) m = std::max(m, z[c]);
+    T sum(0);
+    T* g = dlogits.row(r);
+    for (int c = 0; c < logits.cols; ++c) sum += (g[c] = std::exp(z[c] - m));
+    loss += static_cast<double>(std::log(sum) + m - z[targets[r]]);
+    const T inv = T(1) / (sum * T(count));
+    for (int c = 0; c < logits.cols; ++c) g[c] *= inv;
+    g[targets[r]] -= T(1) / T(count);
+  }
+  return loss / count;
+}
+
+template <class T>
+void backward(const Model<T>& model, std::span<const int> tokens, const Activations<T>& acts, const Tensor<T>& dlogits,
+              Weights<T>& grads) {
+  const ModelConfig& c = model.config;
+  const Weights<T>& w = model.weights;
+  const int layers = c.layers;
+
+  // Head: (N, V) → (N, d)
+  const Tensor<T>& final_stream = acts.stream(static_cast<std::size_t>(layers));
+  Tensor<T> dx, dtmp;
+  if (c.final_layernorm) {
+    matmul_backward(dtmp, grads.unembedding, dlogits, acts.lnf, w.unembedding);
+    dx = Tensor<T>(final_stream.rows, final_stream.cols);
+    layernorm_backward(dx, grads.lnf_gain, grads.lnf_bias, dtmp, final_stream, acts.lnf_mean, acts.lnf_rstd, w.lnf_gain);
+  } else {
+    matmul_backward(dx, grads.unembedding, dlogits, final_stream, w.unembedding);
+  }
+
+  Tensor<T> dmid, dbranch, dhidden, dfc, datt, dqkv;
+  for (int l = layers - 1; l >= 0; --l) {
+    const LayerActivations<T>& a = acts.layers[l];
+    const LayerWeights<T>& L = w.layers[l];
+    LayerWeights<T>& G = grads.layers[l];
+    const Tensor<T>& x_in = acts.stream(static_cast<std::size_t>(l));
+    // MLP sublayer: dx is d(resid_out).
+    if (c.mlp) {
+      if (c.residual_mlp_on(l)) dmid = dx;
+      else dmid = Tensor<T>(dx.rows, dx.cols);
+      matmul_backward(dhidden, G.w_proj, dx, a.fc_act, L.w_proj);  // (N, F)
+      activation_backward(dfc, dhidden, a.fc, c.activation);
+      const Tensor<T>& mlp_in = c.layernorm ? a.ln2 : a.resid_mid;
+      if (c.layernorm) {
+        matmul_backward(dbranch, G.w_fc, dfc, mlp_in, L.w_fc);
+        layernorm_backward(dmid, G.ln2_gain, G.ln2_bias, dbranch, a.resid_mid, a.ln2_mean, a.ln2_rstd, L.ln2_gain);
+      } else {
+        matmul_backward(dmid, G.w_fc, dfc, mlp_in, L.w_fc, /*accumulate_dx=*/true);
+      }
+    } else {
+      dmid = dx;
+    }
+    // Attention sublayer: dmid is d(resid_mid).
+    if (c.residual_attention_on(l)) dx = dmid;
+    else dx = Tensor<T>(dmid.rows, dmid.cols);
+    matmul_backward(datt, G.w_o, dmid, a.att_heads, L.w_o);
+    attention_backward(dqkv, datt, a.qkv, a.att, acts.batch, acts.seq, c.heads, model.attention_scale);
+    const Tensor<T>& attn_in = c.layernorm ? a.ln1 : x_in;
+    if (c.layernorm) {
+      matmul_backward(dbranch, G.w_qkv, dqkv, attn_in, L.w_qkv);
+      layernorm_backward(dx, G.ln1_gain, G.ln1_bias, dbranch, x_in, a.ln1_mean, a.ln1_rstd, L.ln1_gain);
+    } else {
+      matmul_backward(dx, G.w_qkv, dqkv, attn_in, L.w_qkv, /*accumulate_dx=*/true);
+    }
+  }
+  embedding_backward(grads.token_embedding,
+                     c.positional_encoding == PositionalEncoding::learned ? &grads.position_embedding : nullptr, dx,
+                     tokens, acts.seq);
+}
+
+#define SYMBREAK_INSTANTIATE_BACKWARD(T)                                                                          \
+  template void matmul_backward<T>(Tensor<T>&, Tensor<T>&, const Tensor<T>&, const Tensor<T>&, const Tensor<T>&, bool); \
+  template void layernorm_backward<T>(Tensor<T>&, Tensor<T>&, Tensor<T>&, const Tensor<T>&, const Tensor<T>&,       \
+                                      const Tensor<T>&, const Tensor<T>&, const Tensor<T>&);                        \
+  template void attention_backward<T>(Tensor<T>&, const Tensor<T>&, const Tensor<T>&, const Tensor<T>&, int, int, int, \
+                                      const T&);                                                                    \
+  template void activation_backward<T>(Tensor<T>&, const Tensor<T>&, const Tensor<T>&, Activation);                 \
+  template void embedding_backward<T>(Tensor<T>&, Tensor<T>*, const Tensor<T>&, std::span<const int>, int);         \
+  template double cross_entropy<T>(Tensor<T>&, const Tensor<T>&, std::span<const int>);                             \
+  template void backward<T>(const Model<T>&, std::span<const int>, const Activations<T>&, const Tensor<T>&, Weights<T>&);
+
+SYMBREAK_INSTANTIATE_BACKWARD(float)
+SYMBREAK_INSTANTIATE_BACKWARD(double)
+
+}  // namespace symbreak

@@ -1,0 +1,52 @@
+// The hand-written backward pass of the reference transformer, one function per layer next to its
+// forward in layers.hpp (the structure of llm.c). Instantiated for float (training) and double (the
+// gradient check). Every backward ACCUMULATES into its parameter gradients (dW += ...) and WRITES
+// its input gradient unless stated otherwise.
+#pragma once
+
+#include <span>
+
+#include "symbreak/model.hpp"
+
+namespace symbreak {
+
+// Forward: out (N, M) = x (N, K) · W (K, M).
+// dout (N, M) → dx (N, K) = dout·Wᵀ (written, or added when accumulate_dx), dW (K, M) += xᵀ·dout.
+template <class T>
+void matmul_backward(Tensor<T>& dx, Tensor<T>& dW, const Tensor<T>& dout, const Tensor<T>& x, const Tensor<T>& W,
+                     bool accumulate_dx = false);
+
+// Forward: y = (x - mean)·rstd·gain + bias per row.
+// dy (N, d) → dx (N, d) (added: LayerNorm sits on a residual branch), dgain, dbias (1, d) +=.
+template <class T>
+void layernorm_backward(Tensor<T>& dx, Tensor<T>& dgain, Tensor<T>& dbias, const Tensor<T>& dy, const Tensor<T>& x,
+                        const Tensor<T>& mean, const Tensor<T>& rstd, const Tensor<T>& gain);
+
+// Forward: attention_forward (qkv (B·n, 3d) → out (B·n, d), att (B·H·n, n)).
+// dout (B·n, d) → dqkv (B·n, 3d) (written).
+//   dP_ij = dO_i·v_j,  dv_j = Σ_i P_ij dO_i,  dS_ij = P_ij (dP_ij - Σ_k P_ik dP_ik),
+//   dq_i = scale Σ_j dS_ij k_j,  dk_j = scale Σ_i dS_ij q_i.
+template <class T>
+void attention_backward(Tensor<T>& dqkv, const Tensor<T>& dout, const Tensor<T>& qkv, const Tensor<T>& att, int batch,
+                        int seq, int heads, const T& scale);
+
+// Forward: activation_forward. dout (N, F) → din (N, F) (written).
+template <class T>
+void activation_backward(Tensor<T>& din, const Tensor<T>& dout, const Tensor<T>& in, Activation activation);
+
+// Forward: embedding_forward. dout (N, d) → dE (V, d) +=, dP (positions, d) += (when given).
+template <class T>
+void embedding_backward(Tensor<T>& dE, Tensor<T>* dP, const Tensor<T>& dout, std::span<const int> tokens, int seq);
+
+// The mean cross-entropy over the rows with a target (target < 0: no loss at that row).
+// logits (N, V) → returns the loss; dlogits (N, V) = (softmax - onehot) / count (written).
+template <class T>
+double cross_entropy(Tensor<T>& dlogits, const Tensor<T>& logits, std::span<const int> targets);
+
+// The whole backward pass: from dlogits (N, V) to the gradients of every parameter (accumulated
+// into `grads`, shaped like the model's weights). `acts` is the forward pass's record.
+template <class T>
+void backward(const Model<T>& model, std::span<const int> tokens, const Activations<T>& acts, const Tensor<T>& dlogits,
+              Weights<T>& grads);
+
+}  // namespace symbreak
