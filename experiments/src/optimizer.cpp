@@ -1,5 +1,7 @@
 #include "symbreak/experiments/optimizer.hpp"
 
+#include <algorithm>
+#include <array>
 #include <cmath>
 #include <istream>
 #include <ostream>
@@ -40,15 +42,48 @@ void read_floats(std::istream& in, std::vector<float>& v) {
     throw std::runtime_error("checkpoint: truncated");
 }
 
+void for_each_chunk(const std::vector<std::size_t>& sizes, const std::function<void(std::size_t, std::size_t, std::size_t)>& f) {
+  constexpr std::size_t kChunk = 1 << 15;
+  std::vector<std::array<std::size_t, 3>> chunks;
+  for (std::size_t i = 0; i < sizes.size(); ++i)
+    for (std::size_t b = 0; b < sizes[i]; b += kChunk) chunks.push_back({i, b, std::min(sizes[i], b + kChunk)});
+  const std::ptrdiff_t n = static_cast<std::ptrdiff_t>(chunks.size());
+  // Small models stay on one core: their tensors live in its cache, and a parallel region costs more.
+  std::size_t total = 0;
+  for (std::size_t s : sizes) total += s;
+#pragma omp parallel for schedule(static) if (total >= (std::size_t(1) << 20))
+  for (std::ptrdiff_t c = 0; c < n; ++c) f(chunks[c][0], chunks[c][1], chunks[c][2]);
+}
+
+namespace {
+std::vector<std::size_t> sizes_of(const std::vector<Tensor<float>*>& tensors) {
+  std::vector<std::size_t> s;
+  for (const auto* t : tensors) s.push_back(t->size());
+  return s;
+}
+}  // namespace
+
 double clip_gradients(const std::vector<Tensor<float>*>& grads, double max_norm) {
+  // Per-chunk sums in parallel, then added in chunk order: the same bits for any schedule.
+  const std::vector<std::size_t> sizes = sizes_of(grads);
+  std::vector<std::vector<double>> sums(grads.size());
+  for (std::size_t i = 0; i < grads.size(); ++i) sums[i].assign((sizes[i] >> 15) + 1, 0.0);
+  for_each_chunk(sizes, [&](std::size_t i, std::size_t b, std::size_t e) {
+    double s = 0;
+    const float* x = grads[i]->data.data();
+    for (std::size_t k = b; k < e; ++k) s += static_cast<double>(x[k]) * x[k];
+    sums[i][b >> 15] = s;
+  });
   double sum = 0;
-  for (const auto* g : grads)
-    for (float x : g->data) sum += static_cast<double>(x) * x;
+  for (const auto& per_tensor : sums)
+    for (double s : per_tensor) sum += s;
   const double norm = std::sqrt(sum);
   if (max_norm > 0 && norm > max_norm) {
     const float scale = static_cast<float>(max_norm / (norm + 1e-6));
-    for (auto* g : grads)
-      for (float& x : g->data) x *= scale;
+    for_each_chunk(sizes, [&](std::size_t i, std::size_t b, std::size_t e) {
+      float* x = grads[i]->data.data();
+      for (std::size_t k = b; k < e; ++k) x[k] *= scale;
+    });
   }
   return norm;
 }
@@ -75,20 +110,19 @@ class AdamW final : public Optimizer {
     const float correction2 = static_cast<float>(1 - std::pow(c_.beta2, t_));
     const float step_size = static_cast<float>(lr) / correction1, eps = static_cast<float>(c_.eps);
     const float decay = static_cast<float>(lr * c_.weight_decay);
-    for (std::size_t i = 0; i < params.size(); ++i) {
+    for_each_chunk(sizes_of(params), [&](std::size_t i, std::size_t begin, std::size_t end) {
       float* p = params[i]->data.data();
       const float* g = grads[i]->data.data();
       float* m = m_[i].data();
       float* v = v_[i].data();
       const bool decays = params[i]->rows > 1 && params[i]->cols > 1;
-      const std::size_t n = params[i]->size();
-      for (std::size_t k = 0; k < n; ++k) {
+      for (std::size_t k = begin; k < end; ++k) {
         if (decays) p[k] -= decay * p[k];
         m[k] = b1 * m[k] + (1 - b1) * g[k];
         v[k] = b2 * v[k] + (1 - b2) * g[k] * g[k];
         p[k] -= step_size * m[k] / (std::sqrt(v[k] / correction2) + eps);
       }
-    }
+    });
   }
   void save(std::ostream& out) const override {
     write_u64(out, t_);

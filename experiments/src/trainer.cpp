@@ -9,6 +9,7 @@
 
 #include "symbreak/backward.hpp"
 #include "symbreak/experiments/optimizer.hpp"
+#include "symbreak/experiments/step.hpp"
 #include "symbreak/io.hpp"
 #include "symbreak/rng.hpp"
 
@@ -144,7 +145,7 @@ void require_writable(const std::string& dir) {
 
 void set_threads(int threads) {
 #ifdef SYMBREAK_HAVE_OPENBLAS
-  openblas_set_num_threads(threads);
+  openblas_set_num_threads(1);  // parallel over the batch instead (step.hpp)
 #endif
 #ifdef _OPENMP
   omp_set_num_threads(threads);
@@ -180,7 +181,8 @@ void load_weights_bytes(const std::string& bytes, Weights<float>& weights) {
   }
 }
 
-Evaluation evaluate(const Model<float>& model, const AdditionTask& task, const std::vector<std::pair<int, int>>& pairs) {
+Evaluation evaluate(const Model<float>& model, const AdditionTask& task, const std::vector<std::pair<int, int>>& pairs,
+                    int threads) {
   const int batch = static_cast<int>(pairs.size()), prompt = task.prompt_length();
   std::vector<std::vector<int>> seqs;
   std::vector<std::array<int, 4>> truth;
@@ -192,16 +194,15 @@ Evaluation evaluate(const Model<float>& model, const AdditionTask& task, const s
   }
   Evaluation e;
   std::vector<bool> all_right(batch, true);
-  Activations<float> acts;
   std::vector<int> tokens;
   for (int k = 0; k < AdditionTask::kAnswerDigits; ++k) {
     const int n = prompt + k;
     tokens.clear();
     for (const auto& s : seqs) tokens.insert(tokens.end(), s.begin(), s.end());
-    forward(model, tokens, batch, n, acts);
+    const Tensor<float> last = last_position_logits(model, tokens, batch, n, threads);
     int right = 0;
     for (int i = 0; i < batch; ++i) {
-      const int predicted = argmax_row(acts.logits, i * n + n - 1);
+      const int predicted = argmax_row(last, i);
       seqs[i].push_back(predicted);
       const bool ok = predicted == truth[i][k];
       right += ok;
@@ -219,7 +220,7 @@ TrainResult train(const TrainOptions& options) {
   const TrainConfig& c = options.config;
   const int steps = options.steps.value_or(c.steps);
   require_writable(options.out_dir);
-  set_threads(options.threads.value_or(c.threads));
+  set_threads(options.threads.value_or(c.threads));  // before anything runs in parallel
   const AdditionTask task(c.format);
   const auto test_pairs = AdditionTask::test_set(c.test_size, c.test_seed);
   const bool causal = c.model.mask == MaskKind::causal;
@@ -238,14 +239,12 @@ TrainResult train(const TrainOptions& options) {
     write_file_atomically(options.out_dir + "/metrics.csv", metrics_csv(state.metrics));
   }
 
-  Weights<float> grads = zero_weights<float>(c.model);
+  const int threads = options.threads.value_or(c.threads);
+  GradientRunner runner(c.model, threads);
   std::vector<Tensor<float>*> params, grad_list;
   for (auto& [name, t] : named_parameters(model.weights)) params.push_back(t);
-  for (auto& [name, t] : named_parameters(grads)) grad_list.push_back(t);
+  for (auto& [name, t] : named_parameters(runner.gradients())) grad_list.push_back(t);
   const std::vector<const Tensor<float>*> grad_view(grad_list.begin(), grad_list.end());
-
-  Activations<float> acts;
-  Tensor<float> dlogits;
   std::vector<int> tokens, targets;
   double window_loss = 0;
   int window_steps = 0;
@@ -264,7 +263,7 @@ TrainResult train(const TrainOptions& options) {
     Rng bias(state.bias_rng);
     set_biases(model, c.bias, &bias);
     state.bias_rng = bias.state();
-    for (auto* g : grad_list) g->zero();
+    runner.zero();
 
     double loss = 0;
     // Causal: one pass over the whole sequence, a target at the position before each answer digit.
@@ -284,13 +283,10 @@ TrainResult train(const TrainOptions& options) {
         else
           targets[i * n + n - 1] = s[prompt + pass];
       }
-      forward(model, tokens, c.batch, n, acts);
-      loss += cross_entropy(dlogits, acts.logits, targets) / passes;
-      if (passes > 1)
-        for (float& g : dlogits.data) g /= static_cast<float>(passes);
-      backward(model, tokens, acts, dlogits, grads);
+      loss += runner.accumulate(model, tokens, c.batch, n, targets, 1.0 / passes) / passes;
       window_tokens += tokens.size();
     }
+    runner.reduce();
     if (c.grad_clip > 0) clip_gradients(grad_list, c.grad_clip);
     optimizer->step(params, grad_view, loss, lr);
     state.step = step + 1;
@@ -308,7 +304,7 @@ TrainResult train(const TrainOptions& options) {
       MetricsRow row;
       row.step = state.step;
       row.loss = window_loss / window_steps;
-      row.eval = evaluate(model, task, test_pairs);
+      row.eval = evaluate(model, task, test_pairs, threads);
       row.lr = lr;
       row.tokens_per_second = tokens_per_second;
       state.metrics.push_back(row);
@@ -328,7 +324,7 @@ TrainResult train(const TrainOptions& options) {
 
   state.wall = wall_before + std::chrono::duration<double>(Clock::now() - run_start).count();
   set_biases(model, c.bias, nullptr);
-  result.final_eval = state.metrics.empty() ? evaluate(model, task, test_pairs) : state.metrics.back().eval;
+  result.final_eval = state.metrics.empty() ? evaluate(model, task, test_pairs, threads) : state.metrics.back().eval;
   result.final_loss = state.metrics.empty() ? 0 : state.metrics.back().loss;
   result.steps = state.step;
   result.wall_seconds = state.wall;

@@ -11,10 +11,7 @@ template <class T>
 void matmul_backward(Tensor<T>& dx, Tensor<T>& dW, const Tensor<T>& dout, const Tensor<T>& x, const Tensor<T>& W,
                      bool accumulate_dx) {
   gemm(dx, dout, W, /*transpose_b=*/true, accumulate_dx);  // (N, K) = (N, M)·(K, M)ᵀ
-  Tensor<T> xt(x.cols, x.rows);                            // xᵀ·dout accumulated into dW (K, M)
-  for (int r = 0; r < x.rows; ++r)
-    for (int c = 0; c < x.cols; ++c) xt(c, r) = x(r, c);
-  gemm(dW, xt, dout, false, /*accumulate=*/true);
+  gemm_transposed_a(dW, x, dout, /*accumulate=*/true);     // (K, M) += xᵀ·dout
 }
 
 template <class T>
@@ -142,25 +139,41 @@ double cross_entropy(Tensor<T>& dlogits, const Tensor<T>& logits, std::span<cons
   return loss / count;
 }
 
+namespace {
+
+// The backward pass's scratch tensors, kept per thread so a training step allocates nothing.
+template <class T>
+struct BackwardWorkspace {
+  Tensor<T> dx, dtmp, dmid, dbranch, dhidden, dfc, datt, dqkv;
+};
+
+template <class T>
+void zeros(Tensor<T>& t, int rows, int cols) {
+  t.resize(rows, cols);
+  t.zero();
+}
+
+}  // namespace
+
 template <class T>
 void backward(const Model<T>& model, std::span<const int> tokens, const Activations<T>& acts, const Tensor<T>& dlogits,
               Weights<T>& grads) {
   const ModelConfig& c = model.config;
   const Weights<T>& w = model.weights;
   const int layers = c.layers;
+  thread_local BackwardWorkspace<T> ws;
+  auto& [dx, dtmp, dmid, dbranch, dhidden, dfc, datt, dqkv] = ws;
 
   // Head: (N, V) → (N, d)
   const Tensor<T>& final_stream = acts.stream(static_cast<std::size_t>(layers));
-  Tensor<T> dx, dtmp;
   if (c.final_layernorm) {
     matmul_backward(dtmp, grads.unembedding, dlogits, acts.lnf, w.unembedding);
-    dx = Tensor<T>(final_stream.rows, final_stream.cols);
+    zeros(dx, final_stream.rows, final_stream.cols);
     layernorm_backward(dx, grads.lnf_gain, grads.lnf_bias, dtmp, final_stream, acts.lnf_mean, acts.lnf_rstd, w.lnf_gain);
   } else {
     matmul_backward(dx, grads.unembedding, dlogits, final_stream, w.unembedding);
   }
 
-  Tensor<T> dmid, dbranch, dhidden, dfc, datt, dqkv;
   for (int l = layers - 1; l >= 0; --l) {
     const LayerActivations<T>& a = acts.layers[l];
     const LayerWeights<T>& L = w.layers[l];
@@ -169,7 +182,7 @@ void backward(const Model<T>& model, std::span<const int> tokens, const Activati
     // MLP sublayer: dx is d(resid_out).
     if (c.mlp) {
       if (c.residual_mlp_on(l)) dmid = dx;
-      else dmid = Tensor<T>(dx.rows, dx.cols);
+      else zeros(dmid, dx.rows, dx.cols);
       matmul_backward(dhidden, G.w_proj, dx, a.fc_act, L.w_proj);  // (N, F)
       activation_backward(dfc, dhidden, a.fc, c.activation);
       const Tensor<T>& mlp_in = c.layernorm ? a.ln2 : a.resid_mid;
@@ -184,7 +197,7 @@ void backward(const Model<T>& model, std::span<const int> tokens, const Activati
     }
     // Attention sublayer: dmid is d(resid_mid).
     if (c.residual_attention_on(l)) dx = dmid;
-    else dx = Tensor<T>(dmid.rows, dmid.cols);
+    else zeros(dx, dmid.rows, dmid.cols);
     matmul_backward(datt, G.w_o, dmid, a.att_heads, L.w_o);
     attention_backward(dqkv, datt, a.qkv, a.att, acts.batch, acts.seq, c.heads, model.attention_scale);
     const Tensor<T>& attn_in = c.layernorm ? a.ln1 : x_in;

@@ -183,6 +183,31 @@ void gemm(Tensor<T>& c, const Tensor<T>& a, const Tensor<T>& b, bool transpose_b
   else gemm_eigen(c, a, b, transpose_b, accumulate);
 }
 
+template <class T>
+void gemm_transposed_a(Tensor<T>& c, const Tensor<T>& a, const Tensor<T>& b, bool accumulate) {
+  if (a.rows != b.rows) throw std::invalid_argument("gemm_transposed_a: row counts differ");
+  if (&c == &a || &c == &b) throw std::invalid_argument("gemm: the output must not alias an input");
+  const int k = a.cols, m = b.cols, n = a.rows;
+  if (accumulate && (c.rows != k || c.cols != m)) throw std::invalid_argument("gemm: accumulator has the wrong shape");
+  if (!accumulate) c.resize(k, m);
+  if (n == 0) {
+    if (!accumulate) c.zero();
+    return;
+  }
+  if constexpr (std::is_same_v<T, float>) {
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k, m, n, 1.0f, a.data.data(), a.cols, b.data.data(), b.cols,
+                accumulate ? 1.0f : 0.0f, c.data.data(), m);
+  } else {
+    using Matrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+    Eigen::Map<const Matrix> A(a.data.data(), a.rows, a.cols), B(b.data.data(), b.rows, b.cols);
+    Eigen::Map<Matrix> C(c.data.data(), k, m);
+    if (accumulate) C.noalias() += A.transpose() * B;
+    else C.noalias() = A.transpose() * B;
+  }
+}
+
+template void gemm_transposed_a<float>(Tensor<float>&, const Tensor<float>&, const Tensor<float>&, bool);
+template void gemm_transposed_a<double>(Tensor<double>&, const Tensor<double>&, const Tensor<double>&, bool);
 template void gemm<float>(Tensor<float>&, const Tensor<float>&, const Tensor<float>&, bool, bool);
 template void gemm<double>(Tensor<double>&, const Tensor<double>&, const Tensor<double>&, bool, bool);
 template void gemm<Exact>(Tensor<Exact>&, const Tensor<Exact>&, const Tensor<Exact>&, bool, bool);

@@ -18,6 +18,11 @@ namespace symbreak {
 template <class T>
 void gemm(Tensor<T>& c, const Tensor<T>& a, const Tensor<T>& b, bool transpose_b = false, bool accumulate = false);
 
+// c (K, M) = aᵀ · b for a (N, K), b (N, M), or c += when accumulate: the weight gradient of a matrix
+// product. float and double only (the backward pass).
+template <class T>
+void gemm_transposed_a(Tensor<T>& c, const Tensor<T>& a, const Tensor<T>& b, bool accumulate);
+
 // tokens (N) → out (N, d): out[r] = E[tokens[r]] + position table[r mod n] (table may be empty).
 template <class T>
 void embedding_forward(Tensor<T>& out, std::span<const int> tokens, int seq, const Tensor<T>& token_embedding,

@@ -2,6 +2,7 @@
 // ECD (Energy Conserving Descent). Each keeps its state so that a checkpoint resumes bit-identically.
 #pragma once
 
+#include <functional>
 #include <iosfwd>
 #include <memory>
 #include <vector>
@@ -22,6 +23,10 @@ class Optimizer {
 };
 
 std::unique_ptr<Optimizer> make_optimizer(const OptimizerConfig& config, std::uint64_t seed);
+
+// Runs f(tensor index, begin, end) over every element of every tensor, in chunks of ~32K elements, in
+// ONE parallel region (elementwise updates: the result does not depend on the schedule).
+void for_each_chunk(const std::vector<std::size_t>& sizes, const std::function<void(std::size_t, std::size_t, std::size_t)>& f);
 
 // Scales the gradients so that their global L2 norm is at most max_norm; returns the norm before.
 double clip_gradients(const std::vector<Tensor<float>*>& grads, double max_norm);

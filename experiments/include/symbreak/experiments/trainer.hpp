@@ -23,7 +23,8 @@ struct Evaluation {
 // Greedy autoregressive decoding of the four answer digits for every pair. Each digit is read at the
 // last position of its prefix, one forward pass per prefix length, for causal and non-causal models
 // alike (so a model without a mask never sees the digit it predicts).
-Evaluation evaluate(const Model<float>& model, const AdditionTask& task, const std::vector<std::pair<int, int>>& pairs);
+Evaluation evaluate(const Model<float>& model, const AdditionTask& task, const std::vector<std::pair<int, int>>& pairs,
+                    int threads = 1);
 
 struct MetricsRow {
   int step = 0;  // steps completed

@@ -1,0 +1,228 @@
+// The training engine: the task, the optimizers, learning, determinism and bit-identical resume.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "symbreak/experiments/optimizer.hpp"
+#include "symbreak/experiments/task.hpp"
+#include "symbreak/experiments/trainer.hpp"
+#include "symbreak/io.hpp"
+
+namespace symbreak::experiments {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(AdditionTask, EncodesLeastSignificantDigitFirst) {
+  const AdditionTask plain({});
+  EXPECT_EQ(AdditionTask::render(plain.encode(123, 456)), "123+456=9750");
+  EXPECT_EQ(AdditionTask::render(plain.encode(7, 5)), "007+005=2100");
+  EXPECT_EQ(AdditionTask::render(plain.encode(999, 999)), "999+999=8991");
+  EXPECT_EQ(plain.prompt_length(), 8);
+  const AdditionTask formatted({true, true});
+  EXPECT_EQ(AdditionTask::render(formatted.encode(123, 456)), "^123+456=$9750$");
+  EXPECT_EQ(formatted.prompt_length(), 10);
+  EXPECT_EQ(formatted.sequence_length(), 15);
+  EXPECT_EQ(AdditionTask::test_set(2000, 1), AdditionTask::test_set(2000, 1));
+  EXPECT_NE(AdditionTask::test_set(50, 1), AdditionTask::test_set(50, 2));
+}
+
+TEST(Optimizers, AdamWFirstStepMatchesHandComputation) {
+  // After one step from m = v = 0: m̂ = g, v̂ = g², so p -= lr·g/(|g| + eps) = lr·sign(g) (nearly).
+  OptimizerConfig c;
+  c.lr = 0.1;
+  auto opt = make_optimizer(c, 1);
+  Tensor<float> p(1, 2), g(1, 2);
+  p.data = {1.0f, -2.0f};
+  g.data = {0.5f, -4.0f};
+  opt->step({&p}, {&g}, 1.0, 0.1);
+  EXPECT_NEAR(p.data[0], 1.0 - 0.1 * 0.5 / (0.5 + 1e-8), 1e-6);
+  EXPECT_NEAR(p.data[1], -2.0 + 0.1 * 4.0 / (4.0 + 1e-8), 1e-6);
+}
+
+TEST(Optimizers, SgdMomentumAndNesterov) {
+  for (bool nesterov : {false, true}) {
+    OptimizerConfig c;
+    c.name = "sgd";
+    c.momentum = 0.5;
+    c.nesterov = nesterov;
+    auto opt = make_optimizer(c, 1);
+    Tensor<float> p(1, 1), g(1, 1);
+    p.data = {0};
+    g.data = {1};
+    opt->step({&p}, {&g}, 0, 1.0);  // buf = 1
+    opt->step({&p}, {&g}, 0, 1.0);  // buf = 1.5
+    // plain: -1 - 1.5 = -2.5; Nesterov: -(1 + 0.5) - (1 + 0.75) = -3.25
+    EXPECT_FLOAT_EQ(p.data[0], nesterov ? -3.25f : -2.5f);
+  }
+}
+
+TEST(Optimizers, EcdKeepsItsSpeedAndOnlyTurns) {
+  // The velocity starts along −g at unit speed; the first move is exactly lr/√η·(−g/|g|). Later, the
+  // gradient's component perpendicular to the velocity turns it, which can only lengthen the step
+  // before the velocity is renormalised: every move is at least lr/√η.
+  OptimizerConfig c;
+  c.name = "ecd";
+  c.eta = 4;
+  c.F0 = -1;
+  auto opt = make_optimizer(c, 1);
+  Tensor<float> p(1, 3), g(1, 3);
+  p.data = {0, 0, 0};
+  g.data = {3, 0, 4};  // |g| = 5
+  opt->step({&p}, {&g}, 1.0, 0.1);
+  const double unit = 0.1 / std::sqrt(4.0);
+  EXPECT_NEAR(p.data[0], -unit * 3 / 5, 1e-7);
+  EXPECT_NEAR(p.data[1], 0, 1e-7);
+  EXPECT_NEAR(p.data[2], -unit * 4 / 5, 1e-7);
+  for (int step = 1; step < 6; ++step) {
+    const std::vector<float> before = p.data;
+    g.data = {1.0f + step, -2.0f, 0.5f * step};
+    opt->step({&p}, {&g}, 1.0, 0.1);
+    double moved = 0;
+    for (int k = 0; k < 3; ++k) moved += std::pow(p.data[k] - before[k], 2);
+    EXPECT_GE(std::sqrt(moved), unit * (1 - 1e-6)) << "step " << step;
+  }
+  // Below F0 the dynamics stop.
+  const std::vector<float> before = p.data;
+  opt->step({&p}, {&g}, -2.0, 0.1);
+  EXPECT_EQ(p.data, before);
+}
+
+TrainConfig tiny_config(const std::string& mask, const std::string& pe, int checkpoint_every = 100) {
+  std::ostringstream json;
+  json << R"({"model": {"d_model": 64, "heads": 2, "layers": 2, "positional_encoding": ")" << pe << R"(", "mask": ")"
+       << mask << R"("},
+    "task": {"test_size": 500},
+    "train": {"steps": 600, "batch": 64, "eval_every": 300, "checkpoint_every": )" << checkpoint_every
+       << R"(, "threads": 2},
+    "optimizer": {"name": "adamw", "lr": 0.002, "betas": [0.9, 0.98]},
+    "schedule": {"name": "constant", "warmup_steps": 50}})";
+  return parse_train_config(json.str(), "test.json");
+}
+
+std::string scratch(const std::string& name) {
+  const std::string dir = ::testing::TempDir() + "/symbreak_train_" + name;
+  std::filesystem::remove_all(dir);
+  return dir;
+}
+
+// A bounded run (well under a minute): the loss falls far below its start and the accuracy rises above
+// chance (0.1 per digit).
+TEST(Training, TinyCausalLearns) {
+  TrainOptions o;
+  o.config = tiny_config("causal", "learned");
+  o.out_dir = scratch("learns");
+  const TrainResult r = train(o);
+  ASSERT_EQ(r.metrics.size(), 2u);
+  EXPECT_LT(r.metrics.back().loss, 0.6 * std::log(14.0)) << "the loss must fall well below ln(vocabulary)";
+  double mean_digit = 0;
+  for (double d : r.final_eval.per_digit) mean_digit += d / 4;
+  EXPECT_GT(mean_digit, 0.3) << "per-digit accuracy must rise well above chance (0.1)";
+  EXPECT_TRUE(std::filesystem::exists(o.out_dir + "/metrics.csv"));
+  EXPECT_TRUE(std::filesystem::exists(o.out_dir + "/weights.bin"));
+  const std::string final_json = read_file(o.out_dir + "/final.json");
+  for (const char* key : {"test_exact_match", "per_digit_accuracy", "final_loss", "steps", "wall_seconds"})
+    EXPECT_THAT(final_json, HasSubstr(key));
+}
+
+TEST(Training, NonCausalTrainsOnPrefixes) {
+  TrainOptions o;
+  o.config = tiny_config("none", "none");
+  o.steps = 200;
+  o.out_dir = scratch("noncausal");
+  const TrainResult r = train(o);
+  EXPECT_LT(r.final_loss, std::log(14.0));
+  // A position-blind predictor cannot beat the Bayes ceiling (proofs/T7): 0.05696 exact match.
+  EXPECT_LE(r.final_eval.exact_match, 0.05696 + 0.02);
+}
+
+TEST(Training, SameSeedAndThreadsGiveTheSameBits) {
+  TrainOptions a, b;
+  a.config = b.config = tiny_config("causal", "learned");
+  a.steps = b.steps = 40;
+  a.out_dir = scratch("det_a");
+  b.out_dir = scratch("det_b");
+  train(a);
+  train(b);
+  EXPECT_EQ(read_file(a.out_dir + "/weights.bin"), read_file(b.out_dir + "/weights.bin"));
+  TrainOptions c = a;
+  c.seed = 2;
+  c.out_dir = scratch("det_c");
+  train(c);
+  EXPECT_NE(read_file(a.out_dir + "/weights.bin"), read_file(c.out_dir + "/weights.bin"));
+}
+
+TEST(Training, ResumeFromACheckpointIsBitIdentical) {
+  for (const char* optimizer : {"adamw", "ecd"}) {
+    TrainConfig config = tiny_config("causal", "learned", 25);
+    config.optimizer.name = optimizer;
+    if (std::string(optimizer) == "ecd") config.optimizer.lr = 0.5;
+    TrainOptions whole;
+    whole.config = config;
+    whole.steps = 60;
+    whole.out_dir = scratch(std::string("whole_") + optimizer);
+    train(whole);
+    // Interrupted after 50 steps (its last checkpoint), then resumed to 60.
+    TrainOptions first = whole;
+    first.steps = 50;
+    first.out_dir = scratch(std::string("resumed_") + optimizer);
+    train(first);
+    TrainOptions rest = first;
+    rest.steps = 60;
+    rest.resume = true;
+    const TrainResult r = train(rest);
+    EXPECT_TRUE(r.resumed);
+    EXPECT_EQ(r.resumed_from, 50);
+    EXPECT_EQ(read_file(whole.out_dir + "/weights.bin"), read_file(rest.out_dir + "/weights.bin")) << optimizer;
+
+  }
+}
+
+TEST(Training, ResumeRefusesAnotherRunsCheckpoint) {
+  TrainOptions a;
+  a.config = tiny_config("causal", "learned", 10);
+  a.steps = 10;
+  a.out_dir = scratch("refuse");
+  train(a);
+  TrainOptions b = a;
+  b.seed = 9;
+  b.resume = true;
+  EXPECT_THROW(train(b), ConfigError);
+}
+
+TEST(TrainConfig, BadConfigsNameTheField) {
+  const auto error = [](const std::string& json) {
+    try {
+      parse_train_config(json, "bad.json");
+    } catch (const ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string("(no error)");
+  };
+  EXPECT_THAT(error(R"({"model": {}, "trian": {}})"), HasSubstr("unknown key \"trian\""));
+  EXPECT_THAT(error(R"({"model": {}, "optimizer": {"name": "adam"}})"), HasSubstr("allowed: adamw, sgd, ecd"));
+  EXPECT_THAT(error(R"({"model": {"vocab_size": 20}})"), HasSubstr("\"vocab_size\", which the task determines"));
+  EXPECT_THAT(error(R"({"model": {}, "train": {"batch": 0}})"), HasSubstr("\"train.batch\": 0"));
+  EXPECT_THAT(error(R"({"model": {}, "optimizer": {"name": "sgd", "eta": 3}})"), HasSubstr("applies only to ecd"));
+  EXPECT_THAT(error(R"({"model": {"heads": 3}})"), HasSubstr("does not divide"));
+  EXPECT_THAT(error(R"({})"), HasSubstr("\"model\""));
+  EXPECT_THAT(error(R"({"model": {}, "task": {"name": "multiplication"}})"), HasSubstr("allowed: addition3"));
+  EXPECT_THROW(load_train_config("/nonexistent/train.json"), ConfigError);
+}
+
+TEST(TrainConfig, EveryShippedConfigParses) {
+  int count = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(SYMBREAK_CONFIG_DIR)) {
+    const TrainConfig c = load_train_config(entry.path().string());
+    EXPECT_EQ(c.model.vocab_size, AdditionTask::kVocab) << entry.path();
+    ++count;
+  }
+  EXPECT_GE(count, 12);
+}
+
+}  // namespace
+}  // namespace symbreak::experiments
