@@ -55,17 +55,10 @@ void for_each_chunk(const std::vector<std::size_t>& sizes, const std::function<v
   for (std::ptrdiff_t c = 0; c < n; ++c) f(chunks[c][0], chunks[c][1], chunks[c][2]);
 }
 
-namespace {
-std::vector<std::size_t> sizes_of(const std::vector<Tensor<float>*>& tensors) {
-  std::vector<std::size_t> s;
-  for (const auto* t : tensors) s.push_back(t->size());
-  return s;
-}
-}  // namespace
-
-double clip_gradients(const std::vector<Tensor<float>*>& grads, double max_norm) {
+double gradient_norm(const std::vector<const Tensor<float>*>& grads) {
   // Per-chunk sums in parallel, then added in chunk order: the same bits for any schedule.
-  const std::vector<std::size_t> sizes = sizes_of(grads);
+  std::vector<std::size_t> sizes;
+  for (const auto* g : grads) sizes.push_back(g->size());
   std::vector<std::vector<double>> sums(grads.size());
   for (std::size_t i = 0; i < grads.size(); ++i) sums[i].assign((sizes[i] >> 15) + 1, 0.0);
   for_each_chunk(sizes, [&](std::size_t i, std::size_t b, std::size_t e) {
@@ -77,18 +70,18 @@ double clip_gradients(const std::vector<Tensor<float>*>& grads, double max_norm)
   double sum = 0;
   for (const auto& per_tensor : sums)
     for (double s : per_tensor) sum += s;
-  const double norm = std::sqrt(sum);
-  if (max_norm > 0 && norm > max_norm) {
-    const float scale = static_cast<float>(max_norm / (norm + 1e-6));
-    for_each_chunk(sizes, [&](std::size_t i, std::size_t b, std::size_t e) {
-      float* x = grads[i]->data.data();
-      for (std::size_t k = b; k < e; ++k) x[k] *= scale;
-    });
-  }
-  return norm;
+  return std::sqrt(sum);
 }
 
+double clip_scale(double norm, double max_norm) { return max_norm > 0 && norm > max_norm ? max_norm / (norm + 1e-6) : 1.0; }
+
 namespace {
+
+std::vector<std::size_t> sizes_of(const std::vector<Tensor<float>*>& tensors) {
+  std::vector<std::size_t> s;
+  for (const auto* t : tensors) s.push_back(t->size());
+  return s;
+}
 
 // Zero-initialised state tensors shaped like the parameters.
 std::vector<std::vector<float>> like(const std::vector<Tensor<float>*>& params) {
@@ -102,8 +95,9 @@ class AdamW final : public Optimizer {
  public:
   explicit AdamW(const OptimizerConfig& c) : c_(c) {}
   void step(const std::vector<Tensor<float>*>& params, const std::vector<const Tensor<float>*>& grads, double,
-            double lr) override {
+            double lr, double grad_scale) override {
     if (m_.empty()) m_ = v_ = like(params);
+    const float gs = static_cast<float>(grad_scale);
     ++t_;
     const float b1 = static_cast<float>(c_.beta1), b2 = static_cast<float>(c_.beta2);
     const float correction1 = static_cast<float>(1 - std::pow(c_.beta1, t_));
@@ -118,8 +112,9 @@ class AdamW final : public Optimizer {
       const bool decays = params[i]->rows > 1 && params[i]->cols > 1;
       for (std::size_t k = begin; k < end; ++k) {
         if (decays) p[k] -= decay * p[k];
-        m[k] = b1 * m[k] + (1 - b1) * g[k];
-        v[k] = b2 * v[k] + (1 - b2) * g[k] * g[k];
+        const float gk = g[k] * gs;
+        m[k] = b1 * m[k] + (1 - b1) * gk;
+        v[k] = b2 * v[k] + (1 - b2) * gk * gk;
         p[k] -= step_size * m[k] / (std::sqrt(v[k] / correction2) + eps);
       }
     });
@@ -154,8 +149,9 @@ class Sgd final : public Optimizer {
  public:
   explicit Sgd(const OptimizerConfig& c) : c_(c) {}
   void step(const std::vector<Tensor<float>*>& params, const std::vector<const Tensor<float>*>& grads, double,
-            double lr) override {
+            double lr, double grad_scale) override {
     const bool first = buf_.empty();
+    const float gs = static_cast<float>(grad_scale);
     if (first) buf_ = like(params);
     const float mu = static_cast<float>(c_.momentum), wd = static_cast<float>(c_.weight_decay), rate = static_cast<float>(lr);
     for (std::size_t i = 0; i < params.size(); ++i) {
@@ -163,7 +159,7 @@ class Sgd final : public Optimizer {
       const float* g = grads[i]->data.data();
       float* b = buf_[i].data();
       for (std::size_t k = 0; k < params[i]->size(); ++k) {
-        const float gk = g[k] + wd * p[k];
+        const float gk = g[k] * gs + wd * p[k];
         b[k] = first ? gk : mu * b[k] + gk;
         p[k] -= rate * (c_.nesterov ? gk + mu * b[k] : b[k]);
       }
@@ -193,7 +189,7 @@ class Ecd final : public Optimizer {
  public:
   Ecd(const OptimizerConfig& c, std::uint64_t seed) : c_(c), rng_(stream_seed(seed, "ecd.noise")) {}
   void step(const std::vector<Tensor<float>*>& params, const std::vector<const Tensor<float>*>& grads, double loss,
-            double lr_scheduled) override {
+            double lr_scheduled, double grad_scale) override {
     const double lr = lr_scheduled / std::sqrt(c_.eta);
     double q2 = 0;
     if (c_.weight_decay != 0)
@@ -206,7 +202,7 @@ class Ecd final : public Optimizer {
       for (std::size_t i = 0; i < params.size(); ++i) {
         dim_ += params[i]->size();
         for (std::size_t k = 0; k < params[i]->size(); ++k) {
-          p_[i][k] = -grads[i]->data[k];
+          p_[i][k] = static_cast<float>(-grads[i]->data[k] * grad_scale);
           norm2 += static_cast<double>(p_[i][k]) * p_[i][k];
         }
       }
@@ -227,10 +223,10 @@ class Ecd final : public Optimizer {
       double dot = 0;
       for (std::size_t k = 0; k < p.size(); ++k) {
         p[k] = static_cast<float>(p[k] * normalisation);
-        dot += static_cast<double>(p[k]) * (g[k] + c_.weight_decay * q[k]);
+        dot += static_cast<double>(p[k]) * (g[k] * grad_scale + c_.weight_decay * q[k]);
       }
       for (std::size_t k = 0; k < p.size(); ++k) {
-        p[k] += static_cast<float>(prefactor * ((g[k] + c_.weight_decay * q[k]) - p[k] * dot));
+        p[k] += static_cast<float>(prefactor * ((g[k] * grad_scale + c_.weight_decay * q[k]) - p[k] * dot));
         p2_ += static_cast<double>(p[k]) * p[k];
       }
     }

@@ -21,10 +21,7 @@ GradientRunner::GradientRunner(const ModelConfig& config, int threads) : parts_(
   for (Part& p : parts_) p.grads = zero_weights<float>(config);
 }
 
-void GradientRunner::zero() {
-  for (Part& p : parts_)
-    for (auto& [name, t] : named_parameters(p.grads)) t->zero();
-}
+void GradientRunner::zero() { fresh_ = true; }
 
 double GradientRunner::accumulate(const Model<float>& model, std::span<const int> tokens, int batch, int seq,
                                   std::span<const int> targets, double weight) {
@@ -33,6 +30,11 @@ double GradientRunner::accumulate(const Model<float>& model, std::span<const int
   for (int t : targets) total += t >= 0;
   if (total == 0) return 0;
   std::vector<double> losses(parts, 0.0);
+  const bool overwrite = fresh_;
+  fresh_ = false;
+  if (overwrite)  // parts that get no rows this pass must not keep stale gradients
+    for (int p = parts; p < threads(); ++p)
+      for (auto& [name, t] : named_parameters(parts_[p].grads)) t->zero();
 #pragma omp parallel for num_threads(parts) schedule(static, 1)
   for (int p = 0; p < parts; ++p) {
     const auto [begin, end] = share(batch, parts, p);
@@ -46,7 +48,7 @@ double GradientRunner::accumulate(const Model<float>& model, std::span<const int
     // cross_entropy averages over this part; rescale to the whole batch's mean, times the weight.
     const float scale = static_cast<float>(weight * mine / total);
     for (float& g : part.dlogits.data) g *= scale;
-    backward(model, part_tokens, part.acts, part.dlogits, part.grads);
+    backward(model, part_tokens, part.acts, part.dlogits, part.grads, /*accumulate=*/!overwrite);
     losses[p] = loss * mine / total;
   }
   double loss = 0;

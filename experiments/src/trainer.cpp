@@ -287,8 +287,8 @@ TrainResult train(const TrainOptions& options) {
       window_tokens += tokens.size();
     }
     runner.reduce();
-    if (c.grad_clip > 0) clip_gradients(grad_list, c.grad_clip);
-    optimizer->step(params, grad_view, loss, lr);
+    const double scale = c.grad_clip > 0 ? clip_scale(gradient_norm(grad_view), c.grad_clip) : 1.0;
+    optimizer->step(params, grad_view, loss, lr, scale);
     state.step = step + 1;
     window_loss += loss;
     ++window_steps;

@@ -9,9 +9,9 @@ namespace symbreak {
 
 template <class T>
 void matmul_backward(Tensor<T>& dx, Tensor<T>& dW, const Tensor<T>& dout, const Tensor<T>& x, const Tensor<T>& W,
-                     bool accumulate_dx) {
+                     bool accumulate_dx, bool accumulate_dW) {
   gemm(dx, dout, W, /*transpose_b=*/true, accumulate_dx);  // (N, K) = (N, M)·(K, M)ᵀ
-  gemm_transposed_a(dW, x, dout, /*accumulate=*/true);     // (K, M) += xᵀ·dout
+  gemm_transposed_a(dW, x, dout, accumulate_dW);           // (K, M) (+)= xᵀ·dout
 }
 
 template <class T>
@@ -78,7 +78,8 @@ void attention_backward(Tensor<T>& dqkv, const Tensor<T>& dout, const Tensor<T>&
 }
 
 template <class T>
-void activation_backward(Tensor<T>& din, const Tensor<T>& dout, const Tensor<T>& in, Activation activation) {
+void activation_backward(Tensor<T>& din, const Tensor<T>& dout, const Tensor<T>& in, const Tensor<T>& gate,
+                         Activation activation) {
   din.resize(in.rows, in.cols);
   constexpr double kInvSqrt2Pi = 0.39894228040143267794, kSqrt2OverPi = 0.79788456080286535588;
   for (std::size_t i = 0; i < in.size(); ++i) {
@@ -86,10 +87,10 @@ void activation_backward(Tensor<T>& din, const Tensor<T>& dout, const Tensor<T>&
     T derivative;
     switch (activation) {
       case Activation::gelu:  // d/dx x·Φ(x) = Φ(x) + x·φ(x)
-        derivative = Arith<T>::normal_cdf(x) + x * T(kInvSqrt2Pi) * std::exp(-x * x / T(2));
+        derivative = gate.data[i] + x * T(kInvSqrt2Pi) * std::exp(-x * x / T(2));
         break;
-      case Activation::gelu_tanh: {  // d/dx ½x(1 + tanh u), u = √(2/π)(x + 0.044715x³)
-        const T t = std::tanh(T(kSqrt2OverPi) * (x + T(0.044715) * x * x * x));
+      case Activation::gelu_tanh: {  // d/dx ½x(1 + tanh u), u = √(2/π)(x + 0.044715x³); gate = ½(1 + t)
+        const T t = T(2) * gate.data[i] - T(1);
         derivative = T(0.5) * (T(1) + t) + T(0.5) * x * (T(1) - t * t) * T(kSqrt2OverPi) * (T(1) + T(3 * 0.044715) * x * x);
         break;
       }
@@ -157,8 +158,11 @@ void zeros(Tensor<T>& t, int rows, int cols) {
 
 template <class T>
 void backward(const Model<T>& model, std::span<const int> tokens, const Activations<T>& acts, const Tensor<T>& dlogits,
-              Weights<T>& grads) {
+              Weights<T>& grads, bool accumulate) {
   const ModelConfig& c = model.config;
+  if (!accumulate)  // the matrices are written below; the small tensors are added into, so clear them
+    for (auto& [name, t] : named_parameters(grads))
+      if (t->rows == 1 || name.ends_with("embedding")) t->zero();
   const Weights<T>& w = model.weights;
   const int layers = c.layers;
   thread_local BackwardWorkspace<T> ws;
@@ -167,11 +171,11 @@ void backward(const Model<T>& model, std::span<const int> tokens, const Activati
   // Head: (N, V) → (N, d)
   const Tensor<T>& final_stream = acts.stream(static_cast<std::size_t>(layers));
   if (c.final_layernorm) {
-    matmul_backward(dtmp, grads.unembedding, dlogits, acts.lnf, w.unembedding);
+    matmul_backward(dtmp, grads.unembedding, dlogits, acts.lnf, w.unembedding, false, accumulate);
     zeros(dx, final_stream.rows, final_stream.cols);
     layernorm_backward(dx, grads.lnf_gain, grads.lnf_bias, dtmp, final_stream, acts.lnf_mean, acts.lnf_rstd, w.lnf_gain);
   } else {
-    matmul_backward(dx, grads.unembedding, dlogits, final_stream, w.unembedding);
+    matmul_backward(dx, grads.unembedding, dlogits, final_stream, w.unembedding, false, accumulate);
   }
 
   for (int l = layers - 1; l >= 0; --l) {
@@ -183,14 +187,14 @@ void backward(const Model<T>& model, std::span<const int> tokens, const Activati
     if (c.mlp) {
       if (c.residual_mlp_on(l)) dmid = dx;
       else zeros(dmid, dx.rows, dx.cols);
-      matmul_backward(dhidden, G.w_proj, dx, a.fc_act, L.w_proj);  // (N, F)
-      activation_backward(dfc, dhidden, a.fc, c.activation);
+      matmul_backward(dhidden, G.w_proj, dx, a.fc_act, L.w_proj, false, accumulate);  // (N, F)
+      activation_backward(dfc, dhidden, a.fc, a.fc_gate, c.activation);
       const Tensor<T>& mlp_in = c.layernorm ? a.ln2 : a.resid_mid;
       if (c.layernorm) {
-        matmul_backward(dbranch, G.w_fc, dfc, mlp_in, L.w_fc);
+        matmul_backward(dbranch, G.w_fc, dfc, mlp_in, L.w_fc, false, accumulate);
         layernorm_backward(dmid, G.ln2_gain, G.ln2_bias, dbranch, a.resid_mid, a.ln2_mean, a.ln2_rstd, L.ln2_gain);
       } else {
-        matmul_backward(dmid, G.w_fc, dfc, mlp_in, L.w_fc, /*accumulate_dx=*/true);
+        matmul_backward(dmid, G.w_fc, dfc, mlp_in, L.w_fc, /*accumulate_dx=*/true, accumulate);
       }
     } else {
       dmid = dx;
@@ -198,14 +202,14 @@ void backward(const Model<T>& model, std::span<const int> tokens, const Activati
     // Attention sublayer: dmid is d(resid_mid).
     if (c.residual_attention_on(l)) dx = dmid;
     else zeros(dx, dmid.rows, dmid.cols);
-    matmul_backward(datt, G.w_o, dmid, a.att_heads, L.w_o);
+    matmul_backward(datt, G.w_o, dmid, a.att_heads, L.w_o, false, accumulate);
     attention_backward(dqkv, datt, a.qkv, a.att, acts.batch, acts.seq, c.heads, model.attention_scale);
     const Tensor<T>& attn_in = c.layernorm ? a.ln1 : x_in;
     if (c.layernorm) {
-      matmul_backward(dbranch, G.w_qkv, dqkv, attn_in, L.w_qkv);
+      matmul_backward(dbranch, G.w_qkv, dqkv, attn_in, L.w_qkv, false, accumulate);
       layernorm_backward(dx, G.ln1_gain, G.ln1_bias, dbranch, x_in, a.ln1_mean, a.ln1_rstd, L.ln1_gain);
     } else {
-      matmul_backward(dx, G.w_qkv, dqkv, attn_in, L.w_qkv, /*accumulate_dx=*/true);
+      matmul_backward(dx, G.w_qkv, dqkv, attn_in, L.w_qkv, /*accumulate_dx=*/true, accumulate);
     }
   }
   embedding_backward(grads.token_embedding,
@@ -214,15 +218,17 @@ void backward(const Model<T>& model, std::span<const int> tokens, const Activati
 }
 
 #define SYMBREAK_INSTANTIATE_BACKWARD(T)                                                                          \
-  template void matmul_backward<T>(Tensor<T>&, Tensor<T>&, const Tensor<T>&, const Tensor<T>&, const Tensor<T>&, bool); \
+  template void matmul_backward<T>(Tensor<T>&, Tensor<T>&, const Tensor<T>&, const Tensor<T>&, const Tensor<T>&, bool, \
+                                   bool);                                                                          \
   template void layernorm_backward<T>(Tensor<T>&, Tensor<T>&, Tensor<T>&, const Tensor<T>&, const Tensor<T>&,       \
                                       const Tensor<T>&, const Tensor<T>&, const Tensor<T>&);                        \
   template void attention_backward<T>(Tensor<T>&, const Tensor<T>&, const Tensor<T>&, const Tensor<T>&, int, int, int, \
                                       const T&);                                                                    \
-  template void activation_backward<T>(Tensor<T>&, const Tensor<T>&, const Tensor<T>&, Activation);                 \
+  template void activation_backward<T>(Tensor<T>&, const Tensor<T>&, const Tensor<T>&, const Tensor<T>&, Activation); \
   template void embedding_backward<T>(Tensor<T>&, Tensor<T>*, const Tensor<T>&, std::span<const int>, int);         \
   template double cross_entropy<T>(Tensor<T>&, const Tensor<T>&, std::span<const int>);                             \
-  template void backward<T>(const Model<T>&, std::span<const int>, const Activations<T>&, const Tensor<T>&, Weights<T>&);
+  template void backward<T>(const Model<T>&, std::span<const int>, const Activations<T>&, const Tensor<T>&, Weights<T>&, \
+                            bool);
 
 SYMBREAK_INSTANTIATE_BACKWARD(float)
 SYMBREAK_INSTANTIATE_BACKWARD(double)

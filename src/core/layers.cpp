@@ -1,6 +1,8 @@
 #include "symbreak/layers.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <stdexcept>
 #include <string>
 
@@ -125,6 +127,41 @@ void attention_forward(Tensor<T>& out, Tensor<T>& att, const Tensor<T>& qkv, int
   out.resize(batch * seq, d);
   att.resize(batch * heads * seq, seq);
   const AttentionMask mask = AttentionMask::of(config, seq);
+  if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
+    // Floats: the same computation as attention_head_forward, read straight from qkv (no per-head
+    // copies; for the short sequences of the experiments the copies cost more than the arithmetic).
+    for (int b = 0; b < batch; ++b)
+      for (int h = 0; h < heads; ++h)
+        for (int i = 0; i < seq; ++i) {
+          const T* q = qkv.row(b * seq + i) + h * dh;
+          T* p = att.row((b * heads + h) * seq + i);
+          T m = -std::numeric_limits<T>::infinity();
+          for (int j = 0; j < seq; ++j) {
+            if (!mask.visible(i, j)) {
+              p[j] = -std::numeric_limits<T>::infinity();
+              continue;
+            }
+            const T* k = qkv.row(b * seq + j) + d + h * dh;
+            T dot = 0;
+            for (int c = 0; c < dh; ++c) dot += q[c] * k[c];
+            p[j] = dot * scale;
+            m = std::max(m, p[j]);
+          }
+          if (m == -std::numeric_limits<T>::infinity())
+            throw std::invalid_argument("attention: query " + std::to_string(i) + " sees no key");
+          T sum = 0;
+          for (int j = 0; j < seq; ++j) sum += (p[j] = p[j] == -std::numeric_limits<T>::infinity() ? T(0) : std::exp(p[j] - m));
+          const T inv = T(1) / sum;
+          T* o = out.row(b * seq + i) + h * dh;
+          std::fill(o, o + dh, T(0));
+          for (int j = 0; j < seq; ++j) {
+            p[j] *= inv;
+            const T* v = qkv.row(b * seq + j) + 2 * d + h * dh;
+            for (int c = 0; c < dh; ++c) o[c] += p[j] * v[c];
+          }
+        }
+    return;
+  }
   Tensor<T> q(seq, dh), k(seq, dh), v(seq, dh), weights, head_out;
   for (int b = 0; b < batch; ++b) {
     for (int h = 0; h < heads; ++h) {
@@ -146,13 +183,24 @@ void attention_forward(Tensor<T>& out, Tensor<T>& att, const Tensor<T>& qkv, int
 }
 
 template <class T>
-void activation_forward(Tensor<T>& out, const Tensor<T>& in, Activation activation) {
+void activation_forward(Tensor<T>& out, const Tensor<T>& in, Activation activation, Tensor<T>* gate) {
   out.resize(in.rows, in.cols);
+  if (gate) gate->resize(in.rows, in.cols);
   for (std::size_t i = 0; i < in.size(); ++i) {
     const T& x = in.data[i];
     switch (activation) {
-      case Activation::gelu: out.data[i] = x * Arith<T>::normal_cdf(x); break;
-      case Activation::gelu_tanh: out.data[i] = x * Arith<T>::gelu_tanh_gate(x); break;
+      case Activation::gelu: {
+        const T g = Arith<T>::normal_cdf(x);
+        if (gate) gate->data[i] = g;
+        out.data[i] = x * g;
+        break;
+      }
+      case Activation::gelu_tanh: {
+        const T g = Arith<T>::gelu_tanh_gate(x);
+        if (gate) gate->data[i] = g;
+        out.data[i] = x * g;
+        break;
+      }
       case Activation::relu: out.data[i] = Arith<T>::relu(x); break;
     }
   }
@@ -176,7 +224,7 @@ void residual_forward(Tensor<T>& out, const Tensor<T>& a, const Tensor<T>& b, bo
                                           const Tensor<T>&, const T&, const AttentionMask&);                        \
   template void attention_forward<T>(Tensor<T>&, Tensor<T>&, const Tensor<T>&, int, int, int, const T&,              \
                                      const ModelConfig&);                                                            \
-  template void activation_forward<T>(Tensor<T>&, const Tensor<T>&, Activation);                                     \
+  template void activation_forward<T>(Tensor<T>&, const Tensor<T>&, Activation, Tensor<T>*);                         \
   template void residual_forward<T>(Tensor<T>&, const Tensor<T>&, const Tensor<T>&, bool);
 
 SYMBREAK_INSTANTIATE_LAYERS(float)

@@ -228,7 +228,7 @@ void forward(const Model<T>& model, std::span<const int> tokens, int batch, int 
         mlp_in = &a.ln2;
       }
       gemm(a.fc, *mlp_in, L.w_fc);
-      activation_forward(a.fc_act, a.fc, c.activation);
+      activation_forward(a.fc_act, a.fc, c.activation, &a.fc_gate);
       gemm(a.mlp_out, a.fc_act, L.w_proj);
       residual_forward(a.resid_out, a.resid_mid, a.mlp_out, c.residual_mlp_on(l));
     } else {

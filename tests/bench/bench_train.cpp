@@ -37,8 +37,7 @@ void BM_TrainStep(benchmark::State& state, int d, int heads, int layers) {
     runner.zero();
     const double loss = runner.accumulate(model, tokens, batch, seq, targets);
     runner.reduce();
-    clip_gradients(grad_list, 1.0);
-    opt->step(params, grad_view, loss, 1e-3);
+    opt->step(params, grad_view, loss, 1e-3, clip_scale(gradient_norm(grad_view), 1.0));
   }
   double matrix_params = 0;
   for (auto& [n, t] : named_parameters(model.weights))

@@ -11,10 +11,11 @@
 namespace symbreak {
 
 // Forward: out (N, M) = x (N, K) · W (K, M).
-// dout (N, M) → dx (N, K) = dout·Wᵀ (written, or added when accumulate_dx), dW (K, M) += xᵀ·dout.
+// dout (N, M) → dx (N, K) = dout·Wᵀ (written, or added when accumulate_dx), dW (K, M) += xᵀ·dout
+// (or = when accumulate_dW is false).
 template <class T>
 void matmul_backward(Tensor<T>& dx, Tensor<T>& dW, const Tensor<T>& dout, const Tensor<T>& x, const Tensor<T>& W,
-                     bool accumulate_dx = false);
+                     bool accumulate_dx = false, bool accumulate_dW = true);
 
 // Forward: y = (x - mean)·rstd·gain + bias per row.
 // dy (N, d) → dx (N, d) (added: LayerNorm sits on a residual branch), dgain, dbias (1, d) +=.
@@ -30,9 +31,10 @@ template <class T>
 void attention_backward(Tensor<T>& dqkv, const Tensor<T>& dout, const Tensor<T>& qkv, const Tensor<T>& att, int batch,
                         int seq, int heads, const T& scale);
 
-// Forward: activation_forward. dout (N, F) → din (N, F) (written).
+// Forward: activation_forward. dout (N, F) → din (N, F) (written). `gate` is the forward's GELU gate.
 template <class T>
-void activation_backward(Tensor<T>& din, const Tensor<T>& dout, const Tensor<T>& in, Activation activation);
+void activation_backward(Tensor<T>& din, const Tensor<T>& dout, const Tensor<T>& in, const Tensor<T>& gate,
+                         Activation activation);
 
 // Forward: embedding_forward. dout (N, d) → dE (V, d) +=, dP (positions, d) += (when given).
 template <class T>
@@ -43,10 +45,11 @@ void embedding_backward(Tensor<T>& dE, Tensor<T>* dP, const Tensor<T>& dout, std
 template <class T>
 double cross_entropy(Tensor<T>& dlogits, const Tensor<T>& logits, std::span<const int> targets);
 
-// The whole backward pass: from dlogits (N, V) to the gradients of every parameter (accumulated
-// into `grads`, shaped like the model's weights). `acts` is the forward pass's record.
+// The whole backward pass: from dlogits (N, V) to the gradients of every parameter, added into
+// `grads` (shaped like the model's weights), or written over them when `accumulate` is false (the
+// first pass of a step: no separate zeroing of the large matrices). `acts` is the forward's record.
 template <class T>
 void backward(const Model<T>& model, std::span<const int> tokens, const Activations<T>& acts, const Tensor<T>& dlogits,
-              Weights<T>& grads);
+              Weights<T>& grads, bool accumulate = true);
 
 }  // namespace symbreak

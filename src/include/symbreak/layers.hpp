@@ -70,8 +70,9 @@ void attention_forward(Tensor<T>& out, Tensor<T>& att, const Tensor<T>& qkv, int
                        const T& scale, const ModelConfig& mask);
 
 // in (N, F) → out (N, F): gelu(x) = x·Φ(x), gelu_tanh(x) = x·gate(x), or relu(x) = max(x, 0).
+// When `gate` is given, the GELU gate (Φ(x) or the tanh gate) is kept there for the backward pass.
 template <class T>
-void activation_forward(Tensor<T>& out, const Tensor<T>& in, Activation activation);
+void activation_forward(Tensor<T>& out, const Tensor<T>& in, Activation activation, Tensor<T>* gate = nullptr);
 
 // out = a + b (with_residual) or out = b, all (N, d).
 template <class T>

@@ -102,6 +102,7 @@ struct LayerActivations {
   Tensor<T> ln2, ln2_mean, ln2_rstd;  // (N, d), (N, 1), (N, 1). Empty without pre-LayerNorm or MLP.
   Tensor<T> fc;                       // (N, F): pre-activation
   Tensor<T> fc_act;                   // (N, F)
+  Tensor<T> fc_gate;                  // (N, F): the GELU gate Φ(x) (or tanh gate), for the backward pass
   Tensor<T> mlp_out;                  // (N, d)
   Tensor<T> resid_out;                // (N, d): the stream after the block
 };

@@ -15,9 +15,10 @@ namespace symbreak::experiments {
 class Optimizer {
  public:
   virtual ~Optimizer() = default;
-  // One update. `loss` is the minibatch loss (ECD needs it), `lr` the scheduled learning rate.
+  // One update. `loss` is the minibatch loss (ECD needs it), `lr` the scheduled learning rate, and
+  // every gradient is multiplied by `grad_scale` as it is read (gradient clipping without a pass).
   virtual void step(const std::vector<Tensor<float>*>& params, const std::vector<const Tensor<float>*>& grads,
-                    double loss, double lr) = 0;
+                    double loss, double lr, double grad_scale = 1.0) = 0;
   virtual void save(std::ostream& out) const = 0;
   virtual void load(std::istream& in) = 0;
 };
@@ -28,8 +29,10 @@ std::unique_ptr<Optimizer> make_optimizer(const OptimizerConfig& config, std::ui
 // ONE parallel region (elementwise updates: the result does not depend on the schedule).
 void for_each_chunk(const std::vector<std::size_t>& sizes, const std::function<void(std::size_t, std::size_t, std::size_t)>& f);
 
-// Scales the gradients so that their global L2 norm is at most max_norm; returns the norm before.
-double clip_gradients(const std::vector<Tensor<float>*>& grads, double max_norm);
+// The global L2 norm of the gradients, summed deterministically.
+double gradient_norm(const std::vector<const Tensor<float>*>& grads);
+// The factor that brings a gradient of this norm down to max_norm (1 when already below; 0 = no clipping).
+double clip_scale(double norm, double max_norm);
 
 // Little-endian binary helpers for checkpoints (they throw std::runtime_error on a short read).
 void write_u64(std::ostream& out, std::uint64_t v);

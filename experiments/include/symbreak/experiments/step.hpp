@@ -16,7 +16,7 @@ class GradientRunner {
  public:
   GradientRunner(const ModelConfig& config, int threads);
 
-  void zero();
+  void zero();  // the next pass overwrites the gradients (the large matrices are never memset)
   // Adds the gradient of this pass's loss, weighted by `weight`, where the loss is the mean
   // cross-entropy over the rows with a target (target < 0: none). Returns that mean loss.
   double accumulate(const Model<float>& model, std::span<const int> tokens, int batch, int seq,
@@ -33,6 +33,7 @@ class GradientRunner {
     Tensor<float> dlogits;
   };
   std::vector<Part> parts_;
+  bool fresh_ = true;  // the next pass writes the gradients instead of adding to them
 };
 
 // Runs forward on a batch split over threads and returns the logits at the last position of each
