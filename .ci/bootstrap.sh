@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One command for a newcomer on a fresh Debian 12 machine: install what is missing, build, then
-#   main  — run the main job (symbreak demo, check, check --map, prove --map)
+#   main  — run the main job (symbreak demo, check, check --map, prove --map, a short train)
 #   test  — run every test through ctest
 # Usage: bash .ci/bootstrap.sh main|test
 set -euo pipefail
@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 # Debian packages only; see ../shared/TOOLCHAIN.md for what each provides.
 packages=(g++ cmake make pkg-config
           libgmp-dev libmpfr-dev libboost-dev libeigen3-dev nlohmann-json3-dev libcli11-dev
-          libgtest-dev libgmock-dev librapidcheck-dev libbenchmark-dev
+          libgtest-dev libgmock-dev librapidcheck-dev libbenchmark-dev libopenblas-dev
           clang libclang-rt-14-dev)
 # PyTorch (about 1.5 minutes to install) lets the tests validate libtorch's and PyTorch's attention;
 # SYMBREAK_SKIP_TORCH=1 builds and tests without it.
@@ -44,6 +44,8 @@ if [ "$mode" = main ]; then
   "$build/src/symbreak" check --map
   echo
   "$build/src/symbreak" prove --map
+  echo
+  "$build/src/symbreak" train --config experiments/configs/tiny-learned-causal.json --steps 500 --out "$build/main-job-train"
 else
   ctest --test-dir "$build" --output-on-failure -j2
 fi

@@ -7,44 +7,20 @@
 #include <ostream>
 
 #include "symbreak/properties/attention_ops.hpp"
+#include "text.hpp"
 
 namespace symbreak::props::ops {
 namespace {
 
-std::string sci(double x) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.2e", x);
-  return buf;
-}
-
-std::string escape(const std::string& s) {
-  std::string out;
-  for (char ch : s) {
-    switch (ch) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += static_cast<unsigned char>(ch) < 0x20 && ch != '\n' ? ' ' : ch;
-    }
-  }
-  return out;
-}
+using text::pad;
+using text::sci;
+const auto escape = text::escape_markup;
 
 std::string error_text(const OpVerdict& v) {
   if (v.status == "skipped") return "-";
   if (v.worst_bound <= 0 && v.worst_error <= 0) return v.status == "FAIL" ? "-" : "0";
   return sci(v.worst_error) + (v.status == "FAIL" && v.worst_error > v.worst_bound ? " > " : " ≤ ") + sci(v.worst_bound);
 }
-
-std::size_t width(const std::string& s) {
-  std::size_t n = 0;
-  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
-  return n;
-}
-
-std::string pad(const std::string& s, std::size_t w) { return s + std::string(width(s) < w ? w - width(s) : 0, ' '); }
 
 }  // namespace
 

@@ -1,5 +1,7 @@
 #include "symbreak/properties/report.hpp"
 
+#include "text.hpp"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,37 +14,10 @@
 namespace symbreak::props {
 namespace {
 
-std::string sci(double x) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.2e", x);
-  return buf;
-}
-
-std::string xml_escape(const std::string& s) {
-  std::string out;
-  for (char ch : s) {
-    switch (ch) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
-      default:
-        if (static_cast<unsigned char>(ch) < 0x20 && ch != '\n' && ch != '\t') out += ' ';
-        else out += ch;
-    }
-  }
-  return out;
-}
-
-std::size_t display_width(const std::string& s) {
-  return static_cast<std::size_t>(std::count_if(s.begin(), s.end(), [](char ch) { return (ch & 0xC0) != 0x80; }));
-}
-
-std::string pad(const std::string& s, std::size_t width) {
-  const std::size_t w = display_width(s);
-  return s + std::string(w < width ? width - w : 0, ' ');
-}
+using text::display_width;
+using text::pad;
+using text::sci;
+const auto xml_escape = text::escape_markup;
 
 std::string finding_text(const Verdict& v) {
   const Finding& f = *v.finding;

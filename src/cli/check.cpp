@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
+#include "common.hpp"
 #include "symbreak/io.hpp"
 #include "symbreak/properties/map.hpp"
 #include "symbreak/properties/report.hpp"
@@ -27,16 +28,6 @@ struct CheckFlags {
   double epsilon = 1e-3;
   double tolerance_c = 2, atol_ulps = 2;
 };
-
-// Fails before any work when an output file cannot be written.
-void check_writable(const std::string& path, const char* flag) {
-  if (path.empty()) return;
-  const std::filesystem::path p(path);
-  const std::filesystem::path dir = p.has_parent_path() ? p.parent_path() : std::filesystem::path(".");
-  if (!std::filesystem::is_directory(dir))
-    throw std::invalid_argument(std::string(flag) + " " + path + ": the directory " + dir.string() + " does not exist");
-  if (std::filesystem::is_directory(p)) throw std::invalid_argument(std::string(flag) + " " + path + ": is a directory");
-}
 
 nlohmann::json map_json(const std::vector<props::MapCell>& cells) {
   nlohmann::json j = nlohmann::json::array();

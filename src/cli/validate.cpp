@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "commands.hpp"
+#include "common.hpp"
 #include "symbreak/io.hpp"
 #include "symbreak/validate.hpp"
 
@@ -22,14 +23,6 @@ struct ValidateFlags {
   bool strict_determinism = false, list_builtins = false;
   double tolerance_c = 2, atol_ulps = 4;
 };
-
-void check_writable(const std::string& path, const char* flag) {
-  if (path.empty()) return;
-  const std::filesystem::path p(path);
-  const auto dir = p.has_parent_path() ? p.parent_path() : std::filesystem::path(".");
-  if (!std::filesystem::is_directory(dir))
-    throw std::invalid_argument(std::string(flag) + " " + path + ": the directory " + dir.string() + " does not exist");
-}
 
 // A one-line progress bar on a terminal; nothing when stderr is a pipe or a file.
 std::function<void(const std::string&, int, int)> progress_bar() {

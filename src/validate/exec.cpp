@@ -15,19 +15,16 @@
 #include <sstream>
 
 #include "symbreak/npy.hpp"
+#include "child.hpp"
 #include "symbreak/validate.hpp"
 
 namespace symbreak {
 namespace {
 
 using Status = CallResult::Status;
+using validate_detail::Child;
+using validate_detail::describe_exit;
 namespace fs = std::filesystem;
-
-std::string exit_text(int status) {
-  if (WIFSIGNALED(status)) return "was killed by signal " + std::to_string(WTERMSIG(status));
-  if (WIFEXITED(status)) return "exited with code " + std::to_string(WEXITSTATUS(status));
-  return "stopped";
-}
 
 class ExecKernel final : public Kernel {
  public:
@@ -53,7 +50,7 @@ class ExecKernel final : public Kernel {
 
   CallResult run(const AttentionOp& op) override {
     CallResult r;
-    if (pid_ <= 0) {
+    if (!child_.running()) {
       if (std::string error = start(); !error.empty()) {
         r.status = Status::load_error;
         r.message = "restarting the command: " + error;
@@ -69,7 +66,7 @@ class ExecKernel final : public Kernel {
       return r;
     }
     const std::string line = dir + "\n";
-    if (::write(to_child_, line.data(), line.size()) != static_cast<ssize_t>(line.size())) return died(r);
+    if (::write(child_.to, line.data(), line.size()) != static_cast<ssize_t>(line.size())) return died(r);
     bool timed_out = false;
     const std::optional<std::string> reply = read_line(timeout_ms_, &timed_out);
     if (timed_out) {
@@ -124,9 +121,7 @@ class ExecKernel final : public Kernel {
     }
     ::close(down[0]);
     ::close(up[1]);
-    pid_ = pid;
-    to_child_ = down[1];
-    from_child_ = up[0];
+    child_ = {pid, down[1], up[0]};
     buffer_.clear();
     bool timed_out = false;
     const std::optional<std::string> hello = read_line(std::max(timeout_ms_, 60000), &timed_out);
@@ -134,12 +129,9 @@ class ExecKernel final : public Kernel {
       std::string why = timed_out ? "printed no handshake within " + std::to_string(std::max(timeout_ms_, 60000) / 1000) + " s"
                         : !hello ? "ended before its handshake"
                                  : "printed \"" + hello->substr(0, 120) + "\" instead of the handshake \"symbreak-exec 1\"";
-      int status = 0;
-      ::kill(-pid_, SIGKILL);
-      ::waitpid(pid_, &status, 0);
-      pid_ = -1;
-      close_pipes();
-      if (!hello && !timed_out) why = exit_text(status) + " before printing its handshake \"symbreak-exec 1\"";
+      ::kill(-child_.pid, SIGKILL);
+      const int status = child_.reap();
+      if (!hello && !timed_out) why = describe_exit(status) + " before printing its handshake \"symbreak-exec 1\"";
       return "the exec command `" + command_ + "` " + why + stderr_tail();
     }
     std::istringstream caps(hello->substr(std::string("symbreak-exec 1").size()));
@@ -168,12 +160,12 @@ class ExecKernel final : public Kernel {
         *timed_out = true;
         return std::nullopt;
       }
-      pollfd pfd{from_child_, POLLIN, 0};
+      pollfd pfd{child_.from, POLLIN, 0};
       const int ready = ::poll(&pfd, 1, wait);
       if (ready < 0 && errno == EINTR) continue;
       if (ready == 0) continue;
       char chunk[4096];
-      const ssize_t got = ::read(from_child_, chunk, sizeof chunk);
+      const ssize_t got = ::read(child_.from, chunk, sizeof chunk);
       if (got < 0 && errno == EINTR) continue;
       if (got <= 0) return std::nullopt;
       buffer_.append(chunk, static_cast<std::size_t>(got));
@@ -190,34 +182,17 @@ class ExecKernel final : public Kernel {
   }
 
   CallResult& died(CallResult& r) {
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    pid_ = -1;
-    close_pipes();
+    const int status = child_.reap();
     r.status = Status::crashed;
-    r.message = "the command " + exit_text(status) + stderr_tail();
+    r.message = "the command " + describe_exit(status) + stderr_tail();
     return r;
   }
 
-  void close_pipes() {
-    if (to_child_ >= 0) ::close(to_child_);
-    if (from_child_ >= 0) ::close(from_child_);
-    to_child_ = from_child_ = -1;
-  }
-
-  void stop() {
-    if (pid_ > 0) {
-      ::kill(-pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-    pid_ = -1;
-    close_pipes();
-  }
+  void stop() { child_.kill_and_reap(true); }
 
   std::string command_, workdir_, buffer_;
   int timeout_ms_;
-  pid_t pid_ = -1;
-  int to_child_ = -1, from_child_ = -1;
+  Child child_;
   std::uint64_t cases_ = 0;
   props::ops::KernelLimits limits_;
 };

@@ -14,12 +14,16 @@
 #include <cstring>
 #include <filesystem>
 
+#include "child.hpp"
 #include "symbreak/validate.hpp"
 
 namespace symbreak {
 namespace {
 
 using Status = CallResult::Status;
+using validate_detail::Child;
+using validate_detail::describe_exit;
+using validate_detail::signal_name;
 
 // The request the parent sends: the op's shape and where its buffers are in the arena.
 struct Request {
@@ -73,17 +77,6 @@ int read_all(int fd, void* data, std::size_t n, int timeout_ms) {
   return 1;
 }
 
-std::string describe_exit(int status) {
-  if (WIFSIGNALED(status)) {
-    const int sig = WTERMSIG(status);
-    const char* name = sig == SIGSEGV ? "SIGSEGV" : sig == SIGABRT ? "SIGABRT" : sig == SIGBUS ? "SIGBUS"
-                       : sig == SIGFPE ? "SIGFPE" : sig == SIGILL ? "SIGILL" : sig == SIGKILL ? "SIGKILL" : nullptr;
-    return name ? std::string(name) : "signal " + std::to_string(sig);
-  }
-  if (WIFEXITED(status)) return "exited with code " + std::to_string(WEXITSTATUS(status));
-  return "stopped";
-}
-
 class IsolatedKernel final : public Kernel {
  public:
   using Entry = std::function<int(const symbreak_attention_problem*)>;
@@ -122,14 +115,14 @@ class IsolatedKernel final : public Kernel {
       r.message = "case too large for the shared arena";
       return r;
     }
-    if (pid_ <= 0) start();
+    if (!child_.running()) start();
     if (!load_error_.empty()) return run(op);
     props::ops::fill_guarded(arena_, layout, op);
     const Request req{op.batch, op.heads, op.n_q, op.n_k, op.d_head, op.d_v, op.causal ? 1 : 0, op.mask.empty() ? 0 : 1,
                       op.scale, layout.q, layout.k, layout.v, layout.mask, layout.out};
     int code = 0;
-    if (!write_all(to_child_, &req, sizeof req)) return died(r);
-    const int got = read_all(from_child_, &code, sizeof code, timeout_ms_);
+    if (!write_all(child_.to, &req, sizeof req)) return died(r);
+    const int got = read_all(child_.from, &code, sizeof code, timeout_ms_);
     if (got == -1) {
       stop();
       r.status = Status::timed_out;
@@ -153,29 +146,13 @@ class IsolatedKernel final : public Kernel {
 
  private:
   CallResult& died(CallResult& r) {
-    int status = 0;
-    if (pid_ > 0) ::waitpid(pid_, &status, 0);
-    pid_ = -1;
-    close_pipes();
+    const int status = child_.reap();
     r.status = Status::crashed;
-    r.message = describe_exit(status);
+    r.message = WIFSIGNALED(status) ? signal_name(WTERMSIG(status)) : describe_exit(status);
     return r;
   }
 
-  void close_pipes() {
-    if (to_child_ >= 0) ::close(to_child_);
-    if (from_child_ >= 0) ::close(from_child_);
-    to_child_ = from_child_ = -1;
-  }
-
-  void stop() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-    pid_ = -1;
-    close_pipes();
-  }
+  void stop() { child_.kill_and_reap(false); }
 
   void start() {
     int down[2], up[2];
@@ -190,17 +167,12 @@ class IsolatedKernel final : public Kernel {
     }
     ::close(down[0]);
     ::close(up[1]);
-    pid_ = pid;
-    to_child_ = down[1];
-    from_child_ = up[0];
+    child_ = {pid, down[1], up[0]};
     Handshake h{};
-    const int got = read_all(from_child_, &h, sizeof h, 30000);
+    const int got = read_all(child_.from, &h, sizeof h, 30000);
     if (got != 1) {
-      int status = 0;
-      if (got == -1) ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, &status, 0);
-      pid_ = -1;
-      close_pipes();
+      if (got == -1) ::kill(child_.pid, SIGKILL);
+      const int status = child_.reap();
       load_status_ = 2;
       load_error_ = got == -1 ? "the kernel process did not start within 30 s"
                               : "the kernel process " + describe_exit(status) + " while loading (before reporting its ABI version)";
@@ -271,8 +243,7 @@ class IsolatedKernel final : public Kernel {
   int timeout_ms_;
   props::ops::KernelLimits limits_;
   float* arena_ = nullptr;
-  pid_t pid_ = -1;
-  int to_child_ = -1, from_child_ = -1;
+  Child child_;
   int load_status_ = 0;
   std::string load_error_;
 };

@@ -1,12 +1,15 @@
 // Runs the symbreak binary as a user would and captures its exit code and output.
 #pragma once
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 
 #include <array>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 
 namespace symbreak::test {
@@ -31,12 +34,32 @@ inline CliResult run_cli(const std::string& arguments, const std::string& enviro
   return result;
 }
 
+// The whole file.
+inline std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return text;
+}
+
+// A path under the test's scratch directory (which is created).
+inline std::string scratch(const std::string& name) {
+  std::filesystem::create_directories(SYMBREAK_TEST_TMP);
+  return std::string(SYMBREAK_TEST_TMP) + "/" + name;
+}
+
 // A fresh file under the test's scratch directory.
 inline std::string write_file(const std::string& name, const std::string& contents) {
   std::filesystem::create_directories(SYMBREAK_TEST_TMP);
   const std::string path = std::string(SYMBREAK_TEST_TMP) + "/" + name;
   std::ofstream(path) << contents;
   return path;
+}
+
+// A bad-input test: the command must exit 2 and its output must mention `mention`.
+inline void expect_bad_input(const std::string& args, const std::string& mention) {
+  const CliResult r = run_cli(args);
+  EXPECT_EQ(r.exit_code, 2) << args << "\n" << r.output;
+  EXPECT_THAT(r.output, ::testing::HasSubstr(mention)) << args;
 }
 
 }  // namespace symbreak::test

@@ -18,17 +18,7 @@ using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
-std::string scratch(const std::string& name) {
-  std::filesystem::create_directories(SYMBREAK_TEST_TMP);
-  return std::string(SYMBREAK_TEST_TMP) + "/" + name;
-}
 
 TEST(CliCheck, ReferencePassesTheWholeCatalogue) {
   const CliResult r = run_cli("check --seed 3 --cases 6 --no-failure-db");
@@ -129,19 +119,14 @@ TEST(CliCheck, MapAgreesWithTheTheoremInEveryCell) {
 }
 
 TEST(CliCheck, BadInputExitsTwo) {
-  const auto expect_two = [](const std::string& args, const std::string& mention) {
-    const CliResult r = run_cli(args);
-    EXPECT_EQ(r.exit_code, 2) << args << "\n" << r.output;
-    EXPECT_THAT(r.output, HasSubstr(mention)) << args;
-  };
-  expect_two("check --arith f16", "f16");
-  expect_two("check --property NOPE", "unknown property \"NOPE\"");
-  expect_two("check --fault typo", "unknown fault \"typo\"");
-  expect_two("check --cases 0", "--cases");
-  expect_two("check --json /nonexistent/dir/report.json", "/nonexistent/dir");
-  expect_two("check --replay /nonexistent/failure.json", "/nonexistent/failure.json");
+  expect_bad_input("check --arith f16", "f16");
+  expect_bad_input("check --property NOPE", "unknown property \"NOPE\"");
+  expect_bad_input("check --fault typo", "unknown fault \"typo\"");
+  expect_bad_input("check --cases 0", "--cases");
+  expect_bad_input("check --json /nonexistent/dir/report.json", "/nonexistent/dir");
+  expect_bad_input("check --replay /nonexistent/failure.json", "/nonexistent/failure.json");
   const std::string bad = write_file("bad_failure.json", R"({"property": "EQUIV", "arith": "exact"})");
-  expect_two("check --replay " + bad, "\"case\"");
+  expect_bad_input("check --replay " + bad, "\"case\"");
 }
 
 }  // namespace

@@ -21,12 +21,6 @@ namespace {
 
 using ::testing::HasSubstr;
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 std::string tiny_config() {
   return write_file("train_tiny.json", R"({
@@ -88,19 +82,14 @@ TEST(CliTrain, ResumeAfterKillNineIsBitIdentical) {
 }
 
 TEST(CliTrain, BadInputExitsTwoBeforeTraining) {
-  const auto expect_two = [](const std::string& args, const std::string& mention) {
-    const CliResult r = run_cli(args);
-    EXPECT_EQ(r.exit_code, 2) << args << "\n" << r.output;
-    EXPECT_THAT(r.output, HasSubstr(mention)) << args;
-  };
-  expect_two("train --out /tmp/x", "--config");
-  expect_two("train --config " + tiny_config(), "--out");
+  expect_bad_input("train --out /tmp/x", "--config");
+  expect_bad_input("train --config " + tiny_config(), "--out");
   const std::string bad = write_file("train_bad.json", R"({"model": {}, "optimizer": {"name": "adam"}})");
-  expect_two("train --config " + bad + " --out " + fresh_dir("train_bad"), "allowed: adamw, sgd, ecd");
+  expect_bad_input("train --config " + bad + " --out " + fresh_dir("train_bad"), "allowed: adamw, sgd, ecd");
   const std::string file = write_file("not_a_directory", "x");
-  expect_two("train --config " + tiny_config() + " --out " + file + "/sub", "cannot create the directory");
-  expect_two("train --config " + tiny_config() + " --out /proc/symbreak-out", "--out /proc/symbreak-out");
-  expect_two("train --config " + tiny_config() + " --out " + fresh_dir("train_flags") + " --steps 0", "--steps");
+  expect_bad_input("train --config " + tiny_config() + " --out " + file + "/sub", "cannot create the directory");
+  expect_bad_input("train --config " + tiny_config() + " --out /proc/symbreak-out", "--out /proc/symbreak-out");
+  expect_bad_input("train --config " + tiny_config() + " --out " + fresh_dir("train_flags") + " --steps 0", "--steps");
 }
 
 }  // namespace

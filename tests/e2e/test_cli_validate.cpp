@@ -19,17 +19,7 @@ using ::testing::Not;
 
 std::string plugin(const std::string& name) { return std::string(SYMBREAK_PLUGIN_DIR) + "/" + name + ".so"; }
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
-std::string scratch(const std::string& name) {
-  std::filesystem::create_directories(SYMBREAK_TEST_TMP);
-  return std::string(SYMBREAK_TEST_TMP) + "/" + name;
-}
 
 TEST(CliValidate, CorrectBuiltinPassesWithReports) {
   const std::string json = scratch("v.json"), junit = scratch("v.xml"), html = scratch("v.html");
@@ -77,23 +67,18 @@ TEST(CliValidate, CrashingPluginIsAFailureNotACrash) {
 }
 
 TEST(CliValidate, BadInputExitsTwo) {
-  const auto expect_two = [](const std::string& args, const std::string& mention) {
-    const CliResult r = run_cli(args);
-    EXPECT_EQ(r.exit_code, 2) << args << "\n" << r.output;
-    EXPECT_THAT(r.output, HasSubstr(mention)) << args;
-  };
-  expect_two("validate --plugin /nonexistent/libk.so", "/nonexistent/libk.so");
+  expect_bad_input("validate --plugin /nonexistent/libk.so", "/nonexistent/libk.so");
   const std::string text = write_file("not_a_plugin.so", "plain text");
-  expect_two("validate --plugin " + text, "cannot load");
-  expect_two("validate --exec \"/nonexistent/kernel --x\"", "exited with code 127");
-  expect_two("validate --builtin nope", "allowed: naive");
-  expect_two("validate", "give one of --plugin");
-  expect_two("validate --builtin naive --property NOPE", "unknown property \"NOPE\"");
-  expect_two("validate --builtin naive --replay /nonexistent/case", "/nonexistent/case");
-  expect_two("validate --builtin naive --plugin x.so", "excludes");
+  expect_bad_input("validate --plugin " + text, "cannot load");
+  expect_bad_input("validate --exec \"/nonexistent/kernel --x\"", "exited with code 127");
+  expect_bad_input("validate --builtin nope", "allowed: naive");
+  expect_bad_input("validate", "give one of --plugin");
+  expect_bad_input("validate --builtin naive --property NOPE", "unknown property \"NOPE\"");
+  expect_bad_input("validate --builtin naive --replay /nonexistent/case", "/nonexistent/case");
+  expect_bad_input("validate --builtin naive --plugin x.so", "excludes");
   const std::string empty_case = scratch("empty_case");
   std::filesystem::create_directories(empty_case);
-  expect_two("validate --builtin naive --replay " + empty_case, "q.npy");
+  expect_bad_input("validate --builtin naive --replay " + empty_case, "q.npy");
 }
 
 }  // namespace

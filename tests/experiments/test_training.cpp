@@ -216,7 +216,8 @@ TEST(TrainConfig, BadConfigsNameTheField) {
 
 TEST(TrainConfig, EveryShippedConfigParses) {
   int count = 0;
-  for (const auto& entry : std::filesystem::directory_iterator(SYMBREAK_CONFIG_DIR)) {
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(SYMBREAK_CONFIG_DIR)) {
+    if (!entry.is_regular_file() || entry.path().extension() != ".json") continue;
     const TrainConfig c = load_train_config(entry.path().string());
     EXPECT_EQ(c.model.vocab_size, AdditionTask::kVocab) << entry.path();
     ++count;

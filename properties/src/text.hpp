@@ -1,0 +1,42 @@
+// Text helpers shared by the reports (tables, JUnit XML, HTML).
+#pragma once
+
+#include <algorithm>
+#include <cstdio>
+#include <string>
+
+namespace symbreak::props::text {
+
+inline std::string sci(double x) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2e", x);
+  return buf;
+}
+
+// Escapes for XML and HTML alike; control characters other than newline become spaces.
+inline std::string escape_markup(const std::string& s) {
+  std::string out;
+  for (char ch : s) {
+    switch (ch) {
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '&': out += "&amp;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&apos;"; break;
+      default: out += static_cast<unsigned char>(ch) < 0x20 && ch != '\n' && ch != '\t' ? ' ' : ch;
+    }
+  }
+  return out;
+}
+
+// Columns taken on a terminal: UTF-8 code points ("Δ" and "σ" count once).
+inline std::size_t display_width(const std::string& s) {
+  return static_cast<std::size_t>(std::count_if(s.begin(), s.end(), [](char ch) { return (ch & 0xC0) != 0x80; }));
+}
+
+inline std::string pad(const std::string& s, std::size_t width) {
+  const std::size_t w = display_width(s);
+  return s + std::string(w < width ? width - w : 0, ' ');
+}
+
+}  // namespace symbreak::props::text
