@@ -3,6 +3,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "simd.hpp"
 #include "symbreak/layers.hpp"
 
 namespace symbreak {
@@ -19,6 +20,26 @@ void layernorm_backward(Tensor<T>& dx, Tensor<T>& dgain, Tensor<T>& dbias, const
                         const Tensor<T>& mean, const Tensor<T>& rstd, const Tensor<T>& gain) {
   const int rows = x.rows, d = x.cols;
   std::vector<T> xhat(d), dxhat(d);
+  if constexpr (std::is_same_v<T, float>) {  // the same formula, vectorised (simd.hpp)
+    using simd::Packet, simd::ei::pset1, simd::ei::psub, simd::ei::pmul, simd::ei::pmadd;
+    const float inv_d = 1.0f / static_cast<float>(d);
+    for (int r = 0; r < rows; ++r) {
+      const Packet mu = pset1<Packet>(mean(r, 0)), s = pset1<Packet>(rstd(r, 0));
+      const float* dyr = dy.row(r);
+      simd::map(xhat.data(), x.row(r), d, [&](const Packet& v) { return pmul(psub(v, mu), s); });
+      simd::map(dxhat.data(), dyr, gain.data.data(), d, [](const Packet& g, const Packet& w) { return pmul(g, w); });
+      simd::map(dgain.data.data(), dyr, xhat.data(), dgain.data.data(), d,
+                [](const Packet& g, const Packet& xh, const Packet& acc) { return pmadd(g, xh, acc); });
+      simd::map(dbias.data.data(), dyr, dbias.data.data(), d, [](const Packet& g, const Packet& acc) { return simd::ei::padd(g, acc); });
+      const Packet mean_dxhat = pset1<Packet>(simd::sum(dxhat.data(), d) * inv_d);
+      const Packet mean_dxhat_xhat = pset1<Packet>(simd::dot(dxhat.data(), xhat.data(), d) * inv_d);
+      float* dxr = dx.row(r);
+      simd::map(dxr, dxhat.data(), xhat.data(), dxr, d, [&](const Packet& dxh, const Packet& xh, const Packet& acc) {
+        return pmadd(s, psub(psub(dxh, mean_dxhat), pmul(xh, mean_dxhat_xhat)), acc);
+      });
+    }
+    return;
+  }
   for (int r = 0; r < rows; ++r) {
     const T mu = mean(r, 0), s = rstd(r, 0);
     T mean_dxhat(0), mean_dxhat_xhat(0);
@@ -54,9 +75,14 @@ void attention_backward(Tensor<T>& dqkv, const Tensor<T>& dout, const Tensor<T>&
           const T* v = qkv.row(b * n + j) + 2 * d + h * dh;
           T* dv = dqkv.row(b * n + j) + 2 * d + h * dh;
           T dot(0);
-          for (int c = 0; c < dh; ++c) {
-            dot += dO[c] * v[c];
-            dv[c] += p[j] * dO[c];
+          if constexpr (std::is_same_v<T, float>) {
+            dot = simd::dot(dO, v, dh);
+            simd::axpy(p[j], dO, dv, dh);
+          } else {
+            for (int c = 0; c < dh; ++c) {
+              dot += dO[c] * v[c];
+              dv[c] += p[j] * dO[c];
+            }
           }
           dp[j] = dot;
           weighted += p[j] * dot;
@@ -69,9 +95,14 @@ void attention_backward(Tensor<T>& dqkv, const Tensor<T>& dout, const Tensor<T>&
           if (dscore == T(0)) continue;
           const T* k = qkv.row(b * n + j) + d + h * dh;
           T* dk = dqkv.row(b * n + j) + d + h * dh;
-          for (int c = 0; c < dh; ++c) {
-            dq[c] += dscore * k[c];
-            dk[c] += dscore * q[c];
+          if constexpr (std::is_same_v<T, float>) {
+            simd::axpy(dscore, k, dq, dh);
+            simd::axpy(dscore, q, dk, dh);
+          } else {
+            for (int c = 0; c < dh; ++c) {
+              dq[c] += dscore * k[c];
+              dk[c] += dscore * q[c];
+            }
           }
         }
       }
@@ -82,9 +113,21 @@ void activation_backward(Tensor<T>& din, const Tensor<T>& dout, const Tensor<T>&
                          Activation activation) {
   din.resize(in.rows, in.cols);
   constexpr double kInvSqrt2Pi = 0.39894228040143267794, kSqrt2OverPi = 0.79788456080286535588;
+  if constexpr (std::is_same_v<T, float>) {
+    if (activation == Activation::gelu) {  // the formula below on Eigen's packet exp (simd.hpp)
+      using simd::Packet, simd::ei::pset1, simd::ei::pmul, simd::ei::pmadd, simd::ei::pexp;
+      const Packet inv_sqrt_2pi = pset1<Packet>(static_cast<float>(kInvSqrt2Pi)), minus_half = pset1<Packet>(-0.5f);
+      simd::map(din.data.data(), in.data.data(), gate.data.data(), dout.data.data(), in.size(),
+                [&](const Packet& x, const Packet& g, const Packet& dy) {
+                  const Packet density = pmul(inv_sqrt_2pi, pexp(pmul(minus_half, pmul(x, x))));
+                  return pmul(dy, pmadd(x, density, g));
+                });
+      return;
+    }
+  }
   for (std::size_t i = 0; i < in.size(); ++i) {
     const T x = in.data[i];
-    T derivative;
+    T derivative(0);
     switch (activation) {
       case Activation::gelu:  // d/dx x·Φ(x) = Φ(x) + x·φ(x)
         derivative = gate.data[i] + x * T(kInvSqrt2Pi) * std::exp(-x * x / T(2));
