@@ -24,7 +24,7 @@ namespace symbreak::experiments {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr char kMagic[] = "SBCKPT01";
+constexpr char kMagic[] = "SBCKPT02";  // bump when the layout changes
 
 int argmax_row(const Tensor<float>& logits, int row) {
   const float* z = logits.row(row);
@@ -80,7 +80,7 @@ std::string checkpoint_bytes(const TrainConfig& c, std::uint64_t seed, const Sta
   for (const MetricsRow& r : s.metrics) {
     write_u64(out, static_cast<std::uint64_t>(r.step));
     for (double v : {r.loss, r.eval.exact_match, r.eval.per_digit[0], r.eval.per_digit[1], r.eval.per_digit[2],
-                     r.eval.per_digit[3], r.lr, r.tokens_per_second})
+                     r.eval.per_digit[3], r.lr, r.tokens_per_second, r.wall_seconds})
       write_f64(out, v);
   }
   opt.save(out);
@@ -92,7 +92,10 @@ void load_checkpoint(const std::string& path, const TrainConfig& c, std::uint64_
                      Weights<float>& w) {
   std::istringstream in(read_file(path));
   char magic[8];
-  if (!in.read(magic, 8) || std::string(magic, 8) != std::string(kMagic, 8)) throw ConfigError(path + ": not a symbreak checkpoint");
+  if (!in.read(magic, 8) || std::string(magic, 6) != std::string(kMagic, 6)) throw ConfigError(path + ": not a symbreak checkpoint");
+  if (std::string(magic, 8) != std::string(kMagic, 8))
+    throw ConfigError(path + ": checkpoint format " + std::string(magic + 6, 2) + " was written by another symbreak version (this one reads " +
+                      std::string(kMagic + 6, 2) + "); use another --out");
   const std::uint64_t n = read_u64(in);
   std::string json(n, '\0');
   in.read(json.data(), static_cast<std::streamsize>(n));
@@ -110,6 +113,7 @@ void load_checkpoint(const std::string& path, const TrainConfig& c, std::uint64_
     for (double& d : r.eval.per_digit) d = read_f64(in);
     r.lr = read_f64(in);
     r.tokens_per_second = read_f64(in);
+    r.wall_seconds = read_f64(in);
   }
   opt.load(in);
   std::ostringstream rest;
@@ -118,12 +122,12 @@ void load_checkpoint(const std::string& path, const TrainConfig& c, std::uint64_
 }
 
 std::string metrics_csv(const std::vector<MetricsRow>& rows) {
-  std::string s = "step,loss,test_exact_match,digit0,digit1,digit2,digit3,lr,tokens_per_s\n";
+  std::string s = "step,loss,test_exact_match,digit0,digit1,digit2,digit3,lr,tokens_per_s,wall_s\n";
   char line[256];
   for (const MetricsRow& r : rows) {
-    std::snprintf(line, sizeof line, "%d,%.6f,%.4f,%.4f,%.4f,%.4f,%.4f,%.6g,%.1f\n", r.step, r.loss, r.eval.exact_match,
+    std::snprintf(line, sizeof line, "%d,%.6f,%.4f,%.4f,%.4f,%.4f,%.4f,%.6g,%.1f,%.2f\n", r.step, r.loss, r.eval.exact_match,
                   r.eval.per_digit[0], r.eval.per_digit[1], r.eval.per_digit[2], r.eval.per_digit[3], r.lr,
-                  r.tokens_per_second);
+                  r.tokens_per_second, r.wall_seconds);
     s += line;
   }
   return s;
@@ -307,6 +311,7 @@ TrainResult train(const TrainOptions& options) {
       row.eval = evaluate(model, task, test_pairs, threads);
       row.lr = lr;
       row.tokens_per_second = tokens_per_second;
+      row.wall_seconds = wall_before + std::chrono::duration<double>(Clock::now() - run_start).count();
       state.metrics.push_back(row);
       write_file_atomically(options.out_dir + "/metrics.csv", metrics_csv(state.metrics));
       progress.eval = row.eval;

@@ -43,7 +43,7 @@ TEST(CliTrain, WritesMetricsFinalJsonAndWeights) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_THAT(r.output, HasSubstr("step    100/100"));  // plain lines when stdout is not a terminal
   EXPECT_THAT(r.output, HasSubstr("tok/s"));
-  EXPECT_THAT(slurp(out + "/metrics.csv"), HasSubstr("step,loss,test_exact_match,digit0,digit1,digit2,digit3,lr,tokens_per_s"));
+  EXPECT_THAT(slurp(out + "/metrics.csv"), HasSubstr("step,loss,test_exact_match,digit0,digit1,digit2,digit3,lr,tokens_per_s,wall_s"));
   EXPECT_THAT(slurp(out + "/final.json"), HasSubstr("\"test_exact_match\""));
   EXPECT_TRUE(std::filesystem::exists(out + "/weights.bin"));
   EXPECT_TRUE(std::filesystem::exists(out + "/checkpoint.bin"));

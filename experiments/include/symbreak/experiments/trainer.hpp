@@ -32,6 +32,7 @@ struct MetricsRow {
   Evaluation eval;
   double lr = 0;
   double tokens_per_second = 0;
+  double wall_seconds = 0;  // training time so far, across resumes (evaluation included)
 };
 
 struct Progress {
