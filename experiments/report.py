@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""Summarises training runs as Markdown: one row per run, then each run's curve.
+
+    python3 experiments/report.py experiments/results/*/
+
+Reads each run's config.json (or final.json's copy), metrics.csv and final.json (absent while a run is
+still going or after it was stopped: the row then says how far the curve got). Standard library only.
+"""
+import csv
+import json
+import os
+import sys
+
+
+def load(run):
+    with open(os.path.join(run, "metrics.csv"), newline="") as f:
+        rows = list(csv.DictReader(f))
+    final = None
+    path = os.path.join(run, "final.json")
+    if os.path.exists(path):
+        with open(path) as f:
+            final = json.load(f)
+    config = final["config"] if final else None
+    if config is None and os.path.exists(os.path.join(run, "config.json")):
+        with open(os.path.join(run, "config.json")) as f:
+            config = json.load(f)
+    return rows, final, config
+
+
+def recipe(config):
+    if config is None:
+        return "?"
+    m, t, o, s, tr = config["model"], config["task"], config["optimizer"], config["schedule"], config["train"]
+    fmt = "+".join(k for k in ("bos", "delimiter") if t.get(k)) or "plain"
+    parts = [f"L{m['layers']} d{m['d_model']} H{m['heads']}", f"PE {m['positional_encoding']}", f"mask {m['mask']}",
+             fmt, f"{o['name']} lr {o['lr']:g}"]
+    if o.get("weight_decay"):
+        parts.append(f"wd {o['weight_decay']:g}")
+    if o.get("betas") and o["betas"] != [0.9, 0.98]:
+        parts.append("betas " + "/".join(f"{b:g}" for b in o["betas"]))
+    parts.append(s["name"] + (f" to {s.get('min_lr_ratio', 0):g}x" if s["name"] == "cosine" else ""))
+    parts.append(f"batch {tr['batch']}")
+    return ", ".join(parts)
+
+
+def main(runs):
+    print("| run | recipe | steps | test exact | digits (units → thousands) | best exact (step) | first ≥ 0.99 | wall |")
+    print("|---|---|---:|---:|---|---:|---:|---:|")
+    curves = []
+    for run in runs:
+        run = run.rstrip("/")
+        if not os.path.exists(os.path.join(run, "metrics.csv")):
+            continue
+        rows, final, config = load(run)
+        if not rows:
+            continue
+        last = rows[-1]
+        best = max(rows, key=lambda r: float(r["test_exact_match"]))
+        first99 = next((r["step"] for r in rows if float(r["test_exact_match"]) >= 0.99), "never")
+        digits = " ".join(f"{float(last[f'digit{k}']):.3f}" for k in range(4))
+        steps = last["step"] if final else f"{last['step']} (stopped)"
+        wall = f"{final['wall_seconds']:.0f} s" if final else "—"
+        print(f"| {os.path.basename(run)} | {recipe(config)} | {steps} | {float(last['test_exact_match']):.4f} | "
+              f"{digits} | {float(best['test_exact_match']):.4f} ({best['step']}) | {first99} | {wall} |")
+        curves.append((os.path.basename(run), rows))
+    for name, rows in curves:
+        print(f"\n`{name}` (step: exact | units tens hundreds thousands)\n")
+        print("    " + "\n    ".join(
+            f"{r['step']:>6}: {float(r['test_exact_match']):.4f} | " +
+            " ".join(f"{float(r[f'digit{k}']):.3f}" for k in range(4)) for r in rows))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2:
+        sys.exit("usage: report.py RUN_DIR...")
+    main(sys.argv[1:])
