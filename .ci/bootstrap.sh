@@ -45,7 +45,7 @@ if [ "$mode" = main ]; then
   echo
   "$build/src/symbreak" prove --map
   echo
-  "$build/src/symbreak" train --config experiments/configs/tiny-learned-causal.json --steps 500 --out "$build/main-job-train"
+  "$build/src/symbreak" train --config experiments/configs/tiny-learned-causal.json --steps 2000 --out "$build/main-job-train"
 else
   ctest --test-dir "$build" --output-on-failure -j2
 fi

@@ -18,8 +18,6 @@ using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-
-
 TEST(CliCheck, ReferencePassesTheWholeCatalogue) {
   const CliResult r = run_cli("check --seed 3 --cases 6 --no-failure-db");
   ASSERT_EQ(r.exit_code, 0) << r.output;
