@@ -337,15 +337,19 @@ TrainResult train(const TrainOptions& options) {
   result.steps = state.step;
   result.wall_seconds = state.wall;
   result.metrics = state.metrics;
+  // The config as run: --steps and --threads overrides replace the file's values.
+  nlohmann::json effective = nlohmann::json::parse(c.json);
+  effective["train"]["steps"] = steps;
+  effective["train"]["threads"] = threads;
   nlohmann::json final_json = {{"test_exact_match", result.final_eval.exact_match},
                                {"per_digit_accuracy", result.final_eval.per_digit},
                                {"final_loss", result.final_loss},
                                {"steps", result.steps},
                                {"wall_seconds", result.wall_seconds},
                                {"seed", options.seed},
-                               {"threads", options.threads.value_or(c.threads)},
+                               {"threads", threads},
                                {"resumed_from", result.resumed ? result.resumed_from : 0},
-                               {"config", nlohmann::json::parse(c.json)}};
+                               {"config", effective}};
   write_file_atomically(options.out_dir + "/final.json", final_json.dump(2) + "\n");
   write_file_atomically(options.out_dir + "/weights.bin", weights_bytes(model.weights));
   return result;

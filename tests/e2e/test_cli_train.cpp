@@ -1,6 +1,8 @@
 // End-to-end: symbreak train, including resuming after kill -9.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -44,7 +46,11 @@ TEST(CliTrain, WritesMetricsFinalJsonAndWeights) {
   EXPECT_THAT(r.output, HasSubstr("step    100/100"));  // plain lines when stdout is not a terminal
   EXPECT_THAT(r.output, HasSubstr("tok/s"));
   EXPECT_THAT(slurp(out + "/metrics.csv"), HasSubstr("step,loss,test_exact_match,digit0,digit1,digit2,digit3,lr,tokens_per_s,wall_s"));
-  EXPECT_THAT(slurp(out + "/final.json"), HasSubstr("\"test_exact_match\""));
+  const nlohmann::json final_json = nlohmann::json::parse(slurp(out + "/final.json"));
+  for (const char* key : {"test_exact_match", "per_digit_accuracy", "final_loss", "steps", "wall_seconds"})
+    EXPECT_TRUE(final_json.contains(key)) << key;
+  EXPECT_EQ(final_json["steps"], 100);
+  EXPECT_EQ(final_json["config"]["train"]["steps"], 100);  // the config as run, with the override
   EXPECT_TRUE(std::filesystem::exists(out + "/weights.bin"));
   EXPECT_TRUE(std::filesystem::exists(out + "/checkpoint.bin"));
 }
