@@ -34,6 +34,12 @@ def recipe(config):
     fmt = "+".join(k for k in ("bos", "delimiter") if t.get(k)) or "plain"
     parts = [f"L{m['layers']} d{m['d_model']} H{m['heads']}", f"PE {m['positional_encoding']}", f"mask {m['mask']}",
              fmt, f"{o['name']} lr {o['lr']:g}"]
+    if o["name"] == "sgd":
+        parts.append(f"momentum {o.get('momentum', 0):g}" + (" nesterov" if o.get("nesterov") else ""))
+    if o["name"] == "ecd":
+        parts.append(f"eta {o.get('eta', 100):g} F0 {o.get('F0', 2):g}")
+    if config.get("symmetry_breaking_bias", {}).get("enabled"):
+        parts.append("redrawn q/v biases")
     if o.get("weight_decay"):
         parts.append(f"wd {o['weight_decay']:g}")
     if o.get("betas") and o["betas"] != [0.9, 0.98]:
