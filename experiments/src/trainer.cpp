@@ -223,8 +223,9 @@ Evaluation evaluate(const Model<float>& model, const AdditionTask& task, const s
 TrainResult train(const TrainOptions& options) {
   const TrainConfig& c = options.config;
   const int steps = options.steps.value_or(c.steps);
+  const int threads = options.threads.value_or(c.threads);
   require_writable(options.out_dir);
-  set_threads(options.threads.value_or(c.threads));  // before anything runs in parallel
+  set_threads(threads);  // before anything runs in parallel
   const AdditionTask task(c.format);
   const auto test_pairs = AdditionTask::test_set(c.test_size, c.test_seed);
   const bool causal = c.model.mask == MaskKind::causal;
@@ -243,19 +244,20 @@ TrainResult train(const TrainOptions& options) {
     write_file_atomically(options.out_dir + "/metrics.csv", metrics_csv(state.metrics));
   }
 
-  const int threads = options.threads.value_or(c.threads);
   GradientRunner runner(c.model, threads);
   std::vector<Tensor<float>*> params, grad_list;
   for (auto& [name, t] : named_parameters(model.weights)) params.push_back(t);
   for (auto& [name, t] : named_parameters(runner.gradients())) grad_list.push_back(t);
   const std::vector<const Tensor<float>*> grad_view(grad_list.begin(), grad_list.end());
   std::vector<int> tokens, targets;
+  std::vector<std::vector<int>> batch_seqs(c.batch);  // this step's examples, encoded
   double window_loss = 0;
   int window_steps = 0;
   std::uint64_t window_tokens = 0;
   auto window_start = Clock::now();
   const auto run_start = Clock::now();
   const double wall_before = state.wall;
+  const auto wall_now = [&] { return wall_before + std::chrono::duration<double>(Clock::now() - run_start).count(); };
   // Causal input: the prompt and the first three answer digits. The last digit (and a closing '$')
   // is only ever a target, and under a causal mask a position's output cannot reach earlier ones,
   // so feeding it would cost a twelfth of the step for nothing.
@@ -264,8 +266,10 @@ TrainResult train(const TrainOptions& options) {
   for (int step = state.step; step < steps; ++step) {
     const double lr = learning_rate(c, step);
     Rng data(state.data_rng);
-    std::vector<std::pair<int, int>> batch_pairs(c.batch);
-    for (auto& p : batch_pairs) p = AdditionTask::sample(data);
+    for (auto& s : batch_seqs) {
+      const auto [a, b] = AdditionTask::sample(data);
+      s = task.encode(a, b);
+    }
     state.data_rng = data.state();
     Rng bias(state.bias_rng);
     set_biases(model, c.bias, &bias);
@@ -281,10 +285,10 @@ TrainResult train(const TrainOptions& options) {
       const int n = causal ? full : task.prompt_length() + pass;
       tokens.clear();
       targets.assign(static_cast<std::size_t>(c.batch) * n, -1);
+      const int prompt = task.prompt_length();
       for (int i = 0; i < c.batch; ++i) {
-        const std::vector<int> s = task.encode(batch_pairs[i].first, batch_pairs[i].second);
+        const std::vector<int>& s = batch_seqs[i];
         tokens.insert(tokens.end(), s.begin(), s.begin() + n);
-        const int prompt = task.prompt_length();
         if (causal)
           for (int k = 0; k < AdditionTask::kAnswerDigits; ++k) targets[i * n + prompt - 1 + k] = s[prompt + k];
         else
@@ -314,7 +318,7 @@ TrainResult train(const TrainOptions& options) {
       row.eval = evaluate(model, task, test_pairs, threads);
       row.lr = lr;
       row.tokens_per_second = tokens_per_second;
-      row.wall_seconds = wall_before + std::chrono::duration<double>(Clock::now() - run_start).count();
+      row.wall_seconds = wall_now();
       state.metrics.push_back(row);
       write_file_atomically(options.out_dir + "/metrics.csv", metrics_csv(state.metrics));
       progress.eval = row.eval;
@@ -325,12 +329,12 @@ TrainResult train(const TrainOptions& options) {
     }
     if (options.progress) options.progress(progress);
     if (state.step % c.checkpoint_every == 0 || state.step == steps) {
-      state.wall = wall_before + std::chrono::duration<double>(Clock::now() - run_start).count();
+      state.wall = wall_now();
       write_file_atomically(checkpoint, checkpoint_bytes(c, options.seed, state, *optimizer, model.weights));
     }
   }
 
-  state.wall = wall_before + std::chrono::duration<double>(Clock::now() - run_start).count();
+  state.wall = wall_now();
   set_biases(model, c.bias, nullptr);
   result.final_eval = state.metrics.empty() ? evaluate(model, task, test_pairs, threads) : state.metrics.back().eval;
   result.final_loss = state.metrics.empty() ? 0 : state.metrics.back().loss;
