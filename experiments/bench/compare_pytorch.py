@@ -102,9 +102,8 @@ def run_torch(name, threads, steps):
     return json.loads(out.stdout.strip().splitlines()[-1])["tokens_per_s"]
 
 
-def sgemm_peak(threads):
+def sgemm_peak():
     import numpy as np
-    env_threads = os.environ.get("OPENBLAS_NUM_THREADS")
     a = np.random.rand(512, 512).astype(np.float32)
     b = np.random.rand(512, 512).astype(np.float32)
     for _ in range(3):
@@ -129,15 +128,17 @@ def main():
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
         torch_worker(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
         return
+    if len(sys.argv) > 1 and sys.argv[1] == "--sgemm-peak":
+        print(sgemm_peak())
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--build", default="build")
     parser.add_argument("--configs", default="paper,small,tiny")
     args = parser.parse_args()
-    env_peak = subprocess.run([sys.executable, "-c", "import sys; sys.path.insert(0, %r); import compare_pytorch as c; print(c.sgemm_peak(2))"
-                               % os.path.dirname(os.path.abspath(__file__))],
-                              env=dict(os.environ, OPENBLAS_NUM_THREADS="2", OMP_NUM_THREADS="2"),
-                              capture_output=True, text=True, check=True)
-    peak = float(env_peak.stdout.strip())
+    # In a child process: OpenBLAS reads its thread count once, at load.
+    peak = float(subprocess.run([sys.executable, __file__, "--sgemm-peak"],
+                                env=dict(os.environ, OPENBLAS_NUM_THREADS="2", OMP_NUM_THREADS="2"),
+                                capture_output=True, text=True, check=True).stdout.strip())
     print(f"sgemm 512^3 on 2 threads (numpy/OpenBLAS): {peak:.1f} GFLOP/s\n")
     print(f"{'config':7} {'symbreak tok/s':>15} {'GFLOP/s':>8} {'% peak':>7}   {'PyTorch best tok/s':>19} {'(threads)':>9} {'GFLOP/s':>8}   {'ratio':>6}")
     for name in args.configs.split(","):
