@@ -77,14 +77,19 @@ TrainConfig parse_train_config(const std::string& text, const std::string& sourc
   opt.finish();
 
   StrictObject sched = o.object("schedule");
-  c.schedule.name = sched.choice("name", 0, {"constant", "cosine"}) == 0 ? "constant" : "cosine";
+  c.schedule.name = std::vector<std::string>{"constant", "cosine", "wsd"}[sched.choice("name", 0, {"constant", "cosine", "wsd"})];
   c.schedule.warmup_steps = static_cast<int>(sched.integer("warmup_steps", 0, 0, 100000000));
   c.schedule.min_lr_ratio = sched.number("min_lr_ratio", 0, 0, 1);
+  c.schedule.decay_fraction = sched.number("decay_fraction", c.schedule.decay_fraction, 0, 1);
+  if (sched.has("decay_fraction") && c.schedule.name != "wsd") sched.fail("decay_fraction", "applies only to \"wsd\"");
+  if (sched.has("min_lr_ratio") && c.schedule.name == "constant") sched.fail("min_lr_ratio", "applies only to \"cosine\" and \"wsd\"");
   sched.finish();
 
   StrictObject bias = o.object("symmetry_breaking_bias");
   BiasConfig& b = c.bias;
   b.enabled = bias.boolean("enabled", false);
+  b.query = bias.boolean("query", true);
+  b.value = bias.boolean("value", true);
   b.query_mean = bias.number("query_mean", b.query_mean, -1e3, 1e3);
   b.query_std_first = bias.number("query_std_first", b.query_std_first, 0, 1e3);
   b.query_std_last = bias.number("query_std_last", b.query_std_last, 0, 1e3);
@@ -93,6 +98,7 @@ TrainConfig parse_train_config(const std::string& text, const std::string& sourc
   b.key = bias.boolean("key", false);
   b.key_mean = bias.number("key_mean", b.key_mean, -1e3, 1e3);
   b.key_std = bias.number("key_std", b.key_std, 0, 1e3);
+  if (b.enabled && !b.query && !b.value && !b.key) bias.fail("enabled", "is true but \"query\", \"value\" and \"key\" are all false (allowed: at least one bias on)");
   bias.finish();
   o.finish();
 
@@ -117,8 +123,15 @@ double learning_rate(const TrainConfig& c, int step) {
   const int warm = c.schedule.warmup_steps;
   if (step < warm) return base * (step + 1) / warm;
   if (c.schedule.name == "constant") return base;
-  const double progress = c.steps > warm ? static_cast<double>(step - warm) / (c.steps - warm) : 1.0;
   const double lo = c.schedule.min_lr_ratio;
+  if (c.schedule.name == "wsd") {
+    // Warmup, stable, decay: constant, then linear to lo·lr over the last decay_fraction of the steps.
+    const double decay_start = c.steps * (1 - c.schedule.decay_fraction);
+    if (step < decay_start) return base;
+    const double t = std::min(1.0, (step - decay_start) / std::max(1.0, c.steps - decay_start));
+    return base * (1 - (1 - lo) * t);
+  }
+  const double progress = c.steps > warm ? static_cast<double>(step - warm) / (c.steps - warm) : 1.0;
   return base * (lo + (1 - lo) * 0.5 * (1 + std::cos(3.14159265358979323846 * std::min(1.0, progress))));
 }
 

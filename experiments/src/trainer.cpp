@@ -34,30 +34,6 @@ int argmax_row(const Tensor<float>& logits, int row) {
   return best;
 }
 
-// Draws the unlearned biases of every layer (shared by the layer's heads), or sets them to their
-// means (evaluation).
-void set_biases(Model<float>& m, const BiasConfig& b, Rng* rng) {
-  if (!b.enabled) return;
-  const int heads = m.config.heads, dh = m.config.d_head();
-  for (auto& layer : m.unlearned_bias) {
-    std::vector<float> q(dh), v(dh), k(dh);
-    for (int c = 0; c < dh; ++c) {
-      const double q_std = b.query_std_first + (dh > 1 ? (b.query_std_last - b.query_std_first) * c / (dh - 1) : 0.0);
-      q[c] = static_cast<float>(b.query_mean + (rng ? q_std * rng->normal() : 0.0));
-      v[c] = static_cast<float>(b.value_mean + (rng ? b.value_std * rng->normal() : 0.0));
-      k[c] = static_cast<float>(b.key_mean + (rng ? b.key_std * rng->normal() : 0.0));
-    }
-    const auto fill = [&](Tensor<float>& t, const std::vector<float>& row) {
-      t = Tensor<float>(heads, dh);
-      for (int h = 0; h < heads; ++h)
-        for (int c = 0; c < dh; ++c) t(h, c) = row[c];
-    };
-    fill(layer.query, q);
-    fill(layer.value, v);
-    if (b.key) fill(layer.key, k);
-  }
-}
-
 struct State {
   int step = 0;
   std::uint64_t data_rng = 0, bias_rng = 0;
@@ -121,6 +97,23 @@ void load_checkpoint(const std::string& path, const TrainConfig& c, std::uint64_
   load_weights_bytes(rest.str(), w);
 }
 
+}  // namespace
+
+int checkpoint_step(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  char magic[8];
+  if (!in || !in.read(magic, 8) || std::string(magic, 8) != std::string(kMagic, 8)) return -1;
+  try {
+    in.seekg(static_cast<std::streamoff>(read_u64(in)), std::ios::cur);  // the config
+    read_u64(in);                                                          // the seed
+    return static_cast<int>(read_u64(in));
+  } catch (const std::runtime_error&) {
+    return -1;
+  }
+}
+
+namespace {
+
 std::string metrics_csv(const std::vector<MetricsRow>& rows) {
   std::string s = "step,loss,test_exact_match,digit0,digit1,digit2,digit3,lr,tokens_per_s,wall_s\n";
   char line[256];
@@ -155,6 +148,29 @@ void set_threads(int threads) {
   omp_set_num_threads(threads);
 #endif
   (void)threads;
+}
+
+void set_unlearned_biases(Model<float>& m, const BiasConfig& b, Rng* rng) {
+  if (!b.enabled) return;
+  const int heads = m.config.heads, dh = m.config.d_head();
+  for (auto& layer : m.unlearned_bias) {
+    std::vector<float> q(dh), v(dh), k(dh);
+    for (int c = 0; c < dh; ++c) {
+      const double q_std = b.query_std_first + (dh > 1 ? (b.query_std_last - b.query_std_first) * c / (dh - 1) : 0.0);
+      q[c] = static_cast<float>(b.query_mean + (rng ? q_std * rng->normal() : 0.0));
+      v[c] = static_cast<float>(b.value_mean + (rng ? b.value_std * rng->normal() : 0.0));
+      k[c] = static_cast<float>(b.key_mean + (rng ? b.key_std * rng->normal() : 0.0));
+    }
+    const auto fill = [&](Tensor<float>& t, const std::vector<float>& row) {
+      t = Tensor<float>(heads, dh);
+      for (int h = 0; h < heads; ++h)
+        for (int c = 0; c < dh; ++c) t(h, c) = row[c];
+    };
+    // Every value is drawn whether or not it is used, so switching one bias off leaves the others' draws as they were.
+    if (b.query) fill(layer.query, q);
+    if (b.value) fill(layer.value, v);
+    if (b.key) fill(layer.key, k);
+  }
 }
 
 std::string weights_bytes(const Weights<float>& weights) {
@@ -226,6 +242,14 @@ TrainResult train(const TrainOptions& options) {
   const int threads = options.threads.value_or(c.threads);
   require_writable(options.out_dir);
   set_threads(threads);  // before anything runs in parallel
+  // The config as run (--steps and --threads overrides replace the file's values) and the seed: with
+  // weights.bin, everything an analysis of this run needs.
+  nlohmann::json effective = nlohmann::json::parse(c.json);
+  effective["train"]["steps"] = steps;
+  effective["train"]["threads"] = threads;
+  for (const char* derived : {"vocab_size", "context_length"}) effective["model"].erase(derived);  // the task sets them
+  write_file_atomically(options.out_dir + "/config.json", effective.dump(2) + "\n");
+  write_file_atomically(options.out_dir + "/run.json", nlohmann::json{{"seed", options.seed}, {"steps", steps}, {"threads", threads}}.dump(2) + "\n");
   const AdditionTask task(c.format);
   const auto test_pairs = AdditionTask::test_set(c.test_size, c.test_seed);
   const bool causal = c.model.mask == MaskKind::causal;
@@ -272,7 +296,7 @@ TrainResult train(const TrainOptions& options) {
     }
     state.data_rng = data.state();
     Rng bias(state.bias_rng);
-    set_biases(model, c.bias, &bias);
+    set_unlearned_biases(model, c.bias, &bias);
     state.bias_rng = bias.state();
     runner.zero();
 
@@ -311,7 +335,7 @@ TrainResult train(const TrainOptions& options) {
                       tokens_per_second > 0 ? (steps - state.step) * static_cast<double>(window_tokens) / window_steps / tokens_per_second : 0,
                       std::nullopt};
     if (eval_now) {
-      set_biases(model, c.bias, nullptr);  // evaluation: the biases at their means
+      set_unlearned_biases(model, c.bias, nullptr);  // evaluation: the biases at their means
       MetricsRow row;
       row.step = state.step;
       row.loss = window_loss / window_steps;
@@ -335,16 +359,12 @@ TrainResult train(const TrainOptions& options) {
   }
 
   state.wall = wall_now();
-  set_biases(model, c.bias, nullptr);
+  set_unlearned_biases(model, c.bias, nullptr);
   result.final_eval = state.metrics.empty() ? evaluate(model, task, test_pairs, threads) : state.metrics.back().eval;
   result.final_loss = state.metrics.empty() ? 0 : state.metrics.back().loss;
   result.steps = state.step;
   result.wall_seconds = state.wall;
   result.metrics = state.metrics;
-  // The config as run: --steps and --threads overrides replace the file's values.
-  nlohmann::json effective = nlohmann::json::parse(c.json);
-  effective["train"]["steps"] = steps;
-  effective["train"]["threads"] = threads;
   nlohmann::json final_json = {{"test_exact_match", result.final_eval.exact_match},
                                {"per_digit_accuracy", result.final_eval.per_digit},
                                {"final_loss", result.final_loss},

@@ -15,5 +15,8 @@ Action register_check(CLI::App& app);
 Action register_validate(CLI::App& app);
 Action register_prove(CLI::App& app);
 Action register_train(CLI::App& app);
+Action register_analyze(CLI::App& app);
+// MPI_Init needs the process's arguments.
+Action register_sweep(CLI::App& app, int* argc, char*** argv);
 
 }  // namespace symbreak::cli

@@ -20,6 +20,12 @@ int main(int argc, char** argv) {
   add(symbreak::cli::register_validate);
   add(symbreak::cli::register_prove);
   add(symbreak::cli::register_train);
+  add(symbreak::cli::register_analyze);
+  {
+    const std::size_t before = app.get_subcommands({}).size();
+    symbreak::cli::Action action = symbreak::cli::register_sweep(app, &argc, &argv);
+    commands.emplace_back(app.get_subcommands({})[before], std::move(action));
+  }
 
   try {
     app.parse(argc, argv);

@@ -33,15 +33,17 @@ struct OptimizerConfig {
 };
 
 struct ScheduleConfig {
-  std::string name = "constant";  // constant | cosine
+  std::string name = "constant";  // constant | cosine | wsd (warmup, stable, linear decay)
   int warmup_steps = 0;           // linear warmup from lr/warmup to lr
-  double min_lr_ratio = 0;        // cosine: the final lr as a fraction of lr
+  double min_lr_ratio = 0;        // cosine, wsd: the final lr as a fraction of lr
+  double decay_fraction = 0.2;    // wsd: the share of the steps over which lr decays
 };
 
 // Unlearned query/value (and optionally key) biases redrawn at every training forward pass, shared by
 // a layer's heads; fixed at their means for evaluation (Silverstein et al. 2026, arXiv 2601.22257).
 struct BiasConfig {
   bool enabled = false;
+  bool query = true, value = true;  // which of the biases are applied (b_Q alone: value = false)
   double query_mean = 0.5, query_std_first = 0.05, query_std_last = 0.15;  // std rises across the head dimension
   double value_mean = 0.5, value_std = 0.05;
   bool key = false;

@@ -12,6 +12,7 @@
 #include "symbreak/experiments/task.hpp"
 #include "symbreak/experiments/train_config.hpp"
 #include "symbreak/model.hpp"
+#include "symbreak/rng.hpp"
 
 namespace symbreak::experiments {
 
@@ -65,9 +66,17 @@ struct TrainResult {
 // out_dir cannot be written (before training) or the checkpoint belongs to another run.
 TrainResult train(const TrainOptions& options);
 
+// The step a checkpoint file was written at, or -1 when there is none (or it is not a readable checkpoint
+// of this format).
+int checkpoint_step(const std::string& path);
+
 // The model's weights in a small binary format (named tensors), and back.
 std::string weights_bytes(const Weights<float>& weights);
 void load_weights_bytes(const std::string& bytes, Weights<float>& weights);
+
+// Draws the unlearned biases of every layer (shared by the layer's heads) from `rng`, or, with no
+// generator, sets them to their means (evaluation and analysis). Does nothing when b.enabled is false.
+void set_unlearned_biases(Model<float>& model, const BiasConfig& b, Rng* rng);
 
 // Sets the threads used by GEMM and by the loops (OpenMP), for deterministic, repeatable runs.
 void set_threads(int threads);

@@ -1,0 +1,65 @@
+// The statistics behind every measured claim: intervals for rates and for differences over seeds, and
+// the similarity measures between layers (Pearson, linear CKA).
+#pragma once
+
+#include <Eigen/Dense>
+
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <vector>
+
+namespace symbreak::experiments {
+
+struct Interval {
+  double estimate = std::numeric_limits<double>::quiet_NaN();
+  double lo = std::numeric_limits<double>::quiet_NaN();
+  double hi = std::numeric_limits<double>::quiet_NaN();
+};
+
+// The normal quantile for a two-sided 95 % interval.
+inline constexpr double kZ95 = 1.959963984540054;
+
+// Wilson score interval for a binomial rate (Wilson 1927): successes of n, at confidence z.
+// n = 0 gives the uninformative [0, 1] around NaN.
+Interval wilson(int successes, int n, double z = kZ95);
+
+// The median (the mean of the two middle values for an even count); NaN for no values.
+// +inf values are allowed (a censored "never" counts as larger than every number).
+double median(std::vector<double> values);
+double mean(const std::vector<double>& values);
+
+// Percentile bootstrap: resamples each group independently with replacement `resamples` times,
+// evaluates `statistic` on each resample and returns the statistic on the data with the
+// (1-level)/2 and (1+level)/2 percentiles. Deterministic for a seed. Resamples whose statistic is
+// NaN are dropped (a median of an all-censored resample, say); +-inf are kept and sort to the ends.
+using GroupStatistic = std::function<double(const std::vector<std::vector<double>>&)>;
+Interval bootstrap(const std::vector<std::vector<double>>& groups, const GroupStatistic& statistic, int resamples = 10000,
+                   std::uint64_t seed = 1, double level = 0.95);
+// The common case: the mean of one group.
+Interval bootstrap_mean(const std::vector<double>& values, int resamples = 10000, std::uint64_t seed = 1);
+// mean(a) - mean(b), groups resampled independently.
+Interval bootstrap_mean_difference(const std::vector<double>& a, const std::vector<double>& b, int resamples = 10000,
+                                   std::uint64_t seed = 1);
+
+// Pearson correlation of two samples; NaN when either has zero variance.
+double pearson(const Eigen::VectorXd& x, const Eigen::VectorXd& y);
+// Every column of X (P×a) against every column of Y (P×b): an a×b matrix of Pearson correlations.
+// Entries whose column has zero variance are NaN (undefined, never a division by zero).
+Eigen::MatrixXd pearson_matrix(const Eigen::MatrixXd& X, const Eigen::MatrixXd& Y);
+
+// Linear CKA (Kornblith et al. 2019) between two representations of the same P examples, X (P×a) and
+// Y (P×b): ‖YᵀX‖²_F / (‖XᵀX‖_F ‖YᵀY‖_F) after centring each column. Invariant to orthogonal
+// transforms and isotropic scaling of either side, so it compares layers that share no basis.
+// NaN when either side is constant.
+double linear_cka(const Eigen::MatrixXd& X, const Eigen::MatrixXd& Y);
+
+// Centres the columns and precomputes what CKA needs, so that many pairs of slots reuse the work.
+struct CkaSlot {
+  Eigen::MatrixXd centred;  // P×a
+  double self_norm = 0;     // ‖XᵀX‖_F of the centred X
+};
+CkaSlot cka_slot(const Eigen::MatrixXd& X);
+double linear_cka(const CkaSlot& x, const CkaSlot& y);
+
+}  // namespace symbreak::experiments

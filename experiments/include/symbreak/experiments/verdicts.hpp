@@ -1,0 +1,61 @@
+// Verdicts: a claim's decision rule, written into its plan before the runs, applied to the ledger
+// and the analyses. Every rule reduces to checks of the form "this interval lies above (or below)
+// this threshold":
+//   reproduced      every check's interval lies entirely on the claimed side;
+//   not reproduced  some check's interval lies entirely on the other side (or on the threshold);
+//   inconclusive    otherwise: some interval straddles its threshold (more seeds could decide);
+//   not run         the runs a check needs are missing.
+//
+// Rules (the "rule" field of each entry of a plan's "decision" object):
+//   convergence_drop    C5: some ablation's Wilson upper bound lies below the reference's lower bound.
+//   diagonal_structure  C6: for the primary ablation, ΔD = D(reference) − D(ablation) at the ablated
+//                       layer pairs, the drop in own-token retention after the ablated blocks, and
+//                       ΔD_trained − ΔD_init, each with a bootstrap interval over seeds, lie above 0.
+//   learns              the convergence rate's Wilson lower bound lies above min_rate.
+//   under_ceiling       every run's best test exact match has its Wilson upper bound below the Bayes
+//                       ceiling of position-blind predictors (T7).
+//   ceiling_and_learns  X1: under_ceiling for some conditions, learns (rate above 0) for others.
+//   gap_narrows         B3: (median steps(optimizer) − median steps(AdamW)) without biases minus the
+//                       same with biases, bootstrap interval above 0. Runs that never converge count
+//                       as converged at the budget (a lower bound).
+//   alignment           B4: mean alignment z-score of the biased runs minus that of the unbiased runs
+//                       above 0, and the biased runs' mean z above 1.96.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
+#include "symbreak/experiments/stats.hpp"
+#include "symbreak/experiments/sweep.hpp"
+
+namespace symbreak::experiments {
+
+enum class Verdict { reproduced, not_reproduced, inconclusive, not_run };
+std::string to_string(Verdict v);
+
+struct Check {
+  std::string name;  // what is measured, e.g. "ΔD (intact − all-off)"
+  Interval interval;
+  double threshold = 0;
+  bool above = true;  // the claim wants the interval above the threshold (false: below)
+};
+
+// The three-way rule above, on any set of checks; an empty set or a missing interval is not_run.
+Verdict decide(const std::vector<Check>& checks);
+
+struct ClaimVerdict {
+  std::string id, rule, statement, measurement;
+  Verdict verdict = Verdict::not_run;
+  std::vector<Check> checks;
+  nlohmann::json numbers;  // every number the verdict used
+};
+
+// Applies every rule of the plan's "decision" object to the sweep in out_dir (its ledger and the
+// runs' analysis.json files). Rules whose runs are not finished give not_run.
+std::vector<ClaimVerdict> evaluate_plan(const Plan& plan, const std::string& out_dir);
+
+nlohmann::json to_json(const ClaimVerdict& v);
+
+}  // namespace symbreak::experiments

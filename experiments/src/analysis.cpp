@@ -1,0 +1,503 @@
+#include "symbreak/experiments/analysis.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <numeric>
+
+#include "symbreak/experiments/figure.hpp"
+#include "symbreak/experiments/probes.hpp"
+#include "symbreak/experiments/stats.hpp"
+#include "symbreak/experiments/trainer.hpp"
+#include "symbreak/io.hpp"
+#include "symbreak/json_reader.hpp"
+#include "symbreak/npy.hpp"
+#include "symbreak/rng.hpp"
+
+namespace symbreak::experiments {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+// A slot or a unit whose spread across prompts is below 128 float32 ulps of its magnitude (2^-16
+// relative) is constant up to rounding: it carries no information and is excluded, never divided by.
+constexpr double kConstantSpread = 1.0 / 65536.0;
+
+json number_or_null(double v) { return std::isnan(v) ? json(nullptr) : json(v); }
+
+json matrix_json(const Eigen::MatrixXd& m) {
+  json rows = json::array();
+  for (Eigen::Index i = 0; i < m.rows(); ++i) {
+    json row = json::array();
+    for (Eigen::Index j = 0; j < m.cols(); ++j) row.push_back(number_or_null(m(i, j)));
+    rows.push_back(row);
+  }
+  return rows;
+}
+
+// True when the columns' spread is rounding noise relative to their magnitude.
+bool near_constant(const Eigen::MatrixXd& X) {
+  const double rms = std::sqrt(X.squaredNorm() / static_cast<double>(X.size()));
+  const Eigen::MatrixXd centred = X.rowwise() - X.colwise().mean();
+  const double spread = std::sqrt(centred.squaredNorm() / static_cast<double>(X.size()));
+  return rms == 0 || spread <= kConstantSpread * rms;
+}
+
+// Columns that are constant up to rounding are set exactly constant, so Pearson leaves them undefined.
+Eigen::MatrixXd without_constant_columns(Eigen::MatrixXd X) {
+  for (Eigen::Index c = 0; c < X.cols(); ++c)
+    if (near_constant(X.col(c))) X.col(c).setZero();
+  return X;
+}
+
+std::string token_label(int token) {
+  return token < 10 ? std::string(1, static_cast<char>('0' + token)) : AdditionTask::render({token});
+}
+
+}  // namespace
+
+RunFiles read_run(const std::string& run_dir) {
+  RunFiles r;
+  r.dir = run_dir;
+  r.name = std::filesystem::path(run_dir).lexically_normal().filename().string();
+  if (r.name.empty()) r.name = std::filesystem::path(run_dir).lexically_normal().parent_path().filename().string();
+  const std::string config = run_dir + "/config.json", run = run_dir + "/run.json";
+  if (!std::filesystem::exists(config)) throw ConfigError(config + ": not found (is " + run_dir + " a symbreak train --out directory?)");
+  r.config = load_train_config(config);
+  std::string text;
+  try {
+    text = read_file(run);
+  } catch (const std::runtime_error&) {
+    throw ConfigError(run + ": not found (is " + run_dir + " a symbreak train --out directory?)");
+  }
+  const json j = parse_json_text(text, run);
+  if (!j.is_object() || !j.contains("seed") || !j["seed"].is_number_unsigned()) throw ConfigError(run + ": \"seed\" is missing or not a non-negative integer");
+  r.seed = j["seed"].get<std::uint64_t>();
+  return r;
+}
+
+Model<float> load_run_model(const RunFiles& run, bool at_init) {
+  Model<float> model = make_model<float>(run.config.model, run.seed);
+  if (!at_init) {
+    const std::string path = run.dir + "/weights.bin";
+    if (!std::filesystem::exists(path)) throw ConfigError(path + ": not found (the run has not finished; --at-init analyses the untrained weights)");
+    try {
+      load_weights_bytes(read_file(path), model.weights);
+    } catch (const std::runtime_error& e) {
+      throw ConfigError(path + ": " + e.what());
+    }
+  }
+  set_unlearned_biases(model, run.config.bias, nullptr);
+  return model;
+}
+
+ProbeLayout probe_layout(const TaskFormat& format) {
+  const AdditionTask task(format);
+  ProbeLayout p;
+  p.length = task.prompt_length() + AdditionTask::kAnswerDigits - 1;
+  const auto add = [&p](const char* label, bool digit) {
+    if (digit) p.digit_positions.push_back(static_cast<int>(p.labels.size()));
+    p.labels.push_back(label);
+  };
+  if (format.bos) add("^", false);
+  for (const char* l : {"a", "b", "c"}) add(l, true);
+  add("+", false);
+  for (const char* l : {"d", "e", "f"}) add(l, true);
+  add("=", false);
+  if (format.delimiter) add("$", false);
+  for (const char* l : {"u", "t", "h"}) add(l, true);  // the answer digits the model reads
+  return p;
+}
+
+std::vector<LayerPair> analysed_pairs(int layers) {
+  std::vector<LayerPair> pairs;
+  for (int l = 0; l < layers; ++l) pairs.push_back({l, l + 1});
+  if (layers > 1) pairs.push_back({0, layers});
+  return pairs;
+}
+
+double diagonality_index(const Eigen::MatrixXd& m) {
+  double diag = 0, off = 0;
+  int nd = 0, no = 0;
+  for (Eigen::Index i = 0; i < m.rows(); ++i)
+    for (Eigen::Index j = 0; j < m.cols(); ++j) {
+      if (std::isnan(m(i, j))) continue;
+      if (i == j) diag += m(i, j), ++nd;
+      else off += m(i, j), ++no;
+    }
+  if (nd == 0 || no == 0 || off <= 0) return kNaN;
+  return (diag / nd) / (off / no);
+}
+
+double argmax_rate(const Eigen::MatrixXd& m) {
+  int rows = 0, hits = 0;
+  for (Eigen::Index i = 0; i < m.rows() && i < m.cols(); ++i) {
+    if (std::isnan(m(i, i))) continue;
+    Eigen::Index best = -1;
+    for (Eigen::Index j = 0; j < m.cols(); ++j)
+      if (!std::isnan(m(i, j)) && (best < 0 || m(i, j) > m(i, best))) best = j;
+    ++rows;
+    hits += best == i;
+  }
+  return rows ? static_cast<double>(hits) / rows : kNaN;
+}
+
+RunAnalysis analyze(const RunFiles& run, const AnalysisOptions& options) {
+  const TrainConfig& c = run.config;
+  const ModelConfig& mc = c.model;
+  const Model<float> model = load_run_model(run, options.at_init);
+  const int L = mc.layers, d = mc.d_model, H = mc.heads, dh = mc.d_head(), V = mc.vocab_size;
+  RunAnalysis out;
+  out.layout = probe_layout(c.format);
+  out.d_model = d;
+  const ProbeLayout& layout = out.layout;
+  const int n = layout.length, P = options.prompts;
+  if (P < 50) throw ConfigError("--prompts " + std::to_string(P) + ": too few for an 80/20 probe split (allowed: at least 50)");
+
+  // Teacher-forced sequences of the run's fixed test pairs (the first P of its generator).
+  const AdditionTask task(c.format);
+  const auto pairs = AdditionTask::test_set(P, c.test_seed);
+  std::vector<int> tokens(static_cast<std::size_t>(P) * n);
+  for (int p = 0; p < P; ++p) {
+    const std::vector<int> s = task.encode(pairs[p].first, pairs[p].second);
+    std::copy(s.begin(), s.begin() + n, tokens.begin() + static_cast<std::ptrdiff_t>(p) * n);
+  }
+
+  // One forward pass per chunk of prompts, chunks in parallel; every sum is combined in chunk order.
+  std::vector<Eigen::MatrixXf> streams(L + 1, Eigen::MatrixXf(P, n * d));  // column i·d + u
+  const int chunk = 250, chunks = (P + chunk - 1) / chunk;
+  std::vector<std::vector<double>> mass_parts(chunks, std::vector<double>(L, 0.0));
+  // key sums per chunk: [layer][head][token] → dh values, and counts per token
+  std::vector<std::vector<Eigen::MatrixXd>> key_parts(chunks, std::vector<Eigen::MatrixXd>(L * H, Eigen::MatrixXd::Zero(V, dh)));
+  std::vector<Eigen::VectorXd> count_parts(chunks, Eigen::VectorXd::Zero(V));
+#pragma omp parallel for schedule(dynamic, 1) num_threads(options.threads)
+  for (int k = 0; k < chunks; ++k) {
+    const int begin = k * chunk, rows = std::min(chunk, P - begin);
+    Activations<float> acts;
+    forward(model, std::span<const int>(tokens.data() + static_cast<std::ptrdiff_t>(begin) * n, static_cast<std::size_t>(rows) * n), rows, n,
+            acts);
+    for (int l = 0; l <= L; ++l) {
+      const Tensor<float>& s = acts.stream(l);
+      for (int p = 0; p < rows; ++p)
+        for (int i = 0; i < n; ++i)
+          for (int u = 0; u < d; ++u) streams[l](begin + p, i * d + u) = s(p * n + i, u);
+    }
+    for (int p = 0; p < rows; ++p)
+      for (int i = 0; i < n; ++i) count_parts[k][tokens[static_cast<std::size_t>(begin + p) * n + i]] += 1;
+    for (int l = 0; l < L; ++l) {
+      const LayerActivations<float>& a = acts.layers[l];
+      double mass = 0;
+      for (int p = 0; p < rows; ++p)
+        for (int h = 0; h < H; ++h)
+          for (int i = 1; i < n; ++i) {
+            int visible = 0;
+            for (int j = 0; j < n; ++j) visible += mc.visible(i, j);
+            mass += a.att((p * H + h) * n + i, i) * visible;
+          }
+      mass_parts[k][l] = mass;
+      for (int p = 0; p < rows; ++p)
+        for (int i = 0; i < n; ++i) {
+          const int t = tokens[static_cast<std::size_t>(begin + p) * n + i];
+          const float* q = a.qkv.row(p * n + i);
+          for (int h = 0; h < H; ++h)
+            for (int e = 0; e < dh; ++e) key_parts[k][l * H + h](t, e) += q[d + h * dh + e];
+        }
+    }
+  }
+
+  // Slots, and which of them are constant up to rounding.
+  std::vector<std::vector<CkaSlot>> slots(L + 1, std::vector<CkaSlot>(n));
+  std::vector<std::vector<bool>> valid(L + 1, std::vector<bool>(n, true));
+  json excluded = json::array();
+#pragma omp parallel for schedule(dynamic, 1) num_threads(options.threads)
+  for (int li = 0; li < (L + 1) * n; ++li) {
+    const int l = li / n, i = li % n;
+    const Eigen::MatrixXd X = streams[l].middleCols(i * d, d).cast<double>();
+    valid[l][i] = !near_constant(X);
+    if (valid[l][i]) slots[l][i] = cka_slot(X);
+  }
+  for (int l = 0; l <= L; ++l)
+    for (int i = 0; i < n; ++i)
+      if (!valid[l][i]) excluded.push_back({{"layer", l}, {"position", i}, {"token", layout.labels[i]}});
+
+  // Layer pairs: Pearson (the paper's picture) and CKA (the basis-invariant summary).
+  json pairs_json = json::array();
+  for (const LayerPair& pr : analysed_pairs(L)) {
+    out.pearson.push_back(pearson_matrix(without_constant_columns(streams[pr.from].cast<double>()),
+                                         without_constant_columns(streams[pr.to].cast<double>())));
+    Eigen::MatrixXd M = Eigen::MatrixXd::Constant(n, n, kNaN);
+    for (int i = 0; i < n; ++i)
+      for (int j = 0; j < n; ++j)
+        if (valid[pr.from][i] && valid[pr.to][j]) M(i, j) = linear_cka(slots[pr.from][i], slots[pr.to][j]);
+    out.cka.push_back(M);
+    pairs_json.push_back({{"from", pr.from},
+                          {"to", pr.to},
+                          {"diagonality_index", number_or_null(diagonality_index(M))},
+                          {"argmax_rate", number_or_null(argmax_rate(M))},
+                          {"cka", matrix_json(M)},
+                          {"pearson_file", "pearson_" + std::to_string(pr.from) + "_" + std::to_string(pr.to) + ".npy"}});
+  }
+
+  // Token retention: R_l[k, j] for every slot k and digit position j.
+  const int digits = static_cast<int>(layout.digit_positions.size());
+  std::vector<std::vector<int>> digit_labels(digits, std::vector<int>(P));
+  for (int j = 0; j < digits; ++j)
+    for (int p = 0; p < P; ++p) digit_labels[j][p] = tokens[static_cast<std::size_t>(p) * n + layout.digit_positions[j]];
+  std::vector<Eigen::MatrixXd> retention(L + 1, Eigen::MatrixXd::Constant(n, digits, kNaN));
+#pragma omp parallel for schedule(dynamic, 1) num_threads(options.threads)
+  for (int li = 0; li < (L + 1) * n; ++li) {
+    const int l = li / n, k = li % n;
+    if (!valid[l][k]) continue;
+    const auto results = ridge_probes(streams[l].middleCols(k * d, d).cast<double>(), digit_labels, 10);
+    for (int j = 0; j < digits; ++j) retention[l](k, j) = results[j].accuracy;
+  }
+  json retention_json = json::array();
+  for (int l = 0; l <= L; ++l) {
+    std::vector<double> diag, off;
+    for (int j = 0; j < digits; ++j)
+      for (int k = 0; k < n; ++k) {
+        const double v = retention[l](k, j);
+        if (std::isnan(v)) continue;
+        (k == layout.digit_positions[j] ? diag : off).push_back(v);
+      }
+    retention_json.push_back({{"layer", l},
+                              {"own_token", number_or_null(mean(diag))},
+                              {"other_tokens", number_or_null(mean(off))},
+                              {"matrix", matrix_json(retention[l])}});
+  }
+
+  // Position probes: one example is one prompt, its rows are its positions.
+  json position_json = json::array();
+  std::vector<int> position_labels(static_cast<std::size_t>(P) * n);
+  for (int r = 0; r < P * n; ++r) position_labels[r] = r % n;
+  std::vector<double> position_accuracy(L + 1);
+#pragma omp parallel for schedule(dynamic, 1) num_threads(options.threads)
+  for (int l = 0; l <= L; ++l) {
+    Eigen::MatrixXd X(static_cast<Eigen::Index>(P) * n, d);
+    for (int p = 0; p < P; ++p)
+      for (int i = 0; i < n; ++i) X.row(static_cast<Eigen::Index>(p) * n + i) = streams[l].row(p).segment(i * d, d).cast<double>();
+    position_accuracy[l] = ridge_probes_grouped(X, {position_labels}, n, n)[0].accuracy;
+  }
+  for (int l = 0; l <= L; ++l) position_json.push_back({{"layer", l}, {"accuracy", position_accuracy[l]}, {"chance", 1.0 / n}});
+
+  // Self-attention mass per block.
+  json mass_json = json::array();
+  for (int l = 0; l < L; ++l) {
+    double total = 0;
+    for (int k = 0; k < chunks; ++k) total += mass_parts[k][l];
+    mass_json.push_back(total / (static_cast<double>(P) * H * (n - 1)));
+  }
+
+  // Alignment of token keys with the mean query bias (Paper B), against random directions.
+  Eigen::VectorXd counts = Eigen::VectorXd::Zero(V);
+  for (int k = 0; k < chunks; ++k) counts += count_parts[k];
+  std::vector<int> present;
+  for (int t = 0; t < V; ++t)
+    if (counts[t] > 0) present.push_back(t);
+  Rng rng(stream_seed(run.seed, "analysis.alignment"));
+  json layers_json = json::array();
+  std::vector<double> z_raw_all, z_actual_all;
+  for (int l = 0; l < L; ++l) {
+    json heads_json = json::array();
+    for (int h = 0; h < H; ++h) {
+      Eigen::VectorXd bias(dh);
+      const Tensor<float>& qb = model.unlearned_bias[l].query;
+      for (int e = 0; e < dh; ++e) bias[e] = qb.size() > 0 ? qb(h, e) : c.bias.query_mean;
+      Eigen::MatrixXd raw(present.size(), dh), actual(present.size(), dh);
+      Eigen::MatrixXd key_sum = Eigen::MatrixXd::Zero(V, dh);
+      for (int k = 0; k < chunks; ++k) key_sum += key_parts[k][l * H + h];
+      const Tensor<float>& w = model.weights.layers[l].w_qkv;
+      for (std::size_t r = 0; r < present.size(); ++r) {
+        const int t = present[r];
+        for (int e = 0; e < dh; ++e) {
+          double s = 0;
+          for (int u = 0; u < d; ++u) s += static_cast<double>(model.weights.token_embedding(t, u)) * w(u, d + h * dh + e);
+          raw(static_cast<Eigen::Index>(r), e) = s;
+        }
+        actual.row(static_cast<Eigen::Index>(r)) = key_sum.row(t) / counts[t];
+      }
+      // The statistic: the largest cosine of any token's key with the direction.
+      const auto cosines = [](const Eigen::MatrixXd& keys, const Eigen::VectorXd& dir) {
+        Eigen::VectorXd cs(keys.rows());
+        for (Eigen::Index r = 0; r < keys.rows(); ++r) {
+          const double norm = keys.row(r).norm() * dir.norm();
+          cs[r] = norm > 0 ? keys.row(r).dot(dir) / norm : 0.0;
+        }
+        return cs;
+      };
+      std::vector<Eigen::VectorXd> randoms(options.random_directions, Eigen::VectorXd(dh));
+      for (auto& r : randoms) {
+        for (int e = 0; e < dh; ++e) r[e] = rng.normal();
+        r *= bias.norm() / std::max(r.norm(), 1e-300);
+      }
+      json head_json = {{"head", h}};
+      for (const auto& [name, keys] : {std::pair<const char*, const Eigen::MatrixXd*>{"raw", &raw}, {"actual", &actual}}) {
+        const Eigen::VectorXd cs = cosines(*keys, bias);
+        std::vector<double> null_stats;
+        for (const auto& r : randoms) null_stats.push_back(cosines(*keys, r).maxCoeff());
+        const double mu = mean(null_stats);
+        double var = 0;
+        for (double s : null_stats) var += (s - mu) * (s - mu);
+        const double sd = std::sqrt(var / std::max<std::size_t>(1, null_stats.size() - 1));
+        const double stat = cs.maxCoeff(), z = sd > 0 ? (stat - mu) / sd : kNaN;
+        std::vector<int> order(present.size());
+        std::iota(order.begin(), order.end(), 0);
+        std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return cs[a] > cs[b]; });
+        json ranking = json::array();
+        for (int r : order) ranking.push_back({{"token", token_label(present[r])}, {"cos", cs[r]}});
+        head_json[name] = {{"ranking", ranking}, {"max_cos", stat}, {"null_mean", mu}, {"null_sd", sd}, {"z", number_or_null(z)}};
+        (std::string(name) == "raw" ? z_raw_all : z_actual_all).push_back(z);
+      }
+      heads_json.push_back(head_json);
+    }
+    layers_json.push_back({{"layer", l}, {"heads", heads_json}});
+  }
+
+  json& j = out.json;
+  j["run"] = run.name;
+  j["run_dir"] = run.dir;
+  j["seed"] = run.seed;
+  j["at_init"] = options.at_init;
+  j["prompts"] = P;
+  j["model"] = json::parse(c.json)["model"];
+  j["tokens"] = layout.labels;
+  j["digit_positions"] = layout.digit_positions;
+  j["constant_spread_threshold"] = kConstantSpread;
+  j["excluded_slots"] = excluded;
+  j["pairs"] = pairs_json;
+  j["retention"] = retention_json;
+  j["position_probe"] = position_json;
+  j["self_attention_mass"] = mass_json;
+  j["alignment"] = {{"bias_enabled", c.bias.enabled},
+                    {"statistic", "max over tokens of cos(key, mean query bias); z against random directions of equal norm"},
+                    {"random_directions", options.random_directions},
+                    {"mean_z_raw", number_or_null(mean(z_raw_all))},
+                    {"mean_z_actual", number_or_null(mean(z_actual_all))},
+                    {"layers", layers_json}};
+  return out;
+}
+
+namespace {
+
+std::string pair_label(const LayerPair& p) { return "(l, l') = (" + std::to_string(p.from) + ", " + std::to_string(p.to) + ")"; }
+
+std::string csv_number(double v) {
+  if (std::isnan(v)) return "";
+  char b[32];
+  std::snprintf(b, sizeof b, "%.6g", v);
+  return b;
+}
+
+}  // namespace
+
+void write_analysis(const RunAnalysis& a, const std::string& out_dir) {
+  std::filesystem::create_directories(out_dir);
+  const json& j = a.json;
+  const int L = static_cast<int>(j["model"].value("layers", 0));
+  const auto pairs = analysed_pairs(L);
+  const int n = a.layout.length;
+  std::string cka_csv = "from,to,i,j,cka\n", pairs_csv = "from,to,diagonality_index,argmax_rate\n",
+              retention_csv = "layer,slot,slot_token,digit_position,digit_token,accuracy\n";
+  for (std::size_t p = 0; p < pairs.size(); ++p) {
+    const auto& pr = pairs[p];
+    for (int i = 0; i < n; ++i)
+      for (int k = 0; k < n; ++k)
+        cka_csv += std::to_string(pr.from) + "," + std::to_string(pr.to) + "," + std::to_string(i) + "," + std::to_string(k) + "," +
+                   csv_number(a.cka[p](i, k)) + "\n";
+    const json& pj = j["pairs"][p];
+    pairs_csv += std::to_string(pr.from) + "," + std::to_string(pr.to) + "," +
+                 csv_number(pj["diagonality_index"].is_null() ? kNaN : pj["diagonality_index"].get<double>()) + "," +
+                 csv_number(pj["argmax_rate"].is_null() ? kNaN : pj["argmax_rate"].get<double>()) + "\n";
+    // The full Pearson matrix, float32 (NaN marks constant units).
+    std::vector<float> values(static_cast<std::size_t>(a.pearson[p].size()));
+    for (Eigen::Index r = 0; r < a.pearson[p].rows(); ++r)
+      for (Eigen::Index c = 0; c < a.pearson[p].cols(); ++c)
+        values[static_cast<std::size_t>(r * a.pearson[p].cols() + c)] = static_cast<float>(a.pearson[p](r, c));
+    write_file_atomically(out_dir + "/" + pj["pearson_file"].get<std::string>(),
+                          npy_bytes(values, {static_cast<std::size_t>(a.pearson[p].rows()), static_cast<std::size_t>(a.pearson[p].cols())}));
+  }
+  const auto& digits = a.layout.digit_positions;
+  for (int l = 0; l <= L; ++l) {
+    const json& m = j["retention"][l]["matrix"];
+    for (int k = 0; k < n; ++k)
+      for (std::size_t q = 0; q < digits.size(); ++q)
+        retention_csv += std::to_string(l) + "," + std::to_string(k) + "," + a.layout.labels[k] + "," + std::to_string(digits[q]) + "," +
+                         a.layout.labels[digits[q]] + "," + csv_number(m[k][q].is_null() ? kNaN : m[k][q].get<double>()) + "\n";
+  }
+  write_file_atomically(out_dir + "/cka.csv", cka_csv);
+  write_file_atomically(out_dir + "/pairs.csv", pairs_csv);
+  write_file_atomically(out_dir + "/retention.csv", retention_csv);
+  write_file_atomically(out_dir + "/analysis.json", j.dump(1) + "\n");
+
+  const std::string who = j["run"].get<std::string>() + (j["at_init"].get<bool>() ? " at initialisation" : "");
+  write_pearson_grid({&a}, {who}, "Pearson correlation between layers: " + who, out_dir + "/pearson");
+
+  HeatmapGrid cka;
+  cka.title = "Linear CKA between slots (l, i) and (l', j): " + who;
+  cka.row_labels = {""};
+  cka.panels.resize(1);
+  for (std::size_t p = 0; p < pairs.size(); ++p) {
+    const double D = j["pairs"][p]["diagonality_index"].is_null() ? kNaN : j["pairs"][p]["diagonality_index"].get<double>();
+    char b[96];
+    std::snprintf(b, sizeof b, "(%d, %d)  D = %.2f", pairs[p].from, pairs[p].to, D);
+    cka.column_labels.push_back(b);
+    cka.panels[0].push_back(a.cka[p]);
+  }
+  cka.block_labels = a.layout.labels;
+  cka.x_label = "position j in layer l' (columns)   |   grey: excluded constant slot";
+  cka.y_label = "position i in layer l";
+  cka.colour_label = "linear CKA";
+  cka.diverging = false;
+  cka.lo = 0;
+  cka.hi = 1;
+  cka.panel_pixels = 220;
+  heatmap_grid(cka).save(out_dir + "/cka");
+
+  HeatmapGrid ret;
+  ret.title = "Token retention R_l[k, j] (held-out linear probe accuracy, chance 0.10): " + who;
+  ret.row_labels = {""};
+  ret.panels.resize(1);
+  for (int l = 0; l <= L; ++l) {
+    Eigen::MatrixXd m = Eigen::MatrixXd::Constant(n, n, kNaN);  // rows: slot k; columns: position j
+    const json& mj = j["retention"][l]["matrix"];
+    for (int k = 0; k < n; ++k)
+      for (std::size_t q = 0; q < digits.size(); ++q)
+        m(k, digits[q]) = mj[k][q].is_null() ? kNaN : mj[k][q].get<double>();
+    ret.column_labels.push_back("layer " + std::to_string(l));
+    ret.panels[0].push_back(m);
+  }
+  ret.block_labels = a.layout.labels;
+  ret.x_label = "digit read: position j (grey: not a digit, or an excluded slot)";
+  ret.y_label = "slot k the probe reads";
+  ret.colour_label = "held-out accuracy";
+  ret.diverging = false;
+  ret.lo = 0;
+  ret.hi = 1;
+  ret.panel_pixels = 200;
+  heatmap_grid(ret).save(out_dir + "/retention");
+}
+
+void write_pearson_grid(const std::vector<const RunAnalysis*>& rows, const std::vector<std::string>& row_labels,
+                        const std::string& title, const std::string& stem) {
+  if (rows.empty()) return;
+  HeatmapGrid g;
+  g.title = title;
+  g.row_labels = row_labels;
+  const int L = static_cast<int>(rows[0]->json["model"].value("layers", 0));
+  for (const LayerPair& p : analysed_pairs(L)) g.column_labels.push_back(pair_label(p));
+  for (const RunAnalysis* a : rows) {
+    std::vector<Eigen::MatrixXd> panels;
+    for (const auto& m : a->pearson) panels.push_back(m);
+    g.panels.push_back(panels);
+  }
+  g.block_labels = rows[0]->layout.labels;
+  g.x_label = "layer l': position (blocks of d units)   |   grey: constant unit";
+  g.y_label = "layer l: position (blocks of d units)";
+  g.colour_label = "Pearson r";
+  g.panel_pixels = 260;
+  heatmap_grid(g).save(stem);
+}
+
+}  // namespace symbreak::experiments

@@ -1,0 +1,124 @@
+// Sweep plans: strict reading, merging each condition into the base config, and fingerprints.
+#include <cstdio>
+#include <filesystem>
+#include <set>
+
+#include "symbreak/experiments/sweep.hpp"
+#include "symbreak/experiments/train_config.hpp"
+#include "symbreak/io.hpp"
+#include "symbreak/json_reader.hpp"
+
+namespace symbreak::experiments {
+
+using nlohmann::json;
+
+namespace {
+
+std::string fnv1a_hex(const std::string& text) {
+  std::uint64_t h = 0xcbf29ce484222325ull;
+  for (unsigned char c : text) h = (h ^ c) * 0x100000001b3ull;
+  char b[17];
+  std::snprintf(b, sizeof b, "%016llx", static_cast<unsigned long long>(h));
+  return b;
+}
+
+std::vector<std::uint64_t> seed_list(StrictObject& o, const char* key, bool required) {
+  std::vector<std::uint64_t> seeds;
+  const json* v = o.get(key);
+  if (!v) {
+    if (required) o.fail(key, "is required (a list of seeds)");
+    return seeds;
+  }
+  if (!v->is_array() || (required && v->empty())) o.fail(key, "must be a non-empty list of non-negative integers");
+  std::set<std::uint64_t> seen;
+  for (const json& s : *v) {
+    if (!s.is_number_unsigned()) o.fail(key, "must hold non-negative integers (found " + json_excerpt(s) + ")");
+    if (!seen.insert(s.get<std::uint64_t>()).second) o.fail(key, "lists seed " + s.dump() + " twice");
+    seeds.push_back(s.get<std::uint64_t>());
+  }
+  return seeds;
+}
+
+}  // namespace
+
+std::string run_id(const std::string& condition, std::uint64_t seed) { return condition + "-s" + std::to_string(seed); }
+
+Plan load_plan(const std::string& path) {
+  std::string text;
+  try {
+    text = read_file(path);
+  } catch (const std::runtime_error& e) {
+    throw ConfigError(e.what());
+  }
+  Plan plan;
+  plan.path = path;
+  plan.json = parse_json_text(text, path);
+  StrictObject o(plan.json, path, "");
+  plan.name = o.string("name", "");
+  if (plan.name.empty() || plan.name.find_first_of("/ \t") != std::string::npos)
+    o.fail("name", "must be a non-empty name without spaces or '/'");
+  plan.description = o.string("description", "");
+  const std::string base_rel = o.string("base_config", "");
+  if (base_rel.empty()) o.fail("base_config", "is required (a training config, relative to the plan file)");
+  const std::filesystem::path base_path = std::filesystem::path(path).parent_path() / base_rel;
+  std::string base_text;
+  try {
+    base_text = read_file(base_path.string());
+  } catch (const std::runtime_error&) {
+    o.fail("base_config", "\"" + base_rel + "\": cannot read " + base_path.string());
+  }
+  const json base = parse_json_text(base_text, base_path.string());
+  plan.steps = static_cast<int>(o.integer("steps", 0, 1, 100000000));
+  if (!o.has("steps")) o.fail("steps", "is required (the step budget of every run)");
+  plan.seeds = seed_list(o, "seeds", true);
+  plan.seeds_if_mixed = seed_list(o, "seeds_if_mixed", false);
+  for (std::uint64_t s : plan.seeds_if_mixed)
+    for (std::uint64_t t : plan.seeds)
+      if (s == t) o.fail("seeds_if_mixed", "repeats seed " + std::to_string(s) + " of \"seeds\"");
+  plan.converged_threshold = o.number("converged_threshold", 0.99, 0, 1);
+
+  const json* conditions = o.get("conditions");
+  if (!conditions || !conditions->is_array() || conditions->empty()) o.fail("conditions", "must be a non-empty list of {\"name\", \"config\"}");
+  std::set<std::string> names;
+  for (std::size_t i = 0; i < conditions->size(); ++i) {
+    const std::string where = "conditions[" + std::to_string(i) + "]";
+    if (!(*conditions)[i].is_object()) o.fail("conditions", "entry " + std::to_string(i) + " is not an object");
+    StrictObject c((*conditions)[i], path, where);
+    PlanCondition pc;
+    pc.name = c.string("name", "");
+    if (pc.name.empty() || pc.name.find_first_of("/ \t") != std::string::npos) c.fail("name", "must be a non-empty name without spaces or '/'");
+    if (!names.insert(pc.name).second) c.fail("name", "\"" + pc.name + "\" is used twice");
+    json merged = base;
+    if (const json* patch = c.get("config")) {
+      if (!patch->is_object()) c.fail("config", "must be an object (merged into the base config)");
+      merged.merge_patch(*patch);
+    }
+    c.finish();
+    if (!merged.contains("train") || !merged["train"].is_object()) merged["train"] = json::object();
+    merged["train"]["steps"] = plan.steps;
+    const TrainConfig parsed = parse_train_config(merged.dump(), path + ": condition \"" + pc.name + "\"");
+    pc.config_json = merged.dump(2) + "\n";
+    pc.config_hash = fnv1a_hex(parsed.json);
+    plan.conditions.push_back(std::move(pc));
+  }
+
+  if (o.has("analysis")) {
+    StrictObject a = o.object("analysis");
+    plan.analysis = true;
+    plan.analysis_prompts = static_cast<int>(a.integer("prompts", 2000, 50, 1000000));
+    plan.analysis_at_init = a.boolean("at_init", false);
+    a.finish();
+  }
+  if (const json* d = o.get("decision")) {
+    if (!d->is_object()) o.fail("decision", "must be an object (the decision rules)");
+    plan.decision = *d;
+  }
+  o.finish();
+
+  std::string fingerprint = plan.json.dump();
+  for (const auto& c : plan.conditions) fingerprint += c.name + c.config_hash;
+  plan.hash = fnv1a_hex(fingerprint);
+  return plan;
+}
+
+}  // namespace symbreak::experiments

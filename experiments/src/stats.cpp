@@ -1,0 +1,117 @@
+#include "symbreak/experiments/stats.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "symbreak/rng.hpp"
+
+namespace symbreak::experiments {
+
+Interval wilson(int successes, int n, double z) {
+  if (n <= 0) return {std::numeric_limits<double>::quiet_NaN(), 0.0, 1.0};
+  const double p = static_cast<double>(successes) / n, z2 = z * z;
+  const double centre = (p + z2 / (2.0 * n)) / (1 + z2 / n);
+  const double half = z / (1 + z2 / n) * std::sqrt(p * (1 - p) / n + z2 / (4.0 * n * n));
+  return {p, std::max(0.0, centre - half), std::min(1.0, centre + half)};
+}
+
+double median(std::vector<double> values) {
+  if (values.empty()) return std::numeric_limits<double>::quiet_NaN();
+  std::sort(values.begin(), values.end());
+  const std::size_t n = values.size();
+  if (n % 2 == 1) return values[n / 2];
+  const double a = values[n / 2 - 1], b = values[n / 2];
+  return std::isinf(a) || std::isinf(b) ? (a == b ? a : std::max(a, b)) : (a + b) / 2;
+}
+
+double mean(const std::vector<double>& values) {
+  if (values.empty()) return std::numeric_limits<double>::quiet_NaN();
+  return std::accumulate(values.begin(), values.end(), 0.0) / static_cast<double>(values.size());
+}
+
+Interval bootstrap(const std::vector<std::vector<double>>& groups, const GroupStatistic& statistic, int resamples,
+                   std::uint64_t seed, double level) {
+  Interval out;
+  out.estimate = statistic(groups);
+  for (const auto& g : groups)
+    if (g.empty()) return out;
+  Rng rng(stream_seed(seed, "bootstrap"));
+  std::vector<std::vector<double>> sample(groups.size());
+  std::vector<double> stats;
+  stats.reserve(static_cast<std::size_t>(resamples));
+  for (int r = 0; r < resamples; ++r) {
+    for (std::size_t g = 0; g < groups.size(); ++g) {
+      sample[g].resize(groups[g].size());
+      for (double& v : sample[g]) v = groups[g][rng.below(groups[g].size())];
+    }
+    const double s = statistic(sample);
+    if (!std::isnan(s)) stats.push_back(s);
+  }
+  if (stats.empty()) return out;
+  std::sort(stats.begin(), stats.end());
+  // The type-7 quantile (linear interpolation between order statistics), as numpy's default.
+  const auto quantile = [&](double q) {
+    const double h = q * static_cast<double>(stats.size() - 1);
+    const std::size_t i = static_cast<std::size_t>(std::floor(h));
+    const std::size_t j = std::min(i + 1, stats.size() - 1);
+    if (std::isinf(stats[i]) || std::isinf(stats[j]) || i == j) return h - static_cast<double>(i) < 0.5 ? stats[i] : stats[j];
+    return stats[i] + (h - static_cast<double>(i)) * (stats[j] - stats[i]);
+  };
+  out.lo = quantile((1 - level) / 2);
+  out.hi = quantile((1 + level) / 2);
+  return out;
+}
+
+Interval bootstrap_mean(const std::vector<double>& values, int resamples, std::uint64_t seed) {
+  return bootstrap({values}, [](const auto& g) { return mean(g[0]); }, resamples, seed);
+}
+
+Interval bootstrap_mean_difference(const std::vector<double>& a, const std::vector<double>& b, int resamples,
+                                   std::uint64_t seed) {
+  return bootstrap({a, b}, [](const auto& g) { return mean(g[0]) - mean(g[1]); }, resamples, seed);
+}
+
+double pearson(const Eigen::VectorXd& x, const Eigen::VectorXd& y) {
+  const Eigen::VectorXd xc = x.array() - x.mean(), yc = y.array() - y.mean();
+  const double sx = xc.squaredNorm(), sy = yc.squaredNorm();
+  if (sx <= 0 || sy <= 0) return std::numeric_limits<double>::quiet_NaN();
+  return xc.dot(yc) / std::sqrt(sx * sy);
+}
+
+namespace {
+
+// Columns centred and scaled to unit norm; a constant column becomes NaN.
+Eigen::MatrixXd standardised(const Eigen::MatrixXd& X) {
+  Eigen::MatrixXd Z = X.rowwise() - X.colwise().mean();
+  for (Eigen::Index c = 0; c < Z.cols(); ++c) {
+    const double norm = Z.col(c).norm();
+    if (norm > 0) Z.col(c) /= norm;
+    else Z.col(c).setConstant(std::numeric_limits<double>::quiet_NaN());
+  }
+  return Z;
+}
+
+}  // namespace
+
+Eigen::MatrixXd pearson_matrix(const Eigen::MatrixXd& X, const Eigen::MatrixXd& Y) {
+  // NaN columns propagate into exactly their row or column of the product.
+  return standardised(X).transpose() * standardised(Y);
+}
+
+CkaSlot cka_slot(const Eigen::MatrixXd& X) {
+  CkaSlot s;
+  s.centred = X.rowwise() - X.colwise().mean();
+  s.self_norm = (s.centred.transpose() * s.centred).norm();
+  return s;
+}
+
+double linear_cka(const CkaSlot& x, const CkaSlot& y) {
+  if (x.self_norm <= 0 || y.self_norm <= 0) return std::numeric_limits<double>::quiet_NaN();
+  const double cross = (y.centred.transpose() * x.centred).squaredNorm();
+  return cross / (x.self_norm * y.self_norm);
+}
+
+double linear_cka(const Eigen::MatrixXd& X, const Eigen::MatrixXd& Y) { return linear_cka(cka_slot(X), cka_slot(Y)); }
+
+}  // namespace symbreak::experiments

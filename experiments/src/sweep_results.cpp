@@ -1,0 +1,210 @@
+// A sweep's results: results.json (summaries, every run, the verdicts), results.md, and the figures
+// (convergence rates with Wilson intervals, learning curves, the paper's correlation picture with
+// one row per condition).
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "symbreak/experiments/analysis.hpp"
+#include "symbreak/experiments/figure.hpp"
+#include "symbreak/experiments/stats.hpp"
+#include "symbreak/experiments/sweep.hpp"
+#include "symbreak/experiments/verdicts.hpp"
+#include "symbreak/io.hpp"
+#include "symbreak/npy.hpp"
+
+namespace symbreak::experiments {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+// (step, exact match) of a run's evaluations.
+std::vector<std::pair<double, double>> curve(const std::string& run_dir) {
+  std::vector<std::pair<double, double>> out;
+  std::ifstream csv(run_dir + "/metrics.csv");
+  std::string line;
+  std::getline(csv, line);
+  while (std::getline(csv, line)) {
+    std::istringstream in(line);
+    std::string step, loss, exact;
+    std::getline(in, step, ',');
+    std::getline(in, loss, ',');
+    std::getline(in, exact, ',');
+    out.emplace_back(std::stod(step), std::stod(exact));
+  }
+  return out;
+}
+
+json optional_json(const std::optional<double>& v) { return v ? json(*v) : json(nullptr); }
+
+}  // namespace
+
+// The analysis of a run read back from its directory (analysis.json and the Pearson .npy files).
+std::optional<RunAnalysis> load_analysis(const std::string& dir) {
+  if (!fs::exists(dir + "/analysis.json")) return std::nullopt;
+  RunAnalysis a;
+  a.json = json::parse(read_file(dir + "/analysis.json"));
+  a.layout.labels = a.json["tokens"].get<std::vector<std::string>>();
+  a.layout.length = static_cast<int>(a.layout.labels.size());
+  a.layout.digit_positions = a.json["digit_positions"].get<std::vector<int>>();
+  a.d_model = a.json["model"]["d_model"].get<int>();
+  for (const json& p : a.json["pairs"]) {
+    const NpyArray m = read_npy(dir + "/" + p["pearson_file"].get<std::string>());
+    Eigen::MatrixXd M(static_cast<Eigen::Index>(m.shape[0]), static_cast<Eigen::Index>(m.shape[1]));
+    for (Eigen::Index r = 0; r < M.rows(); ++r)
+      for (Eigen::Index c = 0; c < M.cols(); ++c) M(r, c) = m.f4[static_cast<std::size_t>(r * M.cols() + c)];
+    a.pearson.push_back(std::move(M));
+  }
+  return a;
+}
+
+void write_sweep_results(const Plan& plan, const std::string& out_dir) {
+  const std::string db = out_dir + "/ledger.sqlite";
+  if (!fs::exists(db)) return;
+  std::vector<RunRecord> runs;
+  std::optional<std::string> bookkeeping;
+  {
+    Ledger ledger(db, true);
+    runs = ledger.runs();
+    bookkeeping = ledger.meta("bookkeeping_cpu_seconds");
+  }
+  const auto summaries = summarize(plan, runs);
+  const auto verdicts = evaluate_plan(plan, out_dir);
+
+  json j;
+  j["plan"] = plan.name;
+  j["plan_file"] = plan.path;
+  j["description"] = plan.description;
+  j["steps"] = plan.steps;
+  j["converged_threshold"] = plan.converged_threshold;
+  j["conditions"] = json::array();
+  for (const auto& s : summaries)
+    j["conditions"].push_back({{"condition", s.condition},
+                               {"planned", s.planned},
+                               {"done", s.done},
+                               {"failed", s.failed},
+                               {"converged", s.converged},
+                               {"rate", s.done ? json(s.rate) : json(nullptr)},
+                               {"wilson95", {s.rate_lo, s.rate_hi}},
+                               {"median_steps_converged", optional_json(s.median_steps_converged)},
+                               {"median_final_exact", optional_json(s.median_final_exact)}});
+  j["runs"] = json::array();
+  double train_seconds = 0;
+  for (const auto& r : runs) {
+    j["runs"].push_back({{"run_id", r.run_id},
+                         {"condition", r.condition},
+                         {"seed", r.seed},
+                         {"status", r.status},
+                         {"config_hash", r.config_hash},
+                         {"threads", r.threads},
+                         {"attempts", r.attempts},
+                         {"final_exact", optional_json(r.final_exact)},
+                         {"best_exact", optional_json(r.best_exact)},
+                         {"first_step_converged", r.first_step_converged ? json(*r.first_step_converged) : json(nullptr)},
+                         {"per_digit", r.per_digit},
+                         {"wall_seconds", optional_json(r.wall_seconds)},
+                         {"started_at", r.started_at},
+                         {"ended_at", r.ended_at},
+                         {"host", r.host},
+                         {"rank", r.rank}});
+    train_seconds += r.wall_seconds.value_or(0);
+  }
+  j["verdicts"] = json::array();
+  for (const auto& v : verdicts) j["verdicts"].push_back(to_json(v));
+  if (bookkeeping) {
+    const double b = std::stod(*bookkeeping);
+    j["bookkeeping"] = {{"sweep_cpu_seconds", b}, {"training_wall_seconds", train_seconds},
+                        {"share", train_seconds > 0 ? json(b / train_seconds) : json(nullptr)}};
+  }
+  write_file_atomically(out_dir + "/results.json", j.dump(2) + "\n");
+
+  // results.md: the table a person reads.
+  std::ostringstream md;
+  md << "# Sweep `" << plan.name << "`\n\n" << plan.description << "\n\nBudget " << plan.steps << " steps; converged = test exact match ≥ "
+     << plan.converged_threshold << " at any evaluation.\n\n";
+  md << "| condition | runs | converged | rate | Wilson 95 % | median steps to converge | median final exact |\n|---|---:|---:|---:|---|---:|---:|\n";
+  char b[256];
+  for (const auto& s : summaries) {
+    std::snprintf(b, sizeof b, "| %s | %d/%d | %d | %s | [%.2f, %.2f] | %s | %s |\n", s.condition.c_str(), s.done, s.planned, s.converged,
+                  s.done ? (std::to_string(s.rate).substr(0, 4)).c_str() : "—", s.rate_lo, s.rate_hi,
+                  s.median_steps_converged ? std::to_string(static_cast<long>(*s.median_steps_converged)).c_str() : "—",
+                  s.median_final_exact ? std::to_string(*s.median_final_exact).substr(0, 6).c_str() : "—");
+    md << b;
+  }
+  if (!verdicts.empty()) {
+    md << "\n## Verdicts (decision rules fixed in the plan before the runs)\n\n| claim | verdict | measurement |\n|---|---|---|\n";
+    for (const auto& v : verdicts) md << "| " << v.id << ": " << v.statement << " | **" << to_string(v.verdict) << "** | " << v.measurement << " |\n";
+  }
+  md << "\n## Runs\n\n| run | status | final exact | best | first step ≥ threshold | wall s |\n|---|---|---:|---:|---:|---:|\n";
+  for (const auto& r : runs) {
+    std::snprintf(b, sizeof b, "| %s | %s | %s | %s | %s | %s |\n", r.run_id.c_str(), r.status.c_str(),
+                  r.final_exact ? std::to_string(*r.final_exact).substr(0, 6).c_str() : "—",
+                  r.best_exact ? std::to_string(*r.best_exact).substr(0, 6).c_str() : "—",
+                  r.first_step_converged ? std::to_string(*r.first_step_converged).c_str() : "never",
+                  r.wall_seconds ? std::to_string(static_cast<long>(*r.wall_seconds)).c_str() : "—");
+    md << b;
+  }
+  write_file_atomically(out_dir + "/results.md", md.str());
+
+  // Figures.
+  BarChart bars;
+  bars.title = "Convergence per condition: " + plan.name;
+  bars.x_label = "condition";
+  bars.y_label = "share of seeds converged (Wilson 95 %)";
+  for (const auto& s : summaries) {
+    bars.categories.push_back(s.condition + " (" + std::to_string(s.converged) + "/" + std::to_string(s.done) + ")");
+    bars.values.push_back(s.done ? s.rate : NAN);
+    bars.lo.push_back(s.done ? s.rate_lo : NAN);
+    bars.hi.push_back(s.done ? s.rate_hi : NAN);
+  }
+  bar_chart(bars).save(out_dir + "/convergence");
+
+  LineChart lines;
+  lines.title = "Test exact match, median over seeds: " + plan.name;
+  lines.x_label = "training step";
+  lines.y_label = "test exact match (greedy)";
+  lines.reference_lines = {{plan.converged_threshold, "converged"}};
+  for (const auto& c : plan.conditions) {
+    std::map<double, std::vector<double>> by_step;
+    for (const auto& r : runs)
+      if (r.condition == c.name && r.status == "done")
+        for (const auto& [step, exact] : curve(out_dir + "/runs/" + r.run_id)) by_step[step].push_back(exact);
+    LineChart::Series s{c.name, {}, {}};
+    for (const auto& [step, values] : by_step) {
+      s.x.push_back(step);
+      s.y.push_back(median(values));
+    }
+    if (!s.x.empty()) lines.series.push_back(s);
+  }
+  line_chart(lines).save(out_dir + "/curves");
+
+  if (plan.analysis) {
+    for (const bool init : {false, true}) {
+      if (init && !plan.analysis_at_init) continue;
+      std::vector<RunAnalysis> loaded;
+      std::vector<std::string> labels;
+      for (const auto& c : plan.conditions)
+        for (const auto& r : runs)
+          if (r.condition == c.name && r.status == "done") {
+            if (auto a = load_analysis(out_dir + "/runs/" + r.run_id + (init ? "/analysis-init" : "/analysis"))) {
+              loaded.push_back(std::move(*a));
+              labels.push_back(r.run_id);
+            }
+            break;  // the first finished seed of each condition
+          }
+      std::vector<const RunAnalysis*> rows;
+      for (const auto& a : loaded) rows.push_back(&a);
+      write_pearson_grid(rows, labels,
+                         "Pearson correlation between layers, one seed per condition" + std::string(init ? " (untrained)" : " (trained)"),
+                         out_dir + (init ? "/pearson-init" : "/pearson"));
+    }
+  }
+}
+
+}  // namespace symbreak::experiments

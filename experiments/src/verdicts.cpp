@@ -1,0 +1,383 @@
+#include "symbreak/experiments/verdicts.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+
+#include "symbreak/experiments/analysis.hpp"
+#include "symbreak/experiments/train_config.hpp"
+#include "symbreak/io.hpp"
+#include "symbreak/json_reader.hpp"
+
+namespace symbreak::experiments {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+std::string to_string(Verdict v) {
+  switch (v) {
+    case Verdict::reproduced: return "reproduced";
+    case Verdict::not_reproduced: return "not reproduced";
+    case Verdict::inconclusive: return "inconclusive";
+    case Verdict::not_run: return "not run";
+  }
+  return "?";
+}
+
+Verdict decide(const std::vector<Check>& checks) {
+  if (checks.empty()) return Verdict::not_run;
+  bool all_hold = true;
+  for (const Check& c : checks) {
+    const Interval& i = c.interval;
+    if (std::isnan(i.lo) || std::isnan(i.hi)) return Verdict::not_run;
+    const bool holds = c.above ? i.lo > c.threshold : i.hi < c.threshold;
+    const bool contrary = c.above ? i.hi <= c.threshold : i.lo >= c.threshold;
+    if (contrary) return Verdict::not_reproduced;
+    all_hold = all_hold && holds;
+  }
+  return all_hold ? Verdict::reproduced : Verdict::inconclusive;
+}
+
+json to_json(const ClaimVerdict& v) {
+  json checks = json::array();
+  for (const Check& c : v.checks)
+    checks.push_back({{"name", c.name},
+                      {"estimate", std::isnan(c.interval.estimate) ? json(nullptr) : json(c.interval.estimate)},
+                      {"lo", std::isnan(c.interval.lo) ? json(nullptr) : json(c.interval.lo)},
+                      {"hi", std::isnan(c.interval.hi) ? json(nullptr) : json(c.interval.hi)},
+                      {"threshold", c.threshold},
+                      {"wants", c.above ? "above" : "below"}});
+  return {{"id", v.id},         {"rule", v.rule},   {"statement", v.statement}, {"verdict", to_string(v.verdict)},
+          {"measurement", v.measurement}, {"checks", checks}, {"numbers", v.numbers}};
+}
+
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+std::string fmt(const char* f, double a, double b = 0, double c = 0) {
+  char buf[160];
+  std::snprintf(buf, sizeof buf, f, a, b, c);
+  return buf;
+}
+std::string interval_text(const Interval& i) { return fmt("%.3g [%.3g, %.3g]", i.estimate, i.lo, i.hi); }
+
+struct Context {
+  const Plan& plan;
+  std::string out;
+  std::vector<RunRecord> runs;
+
+  std::vector<const RunRecord*> done(const std::string& condition) const {
+    std::vector<const RunRecord*> r;
+    for (const RunRecord& x : runs)
+      if (x.condition == condition && x.status == "done") r.push_back(&x);
+    return r;
+  }
+  int planned(const std::string& condition) const {
+    int n = 0;
+    for (const RunRecord& x : runs) n += x.condition == condition;
+    return n;
+  }
+  bool complete(const std::string& condition) const {
+    const int n = planned(condition);
+    return n > 0 && static_cast<int>(done(condition).size()) == n;
+  }
+  std::optional<json> analysis(const RunRecord& r, bool init) const {
+    const std::string path = out + "/runs/" + r.run_id + (init ? "/analysis-init" : "/analysis") + "/analysis.json";
+    if (!fs::exists(path)) return std::nullopt;
+    return json::parse(read_file(path));
+  }
+  const PlanCondition* condition(const std::string& name) const {
+    for (const auto& c : plan.conditions)
+      if (c.name == name) return &c;
+    return nullptr;
+  }
+};
+
+std::string str(const json& rule, const char* key, const std::string& fallback = "") {
+  return rule.contains(key) && rule[key].is_string() ? rule[key].get<std::string>() : fallback;
+}
+std::vector<std::string> strings(const json& rule, const char* key) {
+  std::vector<std::string> out;
+  if (rule.contains(key) && rule[key].is_array())
+    for (const json& v : rule[key])
+      if (v.is_string()) out.push_back(v.get<std::string>());
+  return out;
+}
+
+// ---- C5: some ablation's convergence rate lies clearly below the reference's ----------------------
+void convergence_drop(const Context& ctx, const json& rule, ClaimVerdict& v) {
+  const std::string ref = str(rule, "reference", "intact");
+  std::vector<std::string> ablations = strings(rule, "ablations");
+  if (ablations.empty())
+    for (const auto& c : ctx.plan.conditions)
+      if (c.name != ref) ablations.push_back(c.name);
+  const auto rate = [&](const std::string& c) {
+    int k = 0;
+    const auto runs = ctx.done(c);
+    for (const RunRecord* r : runs) k += r->first_step_converged.has_value();
+    return std::pair{wilson(k, static_cast<int>(runs.size())), std::to_string(k) + "/" + std::to_string(runs.size())};
+  };
+  if (!ctx.complete(ref)) return;
+  const auto [ref_rate, ref_text] = rate(ref);
+  v.numbers[ref] = {{"converged", ref_text}, {"rate", ref_rate.estimate}, {"lo", ref_rate.lo}, {"hi", ref_rate.hi}};
+  // Each ablation is one check: its Wilson interval against the reference's lower bound. The claim
+  // needs one ablation that holds; otherwise an undecided one makes it inconclusive.
+  bool any_holds = false, any_undecided = false, any = false;
+  std::string prevented;
+  for (const std::string& a : ablations) {
+    if (!ctx.complete(a)) continue;
+    const auto [r, text] = rate(a);
+    v.numbers[a] = {{"converged", text}, {"rate", r.estimate}, {"lo", r.lo}, {"hi", r.hi}};
+    const Check c{"convergence rate of " + a + " below the lower bound of " + ref, r, ref_rate.lo, false};
+    const Verdict d = decide({c});
+    v.numbers[a]["verdict"] = to_string(d);
+    v.checks.push_back(c);
+    any = true;
+    any_holds = any_holds || d == Verdict::reproduced;
+    any_undecided = any_undecided || d == Verdict::inconclusive;
+    if (d == Verdict::reproduced) prevented += (prevented.empty() ? "" : ", ") + a + " " + text;
+  }
+  v.verdict = !any ? Verdict::not_run : any_holds ? Verdict::reproduced : any_undecided ? Verdict::inconclusive : Verdict::not_reproduced;
+  v.measurement = ref + " converged " + ref_text + fmt(" (Wilson [%.2f, %.2f])", ref_rate.lo, ref_rate.hi) +
+                  (prevented.empty() ? "; no ablation's upper bound lies below that lower bound" : "; clearly below it: " + prevented);
+}
+
+// The blocks a condition's config switches a residual off in.
+std::vector<int> ablated_blocks(const PlanCondition& c) {
+  const TrainConfig t = parse_train_config(c.config_json, c.name);
+  std::vector<int> out;
+  for (int l = 0; l < t.model.layers; ++l)
+    if (!t.model.residual_attention_on(l) || !t.model.residual_mlp_on(l)) out.push_back(l);
+  return out;
+}
+
+// Per run: mean D over the pairs (l, l+1) of the ablated blocks, and mean own-token retention of
+// the streams after them.
+struct SliceNumbers {
+  double D = kNaN, retention = kNaN;
+};
+SliceNumbers slice_numbers(const json& a, const std::vector<int>& blocks) {
+  std::vector<double> Ds, Rs;
+  for (int l : blocks) {
+    for (const json& p : a["pairs"])
+      if (p["from"] == l && p["to"] == l + 1 && !p["diagonality_index"].is_null()) Ds.push_back(p["diagonality_index"].get<double>());
+    const json& r = a["retention"][static_cast<std::size_t>(l + 1)]["own_token"];
+    if (!r.is_null()) Rs.push_back(r.get<double>());
+  }
+  return {mean(Ds), mean(Rs)};
+}
+
+// ---- C6: diagonal structure, measured without favouring the residual basis ------------------------
+void diagonal_structure(const Context& ctx, const json& rule, ClaimVerdict& v) {
+  const std::string ref = str(rule, "reference", "intact");
+  const std::string primary = str(rule, "primary");
+  std::vector<std::string> ablations = strings(rule, "ablations");
+  if (std::find(ablations.begin(), ablations.end(), primary) == ablations.end()) ablations.insert(ablations.begin(), primary);
+  const int resamples = rule.value("bootstrap_resamples", 10000);
+  for (const std::string& a : ablations) {
+    const PlanCondition* pc = ctx.condition(a);
+    if (!pc || !ctx.complete(a) || !ctx.complete(ref)) continue;
+    const std::vector<int> blocks = ablated_blocks(*pc);
+    // Per seed: trained and untrained numbers of the reference and of the ablation.
+    std::vector<double> d_ref, d_abl, r_ref, r_abl, dd_ref, dd_abl;
+    bool missing = false;
+    const auto collect = [&](const std::string& cond, std::vector<double>& d, std::vector<double>& r, std::vector<double>& dd) {
+      for (const RunRecord* run : ctx.done(cond)) {
+        const auto trained = ctx.analysis(*run, false), init = ctx.analysis(*run, true);
+        if (!trained || !init) {
+          missing = true;
+          return;
+        }
+        const SliceNumbers t = slice_numbers(*trained, blocks), i = slice_numbers(*init, blocks);
+        d.push_back(t.D);
+        r.push_back(t.retention);
+        dd.push_back(t.D - i.D);
+      }
+    };
+    collect(ref, d_ref, r_ref, dd_ref);
+    collect(a, d_abl, r_abl, dd_abl);
+    if (missing) continue;
+    const Interval dD = bootstrap_mean_difference(d_ref, d_abl, resamples, 1);
+    const Interval dR = bootstrap_mean_difference(r_ref, r_abl, resamples, 2);
+    const Interval dDD = bootstrap_mean_difference(dd_ref, dd_abl, resamples, 3);
+    json blocks_json = blocks;
+    v.numbers[a] = {{"ablated_blocks", blocks_json},
+                    {"D_reference", d_ref},
+                    {"D_ablated", d_abl},
+                    {"retention_reference", r_ref},
+                    {"retention_ablated", r_abl},
+                    {"D_trained_minus_init_reference", dd_ref},
+                    {"D_trained_minus_init_ablated", dd_abl},
+                    {"delta_D", {dD.estimate, dD.lo, dD.hi}},
+                    {"retention_drop", {dR.estimate, dR.lo, dR.hi}},
+                    {"delta_D_trained_minus_init", {dDD.estimate, dDD.lo, dDD.hi}}};
+    const std::vector<Check> checks = {{"ΔD = D(" + ref + ") − D(" + a + ")", dD, 0, true},
+                                       {"retention drop R(" + ref + ") − R(" + a + ")", dR, 0, true},
+                                       {"ΔD_trained − ΔD_init", dDD, 0, true}};
+    const Verdict d = decide(checks);
+    v.numbers[a]["verdict"] = to_string(d);
+    if (a == primary) {
+      v.checks = checks;
+      v.verdict = d;
+      v.measurement = "vs " + a + ": ΔD " + interval_text(dD) + ", retention drop " + interval_text(dR) + ", ΔD_trained − ΔD_init " +
+                      interval_text(dDD) + " (95 % bootstrap over seeds)";
+    }
+  }
+}
+
+// ---- convergence rate above a floor --------------------------------------------------------------
+void learns(const Context& ctx, const json& rule, ClaimVerdict& v) {
+  const double floor = rule.value("min_rate", 0.5);
+  std::string text;
+  for (const std::string& c : strings(rule, "conditions")) {
+    if (!ctx.complete(c)) return;
+    int k = 0;
+    const auto runs = ctx.done(c);
+    for (const RunRecord* r : runs) k += r->first_step_converged.has_value();
+    const Interval w = wilson(k, static_cast<int>(runs.size()));
+    v.checks.push_back({"convergence rate of " + c + " above " + fmt("%.2f", floor), w, floor, true});
+    v.numbers[c] = {{"converged", k}, {"runs", runs.size()}, {"rate", w.estimate}, {"lo", w.lo}, {"hi", w.hi}};
+    text += (text.empty() ? "" : "; ") + c + ": " + std::to_string(k) + "/" + std::to_string(runs.size()) + fmt(" converged (Wilson [%.2f, %.2f])", w.lo, w.hi);
+  }
+  v.verdict = decide(v.checks);
+  v.measurement = text;
+}
+
+double ceiling_value(const Context& ctx, const json& rule) {
+  if (rule.contains("ceiling") && rule["ceiling"].is_number()) return rule["ceiling"].get<double>();
+  const fs::path file = fs::path(ctx.plan.path).parent_path() / str(rule, "ceiling_file", "../ceilings/addition3.json");
+  const json c = json::parse(read_file(file.string()));
+  return c["whole_answer_teacher_forced"]["upper_bound_value"].get<double>();
+}
+
+// ---- best exact match of every run below the Bayes ceiling ----------------------------------------
+void under_ceiling(const Context& ctx, const json& rule, const std::vector<std::string>& conditions, ClaimVerdict& v, std::string& text) {
+  const double ceiling = ceiling_value(ctx, rule);
+  const int test = rule.value("test_size", 2000);
+  for (const std::string& c : conditions) {
+    if (!ctx.complete(c)) return;
+    const RunRecord* worst = nullptr;
+    for (const RunRecord* r : ctx.done(c))
+      if (!worst || r->best_exact.value_or(0) > worst->best_exact.value_or(0)) worst = r;
+    if (!worst) return;
+    const int k = static_cast<int>(std::lround(worst->best_exact.value_or(0) * test));
+    const Interval w = wilson(k, test);
+    v.checks.push_back({"best exact match of any " + c + " run below the ceiling " + fmt("%.4f", ceiling), w, ceiling, false});
+    v.numbers[c] = {{"best_exact_any_run", w.estimate}, {"run", worst->run_id}, {"lo", w.lo}, {"hi", w.hi}, {"ceiling", ceiling}};
+    char b[200];
+    std::snprintf(b, sizeof b, ": best exact match of any seed %.4f (Wilson [%.4f, %.4f]) vs ceiling %.4f", w.estimate, w.lo, w.hi, ceiling);
+    text += (text.empty() ? "" : "; ") + c + b;
+  }
+}
+
+// ---- B3: the gap between a simple optimizer and AdamW narrows with the biases ----------------------
+void gap_narrows(const Context& ctx, const json& rule, ClaimVerdict& v) {
+  const int budget = ctx.plan.steps;
+  const auto steps = [&](const std::string& c) {
+    std::vector<double> s;
+    for (const RunRecord* r : ctx.done(c)) s.push_back(r->first_step_converged ? *r->first_step_converged : budget);
+    return s;
+  };
+  const json& comparisons = rule["comparisons"];
+  if (!comparisons.is_array()) return;
+  const std::string primary = str(rule, "primary");
+  std::string text;
+  for (const json& cmp : comparisons) {
+    const std::string name = str(cmp, "name"), opt_none = str(cmp, "optimizer_without"), opt_bias = str(cmp, "optimizer_with"),
+                      ref_none = str(cmp, "adamw_without"), ref_bias = str(cmp, "adamw_with");
+    bool ready = true;
+    for (const auto& c : {opt_none, opt_bias, ref_none, ref_bias}) ready = ready && ctx.complete(c);
+    if (!ready) continue;
+    const std::vector<std::vector<double>> groups = {steps(opt_none), steps(ref_none), steps(opt_bias), steps(ref_bias)};
+    const auto narrowing = [](const std::vector<std::vector<double>>& g) {
+      return (median(g[0]) - median(g[1])) - (median(g[2]) - median(g[3]));
+    };
+    const Interval n = bootstrap(groups, narrowing, rule.value("bootstrap_resamples", 10000), 7);
+    const double gap_none = median(groups[0]) - median(groups[1]), gap_bias = median(groups[2]) - median(groups[3]);
+    v.numbers[name] = {{"gap_without_bias", gap_none},
+                       {"gap_with_bias", gap_bias},
+                       {"narrowing", {n.estimate, n.lo, n.hi}},
+                       {"median_steps", {{opt_none, median(groups[0])}, {ref_none, median(groups[1])}, {opt_bias, median(groups[2])}, {ref_bias, median(groups[3])}}}};
+    if (name == primary) {
+      v.checks.push_back({"gap narrowing (" + name + ")", n, 0, true});
+      v.measurement = name + fmt(": gap to AdamW %.0f steps without biases, %.0f with; narrowing ", gap_none, gap_bias) + interval_text(n) +
+                      " (95 % bootstrap; runs that never converge count at the budget)";
+    }
+  }
+  v.verdict = decide(v.checks);
+}
+
+// ---- B4: token keys align with the bias direction -------------------------------------------------
+void alignment(const Context& ctx, const json& rule, ClaimVerdict& v) {
+  const std::string with = str(rule, "with_bias"), without = str(rule, "without_bias"), which = str(rule, "keys", "actual");
+  if (!ctx.complete(with) || !ctx.complete(without)) return;
+  const auto zs = [&](const std::string& c) {
+    std::vector<double> z;
+    for (const RunRecord* r : ctx.done(c))
+      if (const auto a = ctx.analysis(*r, false)) {
+        const json& m = (*a)["alignment"]["mean_z_" + which];
+        if (!m.is_null()) z.push_back(m.get<double>());
+      }
+    return z;
+  };
+  const std::vector<double> zb = zs(with), zn = zs(without);
+  if (zb.empty() || zn.empty()) return;
+  const Interval diff = bootstrap_mean_difference(zb, zn, rule.value("bootstrap_resamples", 10000), 11);
+  const Interval biased = bootstrap_mean(zb, rule.value("bootstrap_resamples", 10000), 12);
+  v.checks = {{"mean z(" + with + ") − mean z(" + without + ")", diff, 0, true}, {"mean z(" + with + ") above 1.96", biased, 1.96, true}};
+  v.numbers = {{"z_with_bias", zb}, {"z_without_bias", zn}, {"difference", {diff.estimate, diff.lo, diff.hi}}, {"z_biased", {biased.estimate, biased.lo, biased.hi}}};
+  v.verdict = decide(v.checks);
+  v.measurement = "alignment z (" + which + " keys): with biases " + interval_text(biased) + ", difference to " + without + " " + interval_text(diff);
+}
+
+}  // namespace
+
+std::vector<ClaimVerdict> evaluate_plan(const Plan& plan, const std::string& out_dir) {
+  std::vector<ClaimVerdict> out;
+  if (!plan.decision.is_object()) return out;
+  const std::string db = out_dir + "/ledger.sqlite";
+  Context ctx{plan, out_dir, {}};
+  if (fs::exists(db)) ctx.runs = Ledger(db, true).runs();
+  for (const auto& [id, rule] : plan.decision.items()) {
+    ClaimVerdict v;
+    v.id = id;
+    v.rule = str(rule, "rule");
+    v.statement = str(rule, "statement");
+    v.numbers = json::object();
+    if (v.rule == "convergence_drop") convergence_drop(ctx, rule, v);
+    else if (v.rule == "diagonal_structure") diagonal_structure(ctx, rule, v);
+    else if (v.rule == "learns") learns(ctx, rule, v);
+    else if (v.rule == "under_ceiling") {
+      std::string text;
+      under_ceiling(ctx, rule, strings(rule, "conditions"), v, text);
+      v.verdict = decide(v.checks);
+      v.measurement = text;
+    } else if (v.rule == "ceiling_and_learns") {
+      std::string text;
+      under_ceiling(ctx, rule, strings(rule, "under_ceiling"), v, text);
+      for (const std::string& c : strings(rule, "learns")) {
+        if (!ctx.complete(c)) continue;
+        int k = 0;
+        const auto runs = ctx.done(c);
+        for (const RunRecord* r : runs) k += r->first_step_converged.has_value();
+        const Interval w = wilson(k, static_cast<int>(runs.size()));
+        v.checks.push_back({c + " converges on some seed (rate above 0)", w, 0, true});
+        v.numbers[c] = {{"converged", k}, {"runs", runs.size()}, {"lo", w.lo}, {"hi", w.hi}};
+        text += "; " + c + ": " + std::to_string(k) + "/" + std::to_string(runs.size()) + fmt(" converged (Wilson [%.2f, %.2f])", w.lo, w.hi);
+      }
+      v.verdict = decide(v.checks);
+      v.measurement = text;
+    } else if (v.rule == "gap_narrows") gap_narrows(ctx, rule, v);
+    else if (v.rule == "alignment") alignment(ctx, rule, v);
+    else throw ConfigError(plan.path + ": \"decision." + id + ".rule\": \"" + v.rule +
+                           "\" is not a known rule (allowed: convergence_drop, diagonal_structure, learns, under_ceiling, "
+                           "ceiling_and_learns, gap_narrows, alignment)");
+    out.push_back(std::move(v));
+  }
+  return out;
+}
+
+}  // namespace symbreak::experiments

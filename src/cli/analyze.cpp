@@ -1,0 +1,79 @@
+// symbreak analyze: correlation structure, token retention, position probes, attention mass and
+// bias alignment of trained runs (or of their untrained weights, the control).
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include "commands.hpp"
+#include "symbreak/experiments/analysis.hpp"
+
+namespace symbreak::cli {
+
+Action register_analyze(CLI::App& app) {
+  struct Flags {
+    std::vector<std::string> runs;
+    std::string out;
+    int prompts = 2000, threads = 2;
+    bool at_init = false;
+  };
+  auto f = std::make_shared<Flags>();
+  CLI::App* cmd = app.add_subcommand("analyze", "Measure what a trained model keeps where (Paper A's residual claim, Paper B's alignment)");
+  cmd->add_option("runs", f->runs, "Run directories written by symbreak train (config.json, run.json, weights.bin)")->required();
+  cmd->add_option("--prompts", f->prompts, "Test prompts fed teacher-forced (the first P of the run's fixed test set)")
+      ->check(CLI::Range(50, 1000000));
+  cmd->add_flag("--at-init", f->at_init, "Analyse the seed's untrained weights instead (the control)");
+  cmd->add_option("--out", f->out,
+                  "Output directory (default RUN/analysis, or RUN/analysis-init with --at-init; with several runs, "
+                  "DIR/<run> for each and DIR/pearson.{png,svg} with one row per run)");
+  cmd->add_option("--threads", f->threads, "Threads")->check(CLI::Range(1, 256));
+  return [f]() {
+    if (f->runs.size() > 1 && f->out.empty()) throw std::invalid_argument("--out is required with several run directories");
+    experiments::AnalysisOptions options;
+    options.prompts = f->prompts;
+    options.at_init = f->at_init;
+    options.threads = f->threads;
+    std::vector<experiments::RunAnalysis> analyses;
+    std::vector<std::string> names;
+    for (const std::string& dir : f->runs) {
+      const experiments::RunFiles run = experiments::read_run(dir);  // reads everything before any work
+      std::cout << "symbreak analyze: " << dir << (f->at_init ? " (untrained weights)" : "") << ", " << options.prompts << " prompts\n"
+                << std::flush;
+      experiments::RunAnalysis a = experiments::analyze(run, options);
+      const std::string out = f->runs.size() > 1 ? f->out + "/" + run.name
+                                                  : !f->out.empty() ? f->out
+                                                                    : dir + (f->at_init ? "/analysis-init" : "/analysis");
+      experiments::write_analysis(a, out);
+      const auto& j = a.json;
+      std::printf("  excluded constant slots: %zu\n", j["excluded_slots"].size());
+      std::printf("  %-10s %8s %8s\n", "pair", "D", "A");
+      for (const auto& p : j["pairs"])
+        std::printf("  (%d, %d)%*s %8.3f %8.3f\n", p["from"].get<int>(), p["to"].get<int>(), p["to"].get<int>() >= 10 ? 1 : 2, "",
+                    p["diagonality_index"].is_null() ? NAN : p["diagonality_index"].get<double>(),
+                    p["argmax_rate"].is_null() ? NAN : p["argmax_rate"].get<double>());
+      std::printf("  %-6s %10s %10s %10s %12s\n", "layer", "R own", "R other", "position", "self-attn");
+      for (std::size_t l = 0; l < j["retention"].size(); ++l) {
+        const auto& r = j["retention"][l];
+        const double mass = l < j["self_attention_mass"].size() ? j["self_attention_mass"][l].get<double>() : NAN;
+        std::printf("  %-6zu %10.3f %10.3f %10.3f %12.3f\n", l, r["own_token"].is_null() ? NAN : r["own_token"].get<double>(),
+                    r["other_tokens"].is_null() ? NAN : r["other_tokens"].get<double>(), j["position_probe"][l]["accuracy"].get<double>(), mass);
+      }
+      const auto& al = j["alignment"];
+      std::printf("  alignment with the mean query bias (bias %s): mean z raw %.2f, actual keys %.2f\n",
+                  al["bias_enabled"].get<bool>() ? "on" : "off", al["mean_z_raw"].is_null() ? NAN : al["mean_z_raw"].get<double>(),
+                  al["mean_z_actual"].is_null() ? NAN : al["mean_z_actual"].get<double>());
+      std::cout << "  wrote " << out << "/analysis.json, CSVs, pearson/cka/retention .png and .svg\n";
+      names.push_back(run.name);
+      analyses.push_back(std::move(a));
+    }
+    if (analyses.size() > 1) {
+      std::vector<const experiments::RunAnalysis*> rows;
+      for (const auto& a : analyses) rows.push_back(&a);
+      experiments::write_pearson_grid(rows, names, "Pearson correlation between layers" + std::string(f->at_init ? " (untrained)" : ""),
+                                      f->out + "/pearson");
+      std::cout << "wrote " << f->out << "/pearson.png and .svg (one row per run)\n";
+    }
+    return 0;
+  };
+}
+
+}  // namespace symbreak::cli

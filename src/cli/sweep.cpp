@@ -1,0 +1,63 @@
+// symbreak sweep: run (or resume) a plan of trainings and analyses, or print its status.
+#include <unistd.h>
+
+#include <climits>
+#include <cstdlib>
+#include <iostream>
+
+#include "commands.hpp"
+#include "symbreak/experiments/sweep.hpp"
+
+namespace symbreak::cli {
+namespace {
+
+// This executable's path: the sweep runs `train` and `analyze` through it.
+std::string self_path() {
+  char b[PATH_MAX];
+  const ssize_t n = readlink("/proc/self/exe", b, sizeof b - 1);
+  if (n <= 0) throw std::runtime_error("sweep: cannot find this executable (/proc/self/exe)");
+  return std::string(b, static_cast<std::size_t>(n));
+}
+
+// Started by mpirun with more than one rank?
+bool under_mpi() {
+  const char* size = std::getenv("OMPI_COMM_WORLD_SIZE");
+  if (!size) size = std::getenv("PMI_SIZE");
+  return size && std::atoi(size) > 1;
+}
+
+}  // namespace
+
+Action register_sweep(CLI::App& app, int* argc, char*** argv) {
+  struct Flags {
+    std::string plan, out;
+    int jobs = 1;
+    std::optional<int> threads;
+    bool status = false, quiet = false;
+  };
+  auto f = std::make_shared<Flags>();
+  CLI::App* cmd = app.add_subcommand("sweep", "Run or resume a plan of trainings (configs x seeds) with an SQLite ledger; mpirun spreads it over ranks");
+  cmd->add_option("--plan", f->plan, "A plan (experiments/plans/*.json)")->required()->check(CLI::ExistingFile);
+  cmd->add_option("--out", f->out, "The sweep directory (ledger.sqlite, runs/, results.json, figures)")->required();
+  cmd->add_option("--jobs", f->jobs, "Runs at a time (per MPI rank)")->check(CLI::Range(1, 256));
+  cmd->add_option("--threads", f->threads, "Threads per run (default: this host's cores / (jobs x ranks on the host))")->check(CLI::Range(1, 256));
+  cmd->add_flag("--status", f->status, "Print progress and the results table (Wilson 95 % intervals) from the ledger, and exit");
+  cmd->add_flag("--quiet", f->quiet, "No progress output");
+  return [f, argc, argv]() {
+    if (f->status) {
+      std::cout << experiments::sweep_status(f->plan, f->out);
+      return 0;
+    }
+    experiments::SweepOptions o;
+    o.plan_path = f->plan;
+    o.out_dir = f->out;
+    o.jobs = f->jobs;
+    o.threads = f->threads;
+    o.worker = self_path();
+    o.quiet = f->quiet;
+    if (under_mpi()) return experiments::run_sweep_mpi(o, argc, argv);
+    return experiments::run_sweep(o);
+  };
+}
+
+}  // namespace symbreak::cli
