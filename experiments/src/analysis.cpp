@@ -118,6 +118,16 @@ std::vector<LayerPair> analysed_pairs(int layers) {
   return pairs;
 }
 
+Eigen::MatrixXd cka_matrix(const std::vector<Eigen::MatrixXd>& from, const std::vector<Eigen::MatrixXd>& to) {
+  std::vector<CkaSlot> a, b;
+  for (const auto& x : from) a.push_back(x.size() ? cka_slot(x) : CkaSlot{});
+  for (const auto& y : to) b.push_back(y.size() ? cka_slot(y) : CkaSlot{});
+  Eigen::MatrixXd M(static_cast<Eigen::Index>(a.size()), static_cast<Eigen::Index>(b.size()));
+  for (std::size_t i = 0; i < a.size(); ++i)
+    for (std::size_t j = 0; j < b.size(); ++j) M(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(j)) = linear_cka(a[i], b[j]);
+  return M;
+}
+
 double diagonality_index(const Eigen::MatrixXd& m) {
   double diag = 0, off = 0;
   int nd = 0, no = 0;
@@ -207,16 +217,16 @@ RunAnalysis analyze(const RunFiles& run, const AnalysisOptions& options) {
     }
   }
 
-  // Slots, and which of them are constant up to rounding.
-  std::vector<std::vector<CkaSlot>> slots(L + 1, std::vector<CkaSlot>(n));
+  // Slots, and which of them are constant up to rounding (an excluded slot is left empty).
+  std::vector<std::vector<Eigen::MatrixXd>> slots(L + 1, std::vector<Eigen::MatrixXd>(n));
   std::vector<std::vector<bool>> valid(L + 1, std::vector<bool>(n, true));
   json excluded = json::array();
 #pragma omp parallel for schedule(dynamic, 1) num_threads(options.threads)
   for (int li = 0; li < (L + 1) * n; ++li) {
     const int l = li / n, i = li % n;
-    const Eigen::MatrixXd X = streams[l].middleCols(i * d, d).cast<double>();
+    Eigen::MatrixXd X = streams[l].middleCols(i * d, d).cast<double>();
     valid[l][i] = !near_constant(X);
-    if (valid[l][i]) slots[l][i] = cka_slot(X);
+    if (valid[l][i]) slots[l][i] = std::move(X);
   }
   for (int l = 0; l <= L; ++l)
     for (int i = 0; i < n; ++i)
@@ -227,10 +237,7 @@ RunAnalysis analyze(const RunFiles& run, const AnalysisOptions& options) {
   for (const LayerPair& pr : analysed_pairs(L)) {
     out.pearson.push_back(pearson_matrix(without_constant_columns(streams[pr.from].cast<double>()),
                                          without_constant_columns(streams[pr.to].cast<double>())));
-    Eigen::MatrixXd M = Eigen::MatrixXd::Constant(n, n, kNaN);
-    for (int i = 0; i < n; ++i)
-      for (int j = 0; j < n; ++j)
-        if (valid[pr.from][i] && valid[pr.to][j]) M(i, j) = linear_cka(slots[pr.from][i], slots[pr.to][j]);
+    const Eigen::MatrixXd M = cka_matrix(slots[pr.from], slots[pr.to]);
     out.cka.push_back(M);
     pairs_json.push_back({{"from", pr.from},
                           {"to", pr.to},
@@ -250,7 +257,7 @@ RunAnalysis analyze(const RunFiles& run, const AnalysisOptions& options) {
   for (int li = 0; li < (L + 1) * n; ++li) {
     const int l = li / n, k = li % n;
     if (!valid[l][k]) continue;
-    const auto results = ridge_probes(streams[l].middleCols(k * d, d).cast<double>(), digit_labels, 10);
+    const auto results = ridge_probes(slots[l][k], digit_labels, 10);
     for (int j = 0; j < digits; ++j) retention[l](k, j) = results[j].accuracy;
   }
   json retention_json = json::array();

@@ -163,7 +163,7 @@ int Ledger::add_runs(const Plan& plan, const std::vector<std::uint64_t>& seeds, 
         Statement s(db_,
                     "INSERT OR IGNORE INTO runs(run_id, condition, seed, config_hash, steps, status) VALUES(?, ?, ?, ?, ?, 'pending')");
         s.bind(1, run_id(c.name, seed)).bind(2, c.name).bind(3, static_cast<std::int64_t>(seed)).bind(4, c.config_hash);
-        s.bind(5, static_cast<std::int64_t>(plan.steps)).step();
+        s.bind(5, static_cast<std::int64_t>(c.steps)).step();
         added += sqlite3_changes(db_);
       }
     }

@@ -58,18 +58,20 @@ Plan load_plan(const std::string& path) {
   if (plan.name.empty() || plan.name.find_first_of("/ \t") != std::string::npos)
     o.fail("name", "must be a non-empty name without spaces or '/'");
   plan.description = o.string("description", "");
+  // The base config of every condition (a condition may name its own).
+  const auto read_base = [&](StrictObject& obj, const std::string& rel) {
+    const std::filesystem::path base_path = std::filesystem::path(path).parent_path() / rel;
+    std::string base_text;
+    try {
+      base_text = read_file(base_path.string());
+    } catch (const std::runtime_error&) {
+      obj.fail("base_config", "\"" + rel + "\": cannot read " + base_path.string());
+    }
+    return parse_json_text(base_text, base_path.string());
+  };
   const std::string base_rel = o.string("base_config", "");
-  if (base_rel.empty()) o.fail("base_config", "is required (a training config, relative to the plan file)");
-  const std::filesystem::path base_path = std::filesystem::path(path).parent_path() / base_rel;
-  std::string base_text;
-  try {
-    base_text = read_file(base_path.string());
-  } catch (const std::runtime_error&) {
-    o.fail("base_config", "\"" + base_rel + "\": cannot read " + base_path.string());
-  }
-  const json base = parse_json_text(base_text, base_path.string());
+  const json base = base_rel.empty() ? json() : read_base(o, base_rel);
   plan.steps = static_cast<int>(o.integer("steps", 0, 1, 100000000));
-  if (!o.has("steps")) o.fail("steps", "is required (the step budget of every run)");
   plan.seeds = seed_list(o, "seeds", true);
   plan.seeds_if_mixed = seed_list(o, "seeds_if_mixed", false);
   for (std::uint64_t s : plan.seeds_if_mixed)
@@ -88,14 +90,21 @@ Plan load_plan(const std::string& path) {
     pc.name = c.string("name", "");
     if (pc.name.empty() || pc.name.find_first_of("/ \t") != std::string::npos) c.fail("name", "must be a non-empty name without spaces or '/'");
     if (!names.insert(pc.name).second) c.fail("name", "\"" + pc.name + "\" is used twice");
-    json merged = base;
+    const std::string own_base = c.string("base_config", "");
+    if (own_base.empty() && base_rel.empty()) c.fail("base_config", "is required here or at the top of the plan");
+    json merged = own_base.empty() ? base : read_base(c, own_base);
+    pc.steps = static_cast<int>(c.integer("steps", plan.steps, 1, 100000000));
     if (const json* patch = c.get("config")) {
       if (!patch->is_object()) c.fail("config", "must be an object (merged into the base config)");
       merged.merge_patch(*patch);
     }
     c.finish();
     if (!merged.contains("train") || !merged["train"].is_object()) merged["train"] = json::object();
-    merged["train"]["steps"] = plan.steps;
+    // The budget: the condition's, else the plan's, else the config's own.
+    if (pc.steps == 0 && merged["train"].contains("steps") && merged["train"]["steps"].is_number_integer())
+      pc.steps = merged["train"]["steps"].get<int>();
+    if (pc.steps <= 0) c.fail("steps", "is required here, at the top of the plan or in the config (the step budget)");
+    merged["train"]["steps"] = pc.steps;
     const TrainConfig parsed = parse_train_config(merged.dump(), path + ": condition \"" + pc.name + "\"");
     pc.config_json = merged.dump(2) + "\n";
     pc.config_hash = fnv1a_hex(parsed.json);

@@ -126,7 +126,7 @@ void write_sweep_results(const Plan& plan, const std::string& out_dir) {
 
   // results.md: the table a person reads.
   std::ostringstream md;
-  md << "# Sweep `" << plan.name << "`\n\n" << plan.description << "\n\nBudget " << plan.steps << " steps; converged = test exact match ≥ "
+  md << "# Sweep `" << plan.name << "`\n\n" << plan.description << "\n\nBudget " << (plan.steps ? std::to_string(plan.steps) + " steps" : "per condition") << "; converged = test exact match ≥ "
      << plan.converged_threshold << " at any evaluation.\n\n";
   md << "| condition | runs | converged | rate | Wilson 95 % | median steps to converge | median final exact |\n|---|---:|---:|---:|---|---:|---:|\n";
   char b[256];

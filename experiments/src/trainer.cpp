@@ -1,11 +1,16 @@
 #include "symbreak/experiments/trainer.hpp"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
 
 #include "symbreak/backward.hpp"
 #include "symbreak/experiments/optimizer.hpp"
@@ -126,6 +131,30 @@ std::string metrics_csv(const std::vector<MetricsRow>& rows) {
   return s;
 }
 
+// One trainer per output directory: a second one (a sweep restarted while its killed child is still
+// exiting, or a user's mistake) waits up to 30 s for the first to go, then refuses. The lock is
+// released when the process ends, however it ends.
+class DirectoryLock {
+ public:
+  explicit DirectoryLock(const std::string& dir) {
+    fd_ = ::open((dir + "/.train.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0) throw ConfigError("--out " + dir + ": cannot create " + dir + "/.train.lock");
+    for (int i = 0; flock(fd_, LOCK_EX | LOCK_NB) != 0; ++i) {
+      if (i == 300) {
+        ::close(fd_);
+        throw ConfigError("--out " + dir + ": another symbreak train is writing to this directory");
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  ~DirectoryLock() { ::close(fd_); }
+  DirectoryLock(const DirectoryLock&) = delete;
+  DirectoryLock& operator=(const DirectoryLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
 void require_writable(const std::string& dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
@@ -241,6 +270,7 @@ TrainResult train(const TrainOptions& options) {
   const int steps = options.steps.value_or(c.steps);
   const int threads = options.threads.value_or(c.threads);
   require_writable(options.out_dir);
+  const DirectoryLock lock(options.out_dir);
   set_threads(threads);  // before anything runs in parallel
   // The config as run (--steps and --threads overrides replace the file's values) and the seed: with
   // weights.bin, everything an analysis of this run needs.

@@ -273,10 +273,34 @@ void under_ceiling(const Context& ctx, const json& rule, const std::vector<std::
   }
 }
 
+// ---- every run's last evaluation at or above a level (no checkpoint selection) --------------------
+void ends_converged(const Context& ctx, const json& rule, ClaimVerdict& v) {
+  const double level = rule.value("min_final", 0.99);
+  bool all = true, any = false;
+  std::string text;
+  for (const std::string& c : strings(rule, "conditions")) {
+    if (!ctx.complete(c)) continue;
+    any = true;
+    std::vector<double> finals;
+    int ok = 0;
+    for (const RunRecord* r : ctx.done(c)) {
+      finals.push_back(r->final_exact.value_or(0));
+      ok += r->final_exact.value_or(0) >= level;
+    }
+    all = all && ok == static_cast<int>(finals.size());
+    const double worst = *std::min_element(finals.begin(), finals.end());
+    v.numbers[c] = {{"final_exact", finals}, {"at_or_above", ok}, {"runs", finals.size()}};
+    text += (text.empty() ? "" : "; ") + c + ": " + std::to_string(ok) + "/" + std::to_string(finals.size()) + fmt(" (lowest %.4f)", worst);
+  }
+  // A requirement on measured values, not an estimate: no interval is involved.
+  v.verdict = !any ? Verdict::not_run : all ? Verdict::reproduced : Verdict::not_reproduced;
+  v.measurement = text;
+}
+
 // ---- B3: the gap between a simple optimizer and AdamW narrows with the biases ----------------------
 void gap_narrows(const Context& ctx, const json& rule, ClaimVerdict& v) {
-  const int budget = ctx.plan.steps;
   const auto steps = [&](const std::string& c) {
+    const int budget = ctx.condition(c) ? ctx.condition(c)->steps : ctx.plan.steps;
     std::vector<double> s;
     for (const RunRecord* r : ctx.done(c)) s.push_back(r->first_step_converged ? *r->first_step_converged : budget);
     return s;
@@ -370,11 +394,12 @@ std::vector<ClaimVerdict> evaluate_plan(const Plan& plan, const std::string& out
       }
       v.verdict = decide(v.checks);
       v.measurement = text;
-    } else if (v.rule == "gap_narrows") gap_narrows(ctx, rule, v);
+    } else if (v.rule == "ends_converged") ends_converged(ctx, rule, v);
+    else if (v.rule == "gap_narrows") gap_narrows(ctx, rule, v);
     else if (v.rule == "alignment") alignment(ctx, rule, v);
     else throw ConfigError(plan.path + ": \"decision." + id + ".rule\": \"" + v.rule +
                            "\" is not a known rule (allowed: convergence_drop, diagonal_structure, learns, under_ceiling, "
-                           "ceiling_and_learns, gap_narrows, alignment)");
+                           "ceiling_and_learns, ends_converged, gap_narrows, alignment)");
     out.push_back(std::move(v));
   }
   return out;

@@ -68,6 +68,9 @@ struct LayerPair {
 // (l, l+1) for every block, then (0, L).
 std::vector<LayerPair> analysed_pairs(int layers);
 
+// M[i, j] = linear CKA between from[i] and to[j] (each P×d); an empty slot (excluded) gives NaN.
+Eigen::MatrixXd cka_matrix(const std::vector<Eigen::MatrixXd>& from, const std::vector<Eigen::MatrixXd>& to);
+
 // D and A of a CKA matrix (NaN entries are excluded slots and are skipped).
 double diagonality_index(const Eigen::MatrixXd& m);
 double argmax_rate(const Eigen::MatrixXd& m);

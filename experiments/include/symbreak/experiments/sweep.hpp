@@ -18,7 +18,8 @@
 //     "analysis": {"prompts": 2000, "at_init": true},  // optional: symbreak analyze on every finished run
 //     "decision": { ... }                              // the decision rules, fixed before the runs (verdicts.hpp)
 //   }
-// A condition's "config" is merged into the base config (RFC 7386 merge patch).
+// A condition's "config" is merged into the base config (RFC 7386 merge patch). A condition may also
+// name its own "base_config" and "steps" (a plan of different configs, such as the shipped ones).
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -33,6 +34,7 @@ namespace symbreak::experiments {
 
 struct PlanCondition {
   std::string name;
+  int steps = 0;            // the step budget (the plan's unless the condition sets its own)
   std::string config_json;  // the merged training config, steps set to the plan's budget
   std::string config_hash;  // FNV-1a 64 of the normalised config, hex
 };
@@ -41,7 +43,7 @@ struct Plan {
   std::string name, description, path;
   nlohmann::json json;  // the plan file as written
   std::string hash;     // of the plan file's normalised JSON
-  int steps = 0;
+  int steps = 0;  // the default step budget (0: every condition sets its own)
   std::vector<std::uint64_t> seeds, seeds_if_mixed;
   double converged_threshold = 0.99;
   std::vector<PlanCondition> conditions;

@@ -1,0 +1,261 @@
+// The statistics and measurements behind the verdicts, against hand-computed values and planted
+// structure: Wilson, bootstrap, Pearson, CKA, the diagonality index, probes, the verdict rule, figures.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <numeric>
+
+#include "symbreak/experiments/analysis.hpp"
+#include "symbreak/experiments/figure.hpp"
+#include "symbreak/experiments/probes.hpp"
+#include "symbreak/experiments/stats.hpp"
+#include "symbreak/experiments/verdicts.hpp"
+#include "symbreak/rng.hpp"
+
+namespace symbreak::experiments {
+namespace {
+
+using ::testing::HasSubstr;
+
+Eigen::MatrixXd gaussian(int rows, int cols, Rng& rng) {
+  Eigen::MatrixXd m(rows, cols);
+  for (int r = 0; r < rows; ++r)
+    for (int c = 0; c < cols; ++c) m(r, c) = rng.normal();
+  return m;
+}
+
+Eigen::MatrixXd random_rotation(int d, Rng& rng) {
+  const Eigen::HouseholderQR<Eigen::MatrixXd> qr(gaussian(d, d, rng));
+  return qr.householderQ();
+}
+
+TEST(Stats, WilsonMatchesHandComputedIntervals) {
+  // 5 of 5 at z = 1.96: centre (1 + z²/10)/(1 + z²/5) = 0.78276, half-width 0.21724.
+  const Interval all = wilson(5, 5);
+  EXPECT_NEAR(all.estimate, 1.0, 1e-12);
+  EXPECT_NEAR(all.lo, 0.565518, 1e-5);
+  EXPECT_DOUBLE_EQ(all.hi, 1.0);
+  // 0 of 10: upper bound z²/(n + z²) = 3.8415/13.8415.
+  const Interval none = wilson(0, 10);
+  EXPECT_DOUBLE_EQ(none.lo, 0.0);
+  EXPECT_NEAR(none.hi, 0.277533, 1e-5);
+  // 3 of 10: the textbook example, [0.1078, 0.6032].
+  const Interval some = wilson(3, 10);
+  EXPECT_NEAR(some.lo, 0.107789, 1e-5);
+  EXPECT_NEAR(some.hi, 0.603218, 1e-5);
+  // No runs: no information.
+  const Interval empty = wilson(0, 0);
+  EXPECT_TRUE(std::isnan(empty.estimate));
+  EXPECT_EQ(empty.lo, 0.0);
+  EXPECT_EQ(empty.hi, 1.0);
+}
+
+TEST(Stats, MedianHandlesEvenCountsAndCensoredValues) {
+  EXPECT_DOUBLE_EQ(median({3, 1, 2}), 2);
+  EXPECT_DOUBLE_EQ(median({4, 1, 3, 2}), 2.5);
+  const double inf = std::numeric_limits<double>::infinity();
+  EXPECT_DOUBLE_EQ(median({1, inf, inf}), inf);  // most runs never converged
+  EXPECT_DOUBLE_EQ(median({1, 2, inf}), 2);
+  EXPECT_TRUE(std::isnan(median({})));
+}
+
+TEST(Stats, BootstrapIsDeterministicAndCoversTheEstimate) {
+  const std::vector<double> a = {1, 2, 3, 4, 5}, b = {0, 1, 1, 2, 1};
+  const Interval m = bootstrap_mean(a, 4000, 9);
+  EXPECT_DOUBLE_EQ(m.estimate, 3.0);
+  EXPECT_GT(m.lo, 1.0);
+  EXPECT_LT(m.hi, 5.0);
+  EXPECT_LT(m.lo, 3.0);
+  EXPECT_GT(m.hi, 3.0);
+  const Interval again = bootstrap_mean(a, 4000, 9);
+  EXPECT_EQ(m.lo, again.lo);
+  EXPECT_EQ(m.hi, again.hi);
+  // A constant group has a degenerate interval; a difference of constants is exact.
+  const Interval c = bootstrap_mean_difference({2, 2, 2}, {0.5, 0.5}, 500, 1);
+  EXPECT_DOUBLE_EQ(c.estimate, 1.5);
+  EXPECT_DOUBLE_EQ(c.lo, 1.5);
+  EXPECT_DOUBLE_EQ(c.hi, 1.5);
+  // Means of 3 and 1: the resampled difference of means stays within the extremes [-1, 5].
+  const Interval d = bootstrap_mean_difference(a, b, 4000, 3);
+  EXPECT_DOUBLE_EQ(d.estimate, 2.0);
+  EXPECT_GE(d.lo, -1.0);
+  EXPECT_LE(d.hi, 5.0);
+  EXPECT_GT(d.lo, 0.0);  // clearly separated groups
+}
+
+TEST(Stats, PearsonMatchesHandComputation) {
+  Eigen::VectorXd x(4), y(4);
+  x << 1, 2, 3, 4;
+  y << 2, 4, 5, 9;
+  // Σdxdy = 11, Σdx² = 5, Σdy² = 26.
+  EXPECT_NEAR(pearson(x, y), 11.0 / std::sqrt(130.0), 1e-12);
+  Eigen::MatrixXd X(4, 2), Y(4, 2);
+  X << 1, 7, 2, 7, 3, 7, 4, 7;  // the second column is constant
+  Y << 2, -1, 4, -2, 5, -3, 9, -4;
+  const Eigen::MatrixXd R = pearson_matrix(X, Y);
+  EXPECT_NEAR(R(0, 0), 11.0 / std::sqrt(130.0), 1e-12);
+  EXPECT_NEAR(R(0, 1), -1.0, 1e-12);
+  EXPECT_TRUE(std::isnan(R(1, 0)));  // undefined, never a division by zero
+  EXPECT_TRUE(std::isnan(R(1, 1)));
+}
+
+TEST(Stats, LinearCkaMatchesHandValuesAndIsBasisInvariant) {
+  // For one-dimensional representations CKA is the squared Pearson correlation: 121/130.
+  Eigen::MatrixXd x(4, 1), y(4, 1);
+  x << 1, 2, 3, 4;
+  y << 2, 4, 5, 9;
+  EXPECT_NEAR(linear_cka(x, y), 121.0 / 130.0, 1e-12);
+  Rng rng(5);
+  const Eigen::MatrixXd X = gaussian(300, 6, rng);
+  EXPECT_NEAR(linear_cka(X, X), 1.0, 1e-12);
+  const Eigen::MatrixXd R = random_rotation(6, rng);
+  EXPECT_NEAR(linear_cka(X, X * R * 3.0), 1.0, 1e-12);  // rotation and isotropic scaling
+  const Eigen::MatrixXd Y = gaussian(300, 6, rng);
+  EXPECT_NEAR(linear_cka(X, Y * R), linear_cka(X, Y), 1e-12);
+  EXPECT_LT(linear_cka(X, Y), 0.2);  // independent representations
+  EXPECT_TRUE(std::isnan(linear_cka(X, Eigen::MatrixXd::Ones(300, 6))));
+}
+
+TEST(Stats, DiagonalityIndexAndArgmaxRateByHand) {
+  Eigen::MatrixXd m(2, 2);
+  m << 1.0, 0.2, 0.3, 1.0;
+  EXPECT_DOUBLE_EQ(diagonality_index(m), 1.0 / 0.25);
+  EXPECT_DOUBLE_EQ(argmax_rate(m), 1.0);
+  Eigen::MatrixXd skew(3, 3);
+  skew << 0.5, 0.9, 0.1, 0.2, 0.8, 0.1, 0.1, 0.1, std::numeric_limits<double>::quiet_NaN();
+  // The NaN slot is skipped: diagonal mean (0.5+0.8)/2, off-diagonal mean (0.9+0.1+0.2+0.1+0.1+0.1)/6.
+  EXPECT_DOUBLE_EQ(diagonality_index(skew), 0.65 / 0.25);
+  EXPECT_DOUBLE_EQ(argmax_rate(skew), 0.5);  // row 0's best is column 1; row 2 has no diagonal
+}
+
+// n slots per layer; slot i of layer 2 carries the latent of slot planted[i] of layer 1.
+struct Planted {
+  std::vector<Eigen::MatrixXd> layer1, layer2;
+};
+Planted planted(const std::vector<int>& source, Rng& rng, double noise = 0.3) {
+  const int P = 400, d = 8, n = static_cast<int>(source.size());
+  std::vector<Eigen::MatrixXd> latent(n);
+  for (auto& z : latent) z = gaussian(P, d, rng);
+  Planted p;
+  const Eigen::MatrixXd mix = gaussian(d, d, rng);  // layer 2 is another basis, not a copy
+  for (int i = 0; i < n; ++i) {
+    p.layer1.push_back(latent[i]);
+    p.layer2.push_back(latent[source[i]] * mix + noise * gaussian(P, d, rng));
+  }
+  return p;
+}
+
+TEST(Structure, PlantedDiagonalGivesHighIndexAndShufflingGivesOne) {
+  Rng rng(11);
+  const std::vector<int> identity = {0, 1, 2, 3, 4, 5};
+  const Planted diagonal = planted(identity, rng);
+  const Eigen::MatrixXd M = cka_matrix(diagonal.layer1, diagonal.layer2);
+  EXPECT_GT(diagonality_index(M), 10.0);
+  EXPECT_DOUBLE_EQ(argmax_rate(M), 1.0);
+  // Slots of layer 2 unrelated to layer 1 (fresh latents): no structure, D ≈ 1.
+  Planted unrelated = planted(identity, rng);
+  for (auto& s : unrelated.layer2) s = gaussian(400, 8, rng);
+  const double d_shuffled = diagonality_index(cka_matrix(diagonal.layer1, unrelated.layer2));
+  EXPECT_NEAR(d_shuffled, 1.0, 0.35);
+  // A permuted correspondence moves the structure off the diagonal.
+  const Planted permuted = planted({1, 2, 3, 4, 5, 0}, rng);
+  EXPECT_LT(diagonality_index(cka_matrix(permuted.layer1, permuted.layer2)), 0.5);
+  EXPECT_DOUBLE_EQ(argmax_rate(cka_matrix(permuted.layer1, permuted.layer2)), 0.0);
+}
+
+TEST(Structure, RotatedCopyOfALayerKeepsCkaAndD) {
+  Rng rng(12);
+  const Planted p = planted({0, 1, 2, 3, 4}, rng);
+  const Eigen::MatrixXd R = random_rotation(8, rng);
+  std::vector<Eigen::MatrixXd> rotated;
+  for (const auto& s : p.layer2) rotated.push_back(s * R);
+  const Eigen::MatrixXd a = cka_matrix(p.layer1, p.layer2), b = cka_matrix(p.layer1, rotated);
+  EXPECT_LT((a - b).cwiseAbs().maxCoeff(), 1e-10);
+  EXPECT_NEAR(diagonality_index(a), diagonality_index(b), 1e-9);
+}
+
+TEST(Probes, RecoverAPlantedTokenAndStayAtChanceWithout) {
+  Rng rng(21);
+  const int P = 1500, d = 12, classes = 10;
+  const Eigen::MatrixXd embedding = gaussian(classes, d, rng);
+  std::vector<int> token(P), unrelated(P);
+  Eigen::MatrixXd X(P, d);
+  for (int p = 0; p < P; ++p) {
+    token[p] = static_cast<int>(rng.below(classes));
+    unrelated[p] = static_cast<int>(rng.below(classes));
+    X.row(p) = embedding.row(token[p]) + 0.3 * gaussian(1, d, rng);
+  }
+  const auto r = ridge_probes(X, {token, unrelated}, classes);
+  EXPECT_GT(r[0].accuracy, 0.95);
+  EXPECT_NEAR(r[1].accuracy, 0.1, 0.06);
+  EXPECT_EQ(r[0].held_out, 300);  // the last 20 %
+}
+
+TEST(Probes, RecoverAPlantedPositionWithPromptsKeptWhole) {
+  Rng rng(22);
+  const int prompts = 300, n = 6, d = 10;
+  const Eigen::MatrixXd position_code = gaussian(n, d, rng);
+  Eigen::MatrixXd X(prompts * n, d);
+  std::vector<int> position(prompts * n);
+  for (int p = 0; p < prompts; ++p)
+    for (int i = 0; i < n; ++i) {
+      X.row(p * n + i) = position_code.row(i) + 0.5 * gaussian(1, d, rng);
+      position[p * n + i] = i;
+    }
+  const auto r = ridge_probes_grouped(X, {position}, n, n);
+  EXPECT_GT(r[0].accuracy, 0.95);
+  EXPECT_EQ(r[0].held_out, 60 * n);  // whole prompts are held out
+}
+
+TEST(Verdicts, DecideIsThreeWayWithInconclusiveWhenAnIntervalStraddles) {
+  const Interval above{0.8, 0.6, 0.9}, straddles{0.2, -0.1, 0.4}, below{-0.3, -0.5, -0.1};
+  EXPECT_EQ(decide({{"a", above, 0, true}}), Verdict::reproduced);
+  EXPECT_EQ(decide({{"a", straddles, 0, true}}), Verdict::inconclusive);
+  EXPECT_EQ(decide({{"a", below, 0, true}}), Verdict::not_reproduced);
+  EXPECT_EQ(decide({{"a", above, 0, true}, {"b", straddles, 0, true}}), Verdict::inconclusive);
+  EXPECT_EQ(decide({{"a", straddles, 0, true}, {"b", below, 0, true}}), Verdict::not_reproduced);
+  // Claims that want the interval below a threshold (a Bayes ceiling, say).
+  EXPECT_EQ(decide({{"c", Interval{0.02, 0.01, 0.03}, 0.057, false}}), Verdict::reproduced);
+  EXPECT_EQ(decide({{"c", Interval{0.055, 0.045, 0.066}, 0.057, false}}), Verdict::inconclusive);
+  EXPECT_EQ(decide({{"c", Interval{0.2, 0.18, 0.22}, 0.057, false}}), Verdict::not_reproduced);
+  // An interval touching the threshold does not hold: from it upwards it is undecided, below it contrary.
+  EXPECT_EQ(decide({{"a", Interval{0.5, 0.0, 1.0}, 0, true}}), Verdict::inconclusive);
+  EXPECT_EQ(decide({{"a", Interval{-0.5, -1.0, 0.0}, 0, true}}), Verdict::not_reproduced);
+  EXPECT_EQ(decide({}), Verdict::not_run);
+  EXPECT_EQ(decide({{"a", Interval{}, 0, true}}), Verdict::not_run);
+  EXPECT_EQ(to_string(Verdict::not_reproduced), "not reproduced");
+}
+
+TEST(Figures, PngAndSvgCarryTitleAxesAndColourBar) {
+  HeatmapGrid g;
+  g.title = "Planted title";
+  g.row_labels = {"row A"};
+  g.column_labels = {"(l, l') = (0, 1)"};
+  Eigen::MatrixXd m(4, 4);
+  m << 1, 0.5, 0, -0.5, 0.5, 1, std::numeric_limits<double>::quiet_NaN(), 0, 0, 0, 1, 0, -1, 0, 0, 1;
+  g.panels = {{m}};
+  g.block_labels = {"^", "a"};
+  g.x_label = "x axis words";
+  g.y_label = "y axis words";
+  g.colour_label = "Pearson r";
+  const Figure f = heatmap_grid(g);
+  const std::string svg = f.svg();
+  for (const char* s : {"Planted title", "x axis words", "y axis words", "Pearson r", "row A", "data:image/png;base64,"})
+    EXPECT_THAT(svg, HasSubstr(s));
+  const Image img = f.raster();
+  EXPECT_EQ(img.width, f.width());
+  const std::string png = png_bytes(img);
+  ASSERT_GT(png.size(), 8u);
+  EXPECT_EQ(png.substr(1, 3), "PNG");
+  // The colour map: -1 blue, 0 white-ish, +1 red, NaN grey.
+  EXPECT_GT(diverging(1).r, diverging(1).b);
+  EXPECT_GT(diverging(-1).b, diverging(-1).r);
+  EXPECT_EQ(diverging(std::numeric_limits<double>::quiet_NaN()), kGrey);
+  EXPECT_EQ(base64("Man"), "TWFu");
+  EXPECT_EQ(base64("Ma"), "TWE=");
+}
+
+}  // namespace
+}  // namespace symbreak::experiments
