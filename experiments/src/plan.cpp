@@ -118,6 +118,7 @@ Plan load_plan(const std::string& path) {
     plan.analysis_at_init = a.boolean("at_init", false);
     a.finish();
   }
+  plan.estimate_minutes = o.number("estimate_minutes", 0, 0, 1e7);
   if (const json* d = o.get("decision")) {
     if (!d->is_object()) o.fail("decision", "must be an object (the decision rules)");
     plan.decision = *d;

@@ -329,7 +329,7 @@ json run_result(const std::string& run_dir, double threshold) {
 
 // ---- one machine ----------------------------------------------------------------------------------
 
-int run_sweep(const SweepOptions& options) {
+int run_sweep_local(const SweepOptions& options) {
   const int threads = options.threads.value_or(default_threads_per_job(options.jobs, 1));
   SweepScheduler scheduler(options, threads);
   scheduler.set_quiet(options.quiet);
@@ -372,6 +372,11 @@ int run_sweep(const SweepOptions& options) {
   write_sweep_results(scheduler.plan(), options.out_dir);
   if (!options.quiet) std::cout << sweep_status(options.plan_path, options.out_dir);
   return scheduler.failures() > 0 ? 1 : 0;
+}
+
+int run_sweep(const SweepOptions& options, MpiSession* mpi) {
+  if (mpi && mpi->ranks() > 1) return run_sweep_mpi(options, *mpi);
+  return run_sweep_local(options);
 }
 
 std::vector<ConditionSummary> summarize(const Plan& plan, const std::vector<RunRecord>& runs) {

@@ -85,6 +85,10 @@ class JobSlots {
   std::vector<Slot> slots_;
 };
 
+// The two ways to run a sweep (run_sweep picks one).
+int run_sweep_local(const SweepOptions& options);
+int run_sweep_mpi(const SweepOptions& options, MpiSession& mpi);
+
 // The cores of this host shared by the jobs of every rank on it.
 int default_threads_per_job(int jobs, int ranks_on_host);
 

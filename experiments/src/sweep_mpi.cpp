@@ -4,6 +4,7 @@
 // checkpoint on whichever rank picks it up next.
 #include <unistd.h>
 
+#include <cstdlib>
 #include <iostream>
 #include <thread>
 
@@ -157,22 +158,25 @@ void worker(const SweepOptions& options) {
 
 }  // namespace
 
-bool mpi_available() { return true; }
-
-int run_sweep_mpi(const SweepOptions& options, int* argc, char*** argv) {
+MpiSession::MpiSession(int* argc, char*** argv) {
   MPI_Init(argc, argv);
-  int rank = 0, ranks = 1, local = 1;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  MPI_Comm_size(MPI_COMM_WORLD, &ranks);
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
+  MPI_Comm_size(MPI_COMM_WORLD, &ranks_);
   MPI_Comm node;
-  MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node);
-  MPI_Comm_size(node, &local);
+  MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node);
+  MPI_Comm_size(node, &local_);
   MPI_Comm_free(&node);
-  const int threads = options.threads.value_or(default_threads_per_job(options.jobs, local));
-  int rc = 0;
-  // Rank 0 reads the plan first; a bad plan or a held directory stops every rank with the same message.
+}
+
+MpiSession::~MpiSession() { MPI_Finalize(); }
+
+bool MpiSession::available() { return true; }
+
+int run_sweep_mpi(const SweepOptions& options, MpiSession& mpi) {
+  const int threads = options.threads.value_or(default_threads_per_job(options.jobs, mpi.ranks_on_host()));
+  // Rank 0 reads the plan first; a bad plan stops every rank with the same message.
   std::string error;
-  if (rank == 0) {
+  if (mpi.rank() == 0) {
     try {
       load_plan(options.plan_path);
     } catch (const std::exception& e) {
@@ -183,29 +187,34 @@ int run_sweep_mpi(const SweepOptions& options, int* argc, char*** argv) {
   MPI_Bcast(&error_size, 1, MPI_INT, 0, MPI_COMM_WORLD);
   error.resize(static_cast<std::size_t>(error_size));
   MPI_Bcast(error.data(), error_size, MPI_CHAR, 0, MPI_COMM_WORLD);
-  if (!error.empty()) {
-    MPI_Finalize();
-    throw ConfigError(error);
-  }
+  if (!error.empty()) throw ConfigError(error);
+  int rc = 0;
   try {
-    if (rank == 0) rc = coordinator(options, ranks, threads);
+    if (mpi.rank() == 0) rc = coordinator(options, mpi.ranks(), threads);
     else worker(options);
   } catch (const std::exception& e) {
-    std::cerr << "error: rank " << rank << ": " << e.what() << "\n";
+    std::cerr << "error: rank " << mpi.rank() << ": " << e.what() << "\n";
     MPI_Abort(MPI_COMM_WORLD, 2);
   }
-  MPI_Finalize();
+  MPI_Bcast(&rc, 1, MPI_INT, 0, MPI_COMM_WORLD);  // every rank returns the same code
   return rc;
 }
 
 #else
 
-bool mpi_available() { return false; }
-
-int run_sweep_mpi(const SweepOptions&, int*, char***) {
+MpiSession::MpiSession(int*, char***) {
   throw ConfigError("this symbreak was built without Open MPI (configure with -DSYMBREAK_WITH_MPI=ON; Debian: libopenmpi-dev openmpi-bin)");
 }
+MpiSession::~MpiSession() = default;
+bool MpiSession::available() { return false; }
+int run_sweep_mpi(const SweepOptions&, MpiSession&) { throw ConfigError("this symbreak was built without Open MPI"); }
 
 #endif
+
+bool MpiSession::launched_by_mpirun() {
+  const char* size = std::getenv("OMPI_COMM_WORLD_SIZE");
+  if (!size) size = std::getenv("PMI_SIZE");
+  return size && std::atoi(size) > 1;
+}
 
 }  // namespace symbreak::experiments

@@ -273,6 +273,45 @@ void under_ceiling(const Context& ctx, const json& rule, const std::vector<std::
   }
 }
 
+// ---- X2: linear position probes, last layer against layer 0 -------------------------------------
+void position_probe(const Context& ctx, const json& rule, ClaimVerdict& v) {
+  const int resamples = rule.value("bootstrap_resamples", 10000);
+  // Per run: the position probe's accuracy at layer 0 and at the last layer.
+  const auto accuracies = [&](const std::string& c, std::vector<double>& first, std::vector<double>& last) {
+    for (const RunRecord* r : ctx.done(c))
+      if (const auto a = ctx.analysis(*r, false)) {
+        const json& p = (*a)["position_probe"];
+        first.push_back(p.front()["accuracy"].get<double>());
+        last.push_back(p.back()["accuracy"].get<double>());
+      }
+  };
+  std::string text;
+  const double floor = rule.value("min_accuracy", 0.9), max_gain = rule.value("max_gain", 0.02);
+  for (const std::string& c : strings(rule, "learns_position")) {
+    if (!ctx.complete(c)) return;
+    std::vector<double> first, last;
+    accuracies(c, first, last);
+    if (last.empty()) return;
+    const Interval i = bootstrap_mean(last, resamples, 21);
+    v.checks.push_back({"last-layer position accuracy of " + c + " above " + fmt("%.2f", floor), i, floor, true});
+    v.numbers[c] = {{"layer0", first}, {"last_layer", last}, {"mean_last", {i.estimate, i.lo, i.hi}}};
+    text += (text.empty() ? "" : "; ") + c + ": last layer " + interval_text(i) + fmt(" (layer 0: %.3f)", mean(first));
+  }
+  for (const std::string& c : strings(rule, "blind")) {
+    if (!ctx.complete(c)) return;
+    std::vector<double> first, last, gain;
+    accuracies(c, first, last);
+    if (last.empty()) return;
+    for (std::size_t k = 0; k < last.size(); ++k) gain.push_back(last[k] - first[k]);
+    const Interval i = bootstrap_mean(gain, resamples, 22);
+    v.checks.push_back({"position gain of " + c + " over layer 0 below " + fmt("%.2f", max_gain), i, max_gain, false});
+    v.numbers[c] = {{"layer0", first}, {"last_layer", last}, {"mean_gain", {i.estimate, i.lo, i.hi}}};
+    text += (text.empty() ? "" : "; ") + c + ": gain over layer 0 " + interval_text(i);
+  }
+  v.verdict = decide(v.checks);
+  v.measurement = text + " (95 % bootstrap over seeds)";
+}
+
 // ---- every run's last evaluation at or above a level (no checkpoint selection) --------------------
 void ends_converged(const Context& ctx, const json& rule, ClaimVerdict& v) {
   const double level = rule.value("min_final", 0.99);
@@ -395,11 +434,12 @@ std::vector<ClaimVerdict> evaluate_plan(const Plan& plan, const std::string& out
       v.verdict = decide(v.checks);
       v.measurement = text;
     } else if (v.rule == "ends_converged") ends_converged(ctx, rule, v);
+    else if (v.rule == "position_probe") position_probe(ctx, rule, v);
     else if (v.rule == "gap_narrows") gap_narrows(ctx, rule, v);
     else if (v.rule == "alignment") alignment(ctx, rule, v);
     else throw ConfigError(plan.path + ": \"decision." + id + ".rule\": \"" + v.rule +
                            "\" is not a known rule (allowed: convergence_drop, diagonal_structure, learns, under_ceiling, "
-                           "ceiling_and_learns, ends_converged, gap_narrows, alignment)");
+                           "ceiling_and_learns, ends_converged, position_probe, gap_narrows, alignment)");
     out.push_back(std::move(v));
   }
   return out;

@@ -18,5 +18,6 @@ Action register_train(CLI::App& app);
 Action register_analyze(CLI::App& app);
 // MPI_Init needs the process's arguments.
 Action register_sweep(CLI::App& app, int* argc, char*** argv);
+Action register_reproduce(CLI::App& app, int* argc, char*** argv);
 
 }  // namespace symbreak::cli

@@ -21,9 +21,10 @@ int main(int argc, char** argv) {
   add(symbreak::cli::register_prove);
   add(symbreak::cli::register_train);
   add(symbreak::cli::register_analyze);
-  {
+  // sweep and reproduce start MPI (under mpirun), which needs the process's arguments.
+  for (auto* registrar : {symbreak::cli::register_sweep, symbreak::cli::register_reproduce}) {
     const std::size_t before = app.get_subcommands({}).size();
-    symbreak::cli::Action action = symbreak::cli::register_sweep(app, &argc, &argv);
+    symbreak::cli::Action action = registrar(app, &argc, &argv);
     commands.emplace_back(app.get_subcommands({})[before], std::move(action));
   }
 

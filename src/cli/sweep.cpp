@@ -19,13 +19,6 @@ std::string self_path() {
   return std::string(b, static_cast<std::size_t>(n));
 }
 
-// Started by mpirun with more than one rank?
-bool under_mpi() {
-  const char* size = std::getenv("OMPI_COMM_WORLD_SIZE");
-  if (!size) size = std::getenv("PMI_SIZE");
-  return size && std::atoi(size) > 1;
-}
-
 }  // namespace
 
 Action register_sweep(CLI::App& app, int* argc, char*** argv) {
@@ -55,8 +48,9 @@ Action register_sweep(CLI::App& app, int* argc, char*** argv) {
     o.threads = f->threads;
     o.worker = self_path();
     o.quiet = f->quiet;
-    if (under_mpi()) return experiments::run_sweep_mpi(o, argc, argv);
-    return experiments::run_sweep(o);
+    if (!experiments::MpiSession::launched_by_mpirun()) return experiments::run_sweep(o);
+    experiments::MpiSession mpi(argc, argv);
+    return experiments::run_sweep(o, &mpi);
   };
 }
 

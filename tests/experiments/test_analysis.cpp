@@ -13,6 +13,11 @@
 #include "symbreak/experiments/stats.hpp"
 #include "symbreak/experiments/verdicts.hpp"
 #include "symbreak/rng.hpp"
+#include "symbreak/experiments/sweep.hpp"
+
+#include <unistd.h>
+#include <filesystem>
+#include <fstream>
 
 namespace symbreak::experiments {
 namespace {
@@ -255,6 +260,62 @@ TEST(Figures, PngAndSvgCarryTitleAxesAndColourBar) {
   EXPECT_EQ(diverging(std::numeric_limits<double>::quiet_NaN()), kGrey);
   EXPECT_EQ(base64("Man"), "TWFu");
   EXPECT_EQ(base64("Ma"), "TWE=");
+}
+
+}  // namespace
+}  // namespace symbreak::experiments
+
+namespace symbreak::experiments {
+namespace {
+
+// A ledger with made-up outcomes: the decision rules read it as they read a real sweep's.
+class RuleOnLedger : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() / ("symbreak_rules_" + std::to_string(::getpid()));
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    std::ofstream(dir_ / "base.json") << R"({"model": {"d_model": 16, "heads": 2, "layers": 2, "mask": "causal"}})";
+    std::ofstream(dir_ / "plan.json") << R"({"name": "rules", "base_config": "base.json", "steps": 1000, "seeds": [1, 2, 3, 4, 5],
+      "conditions": [{"name": "intact"}, {"name": "ablated", "config": {"model": {"residual_mlp": false}}}],
+      "decision": {"C5": {"rule": "convergence_drop", "reference": "intact", "statement": "t"},
+                   "S1": {"rule": "ends_converged", "conditions": ["intact"], "min_final": 0.99, "statement": "t"}}})";
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  // Records `converged` of the ablation's five seeds as converged; the intact ones always converge.
+  std::vector<ClaimVerdict> decide_with(int converged) {
+    const Plan plan = load_plan((dir_ / "plan.json").string());
+    std::filesystem::remove(dir_ / "ledger.sqlite");
+    {
+      Ledger ledger((dir_ / "ledger.sqlite").string());
+      ledger.bind_plan(plan);
+      ledger.add_runs(plan, plan.seeds, {});
+      for (const RunRecord& r : ledger.runs()) {
+        const bool ok = r.condition == "intact" || static_cast<int>(r.seed) <= converged;
+        ledger.mark_running(r.run_id, 1, 0, "test", 0);
+        ledger.mark_done(r.run_id, {{"final_exact", ok ? 1.0 : 0.01}, {"best_exact", ok ? 1.0 : 0.01},
+                                    {"first_step_converged", ok ? nlohmann::json(500) : nlohmann::json(nullptr)},
+                                    {"final_loss", 0.1}, {"wall_seconds", 1.0}, {"per_digit", {1, 1, 1, 1}}});
+      }
+    }
+    return evaluate_plan(plan, dir_.string());
+  }
+  std::filesystem::path dir_;
+};
+
+TEST_F(RuleOnLedger, ConvergenceDropIsReproducedInconclusiveOrNotAsTheIntervalsSay) {
+  // 5/5 against 0/5: Wilson [0.57, 1] and [0, 0.43] do not overlap.
+  auto v = decide_with(0);
+  EXPECT_EQ(v[0].id, "C5");
+  EXPECT_EQ(v[0].verdict, Verdict::reproduced) << v[0].measurement;
+  EXPECT_EQ(v[1].verdict, Verdict::reproduced);  // S1: every intact run ended at 1.0
+  // 5/5 against 2/5: the ablation's point estimate lies below the intact lower bound, its interval does not.
+  v = decide_with(2);
+  EXPECT_EQ(v[0].verdict, Verdict::inconclusive) << v[0].measurement;
+  // 5/5 against 5/5: the ablation's whole interval lies at or above the intact lower bound.
+  v = decide_with(5);
+  EXPECT_EQ(v[0].verdict, Verdict::not_reproduced) << v[0].measurement;
 }
 
 }  // namespace

@@ -16,7 +16,8 @@
 //     "conditions": [ {"name": "intact"},
 //                     {"name": "all-off", "config": {"model": {"residual_attention": false, "residual_mlp": false}}} ],
 //     "analysis": {"prompts": 2000, "at_init": true},  // optional: symbreak analyze on every finished run
-//     "decision": { ... }                              // the decision rules, fixed before the runs (verdicts.hpp)
+//     "decision": { ... },                             // the decision rules, fixed before the runs (verdicts.hpp)
+//     "estimate_minutes": 180                          // optional: measured wall time, --jobs 2 on 2 cores
 //   }
 // A condition's "config" is merged into the base config (RFC 7386 merge patch). A condition may also
 // name its own "base_config" and "steps" (a plan of different configs, such as the shipped ones).
@@ -51,6 +52,7 @@ struct Plan {
   int analysis_prompts = 2000;
   bool analysis_at_init = false;
   nlohmann::json decision;  // may be null
+  double estimate_minutes = 0;  // measured wall time of the whole plan with --jobs 2 on a 2-core machine (0: unknown)
 };
 
 // Reads and checks a plan; every condition's merged config is parsed as a training config, so a bad
@@ -133,15 +135,30 @@ struct SweepOptions {
   bool quiet = false;
 };
 
-// Runs (or resumes) a sweep to completion on this machine, `jobs` processes at a time, then writes
-// DIR/results.json, DIR/results.md and the summary figures. Returns 0 when every run finished, 1 when
-// some failed. Throws ConfigError for a bad plan or a DIR that another sweep holds.
-int run_sweep(const SweepOptions& options);
+// One MPI job (MPI_Init in the constructor, MPI_Finalize in the destructor), shared by every sweep the
+// process runs. Only in builds with SYMBREAK_WITH_MPI; elsewhere the constructor throws ConfigError.
+class MpiSession {
+ public:
+  MpiSession(int* argc, char*** argv);
+  ~MpiSession();
+  MpiSession(const MpiSession&) = delete;
+  MpiSession& operator=(const MpiSession&) = delete;
+  int rank() const { return rank_; }
+  int ranks() const { return ranks_; }
+  int ranks_on_host() const { return local_; }
+  static bool available();            // built with Open MPI
+  static bool launched_by_mpirun();   // started by mpirun with more than one rank
 
-// The same across the ranks of an MPI job (rank 0 owns the ledger; every rank runs `jobs` slots). Only
-// in builds with SYMBREAK_WITH_MPI; elsewhere it throws ConfigError.
-int run_sweep_mpi(const SweepOptions& options, int* argc, char*** argv);
-bool mpi_available();
+ private:
+  int rank_ = 0, ranks_ = 1, local_ = 1;
+};
+
+// Runs (or resumes) a sweep to completion, `jobs` processes at a time on this machine, or, with an MPI
+// session, on every rank (rank 0 owns the ledger and the schedule; run directories must be on a
+// filesystem every rank sees). Then writes DIR/results.json, DIR/results.md and the summary figures.
+// Returns 0 when every run finished, 1 when some failed (on every rank). Throws ConfigError for a bad
+// plan or a DIR that another sweep holds.
+int run_sweep(const SweepOptions& options, MpiSession* mpi = nullptr);
 
 // --status: progress and the results table with Wilson 95 % intervals, read from the ledger.
 std::string sweep_status(const std::string& plan_path, const std::string& out_dir);

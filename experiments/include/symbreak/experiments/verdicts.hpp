@@ -15,6 +15,8 @@
 //   under_ceiling       every run's best test exact match has its Wilson upper bound below the Bayes
 //                       ceiling of position-blind predictors (T7).
 //   ceiling_and_learns  X1: under_ceiling for some conditions, learns (rate above 0) for others.
+//   position_probe      X2: the last layer's linear position-probe accuracy lies above min_accuracy for
+//                       some conditions, and its gain over layer 0 lies below max_gain for others.
 //   ends_converged      every run's final test exact match (the last step) is at least min_final.
 //   gap_narrows         B3: (median steps(optimizer) − median steps(AdamW)) without biases minus the
 //                       same with biases, bootstrap interval above 0. Runs that never converge count

@@ -1,0 +1,114 @@
+// End-to-end: a reduced `symbreak reproduce` (minutes), its report opened in headless Chromium.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "cli_runner.hpp"
+
+namespace symbreak::test {
+namespace {
+
+using ::testing::HasSubstr;
+namespace fs = std::filesystem;
+
+const std::vector<std::string> kClaims = {"A1", "A2", "A3", "A4", "A5", "A6", "A7", "B1", "B2", "B3", "B4", "X1", "X2"};
+const std::set<std::string> kVerdicts = {"reproduced", "not reproduced", "inconclusive", "not run"};
+
+// Debian's Chromium, started as the machine notes require (no sandbox as root, no background
+// networking: the machine's network is closed), with a fresh profile.
+std::string chromium() {
+  for (const char* p : {"/usr/bin/chromium", "/usr/bin/chromium-browser"})
+    if (fs::exists(p)) return p;
+  return "";
+}
+
+std::string chromium_command(const std::string& profile) {
+  return chromium() + " --headless --no-sandbox --disable-gpu --no-first-run --disable-background-networking "
+                      "--disable-component-update --disable-sync --disable-quic --user-data-dir=" + profile;
+}
+
+std::string shell(const std::string& cmd, int* status = nullptr) {
+  std::string out;
+  FILE* pipe = popen((cmd + " 2>/dev/null").c_str(), "r");
+  if (!pipe) return out;
+  char buf[4096];
+  std::size_t got;
+  while ((got = fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, got);
+  const int st = pclose(pipe);
+  if (status) *status = st;
+  return out;
+}
+
+class Reproduce : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    out_ = scratch("reproduce_out");
+    fs::remove_all(out_);
+    result_ = run_cli("reproduce --plans " + std::string(SYMBREAK_TEST_DATA) + "/reproduce-plans --out " + out_ +
+                      " --exact-cases 5 --jobs 2 --threads 1");
+  }
+  static std::string out_;
+  static CliResult result_;
+};
+std::string Reproduce::out_;
+CliResult Reproduce::result_;
+
+TEST_F(Reproduce, WritesEveryClaimWithAVerdictToClaimsJsonAndTheConsole) {
+  ASSERT_EQ(result_.exit_code, 0) << result_.output;
+  EXPECT_THAT(result_.output, HasSubstr("What will run"));  // the first screen
+  EXPECT_THAT(result_.output, HasSubstr("Estimated total"));
+  const nlohmann::json j = nlohmann::json::parse(slurp(out_ + "/claims.json"));
+  ASSERT_EQ(j["claims"].size(), kClaims.size());
+  for (std::size_t i = 0; i < kClaims.size(); ++i) {
+    EXPECT_EQ(j["claims"][i]["id"], kClaims[i]);
+    EXPECT_TRUE(kVerdicts.count(j["claims"][i]["verdict"].get<std::string>())) << j["claims"][i].dump();
+  }
+  // The exact claims are decided by exact checks and the prover, whatever the scale.
+  for (std::size_t i : {0u, 1u, 2u, 7u, 8u}) EXPECT_EQ(j["claims"][i]["verdict"], "reproduced") << j["claims"][i].dump();
+  EXPECT_TRUE(j["environment"].contains("machine"));
+  EXPECT_TRUE(j["environment"].contains("commit"));
+  // A second run without --resume refuses to mix results; with it, nothing is retrained.
+  expect_bad_input("reproduce --plans " + std::string(SYMBREAK_TEST_DATA) + "/reproduce-plans --out " + out_, "--resume");
+  const CliResult again = run_cli("reproduce --plans " + std::string(SYMBREAK_TEST_DATA) + "/reproduce-plans --out " + out_ +
+                                  " --exact-cases 5 --resume");
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_THAT(again.output, HasSubstr("0 still to run"));
+}
+
+TEST_F(Reproduce, ReportIsSelfContainedAndItsClaimsTableRendersInHeadlessChromium) {
+  ASSERT_EQ(result_.exit_code, 0) << result_.output;
+  const std::string html = slurp(out_ + "/report.html");
+  // Self-contained: no resource is loaded from anywhere (links to the papers are only links).
+  for (const char* remote : {"src=\"http", "src=\"//", "href=\"http://", "<link", "<script", "url(http", "@import"})
+    EXPECT_THAT(html, ::testing::Not(HasSubstr(remote))) << remote;
+  EXPECT_THAT(html, HasSubstr("<svg"));
+  if (chromium().empty()) GTEST_SKIP() << "Chromium is not installed (Debian package chromium; bash .ci/bootstrap.sh test installs it)";
+  const std::string profile = scratch("chromium_profile");
+  fs::remove_all(profile);
+  const std::string url = "file://" + fs::absolute(out_ + "/report.html").string();
+  int status = 0;
+  const std::string dom = shell(chromium_command(profile) + " --dump-dom " + url, &status);
+  ASSERT_FALSE(dom.empty()) << "chromium --dump-dom produced nothing (status " << status << ")";
+  // Every claim row, rendered, with a verdict cell that holds one of the four verdicts.
+  for (const std::string& id : kClaims) {
+    const std::size_t row = dom.find("<tr class=\"claim\" data-claim=\"" + id + "\">");
+    ASSERT_NE(row, std::string::npos) << "no rendered row for " << id;
+    const std::size_t cell = dom.find("<td class=\"verdict ", row), end_row = dom.find("</tr>", row);
+    ASSERT_LT(cell, end_row) << "the row of " << id << " has no verdict cell";
+    const std::size_t text = dom.find('>', cell) + 1;
+    const std::string verdict = dom.substr(text, dom.find("</td>", text) - text);
+    EXPECT_TRUE(kVerdicts.count(verdict)) << id << ": " << verdict;
+  }
+  const std::string shot = scratch("report.png");
+  fs::remove(shot);
+  shell(chromium_command(profile) + " --hide-scrollbars --window-size=1400,2200 --screenshot=" + shot + " " + url);
+  ASSERT_TRUE(fs::exists(shot));
+  EXPECT_EQ(slurp(shot).substr(1, 3), "PNG");
+  EXPECT_GT(fs::file_size(shot), 20000u);  // a rendered page, not a blank one
+}
+
+}  // namespace
+}  // namespace symbreak::test
