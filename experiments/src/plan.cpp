@@ -5,6 +5,7 @@
 
 #include "symbreak/experiments/sweep.hpp"
 #include "symbreak/experiments/train_config.hpp"
+#include "symbreak/experiments/verdicts.hpp"
 #include "symbreak/io.hpp"
 #include "symbreak/json_reader.hpp"
 
@@ -124,6 +125,8 @@ Plan load_plan(const std::string& path) {
     plan.decision = *d;
   }
   o.finish();
+
+  check_decision(plan);
 
   std::string fingerprint = plan.json.dump();
   for (const auto& c : plan.conditions) fingerprint += c.name + c.config_hash;

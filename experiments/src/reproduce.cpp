@@ -144,7 +144,7 @@ ModelConfig prover_config(MaskKind mask, PositionalEncoding pe, int layers) {
   c.d_ff = 8;
   c.mask = mask;
   c.positional_encoding = pe;
-  validate(c);
+  validate_config(c);
   return c;
 }
 

@@ -18,9 +18,8 @@
 #include "symbreak/io.hpp"
 #include "symbreak/rng.hpp"
 
-#ifdef SYMBREAK_HAVE_OPENBLAS
+// OpenBLAS is the BLAS symbreak builds with (CMakeLists.txt: BLA_VENDOR OpenBLAS, REQUIRED).
 extern "C" void openblas_set_num_threads(int);
-#endif
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -170,9 +169,7 @@ void require_writable(const std::string& dir) {
 }  // namespace
 
 void set_threads(int threads) {
-#ifdef SYMBREAK_HAVE_OPENBLAS
   openblas_set_num_threads(1);  // parallel over the batch instead (step.hpp)
-#endif
 #ifdef _OPENMP
   omp_set_num_threads(threads);
 #endif

@@ -398,6 +398,54 @@ void alignment(const Context& ctx, const json& rule, ClaimVerdict& v) {
 
 }  // namespace
 
+void check_decision(const Plan& plan) {
+  if (!plan.decision.is_object()) return;
+  static const std::map<std::string, std::vector<const char*>> kConditionFields = {
+      {"convergence_drop", {"reference", "ablations"}},
+      {"diagonal_structure", {"reference", "primary", "ablations"}},
+      {"learns", {"conditions"}},
+      {"under_ceiling", {"conditions"}},
+      {"ceiling_and_learns", {"under_ceiling", "learns"}},
+      {"ends_converged", {"conditions"}},
+      {"position_probe", {"learns_position", "blind"}},
+      {"gap_narrows", {}},
+      {"alignment", {"with_bias", "without_bias"}}};
+  const auto fail = [&](const std::string& field, const std::string& what) {
+    throw ConfigError(plan.path + ": \"decision." + field + "\" " + what);
+  };
+  const auto known = [&](const std::string& name) {
+    for (const auto& c : plan.conditions)
+      if (c.name == name) return true;
+    return false;
+  };
+  for (const auto& [id, rule] : plan.decision.items()) {
+    if (!rule.is_object()) fail(id, "must be an object with a \"rule\"");
+    const std::string name = rule.value("rule", "");
+    const auto it = kConditionFields.find(name);
+    if (it == kConditionFields.end())
+      fail(id + ".rule", "\"" + name + "\" is not a known rule (allowed: convergence_drop, diagonal_structure, learns, under_ceiling, "
+                          "ceiling_and_learns, ends_converged, position_probe, gap_narrows, alignment)");
+    std::vector<std::string> referenced;
+    for (const char* field : it->second) {
+      if (!rule.contains(field)) continue;
+      const json& v = rule[field];
+      if (v.is_string()) referenced.push_back(v.get<std::string>());
+      else if (v.is_array())
+        for (const json& x : v)
+          if (x.is_string()) referenced.push_back(x.get<std::string>());
+    }
+    if (name == "gap_narrows" && rule.contains("comparisons"))
+      for (const json& c : rule["comparisons"])
+        for (const char* f : {"optimizer_without", "optimizer_with", "adamw_without", "adamw_with"}) referenced.push_back(c.value(f, ""));
+    for (const std::string& c : referenced)
+      if (!known(c)) fail(id, "names the condition \"" + c + "\", which the plan does not have");
+    if ((name == "under_ceiling" || name == "ceiling_and_learns") && !rule.contains("ceiling")) {
+      const fs::path file = fs::path(plan.path).parent_path() / rule.value("ceiling_file", "../ceilings/addition3.json");
+      if (!fs::exists(file)) fail(id + ".ceiling_file", "\"" + file.string() + "\" does not exist");
+    }
+  }
+}
+
 std::vector<ClaimVerdict> evaluate_plan(const Plan& plan, const std::string& out_dir) {
   std::vector<ClaimVerdict> out;
   if (!plan.decision.is_object()) return out;

@@ -85,7 +85,7 @@ ProofReport prove(const ModelConfig& input, int n, const ProveOptions& options) 
     throw std::invalid_argument("prove: the sequence length " + std::to_string(n) + " must be in [1, context_length = " +
                                 std::to_string(config.context_length) + "]");
   config.vocab_size = std::max(config.vocab_size, n);  // n distinct tokens
-  validate(config);
+  validate_config(config);
   std::vector<int> x(n);
   std::iota(x.begin(), x.end(), 0);
 

@@ -1,6 +1,6 @@
 #include "symbreak/properties/report.hpp"
 
-#include "text.hpp"
+#include "symbreak/text.hpp"
 
 #include <unistd.h>
 

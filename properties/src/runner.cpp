@@ -1,8 +1,6 @@
 #include "symbreak/properties/runner.hpp"
 
 #include <rapidcheck.h>
-#include <rapidcheck/detail/Configuration.h>
-#include <rapidcheck/detail/TestListener.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -12,8 +10,10 @@
 #include <sstream>
 
 #include "symbreak/io.hpp"
+#include "symbreak/text.hpp"
 #include "symbreak/json_reader.hpp"
 #include "symbreak/properties/generators.hpp"
+#include "symbreak/properties/search.hpp"
 
 namespace symbreak::props {
 
@@ -84,12 +84,6 @@ std::string architecture_class(const ModelConfig& c) {
 
 // ---- Failure database -------------------------------------------------------------------------
 
-std::string hex(std::uint64_t v) {
-  std::ostringstream s;
-  s << std::hex << v;
-  return s.str();
-}
-
 std::string file_prefix(const Property& property, Precision arith) {
   return std::string(property.name) + "-" + std::string(to_string(arith)) + "-";
 }
@@ -105,7 +99,7 @@ std::string save_failure(const CheckOptions& options, const Property& property, 
   std::error_code ec;
   fs::create_directories(options.failure_dir, ec);
   const std::string body = case_to_json(finding.found);
-  const fs::path path = fs::path(options.failure_dir) / (file_prefix(property, arith) + hex(stream_seed(0, body)) + ".json");
+  const fs::path path = fs::path(options.failure_dir) / (file_prefix(property, arith) + text::hex(stream_seed(0, body)) + ".json");
   json j = target_json(target);
   j["property"] = property.name;
   j["arith"] = to_string(arith);
@@ -184,14 +178,7 @@ std::string replay_command(const Property& property, Precision arith, const Targ
   return cmd;
 }
 
-class SilentListener : public rc::detail::TestListener {
- public:
-  void onTestCaseFinished(const rc::detail::CaseDescription&) override {}
-  void onShrinkTried(const rc::detail::CaseDescription&, bool) override {}
-  void onTestFinished(const rc::detail::TestMetadata&, const rc::detail::TestResult&) override {}
-};
 
-bool rc_params_set() { return std::getenv("RC_PARAMS") != nullptr; }
 
 }  // namespace
 
@@ -311,7 +298,7 @@ Target reference_target(FaultSpec fault) {
 
 std::uint64_t resolve_seed(const CheckOptions& options) {
   if (options.seed) return *options.seed;
-  if (rc_params_set()) return rc::detail::configuration().testParams.seed;
+  if (properties::rc_params_set()) return properties::rc_params_seed();
   std::random_device device;
   return (static_cast<std::uint64_t>(device()) << 32) ^ device();
 }
@@ -376,53 +363,34 @@ Verdict run_property(const Property& property, Precision arith, const Target& ta
     }
   }
 
-  // 2. The random search, with RapidCheck doing generation and shrinking.
-  struct State {
-    Clock::time_point search_deadline, shrink_deadline;
-    bool failed = false;
-    std::optional<Case> last_failure;
-    CaseOutcome last_outcome;
-    std::string error;
-    double best_ratio = -1;
-  } state;
-  state.search_deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                             std::chrono::duration<double>(options.search_seconds));
+  // 2. The random search, with RapidCheck doing generation and shrinking (search.hpp).
+  std::optional<Case> last_failure;
+  CaseOutcome last_outcome;
+  std::string error;
+  double best_ratio = -1;
   const auto case_gen = gen::case_for(property, options.limits, options.probes);
   const auto fixed_gen = target.fixed ? rc::gen::container<std::vector<Probe>>(
                                             options.probes, gen::probe(property, *target.fixed, options.limits))
                                       : rc::gen::just(std::vector<Probe>{});
-  const auto testable = [&]() {
+  const auto trial = [&](bool shrinking) {
     const Case c = target.fixed ? Case{*target.fixed, *fixed_gen} : *case_gen;
-    const auto now = Clock::now();
-    if (!state.failed && now > state.search_deadline) {
-      v.time_capped = true;
-      return;
-    }
-    if (state.failed && now > state.shrink_deadline) {
-      v.shrink_capped = true;
-      return;
-    }
     CaseOutcome o;
     try {
       o = evaluate_case_in(arith, property, target, c, options.tolerance);
     } catch (const std::exception& e) {
-      if (state.failed) return;  // a shrink candidate that cannot be evaluated is not a smaller failure
-      state.error = e.what();
-      state.failed = true;
-      state.last_failure = c;
-      state.shrink_deadline = now + std::chrono::duration_cast<Clock::duration>(
-                                        std::chrono::duration<double>(options.shrink_seconds));
-      RC_FAIL(state.error);
+      if (!shrinking) error = e.what();
+      last_failure = c;
+      return properties::Trial::error;
     }
-    if (!state.failed) {
+    if (!shrinking) {
       ++v.models;
       v.cases += static_cast<int>(o.probes.size());
       ++v.classes[architecture_class(c.model.config)];
       for (const ProbeOutcome& p : o.probes) {
         v.rounding_outliers += p.rounding_outlier;
         const double ratio = arith == Precision::exact ? p.deviation : p.deviation / std::max(p.bound, 1e-300);
-        if (p.symmetric && ratio > state.best_ratio) {
-          state.best_ratio = ratio;
+        if (p.symmetric && ratio > best_ratio) {
+          best_ratio = ratio;
           v.max_deviation = p.deviation;
           v.bound = p.bound;
           v.err_ref = p.err_ref;
@@ -430,64 +398,46 @@ Verdict run_property(const Property& property, Precision arith, const Target& ta
         }
       }
     }
-    if (!o.symmetric) {
-      if (!state.failed) {
-        state.failed = true;
-        state.shrink_deadline = now + std::chrono::duration_cast<Clock::duration>(
-                                          std::chrono::duration<double>(options.shrink_seconds));
-      } else if (!state.error.empty()) {
-        return;  // shrinking an error: an asymmetric candidate is a different finding
-      }
-      state.last_failure = c;
-      state.last_outcome = o;
-      RC_FAIL("asymmetric");
-    }
+    if (o.symmetric) return properties::Trial::pass;
+    last_failure = c;
+    last_outcome = o;
+    return properties::Trial::fail;
   };
-
-  rc::detail::TestParams params;
-  std::unordered_map<std::string, rc::detail::Reproduce> reproduce;
-  if (rc_params_set()) {
-    params = rc::detail::configuration().testParams;
-    reproduce = rc::detail::configuration().reproduce;
-  }
-  params.seed = v.seed;
-  params.maxSuccess = options.cases.value_or(rc_params_set() ? params.maxSuccess : 100);
-  params.maxSize = options.max_size;
-  params.disableShrinking = params.disableShrinking || !options.shrink;
-  rc::detail::TestMetadata metadata;
-  metadata.id = std::string(property.name) + "/" + std::string(to_string(arith));
-  metadata.description = std::string(property.statement);
-  SilentListener listener;
-  const rc::detail::TestResult result =
-      rc::detail::checkProperty(rc::detail::toProperty(testable), metadata, params, listener, reproduce);
-
-  rc::detail::FailureResult failure;
-  rc::detail::GaveUpResult gave_up;
-  rc::detail::Error error;
-  if (result.match(failure) && state.last_failure) {
-    if (!state.error.empty()) {
+  properties::SearchOptions so;
+  so.seed = v.seed;
+  so.max_success = options.cases.value_or(properties::rc_params_set() ? properties::rc_params_max_success() : 100);
+  so.max_size = options.max_size;
+  so.shrink = options.shrink;
+  so.search_seconds = options.search_seconds;
+  so.shrink_seconds = options.shrink_seconds;
+  so.id = std::string(property.name) + "/" + std::string(to_string(arith));
+  so.description = std::string(property.statement);
+  so.honour_rc_params = true;
+  const properties::SearchResult result = properties::search(trial, so);
+  v.time_capped = result.time_capped;
+  v.shrink_capped = result.shrink_capped;
+  if (result.failed && last_failure) {
+    if (result.failed_with_error) {
       v.status = Status::error;
-      v.note += "evaluation failed: " + state.error + "; ";
+      v.note += "evaluation failed: " + error + "; ";
       Finding f;
-      f.found = *state.last_failure;
+      f.found = *last_failure;
       v.finding = f;
     } else {
-      v.finding = finding_from(*state.last_failure, state.last_outcome);
+      v.finding = finding_from(*last_failure, last_outcome);
       v.status = property.expectation == Expectation::holds ? Status::violated : Status::broken_as_expected;
     }
-    rc::detail::Configuration config;
-    config.reproduce[metadata.id] = failure.reproduce;
-    v.finding->rc_reproduce = rc::detail::configToMinimalString(config);
+    v.finding->rc_reproduce = result.rc_reproduce;
     v.finding->replay = replay_command(property, arith, target, resolve_seed(options));
     if (v.status == Status::violated) {
       v.finding->saved_to = save_failure(options, property, arith, target, *v.finding);
       if (!v.finding->saved_to.empty()) v.finding->replay = "symbreak check --replay " + v.finding->saved_to;
     }
-  } else if (result.match(error)) {
+  } else if (!result.rapidcheck_error.empty()) {
     v.status = Status::error;
-    v.note += "RapidCheck error: " + error.description + "; ";
+    v.note += "RapidCheck error: " + result.rapidcheck_error + "; ";
   } else {
-    if (result.match(gave_up)) v.note += "RapidCheck gave up: " + gave_up.description + "; ";
+    if (!result.gave_up.empty()) v.note += "RapidCheck gave up: " + result.gave_up + "; ";
     v.status = property.expectation == Expectation::holds ? Status::holds : Status::violated;
     if (property.expectation == Expectation::broken)
       v.note += "no witness in " + std::to_string(v.cases) + " cases; ";

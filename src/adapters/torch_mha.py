@@ -10,9 +10,12 @@
                     It always scales by 1/sqrt(d_head) and needs d_v == d_head, which the handshake
                     declares so the validator generates only such cases.
 
+Both modes also serve backward cases through autograd (the handshake says "backward").
+
 The exec protocol: print the handshake line, then for every case directory read from stdin, load
-q.npy, k.npy, v.npy, mask.npy (optional) and case.json, write out.npy there and answer one line,
-"ok" or "error: ...".
+q.npy, k.npy, v.npy, mask.npy (optional) and case.json; for a forward case write out.npy there, for a
+backward case ("pass": "backward" in case.json) read d_out.npy and write d_q.npy, d_k.npy and
+d_v.npy; answer one line, "ok" or "error: ...".
 """
 import argparse
 import json
@@ -36,7 +39,10 @@ def load_case(directory):
         allowed &= torch.from_numpy(np.load(mask_path) != 0)  # symbreak: nonzero = may attend
     if case["causal"]:
         allowed &= torch.ones(n_q, n_k, dtype=torch.bool).tril()
-    return q, k, v, allowed, float(case["scale"])
+    d_out = None
+    if case.get("pass") == "backward":
+        d_out = torch.from_numpy(np.load(os.path.join(directory, "d_out.npy")))
+    return q, k, v, allowed, float(case["scale"]), d_out
 
 
 def functional(q, k, v, allowed, scale):
@@ -69,17 +75,29 @@ def main():
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     run = functional if args.mode == "functional" else multihead
-    print("symbreak-exec 1" + ("" if args.mode == "functional" else " dv=dhead scale=default"), flush=True)
+    print("symbreak-exec 1 backward" + ("" if args.mode == "functional" else " dv=dhead scale=default"), flush=True)
+
+    def save(directory, name, tensor):
+        tmp = os.path.join(directory, name + ".tmp.npy")
+        np.save(tmp, tensor.detach().contiguous().numpy().astype(np.float32))
+        os.replace(tmp, os.path.join(directory, name + ".npy"))
+
     for line in sys.stdin:
         directory = line.strip()
         if not directory:
             continue
         try:
-            with torch.no_grad():
-                out = run(*load_case(directory)).contiguous().numpy().astype(np.float32)
-            tmp = os.path.join(directory, "out.tmp.npy")
-            np.save(tmp, out)
-            os.replace(tmp, os.path.join(directory, "out.npy"))
+            q, k, v, allowed, scale, d_out = load_case(directory)
+            if d_out is None:
+                with torch.no_grad():
+                    save(directory, "out", run(q, k, v, allowed, scale))
+            else:
+                for t in (q, k, v):
+                    t.requires_grad_(True)
+                run(q, k, v, allowed, scale).backward(d_out)
+                for name, t in (("d_q", q), ("d_k", k), ("d_v", v)):
+                    # autograd leaves an input that does not influence the output without a gradient
+                    save(directory, name, t.grad if t.grad is not None else torch.zeros_like(t))
             print("ok", flush=True)
         except Exception as error:  # the validator reports it for this case and goes on
             print("error: " + str(error).replace("\n", " "), flush=True)

@@ -63,7 +63,7 @@ ModelConfig config_from(const ProveFlags& f) {
   c.layernorm = c.final_layernorm = !f.no_layernorm;
   c.mlp = !f.no_mlp;
   if (f.no_residual) c.residual_attention = c.residual_mlp = std::vector<bool>(f.layers, false);
-  validate(c);
+  validate_config(c);
   return c;
 }
 

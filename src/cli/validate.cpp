@@ -3,11 +3,12 @@
 
 #include <filesystem>
 #include <iostream>
+#include <optional>
 
 #include "commands.hpp"
 #include "common.hpp"
 #include "symbreak/io.hpp"
-#include "symbreak/validate.hpp"
+#include "symbreak/validate/validate.hpp"
 
 namespace symbreak::cli {
 namespace {
@@ -20,7 +21,9 @@ struct ValidateFlags {
   double time_budget = 0, timeout = 10, shrink_cap = 20;
   std::string json_path, junit_path, html_path;
   std::string failure_dir = ".symbreak/validate";
-  bool strict_determinism = false, list_builtins = false;
+  std::vector<std::string> supports;
+  std::string seeds;
+  bool strict_determinism = false, list_builtins = false, forward_only = false, fail_fast = false;
   double tolerance_c = 2, atol_ulps = 4;
 };
 
@@ -40,7 +43,7 @@ std::function<void(const std::string&, int, int)> progress_bar() {
 Action register_validate(CLI::App& app) {
   auto f = std::make_shared<ValidateFlags>();
   CLI::App* cmd = app.add_subcommand("validate", "Validate an attention kernel: a C ABI plugin, an exec command, or a built-in");
-  auto* plugin = cmd->add_option("--plugin", f->plugin, "A shared library implementing src/include/symbreak/attention_abi.h");
+  auto* plugin = cmd->add_option("--plugin", f->plugin, "A shared library implementing src/validate/include/symbreak/attention_abi.h");
   auto* exec = cmd->add_option("--exec", f->exec, "A command speaking the exec protocol (src/validate/README.md)");
   auto* builtin = cmd->add_option("--builtin", f->builtin, "A built-in kernel: naive, tiled, tiled:BQ:BK, torch-mha, torch-sdpa");
   plugin->excludes(exec)->excludes(builtin);
@@ -57,13 +60,20 @@ Action register_validate(CLI::App& app) {
   cmd->add_option("--json", f->json_path, "Write the report as JSON");
   cmd->add_option("--junit", f->junit_path, "Write JUnit XML");
   cmd->add_option("--html", f->html_path, "Write a self-contained HTML report");
+  cmd->add_option("--supports", f->supports,
+                  "Override what the kernel declares it supports: none,causal,explicit (mask modes), square|cross, "
+                  "scale=default|scale=any, dv=dhead|dv=any, backward|no-backward, max-n=N, max-d=N, max-batch=N, max-heads=N")
+      ->delimiter(',');
+  cmd->add_option("--seeds", f->seeds, "Run the suite on every seed of A-B (or 1-N for N) and summarise (kill rates, flaky kernels)");
+  cmd->add_flag("--fail-fast", f->fail_fast, "Stop each run at the first failing property");
+  cmd->add_flag("--forward-only", f->forward_only, "Skip the backward properties even when the kernel has a backward pass");
   cmd->add_flag("--strict-determinism", f->strict_determinism, "Bitwise nondeterminism fails instead of warning");
   cmd->add_option("--tolerance-c", f->tolerance_c, "c in c·max|naive - exact| + atol")->check(CLI::PositiveNumber);
   cmd->add_option("--atol-ulps", f->atol_ulps, "atol in units of 2^-24·max|exact|")->check(CLI::NonNegativeNumber);
 
   return [f]() {
     if (f->list_builtins) {
-      for (const auto& name : builtin_kernel_names()) std::cout << name << '\n';
+      for (const auto& name : validate::builtin_kernel_names()) std::cout << name << '\n';
       return 0;
     }
     if (f->plugin.empty() && f->exec.empty() && f->builtin.empty())
@@ -71,37 +81,84 @@ Action register_validate(CLI::App& app) {
     check_writable(f->json_path, "--json");
     check_writable(f->junit_path, "--junit");
     check_writable(f->html_path, "--html");
-    ValidateOptions options;
+    validate::ValidateOptions options;
     options.properties = f->properties;
-    for (const auto& name : f->properties) props::ops::find_op_property(name);
+    for (const auto& name : f->properties) validate::find_op_property(name);
     options.cases = f->cases;
     options.seed = f->seed;
     options.time_budget = f->time_budget;
     options.shrink_seconds = f->shrink_cap;
     options.tolerance = {f->tolerance_c, f->atol_ulps};
     options.strict_determinism = f->strict_determinism;
+    options.forward_only = f->forward_only;
+    options.fail_fast = f->fail_fast;
+    std::uint64_t first_seed = f->seed, last_seed = f->seed;
+    if (!f->seeds.empty()) {
+      unsigned long long a = 0, b = 0;
+      char tail = 0;
+      const int got = std::sscanf(f->seeds.c_str(), "%llu-%llu%c", &a, &b, &tail);
+      if (got == 1) b = a, a = 1;
+      if ((got != 1 && got != 2) || a > b || b - a > 100000)
+        throw std::invalid_argument("--seeds " + f->seeds + ": expected A-B with A <= B, or N for 1-N");
+      first_seed = a;
+      last_seed = b;
+    }
     options.failure_dir = f->failure_dir;
     options.progress = progress_bar();
 
-    std::unique_ptr<Kernel> kernel;
+    std::unique_ptr<validate::Kernel> kernel;
     try {
-      if (!f->plugin.empty()) kernel = plugin_kernel(f->plugin, f->timeout);
-      else if (!f->exec.empty()) kernel = exec_kernel(f->exec, f->timeout);
-      else kernel = builtin_kernel(f->builtin, f->timeout);
-    } catch (const KernelLoadError& e) {
+      if (!f->plugin.empty()) kernel = validate::plugin_kernel(f->plugin, f->timeout);
+      else if (!f->exec.empty()) kernel = validate::exec_kernel(f->exec, f->timeout);
+      else kernel = validate::builtin_kernel(f->builtin, f->timeout);
+    } catch (const validate::KernelLoadError& e) {
       throw std::invalid_argument(e.what());
     }
-    std::cout << "symbreak validate: " << kernel->name() << " against O = softmax(scale·QKᵀ + mask)·V\n"
-              << "tolerance: max|O − exact| ≤ " << options.tolerance.c << "·max|naive32 − exact| + "
-              << options.tolerance.atol_ulps << "·2^-24·max|exact| (invariances: the same, on both inputs)\n\n";
-    const OpReport report = f->replay.empty() ? props::ops::run_op_suite(*kernel, options)
-                                              : props::ops::replay_op_case(*kernel, f->replay, options);
-    if (options.progress) std::cerr << "\r" << std::string(60, ' ') << "\r";
-    props::ops::print_op_report(std::cout, report);
-    if (!f->json_path.empty()) write_file_atomically(f->json_path, props::ops::op_report_json(report));
-    if (!f->junit_path.empty()) write_file_atomically(f->junit_path, props::ops::op_report_junit(report));
-    if (!f->html_path.empty()) write_file_atomically(f->html_path, props::ops::op_report_html(report));
-    return report.passed() ? 0 : 1;
+    if (!f->supports.empty()) {
+      validate::Capabilities caps = kernel->declared();
+      caps.apply(f->supports, "--supports");
+      kernel->override_capabilities(caps);
+    }
+    std::cout << "symbreak validate: " << kernel->name() << " against O = softmax(scale·QKᵀ + mask)·V"
+              << (kernel->capabilities().backward && !options.forward_only ? " and its gradients" : "") << "\n"
+              << "tolerance: max|X − exact| ≤ " << options.tolerance.c << "·err_ref + " << options.tolerance.atol_ulps
+              << "·2^-24·max|exact| per tensor, err_ref = the worst correct float32 kernel's error (invariances: both inputs)\n";
+    if (!f->replay.empty() || first_seed == last_seed) {
+      const validate::OpReport report =
+          f->replay.empty() ? validate::run_suite(*kernel, options) : validate::replay_case(*kernel, f->replay, options);
+      if (options.progress) std::cerr << "\r" << std::string(60, ' ') << "\r";
+      validate::print_report(std::cout, report);
+      if (!f->json_path.empty()) write_file_atomically(f->json_path, validate::report_json(report));
+      if (!f->junit_path.empty()) write_file_atomically(f->junit_path, validate::report_junit(report));
+      if (!f->html_path.empty()) write_file_atomically(f->html_path, validate::report_html(report));
+      return report.passed() ? 0 : 1;
+    }
+    // Several seeds: one line per seed, then the summary; --json/--junit/--html get the first failing
+    // seed's report (the last seed's when all pass).
+    int passed = 0;
+    std::optional<validate::OpReport> first_failure, last;
+    for (std::uint64_t seed = first_seed; seed <= last_seed; ++seed) {
+      options.seed = seed;
+      const validate::OpReport report = validate::run_suite(*kernel, options);
+      if (options.progress) std::cerr << "\r" << std::string(60, ' ') << "\r";
+      std::string failing;
+      for (const auto& v : report.verdicts)
+        if (!v.passed()) failing += (failing.empty() ? "" : ", ") + v.property;
+      std::printf("seed %-6llu %-7s %5.1f s  %s\n", static_cast<unsigned long long>(seed), report.passed() ? "pass" : "FAIL", report.seconds,
+                  failing.c_str());
+      passed += report.passed();
+      if (!report.passed() && !first_failure) first_failure = report;
+      last = report;
+    }
+    const std::uint64_t total = last_seed - first_seed + 1;
+    std::printf("\n%s: %d of %llu seeds pass\n", kernel->name().c_str(), passed, static_cast<unsigned long long>(total));
+    std::cout << (first_failure ? "\nthe first failing seed:\n" : "\nthe last seed:\n");
+    validate::print_report(std::cout, first_failure ? *first_failure : *last);
+    const validate::OpReport& shown = first_failure ? *first_failure : *last;
+    if (!f->json_path.empty()) write_file_atomically(f->json_path, validate::report_json(shown));
+    if (!f->junit_path.empty()) write_file_atomically(f->junit_path, validate::report_junit(shown));
+    if (!f->html_path.empty()) write_file_atomically(f->html_path, validate::report_html(shown));
+    return passed == static_cast<int>(total) ? 0 : 1;
   };
 }
 

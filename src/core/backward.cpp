@@ -109,6 +109,40 @@ void attention_backward(Tensor<T>& dqkv, const Tensor<T>& dout, const Tensor<T>&
 }
 
 template <class T>
+void attention_head_backward(Tensor<T>& dq, Tensor<T>& dk, Tensor<T>& dv, const Tensor<T>& dout, const Tensor<T>& q,
+                             const Tensor<T>& k, const Tensor<T>& v, const Tensor<T>& weights, const T& scale) {
+  const int nq = q.rows, nk = k.rows, dh = q.cols, dvw = v.cols;
+  dq = Tensor<T>(nq, dh);
+  dk = Tensor<T>(nk, dh);
+  dv = Tensor<T>(nk, dvw);
+  std::vector<T> dp(static_cast<std::size_t>(nk));
+  for (int i = 0; i < nq; ++i) {
+    const T* p = weights.row(i);
+    const T* dO = dout.row(i);
+    // dP_ij = dO_i · v_j, and dv_j += P_ij dO_i
+    T weighted(0);
+    for (int j = 0; j < nk; ++j) {
+      T dot(0);
+      for (int c = 0; c < dvw; ++c) {
+        dot += dO[c] * v(j, c);
+        dv(j, c) += p[j] * dO[c];
+      }
+      dp[j] = dot;
+      weighted += p[j] * dot;
+    }
+    // dS_ij = P_ij (dP_ij - Σ_k P_ik dP_ik); keys the query cannot see have P_ij = 0 and get nothing.
+    for (int j = 0; j < nk; ++j) {
+      const T dscore = p[j] * (dp[j] - weighted) * scale;
+      if (dscore == T(0)) continue;
+      for (int c = 0; c < dh; ++c) {
+        dq(i, c) += dscore * k(j, c);
+        dk(j, c) += dscore * q(i, c);
+      }
+    }
+  }
+}
+
+template <class T>
 void activation_backward(Tensor<T>& din, const Tensor<T>& dout, const Tensor<T>& in, const Tensor<T>& gate,
                          Activation activation) {
   din.resize(in.rows, in.cols);
@@ -268,6 +302,8 @@ void backward(const Model<T>& model, std::span<const int> tokens, const Activati
   template void attention_backward<T>(Tensor<T>&, const Tensor<T>&, const Tensor<T>&, const Tensor<T>&, int, int, int, \
                                       const T&);                                                                    \
   template void activation_backward<T>(Tensor<T>&, const Tensor<T>&, const Tensor<T>&, const Tensor<T>&, Activation); \
+  template void attention_head_backward<T>(Tensor<T>&, Tensor<T>&, Tensor<T>&, const Tensor<T>&, const Tensor<T>&,  \
+                                           const Tensor<T>&, const Tensor<T>&, const Tensor<T>&, const T&);        \
   template void embedding_backward<T>(Tensor<T>&, Tensor<T>*, const Tensor<T>&, std::span<const int>, int);         \
   template double cross_entropy<T>(Tensor<T>&, const Tensor<T>&, std::span<const int>);                             \
   template void backward<T>(const Model<T>&, std::span<const int>, const Activations<T>&, const Tensor<T>&, Weights<T>&, \
@@ -275,5 +311,8 @@ void backward(const Model<T>& model, std::span<const int> tokens, const Activati
 
 SYMBREAK_INSTANTIATE_BACKWARD(float)
 SYMBREAK_INSTANTIATE_BACKWARD(double)
+template void attention_head_backward<Exact>(Tensor<Exact>&, Tensor<Exact>&, Tensor<Exact>&, const Tensor<Exact>&,
+                                             const Tensor<Exact>&, const Tensor<Exact>&, const Tensor<Exact>&,
+                                             const Tensor<Exact>&, const Exact&);
 
 }  // namespace symbreak

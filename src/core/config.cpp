@@ -211,11 +211,11 @@ ModelConfig make_config(int vocab_size, int context_length, int d_model, int hea
   c.heads = heads;
   c.layers = layers;
   c.d_ff = 4 * d_model;
-  validate(c);
+  validate_config(c);
   return c;
 }
 
-void validate(const ModelConfig& c, std::string_view source) {
+void validate_config(const ModelConfig& c, std::string_view source) {
   const auto positive = [&](const char* name, int value, int max) {
     if (value < 1 || value > max)
       config_fail(source, std::string("\"") + name + "\": " + std::to_string(value) + " is out of range (allowed: 1 to " +
@@ -341,7 +341,7 @@ ModelConfig parse_config_object(const json& object, std::string_view source, std
     }
   }
   o.finish();
-  validate(c, source);
+  validate_config(c, source);
   return c;
 }
 

@@ -57,7 +57,7 @@ std::vector<std::pair<std::string, const Tensor<T>*>> named_parameters(const Wei
 
 template <class T>
 Weights<T> zero_weights(const ModelConfig& c) {
-  validate(c);
+  validate_config(c);
   const int d = c.d_model;
   Weights<T> w;
   w.token_embedding = Tensor<T>(c.vocab_size, d);
@@ -113,7 +113,7 @@ Weights<float> init_weights(const ModelConfig& c, std::uint64_t seed) {
 
 template <class T>
 Model<T> make_model(const ModelConfig& config, Weights<T> weights) {
-  validate(config);
+  validate_config(config);
   const Weights<T> reference = zero_weights<T>(config);
   const auto want = named_parameters(reference);
   const auto have = named_parameters(weights);

@@ -7,7 +7,7 @@
 
 #include <string>
 
-namespace symbreak::validate_detail {
+namespace symbreak::validate::detail {
 
 // "SIGSEGV", "SIGABRT", ... or "signal N".
 inline std::string signal_name(int sig) {
@@ -54,4 +54,4 @@ struct Child {
   }
 };
 
-}  // namespace symbreak::validate_detail
+}  // namespace symbreak::validate::detail

@@ -14,16 +14,16 @@
 #include <optional>
 #include <sstream>
 
-#include "symbreak/npy.hpp"
 #include "child.hpp"
-#include "symbreak/validate.hpp"
+#include "symbreak/npy.hpp"
+#include "symbreak/validate/validate.hpp"
 
-namespace symbreak {
+namespace symbreak::validate {
 namespace {
 
 using Status = CallResult::Status;
-using validate_detail::Child;
-using validate_detail::describe_exit;
+using detail::Child;
+using detail::describe_exit;
 namespace fs = std::filesystem;
 
 class ExecKernel final : public Kernel {
@@ -46,9 +46,23 @@ class ExecKernel final : public Kernel {
 
   std::string name() const override { return command_; }
   std::string cli_flags() const override { return "--exec '" + command_ + "'"; }
-  props::ops::KernelLimits limits() const override { return limits_; }
+  Capabilities declared() const override { return caps_; }
 
-  CallResult run(const AttentionOp& op) override {
+  CallResult forward(const AttentionOp& op) override {
+    AttentionOp forward_op = op;
+    forward_op.d_out.clear();
+    return call(forward_op, {});
+  }
+
+  CallResult backward(const AttentionOp& op, const std::vector<float>& o) override {
+    if (!caps_.backward) return Kernel::backward(op, o);
+    return call(op, o);
+  }
+
+ private:
+  // One case through the protocol: write the directory, send its path, read the answer and the
+  // output files (out.npy, or d_q.npy, d_k.npy and d_v.npy).
+  CallResult call(const AttentionOp& op, const std::vector<float>& o) {
     CallResult r;
     if (!child_.running()) {
       if (std::string error = start(); !error.empty()) {
@@ -59,7 +73,7 @@ class ExecKernel final : public Kernel {
     }
     const std::string dir = workdir_ + "/case-" + std::to_string(++cases_);
     try {
-      props::ops::write_case_dir(dir, op);
+      write_case_dir(dir, op, "{}", o);
     } catch (const std::exception& e) {
       r.status = Status::bad_output;
       r.message = std::string("cannot write the case: ") + e.what();
@@ -82,18 +96,27 @@ class ExecKernel final : public Kernel {
       fs::remove_all(dir);
       return r;
     }
-    try {
-      const NpyArray out = read_npy(dir + "/out.npy");
+    const auto read = [&](const char* file, int rows, int cols) {
+      const NpyArray a = read_npy(dir + "/" + file);
       const std::vector<std::size_t> want{static_cast<std::size_t>(op.batch), static_cast<std::size_t>(op.heads),
-                                          static_cast<std::size_t>(op.n_q), static_cast<std::size_t>(op.d_v)};
-      if (out.dtype != NpyArray::DType::f4) throw NpyError(dir + "/out.npy: dtype must be float32 ('<f4')");
-      if (out.shape != want) {
+                                          static_cast<std::size_t>(rows), static_cast<std::size_t>(cols)};
+      if (a.dtype != NpyArray::DType::f4) throw NpyError(dir + "/" + file + ": dtype must be float32 ('<f4')");
+      if (a.shape != want) {
         std::string have;
-        for (std::size_t d : out.shape) have += (have.empty() ? "" : ", ") + std::to_string(d);
-        throw NpyError(dir + "/out.npy: shape [" + have + "] (expected [" + std::to_string(op.batch) + ", " +
-                       std::to_string(op.heads) + ", " + std::to_string(op.n_q) + ", " + std::to_string(op.d_v) + "])");
+        for (std::size_t d : a.shape) have += (have.empty() ? "" : ", ") + std::to_string(d);
+        throw NpyError(dir + "/" + file + ": shape [" + have + "] (expected [" + std::to_string(op.batch) + ", " + std::to_string(op.heads) +
+                       ", " + std::to_string(rows) + ", " + std::to_string(cols) + "])");
       }
-      r.out = out.f4;
+      return a.f4;
+    };
+    try {
+      if (op.backward()) {
+        r.dq = read("d_q.npy", op.n_q, op.d_head);
+        r.dk = read("d_k.npy", op.n_k, op.d_head);
+        r.dv = read("d_v.npy", op.n_k, op.d_v);
+      } else {
+        r.out = read("out.npy", op.n_q, op.d_v);
+      }
     } catch (const NpyError& e) {
       r.status = Status::bad_output;
       r.message = e.what();
@@ -102,7 +125,6 @@ class ExecKernel final : public Kernel {
     return r;
   }
 
- private:
   // Starts the command and reads its handshake; returns "" or what went wrong.
   std::string start() {
     int down[2], up[2];
@@ -134,12 +156,14 @@ class ExecKernel final : public Kernel {
       if (!hello && !timed_out) why = describe_exit(status) + " before printing its handshake \"symbreak-exec 1\"";
       return "the exec command `" + command_ + "` " + why + stderr_tail();
     }
-    std::istringstream caps(hello->substr(std::string("symbreak-exec 1").size()));
-    std::string cap;
-    limits_ = {};
-    while (caps >> cap) {
-      if (cap == "dv=dhead") limits_.dv_equals_dhead = true;
-      else if (cap == "scale=default") limits_.default_scale = true;
+    // The capability words after the version (capabilities.hpp); none: every case, forward only.
+    caps_ = {};
+    try {
+      caps_.apply(split_words(hello->substr(std::string("symbreak-exec 1").size())), "the handshake of `" + command_ + "`");
+    } catch (const std::invalid_argument& e) {
+      ::kill(-child_.pid, SIGKILL);
+      child_.reap();
+      return e.what();
     }
     return "";
   }
@@ -194,7 +218,7 @@ class ExecKernel final : public Kernel {
   int timeout_ms_;
   Child child_;
   std::uint64_t cases_ = 0;
-  props::ops::KernelLimits limits_;
+  Capabilities caps_;
 };
 
 }  // namespace
@@ -203,4 +227,4 @@ std::unique_ptr<Kernel> exec_kernel(const std::string& command, double timeout) 
   return std::make_unique<ExecKernel>(command, timeout);
 }
 
-}  // namespace symbreak
+}  // namespace symbreak::validate

@@ -1,6 +1,6 @@
 // Kernels in a child process: a plugin is dlopen'd only there, so whatever it does (crash, abort, hang,
 // stray writes) cannot take the validator down. Buffers live in shared memory laid out with guard
-// regions (GuardedLayout); one request at a time travels over a pipe.
+// regions (guards.hpp); one request at a time travels over a pipe.
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -15,25 +15,30 @@
 #include <filesystem>
 
 #include "child.hpp"
-#include "symbreak/validate.hpp"
+#include "symbreak/validate/guards.hpp"
+#include "symbreak/validate/validate.hpp"
 
-namespace symbreak {
+namespace symbreak::validate {
 namespace {
 
 using Status = CallResult::Status;
-using validate_detail::Child;
-using validate_detail::describe_exit;
-using validate_detail::signal_name;
+using detail::Child;
+using detail::describe_exit;
+using detail::signal_name;
 
 // The request the parent sends: the op's shape and where its buffers are in the arena.
 struct Request {
+  int backward;  // 0: forward, 1: backward
   int batch, heads, n_q, n_k, d_head, d_v, causal, has_mask;
   float scale;
-  std::size_t q, k, v, mask, out;
+  std::size_t q, k, v, mask, out, d_out, d_q, d_k, d_v_offset;
 };
 
+// What the child reports after loading: whether it can serve, and what the kernel declares.
 struct Handshake {
-  int status;  // 0 ok, 1 cannot load, 2 missing symbol, 3 wrong ABI version
+  int status;  // 0 ok, 1 cannot load, 2 missing symbol, 3 wrong ABI version, 4 capabilities failed
+  int has_backward;
+  symbreak_attention_caps caps;
   char message[480];
 };
 
@@ -51,7 +56,7 @@ bool write_all(int fd, const void* data, std::size_t n) {
   return true;
 }
 
-// Reads exactly n bytes, waiting at most `timeout_ms` in total (-1: forever). Returns n on success,
+// Reads exactly n bytes, waiting at most `timeout_ms` in total (-1: forever). Returns 1 on success,
 // 0 on end of file, -1 on timeout, -2 on error.
 int read_all(int fd, void* data, std::size_t n, int timeout_ms) {
   char* p = static_cast<char*>(data);
@@ -79,12 +84,9 @@ int read_all(int fd, void* data, std::size_t n, int timeout_ms) {
 
 class IsolatedKernel final : public Kernel {
  public:
-  using Entry = std::function<int(const symbreak_attention_problem*)>;
-
-  IsolatedKernel(std::string name, std::string flags, std::string plugin_path, Entry builtin, double timeout,
-                 props::ops::KernelLimits limits = {})
+  IsolatedKernel(std::string name, std::string flags, std::string plugin_path, BuiltinKernel builtin, double timeout)
       : name_(std::move(name)), flags_(std::move(flags)), path_(std::move(plugin_path)), builtin_(std::move(builtin)),
-        timeout_ms_(static_cast<int>(timeout * 1000)), limits_(limits) {
+        timeout_ms_(static_cast<int>(timeout * 1000)) {
     ::signal(SIGPIPE, SIG_IGN);  // a dead child must not kill the validator through its pipe
     void* arena = ::mmap(nullptr, kArenaBytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (arena == MAP_FAILED) throw std::runtime_error("cannot map shared memory for the kernel: " + std::string(std::strerror(errno)));
@@ -98,28 +100,60 @@ class IsolatedKernel final : public Kernel {
 
   std::string name() const override { return name_; }
   std::string cli_flags() const override { return flags_; }
-  props::ops::KernelLimits limits() const override { return limits_; }
+  Capabilities declared() const override { return declared_; }
   const std::string& load_error() const { return load_error_; }
-  bool loadable() const { return load_status_ != 1; }
+  int load_status() const { return load_status_; }
 
-  CallResult run(const AttentionOp& op) override {
+  CallResult forward(const AttentionOp& op) override {
+    AttentionOp forward_op = op;
+    forward_op.d_out.clear();
+    return call(forward_op, {});
+  }
+
+  CallResult backward(const AttentionOp& op, const std::vector<float>& o) override {
+    if (load_error_.empty() && !declared_.backward) return Kernel::backward(op, o);
+    return call(op, o);
+  }
+
+ private:
+  CallResult call(const AttentionOp& op, const std::vector<float>& o) {
     CallResult r;
     if (!load_error_.empty()) {
       r.status = Status::load_error;
       r.message = load_error_;
       return r;
     }
-    const props::ops::GuardedLayout layout(op);
+    const GuardedLayout layout(op);
     if (layout.total * sizeof(float) > kArenaBytes) {
       r.status = Status::returned_error;
       r.message = "case too large for the shared arena";
       return r;
     }
     if (!child_.running()) start();
-    if (!load_error_.empty()) return run(op);
-    props::ops::fill_guarded(arena_, layout, op);
-    const Request req{op.batch, op.heads, op.n_q, op.n_k, op.d_head, op.d_v, op.causal ? 1 : 0, op.mask.empty() ? 0 : 1,
-                      op.scale, layout.q, layout.k, layout.v, layout.mask, layout.out};
+    if (!load_error_.empty()) return call(op, o);
+    fill_guarded(arena_, layout, op, o);
+    Request req{};
+    req.backward = layout.backward ? 1 : 0;
+    req.batch = op.batch;
+    req.heads = op.heads;
+    req.n_q = op.n_q;
+    req.n_k = op.n_k;
+    req.d_head = op.d_head;
+    req.d_v = op.d_v;
+    req.causal = op.causal ? 1 : 0;
+    req.has_mask = op.mask.empty() ? 0 : 1;
+    req.scale = op.scale;
+    req.q = layout.at("q").offset;
+    req.k = layout.at("k").offset;
+    req.v = layout.at("v").offset;
+    req.mask = layout.mask;
+    req.out = layout.at(layout.backward ? "o" : "out").offset;
+    if (layout.backward) {
+      req.d_out = layout.at("d_out").offset;
+      req.d_q = layout.at("d_q").offset;
+      req.d_k = layout.at("d_k").offset;
+      req.d_v_offset = layout.at("d_v").offset;
+    }
     int code = 0;
     if (!write_all(child_.to, &req, sizeof req)) return died(r);
     const int got = read_all(child_.from, &code, sizeof code, timeout_ms_);
@@ -132,19 +166,24 @@ class IsolatedKernel final : public Kernel {
     if (got <= 0) return died(r);
     if (code != 0) {
       r.status = Status::returned_error;
-      r.message = "symbreak_attention_forward returned " + std::to_string(code);
+      r.message = std::string(layout.backward ? "symbreak_attention_backward" : "symbreak_attention_forward") + " returned " + std::to_string(code);
       return r;
     }
-    if (std::string bad = props::ops::check_guarded(arena_, layout, op); !bad.empty()) {
+    if (std::string bad = check_guarded(arena_, layout, op, o); !bad.empty()) {
       r.status = Status::guard_violation;
       r.message = bad;
       return r;
     }
-    r.out.assign(arena_ + layout.out, arena_ + layout.out + op.out_size());
+    if (layout.backward) {
+      r.dq = read_output(arena_, layout, "d_q");
+      r.dk = read_output(arena_, layout, "d_k");
+      r.dv = read_output(arena_, layout, "d_v");
+    } else {
+      r.out = read_output(arena_, layout, "out");
+    }
     return r;
   }
 
- private:
   CallResult& died(CallResult& r) {
     const int status = child_.reap();
     r.status = Status::crashed;
@@ -156,8 +195,7 @@ class IsolatedKernel final : public Kernel {
 
   void start() {
     int down[2], up[2];
-    if (::pipe2(down, O_CLOEXEC) != 0 || ::pipe2(up, O_CLOEXEC) != 0)
-      throw std::runtime_error("cannot create pipes for the kernel process");
+    if (::pipe2(down, O_CLOEXEC) != 0 || ::pipe2(up, O_CLOEXEC) != 0) throw std::runtime_error("cannot create pipes for the kernel process");
     const pid_t pid = ::fork();
     if (pid < 0) throw std::runtime_error("cannot fork the kernel process");
     if (pid == 0) {
@@ -179,6 +217,7 @@ class IsolatedKernel final : public Kernel {
       return;
     }
     load_status_ = h.status;
+    declared_ = Capabilities::from_abi(h.caps, h.has_backward != 0);
     if (h.status != 0) {
       load_error_ = h.message;
       stop();
@@ -192,16 +231,31 @@ class IsolatedKernel final : public Kernel {
       ::dup2(devnull, 2);
     }
     Handshake h{};
-    Entry forward = builtin_;
-    if (!path_.empty()) {
+    BuiltinKernel kernel = builtin_;
+    if (path_.empty()) {
+      const Capabilities& c = builtin_.capabilities;
+      h.caps.mask_modes = (c.mask_none ? SYMBREAK_MASK_NONE : 0u) | (c.mask_causal ? SYMBREAK_MASK_CAUSAL : 0u) |
+                          (c.mask_explicit ? SYMBREAK_MASK_EXPLICIT : 0u);
+      h.caps.cross = c.cross;
+      h.caps.any_scale = c.any_scale;
+      h.caps.dv_differs = c.dv_differs;
+      h.caps.max_batch = c.max_batch;
+      h.caps.max_heads = c.max_heads;
+      h.caps.max_n = c.max_n;
+      h.caps.max_d = c.max_d;
+      h.has_backward = static_cast<bool>(kernel.backward);
+    } else {
+      h.caps = Capabilities::abi_defaults();
       void* lib = ::dlopen(path_.c_str(), RTLD_NOW | RTLD_LOCAL);
       if (!lib) {
         h.status = 1;
         std::snprintf(h.message, sizeof h.message, "cannot load %s: %s", path_.c_str(), ::dlerror());
       } else {
         auto version = reinterpret_cast<int (*)()>(::dlsym(lib, "symbreak_attention_abi_version"));
-        auto entry = reinterpret_cast<int (*)(const symbreak_attention_problem*)>(::dlsym(lib, "symbreak_attention_forward"));
-        if (!version || !entry) {
+        auto forward = reinterpret_cast<int (*)(const symbreak_attention_problem*)>(::dlsym(lib, "symbreak_attention_forward"));
+        auto backward = reinterpret_cast<int (*)(const symbreak_attention_backward_problem*)>(::dlsym(lib, "symbreak_attention_backward"));
+        auto capabilities = reinterpret_cast<int (*)(symbreak_attention_caps*)>(::dlsym(lib, "symbreak_attention_capabilities"));
+        if (!version || !forward) {
           h.status = 2;
           std::snprintf(h.message, sizeof h.message, "%s does not export %s", path_.c_str(),
                         !version ? "symbreak_attention_abi_version" : "symbreak_attention_forward");
@@ -209,8 +263,17 @@ class IsolatedKernel final : public Kernel {
           h.status = 3;
           std::snprintf(h.message, sizeof h.message, "%s implements ABI version %d (expected %d)", path_.c_str(), v,
                         SYMBREAK_ATTENTION_ABI_VERSION);
+        } else if (capabilities && capabilities(&h.caps) != 0) {
+          h.status = 4;
+          std::snprintf(h.message, sizeof h.message, "%s: symbreak_attention_capabilities returned an error", path_.c_str());
+        } else if (!(h.caps.mask_modes & (SYMBREAK_MASK_NONE | SYMBREAK_MASK_CAUSAL | SYMBREAK_MASK_EXPLICIT))) {
+          h.status = 4;
+          std::snprintf(h.message, sizeof h.message, "%s: symbreak_attention_capabilities declares no mask mode (mask_modes = %u)",
+                        path_.c_str(), h.caps.mask_modes);
         } else {
-          forward = entry;
+          kernel.forward = forward;
+          if (backward) kernel.backward = backward;
+          h.has_backward = backward != nullptr;
         }
       }
     }
@@ -232,40 +295,47 @@ class IsolatedKernel final : public Kernel {
       p.causal = req.causal;
       p.scale = req.scale;
       p.out = arena_ + req.out;
-      const int code = forward(&p);
+      int code = 0;
+      if (req.backward) {
+        symbreak_attention_backward_problem b{};
+        b.forward = p;
+        b.d_out = arena_ + req.d_out;
+        b.d_q = arena_ + req.d_q;
+        b.d_k = arena_ + req.d_k;
+        b.d_v = arena_ + req.d_v_offset;
+        code = kernel.backward ? kernel.backward(&b) : -1;
+      } else {
+        code = kernel.forward(&p);
+      }
       if (!write_all(out, &code, sizeof code)) break;
     }
     ::_exit(0);
   }
 
   std::string name_, flags_, path_;
-  Entry builtin_;
+  BuiltinKernel builtin_;
   int timeout_ms_;
-  props::ops::KernelLimits limits_;
   float* arena_ = nullptr;
   Child child_;
   int load_status_ = 0;
   std::string load_error_;
+  Capabilities declared_;
 };
 
 }  // namespace
 
 std::unique_ptr<Kernel> plugin_kernel(const std::string& path, double timeout) {
   if (!std::filesystem::exists(path)) throw KernelLoadError(path + ": no such file");
-  auto k = std::make_unique<IsolatedKernel>(std::filesystem::path(path).filename().string(), "--plugin " + path, path,
-                                            nullptr, timeout);
-  if (!k->loadable()) throw KernelLoadError(k->load_error());
+  auto k = std::make_unique<IsolatedKernel>(std::filesystem::path(path).filename().string(), "--plugin " + path, path, BuiltinKernel{}, timeout);
+  if (k->load_status() == 1 || k->load_status() == 4) throw KernelLoadError(k->load_error());
   return k;
 }
 
 // Defined in builtins.cpp.
-std::function<int(const symbreak_attention_problem*)> builtin_entry(const std::string& name,
-                                                                   props::ops::KernelLimits* limits);
+BuiltinKernel builtin_entry(const std::string& name);
 
 std::unique_ptr<Kernel> builtin_kernel(const std::string& name, double timeout) {
-  props::ops::KernelLimits limits;
-  auto entry = builtin_entry(name, &limits);
-  return std::make_unique<IsolatedKernel>(name, "--builtin " + name, "", std::move(entry), timeout, limits);
+  return std::make_unique<IsolatedKernel>(name, "--builtin " + name, "", builtin_entry(name), timeout);
 }
 
-}  // namespace symbreak
+}  // namespace symbreak::validate

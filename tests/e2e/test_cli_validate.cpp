@@ -25,17 +25,19 @@ TEST(CliValidate, CorrectBuiltinPassesWithReports) {
   const std::string json = scratch("v.json"), junit = scratch("v.xml"), html = scratch("v.html");
   const CliResult r = run_cli("validate --builtin tiled:8:8 --cases 6 --json " + json + " --junit " + junit + " --html " + html);
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  for (const char* p : {"REFERENCE", "KV-PERM", "Q-PERM", "CAUSAL", "MASK", "CONVEX", "HEADS", "BATCH", "ROBUST", "DETERMINISM"})
+  for (const char* p : {"REFERENCE", "KV-PERM", "Q-PERM", "CAUSAL", "MASK", "CONVEX", "HEADS", "BATCH", "ROBUST", "DETERMINISM",
+                        "BWD-REFERENCE", "BWD-CAUSAL", "BWD-MASK", "BWD-ROWSUM", "BWD-ROBUST"})
     EXPECT_THAT(r.output, HasSubstr(p));
+  EXPECT_THAT(r.output, HasSubstr("and its gradients"));
   EXPECT_THAT(r.output, HasSubstr("all properties pass"));
   const auto j = nlohmann::json::parse(slurp(json));
   EXPECT_EQ(j["passed"], true);
-  EXPECT_EQ(j["verdicts"].size(), 10u);
+  EXPECT_EQ(j["verdicts"].size(), 15u);
   const auto root = XmlReader(slurp(junit)).parse();
   ASSERT_EQ(root->name, "testsuites");
   const auto suites = root->all("testsuite");
   ASSERT_EQ(suites.size(), 1u);
-  EXPECT_EQ(suites[0]->all("testcase").size(), 10u);
+  EXPECT_EQ(suites[0]->all("testcase").size(), 15u);
   for (const auto* c : suites[0]->all("testcase"))
     for (const char* a : {"name", "classname", "time"}) EXPECT_TRUE(c->attributes.count(a)) << a;
   const std::string page = slurp(html);
@@ -66,7 +68,31 @@ TEST(CliValidate, CrashingPluginIsAFailureNotACrash) {
   EXPECT_THAT(r.output, HasSubstr("HEADS"));  // the validator went on after the crash
 }
 
+// A causal-only kernel, through the command line: declared by the plugin, or declared for it with
+// --supports; --seeds runs the suite on several seeds and summarises them.
+TEST(CliValidate, CausalOnlyKernelsAreValidatedInsideTheirRegion) {
+  const CliResult r = run_cli("validate --plugin " + plugin("correct_causal_only") + " --cases 8 --seeds 1-3");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("region: masks causal; n_q != n_k; scale 1/sqrt(d_head) only; d_v == d_head only; forward and backward"));
+  EXPECT_THAT(r.output, HasSubstr("not applicable: needs an explicit mask"));
+  EXPECT_THAT(r.output, HasSubstr("3 of 3 seeds pass"));
+  // The exec stub refuses non-causal cases; declared causal-only, it passes; declared more, it fails.
+  const std::string stub = "--exec \"" + std::string(SYMBREAK_EXEC_STUB) + " good\"";
+  const CliResult narrowed = run_cli("validate " + stub + " --supports causal --cases 5 --property REFERENCE,MASK");
+  EXPECT_EQ(narrowed.exit_code, 0) << narrowed.output;
+  EXPECT_THAT(narrowed.output, HasSubstr("n/a"));
+  const CliResult widened = run_cli("validate --plugin " + plugin("correct_causal_only") + " --supports none,causal --cases 5 --property REFERENCE");
+  EXPECT_EQ(widened.exit_code, 1) << widened.output;
+  EXPECT_THAT(widened.output, HasSubstr("returned 7"));
+  // The causal-only mutant with a finite running-max start, on every seed.
+  const CliResult mutant = run_cli("validate --plugin " + plugin("mutant_causal_only_max_start") + " --seeds 1-4 --fail-fast --shrink-cap 0");
+  EXPECT_EQ(mutant.exit_code, 1) << mutant.output;
+  EXPECT_THAT(mutant.output, HasSubstr("0 of 4 seeds pass"));
+}
+
 TEST(CliValidate, BadInputExitsTwo) {
+  expect_bad_input("validate --builtin naive --supports causal,sparse", "--supports: \"sparse\" is not a capability");
+  expect_bad_input("validate --builtin naive --seeds 5-2", "--seeds");
   expect_bad_input("validate --plugin /nonexistent/libk.so", "/nonexistent/libk.so");
   const std::string text = write_file("not_a_plugin.so", "plain text");
   expect_bad_input("validate --plugin " + text, "cannot load");

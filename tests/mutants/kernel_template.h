@@ -8,7 +8,8 @@
  *   ACC_T                 the accumulator type
  *   SUBTRACT_MAX          1 to subtract the row max before exp (default 1)
  *   KEYS_READ(p)          how many keys the loops read (default n_k)
- *   NORMALIZE_OVER_QUERIES 1 to normalise each key's column instead of each query's row */
+ *   NORMALIZE_OVER_QUERIES 1 to normalise each key's column instead of each query's row
+ *   FORWARD_NAME          the function's name (default symbreak_attention_forward), for wrappers */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,10 +43,13 @@
 #ifndef NORMALIZE_OVER_QUERIES
 #define NORMALIZE_OVER_QUERIES 0
 #endif
+#ifndef FORWARD_NAME
+#define FORWARD_NAME symbreak_attention_forward
+#endif
 
 int symbreak_attention_abi_version(void) { return SYMBREAK_ATTENTION_ABI_VERSION; }
 
-int symbreak_attention_forward(const symbreak_attention_problem* p) {
+int FORWARD_NAME(const symbreak_attention_problem* p) {
   const int nq = p->n_q, nk = p->n_k, dh = p->d_head, dv = p->d_v, keys = KEYS_READ(p);
   float* w = malloc(sizeof(float) * (size_t)nq * (keys > 0 ? keys : 1));
   if (!w) return 1;

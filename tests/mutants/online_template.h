@@ -2,7 +2,8 @@
  *   BLOCK            keys per block (default 8)
  *   DROP_REMAINDER   1 to skip the last, partial key block
  *   RESCALE          1 to rescale the accumulator when the running max grows (default 1)
- *   MAX_START        the initial running max (default -INFINITY) */
+ *   MAX_START        the initial running max (default -INFINITY)
+ *   FORWARD_NAME     the function's name (default symbreak_attention_forward), for wrappers */
 #include <math.h>
 #include <stdlib.h>
 
@@ -20,10 +21,13 @@
 #ifndef MAX_START
 #define MAX_START (-INFINITY)
 #endif
+#ifndef FORWARD_NAME
+#define FORWARD_NAME symbreak_attention_forward
+#endif
 
 int symbreak_attention_abi_version(void) { return SYMBREAK_ATTENTION_ABI_VERSION; }
 
-int symbreak_attention_forward(const symbreak_attention_problem* p) {
+int FORWARD_NAME(const symbreak_attention_problem* p) {
   const int nq = p->n_q, nk = p->n_k, dh = p->d_head, dv = p->d_v;
   float* acc = malloc(sizeof(float) * (size_t)dv);
   if (!acc) return 1;

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <vector>
 
-#include <symbreak/validate_gtest.hpp>
+#include <symbreak/validate/gtest.hpp>
 
 namespace {
 
@@ -37,5 +37,22 @@ struct TwoPassKernel {
 };
 
 SYMBREAK_ATTENTION_SUITE(TwoPassKernelSuite, TwoPassKernel);
+
+// A kernel that implements only what most production kernels do: the causal mask, the default scale,
+// d_v == d_head. It says so, and refuses anything else; the suite never asks it for anything else, and
+// the properties about other masks (KV-PERM, Q-PERM, MASK) are skipped as not applicable.
+struct CausalOnlyKernel {
+  static symbreak::validate::Capabilities capabilities() {
+    symbreak::validate::Capabilities c;
+    c.apply({"causal", "scale=default", "dv=dhead"}, "CausalOnlyKernel");
+    return c;
+  }
+  int operator()(const symbreak_attention_problem& p) const {
+    if (!p.causal || p.mask || p.d_v != p.d_head || p.scale != 1.0f / std::sqrt(static_cast<float>(p.d_head))) return 7;
+    return TwoPassKernel{}(p);
+  }
+};
+
+SYMBREAK_ATTENTION_SUITE(CausalOnlyKernelSuite, CausalOnlyKernel);
 
 }  // namespace

@@ -1,18 +1,19 @@
-// symbreak validate: every mutant is rejected (and we print which property killed it), every correct
-// kernel passes over many seeds, faults are isolated, and the exec protocol's errors are named.
+// symbreak validate: every mutant (forward and backward) is rejected on every seed, every correct kernel
+// passes on every seed, kernels that support only part of the op are validated inside their region
+// through each interface, faults are isolated, and the exec protocol's errors are named.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <sstream>
 
-#include "symbreak/validate.hpp"
+#include "symbreak/validate/validate.hpp"
 
-namespace symbreak {
+namespace symbreak::validate {
 namespace {
 
 using ::testing::HasSubstr;
-using props::ops::OpVerdict;
 
 std::vector<std::string> split(const std::string& list) {
   std::vector<std::string> out;
@@ -36,41 +37,67 @@ ValidateOptions options(std::uint64_t seed, int cases) {
 std::string killers(const OpReport& r) {
   std::string out;
   for (const OpVerdict& v : r.verdicts)
-    if (v.status == "FAIL") out += (out.empty() ? "" : ", ") + v.property;
+    if (v.status == VerdictStatus::fail) out += (out.empty() ? "" : ", ") + v.property;
   return out;
 }
 
 const OpVerdict* first_failure(const OpReport& r) {
   for (const OpVerdict& v : r.verdicts)
-    if (v.status == "FAIL") return &v;
+    if (v.status == VerdictStatus::fail) return &v;
   return nullptr;
 }
 
-// ---- The mutation zoo --------------------------------------------------------------------------
+const OpVerdict& verdict(const OpReport& r, const std::string& property) {
+  for (const OpVerdict& v : r.verdicts)
+    if (v.property == property) return v;
+  throw std::logic_error("no verdict for " + property);
+}
+
+// ---- The mutation zoo: rejected on 20 of 20 seeds at the default case count ---------------------
 
 class Mutant : public ::testing::TestWithParam<std::string> {};
 
-TEST_P(Mutant, IsRejected) {
+TEST_P(Mutant, IsRejectedOnEverySeed) {
   auto kernel = plugin_kernel(plugin("mutant_" + GetParam()), 10);
-  const OpReport r = props::ops::run_op_suite(*kernel, options(1, 15));
-  ASSERT_FALSE(r.passed()) << "mutant " << GetParam() << " survived";
-  const OpVerdict* v = first_failure(r);
-  std::printf("[ killed   ] %-22s by %s; first: %s on %s\n", GetParam().c_str(), killers(r).c_str(),
-              v->message.c_str(), v->shape.c_str());
+  int killed = 0;
+  std::string first_killer;
+  double seconds = 0;
+  for (std::uint64_t seed = 1; seed <= 20; ++seed) {
+    ValidateOptions o = options(seed, ValidateOptions{}.cases);
+    o.fail_fast = true;  // the kill rate needs one failing property, not all of them
+    // A backward mutant's forward pass is the correct template: the forward properties pass on it
+    // whatever the seed, so its verdict is the backward properties' (the full suite runs them after).
+    if (GetParam().starts_with("bwd_"))
+      for (const OpProperty& p : op_catalogue())
+        if (p.pass == Pass::backward) o.properties.emplace_back(p.name);
+    o.shrink_seconds = 0;
+    o.failure_dir.clear();
+    const OpReport r = run_suite(*kernel, o);
+    seconds += r.seconds;
+    if (!r.passed()) {
+      ++killed;
+      if (first_killer.empty()) first_killer = killers(r) + ": " + first_failure(r)->message;
+    } else {
+      ADD_FAILURE() << "mutant " << GetParam() << " survived seed " << seed;
+    }
+  }
+  std::printf("[ kill rate ] %-26s %2d/20 seeds  (%.1f s)  first: %s\n", GetParam().c_str(), killed, seconds, first_killer.c_str());
+  EXPECT_EQ(killed, 20);
 }
 
 INSTANTIATE_TEST_SUITE_P(Zoo, Mutant, ::testing::ValuesIn(split(SYMBREAK_MUTANTS)));
 
-// ---- Correct kernels ---------------------------------------------------------------------------
+// ---- Correct kernels: pass on 20 seeds, forward and backward ------------------------------------
 
 struct Correct {
   std::string name;
   std::function<std::unique_ptr<Kernel>()> make;
 };
+void PrintTo(const Correct& c, std::ostream* os) { *os << c.name; }
 
 std::vector<Correct> correct_kernels() {
   std::vector<Correct> out;
-  for (const std::string& name : {"correct_naive", "correct_online"})
+  for (const std::string& name : {"correct_naive", "correct_online", "correct_causal_only"})
     out.push_back({name, [name] { return plugin_kernel(plugin(name), 20); }});
   for (const std::string& name : builtin_kernel_names()) {
     if (name == "tiled:BQ:BK") {
@@ -91,10 +118,12 @@ std::vector<Correct> correct_kernels() {
 
 class CorrectKernel : public ::testing::TestWithParam<Correct> {};
 
-TEST_P(CorrectKernel, PassesOverManySeeds) {
+TEST_P(CorrectKernel, PassesOnTwentySeedsForwardAndBackward) {
   auto kernel = GetParam().make();
-  for (std::uint64_t seed : {1, 2, 3, 4}) {
-    const OpReport r = props::ops::run_op_suite(*kernel, options(100 + seed, 12));
+  for (std::uint64_t seed = 1; seed <= 20; ++seed) {
+    ValidateOptions o = options(100 + seed, 6);
+    o.edge_cases = seed == 1;  // deterministic: the same on every seed, so once is enough here
+    const OpReport r = run_suite(*kernel, o);
     EXPECT_TRUE(r.passed()) << GetParam().name << " failed " << killers(r) << " with seed " << 100 + seed << ": "
                             << (first_failure(r) ? first_failure(r)->message + " on " + first_failure(r)->shape : "");
   }
@@ -106,6 +135,120 @@ INSTANTIATE_TEST_SUITE_P(Kernels, CorrectKernel, ::testing::ValuesIn(correct_ker
     if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
   return n;
 });
+
+// ---- Kernels that support only part of the op ----------------------------------------------------
+
+// The causal-only kernel through its plugin, its exec command and a C++ callable: every property
+// runs inside the region, the ones about other masks are not applicable, nothing fails.
+TEST(Capabilities, CausalOnlyKernelsPassThroughEveryInterface) {
+  std::vector<std::unique_ptr<Kernel>> kernels;
+  kernels.push_back(plugin_kernel(plugin("correct_causal_only")));
+  kernels.push_back(exec_kernel(std::string(SYMBREAK_EXEC_STUB) + " causal_only"));
+  Capabilities causal;
+  causal.apply({"causal"}, "test");
+  kernels.push_back(std::make_unique<CallableKernel>(
+      "callable causal-only",
+      [](const symbreak_attention_problem& p) { return p.causal && !p.mask ? naive_attention(&p) : 7; },
+      [](const symbreak_attention_backward_problem& b) { return b.forward.causal && !b.forward.mask ? naive_attention_backward(&b) : 7; },
+      causal));
+  for (auto& k : kernels) {
+    const Capabilities caps = k->capabilities();
+    EXPECT_TRUE(caps.mask_causal && !caps.mask_none && !caps.mask_explicit) << k->name() << ": " << caps.text();
+    EXPECT_TRUE(caps.backward) << k->name();
+    const OpReport r = run_suite(*k, options(7, 10));
+    EXPECT_TRUE(r.passed()) << k->name() << ": " << killers(r) << " " << (first_failure(r) ? first_failure(r)->message : "");
+    EXPECT_EQ(verdict(r, "MASK").status, VerdictStatus::not_applicable);
+    EXPECT_THAT(verdict(r, "MASK").message, HasSubstr("not applicable: needs an explicit mask"));
+    EXPECT_EQ(verdict(r, "KV-PERM").status, VerdictStatus::not_applicable);
+    EXPECT_EQ(verdict(r, "BWD-MASK").status, VerdictStatus::not_applicable);
+    EXPECT_EQ(verdict(r, "CAUSAL").status, VerdictStatus::pass);
+    EXPECT_EQ(verdict(r, "BWD-CAUSAL").status, VerdictStatus::pass);
+    EXPECT_EQ(verdict(r, "REFERENCE").region, "causal");
+    EXPECT_THAT(verdict(r, "REFERENCE").skipped, ::testing::Contains(HasSubstr("none-mask cases: not supported")));
+  }
+  // The plugin also declared the default scale and d_v == d_head.
+  const Capabilities c = kernels[0]->capabilities();
+  EXPECT_FALSE(c.any_scale);
+  EXPECT_FALSE(c.dv_differs);
+}
+
+TEST(Capabilities, AnErrorInsideTheDeclaredRegionFails) {
+  // Claiming more than the kernel does (--supports none,causal) makes its refusals failures.
+  auto kernel = plugin_kernel(plugin("correct_causal_only"));
+  Capabilities wider = kernel->declared();
+  wider.apply({"none", "causal"}, "--supports");
+  kernel->override_capabilities(wider);
+  ValidateOptions o = options(3, 10);
+  o.properties = {"REFERENCE"};
+  const OpReport r = run_suite(*kernel, o);
+  ASSERT_FALSE(r.passed());
+  EXPECT_THAT(first_failure(r)->message, HasSubstr("returned 7"));
+}
+
+TEST(Capabilities, AbiVersionOnePluginsKeepWorking) {
+  // correct_online exports only the two functions of the first release: every case, forward only.
+  auto kernel = plugin_kernel(plugin("correct_online"));
+  const Capabilities c = kernel->capabilities();
+  EXPECT_TRUE(c.mask_none && c.mask_causal && c.mask_explicit && c.cross && c.any_scale && c.dv_differs);
+  EXPECT_FALSE(c.backward);
+  const OpReport r = run_suite(*kernel, options(4, 8));
+  EXPECT_TRUE(r.passed()) << killers(r);
+  EXPECT_EQ(verdict(r, "REFERENCE").status, VerdictStatus::pass);
+  EXPECT_EQ(r.verdicts.size(), 10u);  // the backward properties need a backward pass
+  ValidateOptions o = options(4, 8);
+  o.properties = {"BWD-REFERENCE"};
+  EXPECT_EQ(run_suite(*kernel, o).verdicts[0].status, VerdictStatus::not_applicable);
+}
+
+TEST(Capabilities, WordsParseAndNameTheirErrors) {
+  Capabilities c;
+  c.apply(split_words("causal,none square scale=default dv=dhead backward max-n=64"), "test");
+  EXPECT_TRUE(c.mask_causal && c.mask_none && !c.mask_explicit);
+  EXPECT_FALSE(c.cross || c.any_scale || c.dv_differs);
+  EXPECT_TRUE(c.backward);
+  EXPECT_EQ(c.max_n, 64);
+  EXPECT_EQ(c.words(), "none,causal square scale=default dv=dhead backward max-n=64");
+  Capabilities again;
+  again.apply(split_words(c.words()), "round trip");
+  EXPECT_EQ(again.text(), c.text());
+  try {
+    c.apply({"sparse"}, "--supports");
+    FAIL();
+  } catch (const std::invalid_argument& e) {
+    EXPECT_THAT(e.what(), HasSubstr("--supports: \"sparse\" is not a capability"));
+  }
+  EXPECT_THROW(c.apply({"max-n=lots"}, "--supports"), std::invalid_argument);
+  EXPECT_THROW(exec_kernel(std::string(SYMBREAK_EXEC_STUB) + " bad_capability", 5), KernelLoadError);
+}
+
+TEST(Capabilities, EdgeCasesRunInEverySupportedModeBeforeTheSearch) {
+  // A kernel that records the ops it is given.
+  std::vector<AttentionOp> seen;
+  CallableKernel k(
+      "recorder",
+      [&seen](const symbreak_attention_problem& p) {
+        AttentionOp op;
+        op.causal = p.causal;
+        op.n_q = p.n_q;
+        if (p.mask) op.mask.assign(1, 1);
+        seen.push_back(op);
+        return naive_attention(&p);
+      });
+  ValidateOptions o = options(1, 1);
+  o.properties = {"ROBUST"};
+  o.failure_dir.clear();
+  const OpReport r = run_suite(k, o);
+  ASSERT_TRUE(r.passed()) << killers(r);
+  bool causal_single = false, none_long = false, explicit_any = false;
+  for (const auto& op : seen) {
+    causal_single = causal_single || (op.causal && op.n_q == 1);
+    none_long = none_long || (!op.causal && op.mask.empty() && op.n_q == 1024);
+    explicit_any = explicit_any || (!op.causal && !op.mask.empty());
+  }
+  EXPECT_TRUE(causal_single) << "the single-key edge cases ran under the causal mask";
+  EXPECT_TRUE(none_long);
+  EXPECT_TRUE(explicit_any);
+}
 
 // ---- Fault isolation ---------------------------------------------------------------------------
 
@@ -122,11 +265,10 @@ TEST(FaultIsolation, CrashesAbortsAndRefusalsFailTheCaseNotTheValidator) {
     const char* message;
   };
   for (const Expect& e : {Expect{"faulty_segfault", "crashed: SIGSEGV"}, Expect{"faulty_abort", "crashed: SIGABRT"},
-                          Expect{"faulty_nonzero_return", "returned 7"},
-                          Expect{"faulty_wrong_abi", "ABI version 2 (expected 1)"},
+                          Expect{"faulty_nonzero_return", "returned 7"}, Expect{"faulty_wrong_abi", "ABI version 2 (expected 1)"},
                           Expect{"faulty_missing_symbol", "does not export symbreak_attention_forward"}}) {
     auto kernel = plugin_kernel(plugin(e.plugin), 10);
-    const OpReport r = props::ops::run_op_suite(*kernel, quick({"REFERENCE", "HEADS", "BATCH"}));
+    const OpReport r = run_suite(*kernel, quick({"REFERENCE", "HEADS", "BATCH"}));
     EXPECT_FALSE(r.passed()) << e.plugin;
     ASSERT_EQ(r.verdicts.size(), 3u) << e.plugin << ": the validator must survive every case";
     const OpVerdict* v = first_failure(r);
@@ -138,7 +280,7 @@ TEST(FaultIsolation, CrashesAbortsAndRefusalsFailTheCaseNotTheValidator) {
 
 TEST(FaultIsolation, HangsTimeOut) {
   auto kernel = plugin_kernel(plugin("faulty_hang"), 0.3);
-  const OpReport r = props::ops::run_op_suite(*kernel, quick({"HEADS"}));
+  const OpReport r = run_suite(*kernel, quick({"HEADS"}));
   ASSERT_FALSE(r.passed());
   EXPECT_THAT(first_failure(r)->message, HasSubstr("timed out"));
 }
@@ -160,9 +302,9 @@ TEST(FaultIsolation, UnloadableLibrariesAreInputErrors) {
 TEST(FaultIsolation, StrayWritesAreCaught) {
   for (const char* name : {"mutant_out_of_bounds_write", "mutant_input_write"}) {
     auto kernel = plugin_kernel(plugin(name), 10);
-    const OpReport r = props::ops::run_op_suite(*kernel, quick({"REFERENCE"}));
+    const OpReport r = run_suite(*kernel, quick({"REFERENCE"}));
     ASSERT_FALSE(r.passed());
-    EXPECT_THAT(first_failure(r)->message, HasSubstr("wrote outside its output")) << name;
+    EXPECT_THAT(first_failure(r)->message, HasSubstr("wrote outside its outputs")) << name;
   }
 }
 
@@ -173,17 +315,16 @@ TEST(ExecProtocol, FaultsAreNamedPerCase) {
     const char* mode;
     const char* message;
   };
-  for (const Expect& e : {Expect{"exit_after_2", "the command exited with code 3"},
-                          Expect{"wrong_shape", "(expected ["}, Expect{"truncated", "truncated"},
-                          Expect{"error_reply", "error: this kernel refuses everything"},
+  for (const Expect& e : {Expect{"exit_after_2", "the command exited with code 3"}, Expect{"wrong_shape", "(expected ["},
+                          Expect{"truncated", "truncated"}, Expect{"error_reply", "error: this kernel refuses everything"},
                           Expect{"garbage_reply", "unexpected answer \"done!\""}, Expect{"wrong_dtype", "dtype"}}) {
     auto kernel = exec_kernel(std::string(SYMBREAK_EXEC_STUB) + " " + e.mode, 10);
-    const OpReport r = props::ops::run_op_suite(*kernel, quick({"REFERENCE", "HEADS"}));
+    const OpReport r = run_suite(*kernel, quick({"REFERENCE", "HEADS"}));
     ASSERT_FALSE(r.passed()) << e.mode;
     EXPECT_THAT(first_failure(r)->message, HasSubstr(e.message)) << e.mode;
   }
   auto hang = exec_kernel(std::string(SYMBREAK_EXEC_STUB) + " hang", 0.5);
-  const OpReport r = props::ops::run_op_suite(*hang, quick({"REFERENCE"}));
+  const OpReport r = run_suite(*hang, quick({"REFERENCE"}));
   EXPECT_THAT(first_failure(r)->message, HasSubstr("timed out"));
 }
 
@@ -209,7 +350,7 @@ TEST(Counterexamples, AreShrunkSavedAndReplay) {
   auto kernel = plugin_kernel(plugin("mutant_head_mixup"), 10);
   ValidateOptions o = options(3, 20);
   o.properties = {"REFERENCE"};
-  const OpReport r = props::ops::run_op_suite(*kernel, o);
+  const OpReport r = run_suite(*kernel, o);
   const OpVerdict* v = first_failure(r);
   ASSERT_NE(v, nullptr);
   // A head mix-up needs two heads and two keys (with one key every softmax weight is 1) and nothing more.
@@ -219,12 +360,26 @@ TEST(Counterexamples, AreShrunkSavedAndReplay) {
   for (const char* file : {"q.npy", "k.npy", "v.npy", "case.json"})
     EXPECT_TRUE(std::filesystem::exists(v->counterexample_dir + "/" + file)) << file;
   EXPECT_EQ(v->replay, "symbreak validate --plugin " + plugin("mutant_head_mixup") + " --replay " + v->counterexample_dir);
-  const OpReport again = props::ops::replay_op_case(*kernel, v->counterexample_dir, o);
+  const OpReport again = replay_case(*kernel, v->counterexample_dir, o);
   ASSERT_EQ(again.verdicts.size(), 1u);
-  EXPECT_EQ(again.verdicts[0].status, "FAIL");
+  EXPECT_EQ(again.verdicts[0].status, VerdictStatus::fail);
   EXPECT_EQ(again.verdicts[0].message, v->message);
   auto good = builtin_kernel("naive");
-  EXPECT_TRUE(props::ops::replay_op_case(*good, v->counterexample_dir, o).passed());
+  EXPECT_TRUE(replay_case(*good, v->counterexample_dir, o).passed());
+}
+
+TEST(Counterexamples, BackwardFailuresNameTheGradientAndReplay) {
+  auto kernel = plugin_kernel(plugin("mutant_bwd_dq_scale_missing"), 10);
+  ValidateOptions o = options(5, 20);
+  o.properties = {"BWD-REFERENCE"};
+  const OpReport r = run_suite(*kernel, o);
+  const OpVerdict* v = first_failure(r);
+  ASSERT_NE(v, nullptr);
+  EXPECT_EQ(v->element.tensor, "dQ") << v->message;  // dK and dV are right
+  EXPECT_THAT(v->shape, HasSubstr("backward"));
+  EXPECT_TRUE(std::filesystem::exists(v->counterexample_dir + "/d_out.npy"));
+  EXPECT_EQ(replay_case(*kernel, v->counterexample_dir, o).verdicts[0].status, VerdictStatus::fail);
+  EXPECT_TRUE(replay_case(*builtin_kernel("naive"), v->counterexample_dir, o).passed());
 }
 
 // ---- The C++ API -------------------------------------------------------------------------------
@@ -232,8 +387,8 @@ TEST(Counterexamples, AreShrunkSavedAndReplay) {
 TEST(CppApi, ValidatesACallable) {
   ValidateOptions o = options(5, 8);
   o.properties = {"REFERENCE", "CAUSAL", "MASK"};
-  EXPECT_TRUE(validate([](const symbreak_attention_problem& p) { return naive_attention(&p); }, o).passed());
-  const OpReport bad = validate(
+  EXPECT_TRUE(validate_callable([](const symbreak_attention_problem& p) { return naive_attention(&p); }, o).passed());
+  const OpReport bad = validate_callable(
       [](const symbreak_attention_problem& p) {
         const int rc = naive_attention(&p);
         p.out[0] += 1e-3f;  // a bug in one element
@@ -241,8 +396,22 @@ TEST(CppApi, ValidatesACallable) {
       },
       o, "off-by-a-little");
   EXPECT_FALSE(bad.passed());
-  EXPECT_THAT(first_failure(bad)->element.text(), HasSubstr("batch 0, head 0, row 0, column 0"));
+  EXPECT_THAT(first_failure(bad)->element.text(), HasSubstr("O batch 0, head 0, row 0, column 0"));
+}
+
+TEST(Performance, TheDefaultForwardAndBackwardSuiteOnTheNaivePluginIsQuick) {
+  // Recorded, not asserted against a clock (machines are noisy): the closing note reports it.
+  auto kernel = plugin_kernel(plugin("correct_naive"));
+  ValidateOptions o;
+  o.failure_dir.clear();
+  const auto start = std::chrono::steady_clock::now();
+  const OpReport r = run_suite(*kernel, o);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_TRUE(r.passed()) << killers(r);
+  EXPECT_EQ(r.verdicts.size(), op_catalogue().size());
+  std::printf("[ timing   ] the default suite (%d cases per property, forward and backward) on correct_naive.so: %.1f s\n",
+              ValidateOptions{}.cases, seconds);
 }
 
 }  // namespace
-}  // namespace symbreak
+}  // namespace symbreak::validate

@@ -55,6 +55,10 @@ struct ClaimVerdict {
   nlohmann::json numbers;  // every number the verdict used
 };
 
+// Checks a plan's decision rules before any run: known rules, existing conditions, readable files.
+// Throws ConfigError naming the field. (load_plan calls it.)
+void check_decision(const Plan& plan);
+
 // Applies every rule of the plan's "decision" object to the sweep in out_dir (its ledger and the
 // runs' analysis.json files). Rules whose runs are not finished give not_run.
 std::vector<ClaimVerdict> evaluate_plan(const Plan& plan, const std::string& out_dir);

@@ -78,7 +78,7 @@ class ConfigError : public std::runtime_error {
 ModelConfig make_config(int vocab_size, int context_length, int d_model, int heads, int layers);
 
 // Checks every field; throws ConfigError naming the first bad one. `source` prefixes the message.
-void validate(const ModelConfig& config, std::string_view source = "config");
+void validate_config(const ModelConfig& config, std::string_view source = "config");
 
 // Strict JSON: unknown keys, wrong types, bad enum values and bad sizes are errors (ConfigError).
 // Keys may be omitted; omitted keys take the defaults of ModelConfig (documented in README.md).

@@ -1,15 +1,24 @@
-// Text helpers shared by the reports (tables, JUnit XML, HTML).
+// Text helpers shared by every report and table (terminal, JUnit XML, HTML, SVG): one of each.
 #pragma once
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <string>
 
-namespace symbreak::props::text {
+namespace symbreak::text {
 
+// 1.23e-04
 inline std::string sci(double x) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.2e", x);
+  return buf;
+}
+
+// 16 hex digits, zero-padded: the fingerprints in file names.
+inline std::string hex(std::uint64_t v) {
+  char buf[20];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
   return buf;
 }
 
@@ -39,4 +48,4 @@ inline std::string pad(const std::string& s, std::size_t width) {
   return s + std::string(w < width ? width - w : 0, ' ');
 }
 
-}  // namespace symbreak::props::text
+}  // namespace symbreak::text

@@ -1,0 +1,158 @@
+#include "symbreak/validate/capabilities.hpp"
+
+#include <cmath>
+#include <stdexcept>
+
+namespace symbreak::validate {
+
+std::string_view to_string(MaskMode mode) {
+  switch (mode) {
+    case MaskMode::none: return "none";
+    case MaskMode::causal: return "causal";
+    case MaskMode::explicit_mask: return "explicit";
+    case MaskMode::causal_and_explicit: return "causal+explicit";
+  }
+  return "?";
+}
+
+MaskMode mask_mode_of(const AttentionOp& op) {
+  if (op.causal) return op.mask.empty() ? MaskMode::causal : MaskMode::causal_and_explicit;
+  return op.mask.empty() ? MaskMode::none : MaskMode::explicit_mask;
+}
+
+bool Capabilities::supports(MaskMode mode) const {
+  switch (mode) {
+    case MaskMode::none: return mask_none;
+    case MaskMode::causal: return mask_causal;
+    case MaskMode::explicit_mask: return mask_explicit;
+    case MaskMode::causal_and_explicit: return mask_causal && mask_explicit;
+  }
+  return false;
+}
+
+std::vector<MaskMode> Capabilities::mask_modes() const {
+  std::vector<MaskMode> out;
+  for (MaskMode m : {MaskMode::none, MaskMode::causal, MaskMode::explicit_mask, MaskMode::causal_and_explicit})
+    if (supports(m)) out.push_back(m);
+  return out;
+}
+
+bool Capabilities::allows(const AttentionOp& op) const {
+  const auto within = [](int value, int limit) { return limit <= 0 || value <= limit; };
+  return supports(mask_mode_of(op)) && (cross || op.n_q == op.n_k) && (dv_differs || op.d_v == op.d_head) &&
+         (any_scale || op.scale == 1.0f / std::sqrt(static_cast<float>(op.d_head))) && within(op.batch, max_batch) &&
+         within(op.heads, max_heads) && within(op.n_q, max_n) && within(op.n_k, max_n) && within(op.d_head, max_d) &&
+         within(op.d_v, max_d) && (!op.backward() || backward);
+}
+
+std::string Capabilities::text() const {
+  std::string masks;
+  for (MaskMode m : {MaskMode::none, MaskMode::causal, MaskMode::explicit_mask})
+    if (supports(m)) masks += (masks.empty() ? "" : ", ") + std::string(to_string(m));
+  std::string s = "masks " + (masks.empty() ? std::string("(none supported)") : masks) + "; " +
+                  (cross ? "n_q != n_k" : "n_q == n_k only") + "; " + (any_scale ? "any scale" : "scale 1/sqrt(d_head) only") + "; " +
+                  (dv_differs ? "d_v != d_head" : "d_v == d_head only") + "; " + (backward ? "forward and backward" : "forward only");
+  const auto limit = [&s](const char* name, int v) {
+    if (v > 0) s += "; " + std::string(name) + " <= " + std::to_string(v);
+  };
+  limit("batch", max_batch);
+  limit("heads", max_heads);
+  limit("n", max_n);
+  limit("d", max_d);
+  return s;
+}
+
+std::string Capabilities::words() const {
+  std::string masks;
+  for (MaskMode m : {MaskMode::none, MaskMode::causal, MaskMode::explicit_mask})
+    if (supports(m)) masks += (masks.empty() ? "" : ",") + std::string(to_string(m));
+  std::string s = masks + (cross ? " cross" : " square") + (any_scale ? " scale=any" : " scale=default") +
+                  (dv_differs ? " dv=any" : " dv=dhead") + (backward ? " backward" : " no-backward");
+  for (const auto& [name, v] : {std::pair{"max-batch", max_batch}, {"max-heads", max_heads}, {"max-n", max_n}, {"max-d", max_d}})
+    if (v > 0) s += " " + std::string(name) + "=" + std::to_string(v);
+  return s;
+}
+
+std::vector<std::string> split_words(std::string_view text) {
+  std::vector<std::string> out;
+  std::string word;
+  for (char c : text) {
+    if (c == ',' || c == ' ' || c == '\t') {
+      if (!word.empty()) out.push_back(word);
+      word.clear();
+    } else {
+      word += c;
+    }
+  }
+  if (!word.empty()) out.push_back(word);
+  return out;
+}
+
+void Capabilities::apply(const std::vector<std::string>& words, std::string_view source) {
+  bool masks_named = false;
+  const auto fail = [&](const std::string& word, const std::string& why) {
+    throw std::invalid_argument(std::string(source) + ": \"" + word + "\" " + why +
+                                " (allowed: none, causal, explicit, square, cross, scale=default, scale=any, dv=dhead, dv=any, "
+                                "backward, no-backward, max-batch=N, max-heads=N, max-n=N, max-d=N)");
+  };
+  for (const std::string& w : words) {
+    if (w == "none" || w == "causal" || w == "explicit") {
+      if (!masks_named) mask_none = mask_causal = mask_explicit = false;
+      masks_named = true;
+      (w == "none" ? mask_none : w == "causal" ? mask_causal : mask_explicit) = true;
+    } else if (w == "square") cross = false;
+    else if (w == "cross") cross = true;
+    else if (w == "scale=default") any_scale = false;
+    else if (w == "scale=any") any_scale = true;
+    else if (w == "dv=dhead") dv_differs = false;
+    else if (w == "dv=any") dv_differs = true;
+    else if (w == "backward") backward = true;
+    else if (w == "no-backward") backward = false;
+    else if (w.starts_with("max-")) {
+      const std::size_t eq = w.find('=');
+      if (eq == std::string::npos) fail(w, "needs a value");
+      const std::string key = w.substr(0, eq), value = w.substr(eq + 1);
+      int n = 0;
+      try {
+        std::size_t used = 0;
+        n = std::stoi(value, &used);
+        if (used != value.size() || n < 0) throw std::invalid_argument("");
+      } catch (const std::exception&) {
+        fail(w, "needs a non-negative whole number");
+      }
+      if (key == "max-batch") max_batch = n;
+      else if (key == "max-heads") max_heads = n;
+      else if (key == "max-n") max_n = n;
+      else if (key == "max-d") max_d = n;
+      else fail(w, "is not a known limit");
+    } else {
+      fail(w, "is not a capability");
+    }
+  }
+  if (!mask_none && !mask_causal && !mask_explicit) fail("", "leaves no mask mode");
+}
+
+symbreak_attention_caps Capabilities::abi_defaults() {
+  symbreak_attention_caps c{};
+  c.mask_modes = SYMBREAK_MASK_NONE | SYMBREAK_MASK_CAUSAL | SYMBREAK_MASK_EXPLICIT;
+  c.cross = c.any_scale = c.dv_differs = 1;
+  return c;
+}
+
+Capabilities Capabilities::from_abi(const symbreak_attention_caps& a, bool backward) {
+  Capabilities c;
+  c.mask_none = a.mask_modes & SYMBREAK_MASK_NONE;
+  c.mask_causal = a.mask_modes & SYMBREAK_MASK_CAUSAL;
+  c.mask_explicit = a.mask_modes & SYMBREAK_MASK_EXPLICIT;
+  c.cross = a.cross != 0;
+  c.any_scale = a.any_scale != 0;
+  c.dv_differs = a.dv_differs != 0;
+  c.max_batch = a.max_batch;
+  c.max_heads = a.max_heads;
+  c.max_n = a.max_n;
+  c.max_d = a.max_d;
+  c.backward = backward;
+  return c;
+}
+
+}  // namespace symbreak::validate

@@ -1,0 +1,98 @@
+#include "symbreak/validate/case_dir.hpp"
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "symbreak/io.hpp"
+#include "symbreak/npy.hpp"
+
+namespace symbreak::validate {
+
+using nlohmann::json;
+
+void write_case_dir(const std::string& dir, const AttentionOp& op, const std::string& extra_json, const std::vector<float>& o) {
+  std::filesystem::create_directories(dir);
+  const auto shape = [&](int n, int d) {
+    return std::vector<std::size_t>{static_cast<std::size_t>(op.batch), static_cast<std::size_t>(op.heads), static_cast<std::size_t>(n),
+                                    static_cast<std::size_t>(d)};
+  };
+  write_file_atomically(dir + "/q.npy", npy_bytes(op.q, shape(op.n_q, op.d_head)));
+  write_file_atomically(dir + "/k.npy", npy_bytes(op.k, shape(op.n_k, op.d_head)));
+  write_file_atomically(dir + "/v.npy", npy_bytes(op.v, shape(op.n_k, op.d_v)));
+  std::filesystem::remove(dir + "/mask.npy");
+  if (!op.mask.empty())
+    write_file_atomically(dir + "/mask.npy", npy_bytes(op.mask, {static_cast<std::size_t>(op.n_q), static_cast<std::size_t>(op.n_k)}));
+  std::filesystem::remove(dir + "/d_out.npy");
+  std::filesystem::remove(dir + "/o.npy");
+  if (op.backward()) {
+    write_file_atomically(dir + "/d_out.npy", npy_bytes(op.d_out, shape(op.n_q, op.d_v)));
+    if (!o.empty()) write_file_atomically(dir + "/o.npy", npy_bytes(o, shape(op.n_q, op.d_v)));
+  }
+  json j = json::parse(extra_json);
+  j["causal"] = op.causal;
+  j["scale"] = op.scale;
+  j["pass"] = op.backward() ? "backward" : "forward";
+  write_file_atomically(dir + "/case.json", j.dump(2) + "\n");
+}
+
+OpCase read_case_dir(const std::string& dir, std::string* property) {
+  const auto need4 = [](const NpyArray& a, const std::string& name) {
+    if (a.dtype != NpyArray::DType::f4 || a.shape.size() != 4) throw std::invalid_argument(name + ": must be a float32 array [batch][heads][n][d]");
+  };
+  OpCase c;
+  try {
+    const NpyArray q = read_npy(dir + "/q.npy"), k = read_npy(dir + "/k.npy"), v = read_npy(dir + "/v.npy");
+    need4(q, dir + "/q.npy");
+    need4(k, dir + "/k.npy");
+    need4(v, dir + "/v.npy");
+    AttentionOp& op = c.op;
+    op.batch = static_cast<int>(q.shape[0]);
+    op.heads = static_cast<int>(q.shape[1]);
+    op.n_q = static_cast<int>(q.shape[2]);
+    op.d_head = static_cast<int>(q.shape[3]);
+    op.n_k = static_cast<int>(k.shape[2]);
+    op.d_v = static_cast<int>(v.shape[3]);
+    if (k.shape[0] != q.shape[0] || k.shape[1] != q.shape[1] || k.shape[3] != q.shape[3] || v.shape[0] != q.shape[0] ||
+        v.shape[1] != q.shape[1] || v.shape[2] != k.shape[2])
+      throw std::invalid_argument(dir + ": q, k and v shapes do not fit together");
+    op.q = q.f4;
+    op.k = k.f4;
+    op.v = v.f4;
+    if (std::filesystem::exists(dir + "/mask.npy")) {
+      const NpyArray m = read_npy(dir + "/mask.npy");
+      if (m.dtype != NpyArray::DType::u1 || m.shape.size() != 2 || m.shape[0] != q.shape[2] || m.shape[1] != k.shape[2])
+        throw std::invalid_argument(dir + "/mask.npy: must be a uint8 array [n_q][n_k]");
+      op.mask = m.u1;
+    }
+    if (std::filesystem::exists(dir + "/d_out.npy")) {
+      const NpyArray g = read_npy(dir + "/d_out.npy");
+      need4(g, dir + "/d_out.npy");
+      if (g.shape != std::vector<std::size_t>{q.shape[0], q.shape[1], q.shape[2], v.shape[3]})
+        throw std::invalid_argument(dir + "/d_out.npy: must be [batch][heads][n_q][d_v]");
+      op.d_out = g.f4;
+    }
+  } catch (const NpyError& e) {
+    throw std::invalid_argument(e.what());
+  }
+  json j;
+  try {
+    j = json::parse(read_file(dir + "/case.json"));
+  } catch (const std::exception& e) {
+    throw std::invalid_argument(dir + "/case.json: " + e.what());
+  }
+  if (!j.is_object() || !j.contains("causal") || !j["causal"].is_boolean() || !j.contains("scale") || !j["scale"].is_number())
+    throw std::invalid_argument(dir + "/case.json: needs \"causal\" (true or false) and \"scale\" (a number)");
+  c.op.causal = j["causal"].get<bool>();
+  c.op.scale = j["scale"].get<float>();
+  if (property) *property = j.value("property", "");
+  if (j.contains("transform")) {
+    const json& t = j["transform"];
+    c.transform.permutation = t.value("permutation", std::vector<int>{});
+    c.transform.position = t.value("position", 0);
+    c.transform.seed = t.value("seed", std::uint64_t{0});
+  }
+  c.op.validate();
+  return c;
+}
+
+}  // namespace symbreak::validate

@@ -1,0 +1,215 @@
+#include "symbreak/validate/guards.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <stdexcept>
+
+#include "symbreak/validate/kernel.hpp"
+
+namespace symbreak::validate {
+namespace {
+
+constexpr std::uint32_t kCanary = 0x7FA05A5Au;  // a signalling-NaN bit pattern no kernel computes
+constexpr unsigned char kMaskGuard = 0xA5;
+
+float canary_float() {
+  float f;
+  std::memcpy(&f, &kCanary, sizeof f);
+  return f;
+}
+
+bool same_bits(float a, float b) { return std::memcmp(&a, &b, sizeof a) == 0; }
+
+}  // namespace
+
+GuardedLayout::GuardedLayout(const AttentionOp& op) : backward(op.backward()) {
+  std::size_t at = kGuard;
+  const auto add = [&](std::string_view name, std::size_t size, bool output) {
+    buffers.push_back({name, at, size, output});
+    at += size + kGuard;
+  };
+  add("q", op.q_size(), false);
+  add("k", op.k_size(), false);
+  add("v", op.v_size(), false);
+  // The mask between guard bytes of its own (0xA5: a read past it sees "visible"), then a NaN guard
+  // for the next buffer.
+  mask = at;
+  mask_floats = (op.mask.size() + 3) / 4;
+  at += mask_floats + 2 * kGuard;
+  if (backward) {
+    add("o", op.out_size(), false);
+    add("d_out", op.out_size(), false);
+    add("d_q", op.q_size(), true);
+    add("d_k", op.k_size(), true);
+    add("d_v", op.v_size(), true);
+  } else {
+    add("out", op.out_size(), true);
+  }
+  total = at;
+}
+
+const GuardedLayout::Buffer& GuardedLayout::at(std::string_view name) const {
+  for (const Buffer& b : buffers)
+    if (b.name == name) return b;
+  throw std::logic_error("GuardedLayout: no buffer " + std::string(name));
+}
+
+namespace {
+
+// The input buffers' contents, in layout order.
+std::vector<const std::vector<float>*> inputs(const GuardedLayout& l, const AttentionOp& op, const std::vector<float>& o) {
+  std::vector<const std::vector<float>*> in = {&op.q, &op.k, &op.v};
+  if (l.backward) {
+    in.push_back(&o);
+    in.push_back(&op.d_out);
+  }
+  return in;
+}
+
+}  // namespace
+
+void fill_guarded(float* arena, const GuardedLayout& l, const AttentionOp& op, const std::vector<float>& o) {
+  if (l.backward && o.size() != op.out_size()) throw std::logic_error("fill_guarded: a backward call needs the forward output");
+  const float nan = std::numeric_limits<float>::quiet_NaN(), canary = canary_float();
+  std::fill(arena, arena + l.total, nan);
+  std::memset(reinterpret_cast<unsigned char*>(arena + l.mask - GuardedLayout::kGuard), kMaskGuard,
+              (l.mask_floats + 2 * GuardedLayout::kGuard) * sizeof(float));
+  if (!op.mask.empty()) std::memcpy(arena + l.mask, op.mask.data(), op.mask.size());
+  const auto in = inputs(l, op, o);
+  std::size_t next = 0;
+  for (const auto& b : l.buffers) {
+    if (b.output) std::fill(arena + b.offset - GuardedLayout::kGuard, arena + b.offset + b.size + GuardedLayout::kGuard, canary);
+    else std::copy(in[next]->begin(), in[next]->end(), arena + b.offset), ++next;
+  }
+}
+
+std::string check_guarded(const float* arena, const GuardedLayout& l, const AttentionOp& op, const std::vector<float>& o) {
+  const float canary = canary_float();
+  const auto changed = [&](std::size_t from, std::size_t n) {
+    int count = 0;
+    for (std::size_t i = 0; i < n; ++i) count += !same_bits(arena[from + i], canary);
+    return count;
+  };
+  for (const auto& b : l.buffers) {
+    if (!b.output) continue;
+    const int before = changed(b.offset - GuardedLayout::kGuard, GuardedLayout::kGuard), after = changed(b.offset + b.size, GuardedLayout::kGuard);
+    if (before || after)
+      return "wrote " + std::to_string(before) + " floats before and " + std::to_string(after) + " floats after `" + std::string(b.name) + "`";
+  }
+  const auto in = inputs(l, op, o);
+  std::size_t next = 0;
+  const float nan_bits = std::numeric_limits<float>::quiet_NaN();
+  for (const auto& b : l.buffers) {
+    if (b.output) continue;
+    const std::vector<float>& original = *in[next++];
+    for (std::size_t i = 0; i < original.size(); ++i)
+      if (!same_bits(arena[b.offset + i], original[i])) return "modified the input " + std::string(b.name);
+    // Writes into an input's guard region land in memory the kernel does not own either.
+    for (std::size_t i = b.offset - GuardedLayout::kGuard; i < b.offset; ++i)
+      if (!same_bits(arena[i], nan_bits)) return "wrote into memory before the input " + std::string(b.name);
+  }
+  if (!op.mask.empty() && std::memcmp(arena + l.mask, op.mask.data(), op.mask.size()) != 0) return "modified the input mask";
+  for (const auto& b : l.buffers) {
+    if (!b.output) continue;
+    const std::size_t unwritten = static_cast<std::size_t>(
+        std::count_if(arena + b.offset, arena + b.offset + b.size, [&](float x) { return same_bits(x, canary); }));
+    if (unwritten) return "left " + std::to_string(unwritten) + " of " + std::to_string(b.size) + " elements of `" + std::string(b.name) + "` unwritten";
+  }
+  return "";
+}
+
+symbreak_attention_problem guarded_problem(float* arena, const GuardedLayout& l, const AttentionOp& op) {
+  symbreak_attention_problem p = op.problem(arena + (l.backward ? l.at("o").offset : l.at("out").offset));
+  p.q = arena + l.at("q").offset;
+  p.k = arena + l.at("k").offset;
+  p.v = arena + l.at("v").offset;
+  p.mask = op.mask.empty() ? nullptr : reinterpret_cast<const unsigned char*>(arena + l.mask);
+  return p;
+}
+
+symbreak_attention_backward_problem guarded_backward_problem(float* arena, const GuardedLayout& l, const AttentionOp& op) {
+  symbreak_attention_backward_problem b{};
+  b.forward = guarded_problem(arena, l, op);
+  b.d_out = arena + l.at("d_out").offset;
+  b.d_q = arena + l.at("d_q").offset;
+  b.d_k = arena + l.at("d_k").offset;
+  b.d_v = arena + l.at("d_v").offset;
+  return b;
+}
+
+std::vector<float> read_output(const float* arena, const GuardedLayout& l, std::string_view name) {
+  const auto& b = l.at(name);
+  return std::vector<float>(arena + b.offset, arena + b.offset + b.size);
+}
+
+// ---- The kernel interface and in-process callables ------------------------------------------------
+
+std::string_view to_string(CallResult::Status status) {
+  switch (status) {
+    case CallResult::Status::ok: return "ok";
+    case CallResult::Status::returned_error: return "returned an error";
+    case CallResult::Status::crashed: return "crashed";
+    case CallResult::Status::timed_out: return "timed out";
+    case CallResult::Status::load_error: return "could not be loaded";
+    case CallResult::Status::guard_violation: return "wrote outside its outputs";
+    case CallResult::Status::bad_output: return "bad output";
+    case CallResult::Status::unsupported: return "has no backward pass";
+  }
+  return "?";
+}
+
+CallResult Kernel::backward(const AttentionOp&, const std::vector<float>&) {
+  CallResult r;
+  r.status = CallResult::Status::unsupported;
+  r.message = "the kernel exports no backward pass";
+  return r;
+}
+
+CallableKernel::CallableKernel(std::string name, Forward forward, Backward backward, Capabilities caps, std::string cli_flags)
+    : name_(std::move(name)), forward_(std::move(forward)), backward_(std::move(backward)), caps_(caps), flags_(std::move(cli_flags)) {
+  caps_.backward = caps_.backward || static_cast<bool>(backward_);
+}
+
+namespace {
+
+// One guarded call in this process: `call` gets the arena and returns the kernel's code.
+CallResult guarded_call(const AttentionOp& op, const std::vector<float>& o, const std::function<int(float*, const GuardedLayout&)>& call) {
+  const GuardedLayout layout(op);
+  std::vector<float> arena(layout.total);
+  fill_guarded(arena.data(), layout, op, o);
+  CallResult r;
+  if (const int code = call(arena.data(), layout); code != 0) {
+    r.status = CallResult::Status::returned_error;
+    r.message = "returned " + std::to_string(code);
+    return r;
+  }
+  if (std::string bad = check_guarded(arena.data(), layout, op, o); !bad.empty()) {
+    r.status = CallResult::Status::guard_violation;
+    r.message = bad;
+    return r;
+  }
+  if (layout.backward) {
+    r.dq = read_output(arena.data(), layout, "d_q");
+    r.dk = read_output(arena.data(), layout, "d_k");
+    r.dv = read_output(arena.data(), layout, "d_v");
+  } else {
+    r.out = read_output(arena.data(), layout, "out");
+  }
+  return r;
+}
+
+}  // namespace
+
+CallResult CallableKernel::forward(const AttentionOp& op) {
+  AttentionOp forward_op = op;
+  forward_op.d_out.clear();
+  return guarded_call(forward_op, {}, [&](float* arena, const GuardedLayout& l) { return forward_(guarded_problem(arena, l, forward_op)); });
+}
+
+CallResult CallableKernel::backward(const AttentionOp& op, const std::vector<float>& o) {
+  if (!backward_) return Kernel::backward(op, o);
+  return guarded_call(op, o, [&](float* arena, const GuardedLayout& l) { return backward_(guarded_backward_problem(arena, l, op)); });
+}
+
+}  // namespace symbreak::validate

@@ -1,0 +1,57 @@
+// What a kernel supports. Most production kernels handle only part of the op (a causal mask only,
+// the default scale only, d_v == d_head); the validator generates cases inside the declared region
+// only, and says per property what it skipped and why. A kernel that fails, or refuses, a case inside
+// its region fails the validation.
+//
+// The same words declare a region everywhere: in the exec protocol's handshake, on the command line
+// (--supports) and in capabilities_from_words():
+//   none, causal, explicit   the mask modes (listing any replaces the set)
+//   square | cross           n_q == n_k only | n_q != n_k too
+//   scale=default | scale=any
+//   dv=dhead | dv=any
+//   backward | no-backward   whether symbreak_attention_backward (or its exec equivalent) exists
+//   max-batch=N, max-heads=N, max-n=N, max-d=N   size limits (0: none)
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "symbreak/validate/op.hpp"
+
+namespace symbreak::validate {
+
+enum class MaskMode { none, causal, explicit_mask, causal_and_explicit };
+std::string_view to_string(MaskMode mode);
+
+struct Capabilities {
+  bool mask_none = true, mask_causal = true, mask_explicit = true;
+  bool cross = true;       // n_q != n_k
+  bool any_scale = true;   // otherwise only 1/sqrt(d_head)
+  bool dv_differs = true;  // d_v != d_head
+  bool backward = false;
+  int max_batch = 0, max_heads = 0, max_n = 0, max_d = 0;  // 0: no limit
+
+  // The mask modes inside the region (an explicit mask with the causal flag needs both).
+  std::vector<MaskMode> mask_modes() const;
+  bool supports(MaskMode mode) const;
+  // Is the op inside the region?
+  bool allows(const AttentionOp& op) const;
+  // "masks none, causal; n_q != n_k; any scale; d_v != d_head; forward and backward".
+  std::string text() const;
+  // The handshake words that declare this region.
+  std::string words() const;
+
+  // Applies declaration words (see above). Throws std::invalid_argument naming an unknown word or a
+  // bad number; `source` prefixes the message ("--supports", "the exec handshake").
+  void apply(const std::vector<std::string>& words, std::string_view source);
+  static Capabilities from_abi(const symbreak_attention_caps& caps, bool backward);
+  static symbreak_attention_caps abi_defaults();  // everything supported
+};
+
+MaskMode mask_mode_of(const AttentionOp& op);
+
+// Splits "causal,none square" (commas or spaces) into words.
+std::vector<std::string> split_words(std::string_view text);
+
+}  // namespace symbreak::validate

@@ -1,0 +1,43 @@
+// An op's buffers laid out in one arena: each input between NaN guard regions (an out-of-bounds read
+// turns the output into NaN) and each output between canaries (an out-of-bounds write is seen after
+// the call, and so is an output left unwritten). Inputs must come back bit-identical. Offsets count
+// floats from the arena's start; the mask occupies whole floats. The same layout serves the child
+// process of an isolated kernel (shared memory) and an in-process callable.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "symbreak/validate/op.hpp"
+
+namespace symbreak::validate {
+
+struct GuardedLayout {
+  static constexpr std::size_t kGuard = 64;  // floats on each side of every buffer
+  struct Buffer {
+    std::string_view name;
+    std::size_t offset = 0, size = 0;
+    bool output = false;
+  };
+  // forward: q, k, v, out; backward: q, k, v, o (the forward output, read-only), d_out, d_q, d_k, d_v.
+  std::vector<Buffer> buffers;
+  std::size_t mask = 0, mask_floats = 0, total = 0;
+  bool backward = false;
+  explicit GuardedLayout(const AttentionOp& op);
+  const Buffer& at(std::string_view name) const;
+};
+
+// Fills the arena: guards, inputs (`o`: the forward output of a backward call), outputs pre-filled
+// with the canary.
+void fill_guarded(float* arena, const GuardedLayout& layout, const AttentionOp& op, const std::vector<float>& o = {});
+// After a call: "" if every guard, canary and input is intact and every output written, else what
+// was touched.
+std::string check_guarded(const float* arena, const GuardedLayout& layout, const AttentionOp& op, const std::vector<float>& o = {});
+// Problems pointing into the arena.
+symbreak_attention_problem guarded_problem(float* arena, const GuardedLayout& layout, const AttentionOp& op);
+symbreak_attention_backward_problem guarded_backward_problem(float* arena, const GuardedLayout& layout, const AttentionOp& op);
+// Copies an output buffer out of the arena.
+std::vector<float> read_output(const float* arena, const GuardedLayout& layout, std::string_view name);
+
+}  // namespace symbreak::validate

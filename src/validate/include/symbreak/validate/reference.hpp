@@ -1,0 +1,56 @@
+// The exact reference of the op and of its gradients, symbreak's float32 kernels, and the error a
+// correct float32 kernel can make (the tolerance rule's err_ref).
+//
+// The exact reference is the ONE model's attention_head_forward / attention_head_backward in Exact
+// arithmetic (rational, with exp a deterministic function of its exact input; src/EXACT.md). The
+// float32 kernels: naive (the same functions in float), and tiled (FlashAttention's online softmax
+// forward, FlashAttention-2's blocked backward with D_i = rowsum(dO_i ∘ O_i)).
+//
+// err_ref is the largest error against the exact reference over a panel of legitimate float32
+// algorithms, so the rule does not depend on one algorithm's rounding: at extreme logits a kernel
+// that scales q before the dot product (as PyTorch does) errs several times more than one that scales
+// afterwards, and both are correct.
+//   forward:  naive; plain sequential loops; q pre-scaled; √scale on both q and k (PyTorch 1.13's
+//             SDPA); online softmax
+//   backward: naive; plain sequential loops; q pre-scaled; blocked with D_i = rowsum(dO_i ∘ O_i)
+#pragma once
+
+#include <vector>
+
+#include "symbreak/exact.hpp"
+#include "symbreak/validate/op.hpp"
+
+namespace symbreak::validate {
+
+std::vector<Exact> exact_attention(const AttentionOp& op);
+
+struct ExactGradients {
+  std::vector<Exact> dq, dk, dv;
+};
+ExactGradients exact_attention_backward(const AttentionOp& op);  // needs op.d_out
+
+// symbreak's float32 kernels. All follow the ABI: 0 = success, nonzero = refused input.
+int naive_attention(const symbreak_attention_problem* p);
+int tiled_attention(const symbreak_attention_problem* p, int block_q, int block_k);
+int naive_attention_backward(const symbreak_attention_backward_problem* p);
+int tiled_attention_backward(const symbreak_attention_backward_problem* p, int block_q, int block_k);
+
+// The float32 forward output the backward problem carries (the naive kernel's).
+std::vector<float> float_forward(const AttentionOp& op);
+
+// The forward reference: E as doubles, err_ref and the output scale max(1, max|E|).
+struct Reference {
+  std::vector<double> exact;
+  double err = 0, scale = 1;
+  explicit Reference(const AttentionOp& op);
+};
+
+// The backward reference, per gradient (0: dQ, 1: dK, 2: dV).
+struct GradientReference {
+  std::vector<double> exact[3];
+  double err[3] = {0, 0, 0}, scale[3] = {1, 1, 1};
+  std::vector<float> o;  // the float32 forward output handed to the kernel
+  explicit GradientReference(const AttentionOp& op);
+};
+
+}  // namespace symbreak::validate

@@ -1,0 +1,386 @@
+#include "symbreak/validate/reference.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+
+#include "symbreak/arith.hpp"
+#include "symbreak/backward.hpp"
+
+namespace symbreak::validate {
+namespace {
+
+// One (batch, head) block of a problem's buffers in arithmetic T.
+template <class T>
+struct Head {
+  Tensor<T> q, k, v;
+};
+
+template <class T>
+Head<T> head_of(const symbreak_attention_problem& p, std::size_t bh) {
+  Head<T> h{Tensor<T>(p.n_q, p.d_head), Tensor<T>(p.n_k, p.d_head), Tensor<T>(p.n_k, p.d_v)};
+  for (std::size_t i = 0; i < h.q.size(); ++i) h.q.data[i] = Arith<T>::from_double(p.q[bh * h.q.size() + i]);
+  for (std::size_t i = 0; i < h.k.size(); ++i) h.k.data[i] = Arith<T>::from_double(p.k[bh * h.k.size() + i]);
+  for (std::size_t i = 0; i < h.v.size(); ++i) h.v.data[i] = Arith<T>::from_double(p.v[bh * h.v.size() + i]);
+  return h;
+}
+
+AttentionMask mask_of(const symbreak_attention_problem& p) {
+  AttentionMask m;
+  m.causal = p.causal != 0;
+  m.n_k = p.n_k;
+  if (p.mask) m.allowed.assign(p.mask, p.mask + static_cast<std::size_t>(p.n_q) * p.n_k);
+  return m;
+}
+
+bool usable(const symbreak_attention_problem* p) {
+  return p && p->batch > 0 && p->heads > 0 && p->n_q > 0 && p->n_k > 0 && p->d_head > 0 && p->d_v > 0 && p->q &&
+         p->k && p->v && p->out && (!p->causal || p->n_q == p->n_k);
+}
+
+// Runs attention_head_forward<T> on every (batch, head).
+template <class T, class Write>
+void forward_heads(const symbreak_attention_problem& p, const T& scale, Write&& write) {
+  const AttentionMask mask = mask_of(p);
+  Tensor<T> out, weights;
+  for (std::size_t bh = 0; bh < static_cast<std::size_t>(p.batch) * p.heads; ++bh) {
+    const Head<T> h = head_of<T>(p, bh);
+    attention_head_forward(out, weights, h.q, h.k, h.v, scale, mask);
+    write(bh, out);
+  }
+}
+
+// Runs attention_head_forward<T> and attention_head_backward<T> on every (batch, head).
+template <class T, class Write>
+void backward_heads(const symbreak_attention_backward_problem& b, const T& scale, Write&& write) {
+  const symbreak_attention_problem& p = b.forward;
+  const AttentionMask mask = mask_of(p);
+  Tensor<T> out, weights, dout(p.n_q, p.d_v), dq, dk, dv;
+  for (std::size_t bh = 0; bh < static_cast<std::size_t>(p.batch) * p.heads; ++bh) {
+    const Head<T> h = head_of<T>(p, bh);
+    for (std::size_t i = 0; i < dout.size(); ++i) dout.data[i] = Arith<T>::from_double(b.d_out[bh * dout.size() + i]);
+    attention_head_forward(out, weights, h.q, h.k, h.v, scale, mask);
+    attention_head_backward(dq, dk, dv, dout, h.q, h.k, h.v, weights, scale);
+    write(bh, dq, dk, dv);
+  }
+}
+
+}  // namespace
+
+std::vector<Exact> exact_attention(const AttentionOp& op) {
+  op.validate();
+  std::vector<Exact> result(op.out_size());
+  forward_heads<Exact>(op.problem(nullptr), exact_from_double(op.scale), [&](std::size_t bh, const Tensor<Exact>& out) {
+    std::copy(out.data.begin(), out.data.end(), result.begin() + static_cast<std::ptrdiff_t>(bh * out.size()));
+  });
+  return result;
+}
+
+ExactGradients exact_attention_backward(const AttentionOp& op) {
+  op.validate();
+  if (!op.backward()) throw std::invalid_argument("exact_attention_backward: the op has no d_out");
+  ExactGradients g{std::vector<Exact>(op.q_size()), std::vector<Exact>(op.k_size()), std::vector<Exact>(op.v_size())};
+  const auto b = op.backward_problem(nullptr, nullptr, nullptr, nullptr);
+  backward_heads<Exact>(b, exact_from_double(op.scale), [&](std::size_t bh, const auto& dq, const auto& dk, const auto& dv) {
+    std::copy(dq.data.begin(), dq.data.end(), g.dq.begin() + static_cast<std::ptrdiff_t>(bh * dq.size()));
+    std::copy(dk.data.begin(), dk.data.end(), g.dk.begin() + static_cast<std::ptrdiff_t>(bh * dk.size()));
+    std::copy(dv.data.begin(), dv.data.end(), g.dv.begin() + static_cast<std::ptrdiff_t>(bh * dv.size()));
+  });
+  return g;
+}
+
+int naive_attention(const symbreak_attention_problem* p) {
+  if (!usable(p)) return 1;
+  try {
+    forward_heads<float>(*p, p->scale, [&](std::size_t bh, const Tensor<float>& out) {
+      std::copy(out.data.begin(), out.data.end(), p->out + bh * out.size());
+    });
+  } catch (const std::exception&) {
+    return 2;  // a query without a visible key
+  }
+  return 0;
+}
+
+int naive_attention_backward(const symbreak_attention_backward_problem* b) {
+  if (!b || !usable(&b->forward) || !b->d_out || !b->d_q || !b->d_k || !b->d_v) return 1;
+  try {
+    backward_heads<float>(*b, b->forward.scale, [&](std::size_t bh, const auto& dq, const auto& dk, const auto& dv) {
+      std::copy(dq.data.begin(), dq.data.end(), b->d_q + bh * dq.size());
+      std::copy(dk.data.begin(), dk.data.end(), b->d_k + bh * dk.size());
+      std::copy(dv.data.begin(), dv.data.end(), b->d_v + bh * dv.size());
+    });
+  } catch (const std::exception&) {
+    return 2;
+  }
+  return 0;
+}
+
+// FlashAttention's forward pass: for each block of queries, stream over blocks of keys keeping a
+// running max m, a running denominator l and an unnormalised accumulator; when the max grows, the
+// old l and accumulator are rescaled by exp(m_old - m_new).
+int tiled_attention(const symbreak_attention_problem* p, int block_q, int block_k) {
+  if (!usable(p) || block_q < 1 || block_k < 1) return 1;
+  const AttentionMask mask = mask_of(*p);
+  const int nq = p->n_q, nk = p->n_k, dh = p->d_head, dv = p->d_v;
+  const float neg_inf = -std::numeric_limits<float>::infinity();
+  std::vector<float> m(block_q), l(block_q), acc(static_cast<std::size_t>(block_q) * dv), s(block_k);
+  for (int bh = 0; bh < p->batch * p->heads; ++bh) {
+    const float* q = p->q + static_cast<std::size_t>(bh) * nq * dh;
+    const float* k = p->k + static_cast<std::size_t>(bh) * nk * dh;
+    const float* v = p->v + static_cast<std::size_t>(bh) * nk * dv;
+    float* out = p->out + static_cast<std::size_t>(bh) * nq * dv;
+    for (int i0 = 0; i0 < nq; i0 += block_q) {
+      const int iq = std::min(block_q, nq - i0);
+      std::fill(m.begin(), m.end(), neg_inf);
+      std::fill(l.begin(), l.end(), 0.0f);
+      std::fill(acc.begin(), acc.end(), 0.0f);
+      for (int j0 = 0; j0 < nk; j0 += block_k) {
+        const int jk = std::min(block_k, nk - j0);
+        for (int ii = 0; ii < iq; ++ii) {
+          const int i = i0 + ii;
+          float block_max = neg_inf;
+          for (int jj = 0; jj < jk; ++jj) {
+            const int j = j0 + jj;
+            if (!mask.visible(i, j)) {
+              s[jj] = neg_inf;
+              continue;
+            }
+            float dot = 0;
+            for (int c = 0; c < dh; ++c) dot += q[static_cast<std::size_t>(i) * dh + c] * k[static_cast<std::size_t>(j) * dh + c];
+            s[jj] = dot * p->scale;
+            block_max = std::max(block_max, s[jj]);
+          }
+          if (block_max == neg_inf) continue;  // nothing visible in this block
+          const float m_new = std::max(m[ii], block_max);
+          const float rescale = m[ii] == neg_inf ? 0.0f : std::exp(m[ii] - m_new);
+          float* a = &acc[static_cast<std::size_t>(ii) * dv];
+          for (int c = 0; c < dv; ++c) a[c] *= rescale;
+          l[ii] *= rescale;
+          for (int jj = 0; jj < jk; ++jj) {
+            if (s[jj] == neg_inf) continue;
+            const float w = std::exp(s[jj] - m_new);
+            l[ii] += w;
+            const float* vj = v + static_cast<std::size_t>(j0 + jj) * dv;
+            for (int c = 0; c < dv; ++c) a[c] += w * vj[c];
+          }
+          m[ii] = m_new;
+        }
+      }
+      for (int ii = 0; ii < iq; ++ii) {
+        if (l[ii] == 0) return 2;  // a query without a visible key
+        for (int c = 0; c < dv; ++c) out[static_cast<std::size_t>(i0 + ii) * dv + c] = acc[static_cast<std::size_t>(ii) * dv + c] / l[ii];
+      }
+    }
+  }
+  return 0;
+}
+
+// FlashAttention-2's backward pass: a first sweep over key blocks recovers each query's logsumexp
+// (m_i + log l_i); D_i = rowsum(dO_i ∘ O_i) comes from the forward output; then, key block by key
+// block (outer) and query block by query block (inner), P is recomputed from the logsumexp and
+//   dV_j += P_ij dO_i,  dS_ij = P_ij (dO_i·v_j − D_i),  dQ_i += scale dS_ij k_j,  dK_j += scale dS_ij q_i.
+int tiled_attention_backward(const symbreak_attention_backward_problem* b, int block_q, int block_k) {
+  if (!b || !usable(&b->forward) || !b->d_out || !b->d_q || !b->d_k || !b->d_v || block_q < 1 || block_k < 1) return 1;
+  const symbreak_attention_problem& p = b->forward;
+  const AttentionMask mask = mask_of(p);
+  const int nq = p.n_q, nk = p.n_k, dh = p.d_head, dv = p.d_v;
+  const float neg_inf = -std::numeric_limits<float>::infinity();
+  std::vector<float> lse(nq), D(nq);
+  const auto score = [&](const float* q, const float* k, int i, int j) {
+    float dot = 0;
+    for (int c = 0; c < dh; ++c) dot += q[static_cast<std::size_t>(i) * dh + c] * k[static_cast<std::size_t>(j) * dh + c];
+    return dot * p.scale;
+  };
+  for (int bh = 0; bh < p.batch * p.heads; ++bh) {
+    const std::size_t qo = static_cast<std::size_t>(bh) * nq * dh, ko = static_cast<std::size_t>(bh) * nk * dh,
+                      vo = static_cast<std::size_t>(bh) * nk * dv, oo = static_cast<std::size_t>(bh) * nq * dv;
+    const float *q = p.q + qo, *k = p.k + ko, *v = p.v + vo, *o = p.out + oo, *dO = b->d_out + oo;
+    float *dQ = b->d_q + qo, *dK = b->d_k + ko, *dV = b->d_v + vo;
+    std::fill(dQ, dQ + static_cast<std::size_t>(nq) * dh, 0.0f);
+    std::fill(dK, dK + static_cast<std::size_t>(nk) * dh, 0.0f);
+    std::fill(dV, dV + static_cast<std::size_t>(nk) * dv, 0.0f);
+    for (int i = 0; i < nq; ++i) {
+      float m = neg_inf, l = 0;
+      for (int j0 = 0; j0 < nk; j0 += block_k)
+        for (int j = j0; j < std::min(nk, j0 + block_k); ++j) {
+          if (!mask.visible(i, j)) continue;
+          const float s = score(q, k, i, j);
+          if (s > m) {
+            l = (m == neg_inf ? 0.0f : l * std::exp(m - s)) + 1.0f;
+            m = s;
+          } else {
+            l += std::exp(s - m);
+          }
+        }
+      if (l == 0) return 2;
+      lse[i] = m + std::log(l);
+      float d = 0;
+      for (int c = 0; c < dv; ++c) d += dO[static_cast<std::size_t>(i) * dv + c] * o[static_cast<std::size_t>(i) * dv + c];
+      D[i] = d;
+    }
+    for (int j0 = 0; j0 < nk; j0 += block_k)
+      for (int i0 = 0; i0 < nq; i0 += block_q)
+        for (int j = j0; j < std::min(nk, j0 + block_k); ++j)
+          for (int i = i0; i < std::min(nq, i0 + block_q); ++i) {
+            if (!mask.visible(i, j)) continue;
+            const float P = std::exp(score(q, k, i, j) - lse[i]);
+            float dp = 0;
+            for (int c = 0; c < dv; ++c) {
+              dV[static_cast<std::size_t>(j) * dv + c] += P * dO[static_cast<std::size_t>(i) * dv + c];
+              dp += dO[static_cast<std::size_t>(i) * dv + c] * v[static_cast<std::size_t>(j) * dv + c];
+            }
+            const float ds = P * (dp - D[i]) * p.scale;
+            for (int c = 0; c < dh; ++c) {
+              dQ[static_cast<std::size_t>(i) * dh + c] += ds * k[static_cast<std::size_t>(j) * dh + c];
+              dK[static_cast<std::size_t>(j) * dh + c] += ds * q[static_cast<std::size_t>(i) * dh + c];
+            }
+          }
+  }
+  return 0;
+}
+
+namespace {
+
+// The plainest float32 loops (as most hand-written kernels are): dot products and weighted sums
+// accumulated one term after another, exp via std::exp. Their rounding grows with the number of keys
+// faster than a blocked GEMM's, and they are correct, so the tolerance panel includes them.
+int sequential_attention(const symbreak_attention_problem* p) {
+  const AttentionMask mask = mask_of(*p);
+  const int nq = p->n_q, nk = p->n_k, dh = p->d_head, dv = p->d_v;
+  std::vector<float> w(nk);
+  for (int bh = 0; bh < p->batch * p->heads; ++bh) {
+    const float* q = p->q + static_cast<std::size_t>(bh) * nq * dh;
+    const float* k = p->k + static_cast<std::size_t>(bh) * nk * dh;
+    const float* v = p->v + static_cast<std::size_t>(bh) * nk * dv;
+    float* out = p->out + static_cast<std::size_t>(bh) * nq * dv;
+    for (int i = 0; i < nq; ++i) {
+      float m = -std::numeric_limits<float>::infinity(), sum = 0;
+      for (int j = 0; j < nk; ++j) {
+        float s = 0;
+        for (int c = 0; c < dh; ++c) s += q[static_cast<std::size_t>(i) * dh + c] * k[static_cast<std::size_t>(j) * dh + c];
+        w[j] = mask.visible(i, j) ? s * p->scale : -std::numeric_limits<float>::infinity();
+        m = std::max(m, w[j]);
+      }
+      for (int j = 0; j < nk; ++j) sum += (w[j] = w[j] == -std::numeric_limits<float>::infinity() ? 0.0f : std::exp(w[j] - m));
+      for (int c = 0; c < dv; ++c) {
+        float acc = 0;
+        for (int j = 0; j < nk; ++j) acc += w[j] / sum * v[static_cast<std::size_t>(j) * dv + c];
+        out[static_cast<std::size_t>(i) * dv + c] = acc;
+      }
+    }
+  }
+  return 0;
+}
+
+// The same plain loops for the backward pass: P recomputed, dP = dO·vᵀ, D = Σ_j P dP, dS = P (dP − D).
+int sequential_attention_backward(const symbreak_attention_backward_problem* b) {
+  const symbreak_attention_problem& p = b->forward;
+  const AttentionMask mask = mask_of(p);
+  const int nq = p.n_q, nk = p.n_k, dh = p.d_head, dv = p.d_v;
+  std::vector<float> P(static_cast<std::size_t>(nq) * nk), dS(static_cast<std::size_t>(nq) * nk);
+  for (int bh = 0; bh < p.batch * p.heads; ++bh) {
+    const std::size_t qo = static_cast<std::size_t>(bh) * nq * dh, ko = static_cast<std::size_t>(bh) * nk * dh,
+                      vo = static_cast<std::size_t>(bh) * nk * dv, oo = static_cast<std::size_t>(bh) * nq * dv;
+    const float *q = p.q + qo, *k = p.k + ko, *v = p.v + vo, *dO = b->d_out + oo;
+    float *dQ = b->d_q + qo, *dK = b->d_k + ko, *dV = b->d_v + vo;
+    std::fill(dQ, dQ + static_cast<std::size_t>(nq) * dh, 0.0f);
+    std::fill(dK, dK + static_cast<std::size_t>(nk) * dh, 0.0f);
+    std::fill(dV, dV + static_cast<std::size_t>(nk) * dv, 0.0f);
+    for (int i = 0; i < nq; ++i) {
+      float m = -std::numeric_limits<float>::infinity(), sum = 0, D = 0;
+      float* Pi = &P[static_cast<std::size_t>(i) * nk];
+      for (int j = 0; j < nk; ++j) {
+        float s = 0;
+        for (int c = 0; c < dh; ++c) s += q[static_cast<std::size_t>(i) * dh + c] * k[static_cast<std::size_t>(j) * dh + c];
+        Pi[j] = mask.visible(i, j) ? s * p.scale : -std::numeric_limits<float>::infinity();
+        m = std::max(m, Pi[j]);
+      }
+      for (int j = 0; j < nk; ++j) sum += (Pi[j] = Pi[j] == -std::numeric_limits<float>::infinity() ? 0.0f : std::exp(Pi[j] - m));
+      for (int j = 0; j < nk; ++j) {
+        Pi[j] /= sum;
+        float dp = 0;
+        for (int c = 0; c < dv; ++c) {
+          dp += dO[static_cast<std::size_t>(i) * dv + c] * v[static_cast<std::size_t>(j) * dv + c];
+          dV[static_cast<std::size_t>(j) * dv + c] += Pi[j] * dO[static_cast<std::size_t>(i) * dv + c];
+        }
+        dS[static_cast<std::size_t>(i) * nk + j] = dp;
+        D += Pi[j] * dp;
+      }
+      for (int j = 0; j < nk; ++j) {
+        const float g = Pi[j] * (dS[static_cast<std::size_t>(i) * nk + j] - D) * p.scale;
+        for (int c = 0; c < dh; ++c) {
+          dQ[static_cast<std::size_t>(i) * dh + c] += g * k[static_cast<std::size_t>(j) * dh + c];
+          dK[static_cast<std::size_t>(j) * dh + c] += g * q[static_cast<std::size_t>(i) * dh + c];
+        }
+      }
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+std::vector<float> float_forward(const AttentionOp& op) {
+  std::vector<float> out(op.out_size());
+  const symbreak_attention_problem p = op.problem(out.data());
+  if (naive_attention(&p) != 0) throw std::logic_error("the naive kernel refused a valid op");
+  return out;
+}
+
+Reference::Reference(const AttentionOp& op) {
+  for (const Exact& e : exact_attention(op)) {
+    exact.push_back(exact_to_double(e));
+    scale = std::max(scale, std::abs(exact.back()));
+  }
+  using Kernel = int (*)(const symbreak_attention_problem*);
+  const auto measure = [&](const AttentionOp& variant, Kernel kernel) {
+    std::vector<float> out(op.out_size());
+    const symbreak_attention_problem p = variant.problem(out.data());
+    if (kernel(&p) != 0) throw std::logic_error("a reference kernel refused a valid op");
+    for (std::size_t i = 0; i < exact.size(); ++i) err = std::max(err, std::abs(static_cast<double>(out[i]) - exact[i]));
+  };
+  measure(op, naive_attention);
+  measure(op, sequential_attention);
+  measure(op, [](const symbreak_attention_problem* p) { return tiled_attention(p, 16, 16); });
+  AttentionOp q_scaled = op;
+  for (float& x : q_scaled.q) x *= op.scale;
+  q_scaled.scale = 1;
+  measure(q_scaled, naive_attention);
+  AttentionOp split = op;
+  const float root = std::sqrt(std::abs(op.scale)), sign = op.scale < 0 ? -1.0f : 1.0f;
+  for (float& x : split.q) x *= root * sign;
+  for (float& x : split.k) x *= root;
+  split.scale = 1;
+  measure(split, naive_attention);
+}
+
+GradientReference::GradientReference(const AttentionOp& op) : o(float_forward(op)) {
+  const ExactGradients g = exact_attention_backward(op);
+  const std::vector<Exact>* e[3] = {&g.dq, &g.dk, &g.dv};
+  for (int t = 0; t < 3; ++t)
+    for (const Exact& x : *e[t]) {
+      exact[t].push_back(exact_to_double(x));
+      scale[t] = std::max(scale[t], std::abs(exact[t].back()));
+    }
+  // `q_factor` multiplies the dq a variant computes (the chain rule of a pre-scaled q).
+  using Kernel = int (*)(const symbreak_attention_backward_problem*);
+  const auto measure = [&](const AttentionOp& variant, Kernel kernel, float q_factor) {
+    std::vector<float> dq(op.q_size()), dk(op.k_size()), dv(op.v_size());
+    const auto b = variant.backward_problem(o.data(), dq.data(), dk.data(), dv.data());
+    if (kernel(&b) != 0) throw std::logic_error("a reference kernel refused a valid op");
+    const std::vector<float>* f[3] = {&dq, &dk, &dv};
+    for (int t = 0; t < 3; ++t)
+      for (std::size_t i = 0; i < exact[t].size(); ++i)
+        err[t] = std::max(err[t], std::abs(static_cast<double>((*f[t])[i]) * (t == 0 ? q_factor : 1.0f) - exact[t][i]));
+  };
+  measure(op, naive_attention_backward, 1.0f);
+  measure(op, sequential_attention_backward, 1.0f);
+  measure(op, [](const symbreak_attention_backward_problem* b) { return tiled_attention_backward(b, 16, 16); }, 1.0f);
+  AttentionOp q_scaled = op;
+  for (float& x : q_scaled.q) x *= op.scale;
+  q_scaled.scale = 1;
+  measure(q_scaled, naive_attention_backward, op.scale);
+}
+
+}  // namespace symbreak::validate

@@ -1,0 +1,142 @@
+#include "symbreak/validate/report.hpp"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <ctime>
+#include <nlohmann/json.hpp>
+
+#include "symbreak/text.hpp"
+
+namespace symbreak::validate {
+namespace {
+
+using text::pad;
+using text::sci;
+const auto escape = text::escape_markup;
+
+std::string error_text(const OpVerdict& v) {
+  if (v.status == VerdictStatus::not_applicable || v.status == VerdictStatus::not_run) return "-";
+  if (v.worst_bound <= 0 && v.worst_error <= 0) return v.status == VerdictStatus::fail ? "-" : "0";
+  return sci(v.worst_error) + (v.status == VerdictStatus::fail && v.worst_error > v.worst_bound ? " > " : " ≤ ") + sci(v.worst_bound);
+}
+
+std::string status_text(const OpVerdict& v) { return std::string(to_string(v.status)); }
+
+std::string detail(const OpVerdict& v) {
+  if (v.status == VerdictStatus::fail) return v.message + (v.element.batch >= 0 ? " at " + v.element.text() : "");
+  if (!v.message.empty()) return v.message;
+  return "modes " + v.region + (v.element.batch >= 0 ? "; worst at " + v.element.text() : "");
+}
+
+std::string skipped_text(const OpVerdict& v) {
+  std::string s;
+  for (const auto& k : v.skipped) s += (s.empty() ? "" : "; ") + k;
+  return s;
+}
+
+}  // namespace
+
+void print_report(std::ostream& out, const OpReport& r) {
+  out << "region: " << r.capabilities << "\n\n";
+  out << pad("property", 15) << pad("cases", 7) << pad("verdict", 9) << pad("worst error vs bound", 24) << "detail\n";
+  for (const OpVerdict& v : r.verdicts) {
+    out << pad(v.property, 15) << pad(std::to_string(v.cases), 7) << pad(status_text(v), 9) << pad(error_text(v), 24) << detail(v) << '\n';
+    if (!v.skipped.empty() && v.status != VerdictStatus::not_applicable) out << pad("", 55) << "skipped: " << skipped_text(v) << '\n';
+  }
+  for (const OpVerdict& v : r.verdicts) {
+    if (v.status != VerdictStatus::fail) continue;
+    out << "\n" << v.property << " FAILED on " << v.shape << "\n  " << v.message << "\n";
+    if (!v.counterexample_dir.empty()) out << "  case saved in " << v.counterexample_dir << "\n";
+    out << "  replay: " << v.replay << "\n";
+  }
+  char line[200];
+  std::snprintf(line, sizeof line, "\n%s: %s in %.1f s (seed %llu)\n", r.kernel.c_str(), r.passed() ? "all properties pass" : "FAILED",
+                r.seconds, static_cast<unsigned long long>(r.seed));
+  out << line;
+}
+
+std::string report_json(const OpReport& r) {
+  nlohmann::json j;
+  j["kernel"] = r.kernel;
+  j["capabilities"] = r.capabilities;
+  j["seed"] = r.seed;
+  j["passed"] = r.passed();
+  j["seconds"] = r.seconds;
+  j["verdicts"] = nlohmann::json::array();
+  for (const OpVerdict& v : r.verdicts)
+    j["verdicts"].push_back({{"property", v.property},
+                             {"status", status_text(v)},
+                             {"cases", v.cases},
+                             {"modes", v.region},
+                             {"skipped", v.skipped},
+                             {"worst_error", v.worst_error},
+                             {"worst_bound", v.worst_bound},
+                             {"element", {{"tensor", v.element.tensor}, {"batch", v.element.batch}, {"head", v.element.head},
+                                          {"row", v.element.row}, {"column", v.element.col}}},
+                             {"message", v.message},
+                             {"shape", v.shape},
+                             {"counterexample_dir", v.counterexample_dir},
+                             {"replay", v.replay},
+                             {"seconds", v.seconds}});
+  return j.dump(2);
+}
+
+std::string report_junit(const OpReport& r) {
+  int failures = 0, skipped = 0;
+  for (const OpVerdict& v : r.verdicts) {
+    failures += v.status == VerdictStatus::fail;
+    skipped += v.status == VerdictStatus::not_applicable || v.status == VerdictStatus::not_run;
+  }
+  char host[256] = "localhost", stamp[32], t[32];
+  gethostname(host, sizeof host - 1);
+  const std::time_t now = std::time(nullptr);
+  std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", std::gmtime(&now));
+  std::snprintf(t, sizeof t, "%.3f", r.seconds);
+  const std::string n = std::to_string(r.verdicts.size()), f = std::to_string(failures);
+  std::string x = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"symbreak validate\" tests=\"" + n + "\" failures=\"" +
+                  f + "\" errors=\"0\" time=\"" + t + "\">\n";
+  x += "  <testsuite name=\"" + escape("symbreak.validate." + r.kernel) + "\" tests=\"" + n + "\" failures=\"" + f +
+       "\" errors=\"0\" skipped=\"" + std::to_string(skipped) + "\" time=\"" + t + "\" timestamp=\"" + stamp + "\" hostname=\"" +
+       escape(host) + "\">\n";
+  for (const OpVerdict& v : r.verdicts) {
+    char s[32];
+    std::snprintf(s, sizeof s, "%.3f", v.seconds);
+    x += "    <testcase name=\"" + escape(v.property) + "\" classname=\"" + escape("symbreak.validate." + r.kernel) + "\" time=\"" + s + "\">\n";
+    if (v.status == VerdictStatus::fail)
+      x += "      <failure message=\"" + escape(v.message) + "\" type=\"FAIL\">" +
+           escape(v.message + " at " + v.element.text() + " on " + v.shape + "\nreplay: " + v.replay) + "</failure>\n";
+    else if (v.status == VerdictStatus::not_applicable || v.status == VerdictStatus::not_run)
+      x += "      <skipped message=\"" + escape(v.message) + "\"/>\n";
+    x += "      <system-out>" + escape(std::to_string(v.cases) + " cases in modes " + v.region + "; worst error " + error_text(v) +
+                                      (v.skipped.empty() ? "" : "; skipped: " + skipped_text(v))) +
+         "</system-out>\n    </testcase>\n";
+  }
+  return x + "  </testsuite>\n</testsuites>\n";
+}
+
+std::string report_html(const OpReport& r) {
+  std::string h = R"(<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>symbreak validate: )" +
+                  escape(r.kernel) + R"(</title>
+<style>
+body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}
+table{border-collapse:collapse}td,th{padding:.3em .8em;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}
+.pass{color:#176c1d}.FAIL{color:#b00020;font-weight:bold}.warning{color:#a66200}.na{color:#777}
+code{background:#f4f4f4;padding:.1em .3em}
+</style></head><body>
+<h1>symbreak validate: )" + escape(r.kernel) +
+                  "</h1>\n<p>" + (r.passed() ? "All properties pass." : "<span class=\"FAIL\">FAILED</span>") + " Seed " +
+                  std::to_string(r.seed) + ". Region: " + escape(r.capabilities) +
+                  ".</p>\n<table><tr><th>property</th><th>cases</th><th>verdict</th><th>worst error vs bound</th><th>detail</th><th>skipped</th></tr>\n";
+  for (const OpVerdict& v : r.verdicts) {
+    const std::string cls = v.status == VerdictStatus::not_applicable || v.status == VerdictStatus::not_run ? "na" : status_text(v);
+    h += "<tr><td>" + escape(v.property) + "</td><td>" + std::to_string(v.cases) + "</td><td class=\"" + escape(cls) + "\">" +
+         escape(status_text(v)) + "</td><td>" + escape(error_text(v)) + "</td><td>" + escape(detail(v)) +
+         (v.replay.empty() || v.status != VerdictStatus::fail ? "" : "<br>replay: <code>" + escape(v.replay) + "</code>") + "</td><td>" +
+         escape(skipped_text(v)) + "</td></tr>\n";
+  }
+  return h + "</table>\n</body></html>\n";
+}
+
+}  // namespace symbreak::validate
