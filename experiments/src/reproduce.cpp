@@ -133,7 +133,7 @@ json environment(const ReproduceOptions& o, double wall) {
 // ---- exact evidence ------------------------------------------------------------------------------
 
 struct ExactEvidence {
-  std::map<std::string, props::Verdict> checks;
+  std::map<std::string, properties::Verdict> checks;
   proofs::ProofReport no_mask, causal2, causal1, learned;
   std::vector<proofs::ProofMapCell> map;
   int cases = 0;
@@ -151,15 +151,15 @@ ModelConfig prover_config(MaskKind mask, PositionalEncoding pe, int layers) {
 ExactEvidence exact_evidence(const ReproduceOptions& o, int cases, const std::function<void(const std::string&)>& log) {
   ExactEvidence e;
   e.cases = cases;
-  props::CheckOptions c;
+  properties::CheckOptions c;
   c.properties = {"EQUIV", "NEXT", "CAUSAL-DEPTH1", "CAUSAL-BREAKS", "PE-BREAKS", "ROT-QK", "ROT-VO", "BIAS-KEY", "BIAS-QUERY-BREAKS", "BIAS-VALUE-BREAKS"};
-  c.ariths = {props::Precision::exact};
+  c.ariths = {properties::Precision::exact};
   c.cases = cases;
   c.seed = 1;
   c.failure_dir = o.out_dir + "/exact/failures";
   log("exact: the property catalogue in Exact arithmetic (" + std::to_string(cases) + " random models per property)");
-  for (const auto& v : props::run_check(props::reference_target(), c, [&](const props::Verdict& v) {
-         log("  " + v.property + ": " + std::string(props::to_string(v.status)));
+  for (const auto& v : properties::run_check(properties::reference_target(), c, [&](const properties::Verdict& v) {
+         log("  " + v.property + ": " + std::string(properties::to_string(v.status)));
        }))
     e.checks[v.property] = v;
   log("exact: the symbolic prover (for all weights) and the PE x mask x depth x residual map");
@@ -185,12 +185,12 @@ std::string prover_text(const proofs::ProofReport& r) {
   return s;
 }
 
-std::string check_text(const props::Verdict& v) { return v.property + ": " + std::string(props::to_string(v.status)) + " (" + props::evidence(v) + ")"; }
+std::string check_text(const properties::Verdict& v) { return v.property + ": " + std::string(properties::to_string(v.status)) + " (" + properties::evidence(v) + ")"; }
 
 // The verdict of an exact claim: every listed check has its expected status and every prover report
 // its expected verdict.
 ClaimRow exact_claim(const ExactEvidence& e, std::string id, std::string claim, std::string source,
-                     const std::vector<std::pair<std::string, props::Status>>& checks,
+                     const std::vector<std::pair<std::string, properties::Status>>& checks,
                      const std::vector<std::pair<const proofs::ProofReport*, proofs::Verdict>>& proofs_expected, std::string ran,
                      std::vector<std::string> commands) {
   ClaimRow r;
@@ -209,8 +209,8 @@ ClaimRow exact_claim(const ExactEvidence& e, std::string id, std::string claim, 
     }
     ok = ok && it->second.status == want;
     m += (m.empty() ? "" : "; ") + check_text(it->second);
-    r.numbers["checks"][name] = {{"status", std::string(props::to_string(it->second.status))}, {"cases", it->second.cases},
-                                 {"evidence", props::evidence(it->second)}};
+    r.numbers["checks"][name] = {{"status", std::string(properties::to_string(it->second.status))}, {"cases", it->second.cases},
+                                 {"evidence", properties::evidence(it->second)}};
   }
   for (const auto& [report, want] : proofs_expected) {
     ok = ok && report->last().verdict == want;
@@ -406,7 +406,7 @@ ReproduceResult reproduce(const ReproduceOptions& o, const std::function<void(co
   };
   const std::string cases = std::to_string(scale.exact_cases);
 
-  using S = props::Status;
+  using S = properties::Status;
   using PV = proofs::Verdict;
   std::vector<ClaimRow>& claims = result.claims;
   claims.push_back(exact_claim(exact, "A1", "No mask and no PE: the next-token prediction is invariant to permutations of tokens 1..n-1", kPaperA,

@@ -6,7 +6,7 @@
 #include "symbreak/json_reader.hpp"
 #include "symbreak/rng.hpp"
 
-namespace symbreak::props {
+namespace symbreak::properties {
 
 using nlohmann::json;
 
@@ -137,14 +137,8 @@ Case case_from_json(const std::string& text, const std::string& source) {
 }
 
 std::string describe(const Case& c, std::size_t probe) {
-  const ModelConfig& m = c.model.config;
   std::ostringstream s;
-  int residuals = 0;
-  for (int l = 0; l < m.layers; ++l) residuals += m.residual_attention_on(l) + m.residual_mlp_on(l);
-  s << "L=" << m.layers << " H=" << m.heads << " d=" << m.d_model << " mask=" << to_string(m.mask)
-    << " PE=" << to_string(m.positional_encoding) << (m.layernorm ? " LN" : " noLN")
-    << (m.mlp ? " mlp=" + std::string(to_string(m.activation)) : std::string(" attn-only"))
-    << " res=" << (residuals == 2 * m.layers ? "on" : residuals == 0 ? "off" : "mixed");
+  s << symbreak::describe(c.model.config);
   if (probe < c.probes.size()) {
     const Probe& p = c.probes[probe];
     s << " n=" << p.tokens.size() << " " << to_string(c.model.style) << " weights (seed " << c.model.weight_seed
@@ -154,4 +148,4 @@ std::string describe(const Case& c, std::size_t probe) {
   return s.str();
 }
 
-}  // namespace symbreak::props
+}  // namespace symbreak::properties

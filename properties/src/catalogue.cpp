@@ -7,7 +7,7 @@
 #include "symbreak/linalg.hpp"
 #include "symbreak/properties/transforms.hpp"
 
-namespace symbreak::props {
+namespace symbreak::properties {
 namespace {
 
 std::vector<int> all_rows(int n) {
@@ -311,4 +311,4 @@ SYMBREAK_INSTANTIATE_CATALOGUE(float)
 SYMBREAK_INSTANTIATE_CATALOGUE(double)
 SYMBREAK_INSTANTIATE_CATALOGUE(Exact)
 
-}  // namespace symbreak::props
+}  // namespace symbreak::properties

@@ -4,7 +4,7 @@
 
 #include <cmath>
 
-namespace symbreak::props {
+namespace symbreak::properties {
 template <class T>
 Deviation deviation(const Comparison<T>& c) {
   Deviation worst;
@@ -98,4 +98,4 @@ template double output_scale<float>(const Comparison<float>&);
 template double output_scale<double>(const Comparison<double>&);
 template double output_scale<Exact>(const Comparison<Exact>&);
 
-}  // namespace symbreak::props
+}  // namespace symbreak::properties

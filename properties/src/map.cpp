@@ -4,13 +4,7 @@
 
 #include "symbreak/properties/report.hpp"
 
-namespace symbreak::props {
-
-bool last_position_invariant_by_theorem(PositionalEncoding pe, MaskKind mask, int depth) {
-  return pe == PositionalEncoding::none && (mask == MaskKind::none || (mask == MaskKind::causal && depth == 1));
-}
-
-bool MapCell::theorem_says_invariant() const { return last_position_invariant_by_theorem(pe, mask, depth); }
+namespace symbreak::properties {
 
 std::vector<MapCell> symmetry_map(const MapOptions& options) {
   const Property& next = find_property("NEXT");
@@ -40,13 +34,13 @@ std::vector<MapCell> symmetry_map(const MapOptions& options) {
   return cells;
 }
 
-void print_map(std::ostream& out, const std::vector<MapCell>& cells) {
+void print_map(std::ostream& out, const std::vector<MapCell>& cells, const Theorem& theorem) {
   out << "PE          mask    depth  residual  last-position invariance   evidence\n";
   int agree = 0;
   for (const MapCell& c : cells) {
     const Verdict& v = c.verdict;
     std::string verdict = c.invariant() ? "holds (exact, " + std::to_string(v.cases) + " cases)" : "broken (exact witness)";
-    if (c.invariant() != c.theorem_says_invariant()) verdict += " DISAGREES";
+    if (c.invariant() != theorem(c.pe, c.mask, c.depth)) verdict += " DISAGREES";
     else ++agree;
     char line[160];
     std::snprintf(line, sizeof line, "%-11s %-7s %-6d %-9s ", std::string(to_string(c.pe)).c_str(),
@@ -60,8 +54,7 @@ void print_map(std::ostream& out, const std::vector<MapCell>& cells) {
       const Probe& p = f.found.probes.front();
       char delta[48];
       std::snprintf(delta, sizeof delta, "%.2e", f.deviation);
-      detail = "L=" + std::to_string(m.layers) + " H=" + std::to_string(m.heads) + " d=" + std::to_string(m.d_model) +
-               (m.layernorm ? " LN" : "") + (m.mlp ? " mlp" : "") + ", x=" + symbreak::to_string(p.tokens) +
+      detail = symbreak::describe(m) + ", x=" + symbreak::to_string(p.tokens) +
                " σ=" + symbreak::to_string(p.sigma) + ": Δ = " + delta + " (" + std::to_string(f.exact_bits) + "-bit rational)";
     }
     out << row << detail << '\n';
@@ -70,4 +63,4 @@ void print_map(std::ostream& out, const std::vector<MapCell>& cells) {
       << agree << "/" << cells.size() << " cells.\n";
 }
 
-}  // namespace symbreak::props
+}  // namespace symbreak::properties

@@ -11,7 +11,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-namespace symbreak::props {
+namespace symbreak::properties {
 namespace {
 
 using text::display_width;
@@ -185,4 +185,4 @@ std::string to_junit(const std::vector<Verdict>& verdicts, const std::string& su
   return x;
 }
 
-}  // namespace symbreak::props
+}  // namespace symbreak::properties

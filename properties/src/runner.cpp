@@ -15,7 +15,7 @@
 #include "symbreak/properties/generators.hpp"
 #include "symbreak/properties/search.hpp"
 
-namespace symbreak::props {
+namespace symbreak::properties {
 
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
@@ -499,4 +499,4 @@ Verdict replay_file(const std::string& path, const CheckOptions& options) {
   return v;
 }
 
-}  // namespace symbreak::props
+}  // namespace symbreak::properties

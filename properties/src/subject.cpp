@@ -2,7 +2,7 @@
 
 #include <stdexcept>
 
-namespace symbreak::props {
+namespace symbreak::properties {
 namespace {
 
 constexpr std::pair<Fault, std::string_view> kFaultNames[] = {
@@ -149,4 +149,4 @@ template class ModelSubject<float>;
 template class ModelSubject<double>;
 template class ModelSubject<Exact>;
 
-}  // namespace symbreak::props
+}  // namespace symbreak::properties

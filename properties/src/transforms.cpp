@@ -5,7 +5,7 @@
 #include "symbreak/layers.hpp"
 #include "symbreak/linalg.hpp"
 
-namespace symbreak::props {
+namespace symbreak::properties {
 namespace {
 
 // Columns [c0, c0 + width) of w, exactly.
@@ -124,4 +124,4 @@ SYMBREAK_INSTANTIATE_TRANSFORMS(float)
 SYMBREAK_INSTANTIATE_TRANSFORMS(double)
 SYMBREAK_INSTANTIATE_TRANSFORMS(Exact)
 
-}  // namespace symbreak::props
+}  // namespace symbreak::properties

@@ -7,6 +7,7 @@
 #include "commands.hpp"
 #include "common.hpp"
 #include "symbreak/io.hpp"
+#include "symbreak/proofs/theorems.hpp"
 #include "symbreak/properties/map.hpp"
 #include "symbreak/properties/report.hpp"
 #include "symbreak/properties/runner.hpp"
@@ -29,7 +30,7 @@ struct CheckFlags {
   double tolerance_c = 2, atol_ulps = 2;
 };
 
-nlohmann::json map_json(const std::vector<props::MapCell>& cells) {
+nlohmann::json map_json(const std::vector<properties::MapCell>& cells) {
   nlohmann::json j = nlohmann::json::array();
   for (const auto& c : cells)
     j.push_back({{"pe", std::string(to_string(c.pe))},
@@ -37,25 +38,25 @@ nlohmann::json map_json(const std::vector<props::MapCell>& cells) {
                  {"depth", c.depth},
                  {"residual", c.residual},
                  {"invariant", c.invariant()},
-                 {"theorem_says_invariant", c.theorem_says_invariant()},
+                 {"theorem_says_invariant", proofs::last_position_invariant(c.pe, c.mask, c.depth)},
                  {"cases", c.verdict.cases},
-                 {"evidence", props::evidence(c.verdict)}});
+                 {"evidence", properties::evidence(c.verdict)}});
   return j;
 }
 
 int run_map(const CheckFlags& f) {
-  props::MapOptions options;
+  properties::MapOptions options;
   options.seed = f.seed;
   if (f.cases) options.cases = *f.cases;
   options.probes = f.probes;
   std::cout << "symbreak check --map: is the prediction at the last position invariant to every permutation of "
                "tokens 1..n-1?\nEach cell searched in Exact arithmetic; a witness is shrunk to the smallest model "
                "and sequence found.\n\n";
-  const auto cells = props::symmetry_map(options);
-  props::print_map(std::cout, cells);
+  const auto cells = properties::symmetry_map(options);
+  properties::print_map(std::cout, cells, proofs::last_position_invariant);
   if (!f.json_path.empty()) write_file_atomically(f.json_path, nlohmann::json{{"map", map_json(cells)}}.dump(2));
   for (const auto& c : cells)
-    if (c.invariant() != c.theorem_says_invariant()) return 1;
+    if (c.invariant() != proofs::last_position_invariant(c.pe, c.mask, c.depth)) return 1;
   return 0;
 }
 
@@ -83,7 +84,7 @@ Action register_check(CLI::App& app) {
   cmd->add_option("--time-cap", f->time_cap, "Seconds of search per property and arithmetic")->check(CLI::PositiveNumber);
   cmd->add_option("--shrink-cap", f->shrink_cap, "Seconds of shrinking per finding")->check(CLI::NonNegativeNumber);
   std::string faults;
-  for (props::Fault fault : props::all_faults()) faults += (faults.empty() ? "" : ", ") + std::string(to_string(fault));
+  for (properties::Fault fault : properties::all_faults()) faults += (faults.empty() ? "" : ", ") + std::string(to_string(fault));
   cmd->add_option("--fault", f->fault, "Check a deliberately broken reference model: " + faults);
   cmd->add_option("--epsilon", f->epsilon, "Size of the fault")->check(CLI::PositiveNumber);
   cmd->add_option("--tolerance-c", f->tolerance_c, "Float bound: c in c·err_ref + atol")->check(CLI::PositiveNumber);
@@ -95,12 +96,12 @@ Action register_check(CLI::App& app) {
     check_writable(f->junit_path, "--junit");
     if (f->map) return run_map(*f);
 
-    props::CheckOptions options;
+    properties::CheckOptions options;
     options.properties = f->properties;
-    for (const auto& name : f->properties) props::find_property(name);  // unknown names fail before any work
+    for (const auto& name : f->properties) properties::find_property(name);  // unknown names fail before any work
     if (!f->ariths.empty() && std::find(f->ariths.begin(), f->ariths.end(), "all") == f->ariths.end()) {
       options.ariths.clear();
-      for (const auto& a : f->ariths) options.ariths.push_back(props::arith_from_string(a));
+      for (const auto& a : f->ariths) options.ariths.push_back(properties::arith_from_string(a));
     }
     options.cases = f->cases;
     options.probes = f->probes;
@@ -110,31 +111,31 @@ Action register_check(CLI::App& app) {
     options.shrink = !f->no_shrink;
     options.failure_dir = f->no_failure_db ? "" : f->failure_dir;
     options.tolerance = {f->tolerance_c, f->atol_ulps};
-    const props::FaultSpec fault{props::fault_from_string(f->fault), f->epsilon};
+    const properties::FaultSpec fault{properties::fault_from_string(f->fault), f->epsilon};
 
-    std::vector<props::Verdict> verdicts;
+    std::vector<properties::Verdict> verdicts;
     std::uint64_t seed = 0;
     if (!f->replay_path.empty()) {
-      verdicts.push_back(props::replay_file(f->replay_path, options));
+      verdicts.push_back(properties::replay_file(f->replay_path, options));
       std::cout << "symbreak check --replay " << f->replay_path << "\n\n";
     } else {
-      seed = props::resolve_seed(options);
+      seed = properties::resolve_seed(options);
       options.seed = seed;
-      const props::Target target = props::reference_target(fault);
+      const properties::Target target = properties::reference_target(fault);
       std::cout << "symbreak check: " << target.name << " model, seed " << seed << ", "
                 << options.cases.value_or(100) << " models × " << options.probes
                 << " inputs per property and arithmetic\n"
                 << "Exact: equality; f32/f64: |Δ| ≤ c·err_ref + atol, err_ref measured against Exact\n\n";
-      verdicts = props::run_check(target, options);
+      verdicts = properties::run_check(target, options);
     }
-    props::print_table(std::cout, verdicts);
-    props::print_findings(std::cout, verdicts);
+    properties::print_table(std::cout, verdicts);
+    properties::print_findings(std::cout, verdicts);
     if (f->stats) {
       std::cout << '\n';
-      props::print_statistics(std::cout, verdicts);
+      properties::print_statistics(std::cout, verdicts);
     }
-    if (!f->json_path.empty()) write_file_atomically(f->json_path, props::to_json(verdicts, seed));
-    if (!f->junit_path.empty()) write_file_atomically(f->junit_path, props::to_junit(verdicts, "symbreak.check"));
+    if (!f->json_path.empty()) write_file_atomically(f->json_path, properties::to_json(verdicts, seed));
+    if (!f->junit_path.empty()) write_file_atomically(f->junit_path, properties::to_junit(verdicts, "symbreak.check"));
     const bool all_passed = std::all_of(verdicts.begin(), verdicts.end(), [](const auto& v) { return v.passed(); });
     return all_passed ? 0 : 1;
   };

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "commands.hpp"
+#include "symbreak/text.hpp"
 #include "symbreak/model.hpp"
 #include "symbreak/permutation.hpp"
 #include "table.hpp"
@@ -18,12 +19,6 @@ struct DemoCase {
   ModelConfig config;
   std::optional<bool> expect_invariant;  // unknown for a user's config
 };
-
-std::string sci(double x) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.2e", x);
-  return buf;
-}
 
 // The last-position logits of x and of σx, in arithmetic T, converted exactly to Exact.
 template <class T>
@@ -59,8 +54,7 @@ bool run_case(const DemoCase& c, std::uint64_t seed, int length, Table& table) {
   const Exact exact_delta = max_abs_diff(exact.first, exact.second);
   const bool invariant = exact_delta == 0;
 
-  const std::string arch = "L=" + std::to_string(c.config.layers) + " H=" + std::to_string(c.config.heads) +
-                           " d=" + std::to_string(c.config.d_model) + " n=" + std::to_string(length);
+  const std::string arch = describe(c.config) + " n=" + std::to_string(length);
   bool first_row = true;
   const auto add_row = [&](std::vector<std::string> cells) {
     cells.insert(cells.begin(), {first_row ? c.label : "", first_row ? arch : ""});
@@ -72,7 +66,7 @@ bool run_case(const DemoCase& c, std::uint64_t seed, int length, Table& table) {
     // If the exact logits agree, the float difference is at most the two float errors combined.
     const Exact rounding = max_abs_diff(rows.first, exact.first) + max_abs_diff(rows.second, exact.second);
     const bool exceeds = delta > rounding;
-    add_row({name, sci(exact_to_double(delta)), sci(exact_to_double(rounding)),
+    add_row({name, text::sci(exact_to_double(delta)), text::sci(exact_to_double(rounding)),
              exceeds ? "broken (Δ above rounding)" : "invariant within rounding"});
   };
   float_row("f32", last_logits<float>(c.config, seed, x, sigma));
@@ -84,7 +78,7 @@ bool run_case(const DemoCase& c, std::uint64_t seed, int length, Table& table) {
     as_expected = *c.expect_invariant == invariant;
     if (!as_expected) verdict += "  UNEXPECTED";
   }
-  add_row({"exact", invariant ? "0" : sci(exact_to_double(exact_delta)), "0 (reference)", verdict});
+  add_row({"exact", invariant ? "0" : text::sci(exact_to_double(exact_delta)), "0 (reference)", verdict});
   return as_expected;
 }
 

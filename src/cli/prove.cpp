@@ -5,8 +5,10 @@
 
 #include "commands.hpp"
 #include "symbreak/io.hpp"
+#include "symbreak/text.hpp"
 #include "symbreak/proofs/ceiling.hpp"
 #include "symbreak/proofs/prover.hpp"
+#include "symbreak/proofs/theorems.hpp"
 #include "symbreak/properties/report.hpp"
 #include "symbreak/properties/runner.hpp"
 #include "table.hpp"
@@ -25,20 +27,6 @@ struct ProveFlags {
   std::uint64_t seed = 1;
 };
 
-std::string sci(double x) {
-  char b[32];
-  std::snprintf(b, sizeof b, "%.2e", x);
-  return b;
-}
-
-std::string arch(const ModelConfig& c) {
-  int on = 0;
-  for (int l = 0; l < c.layers; ++l) on += c.residual_attention_on(l) + c.residual_mlp_on(l);
-  return "L=" + std::to_string(c.layers) + " H=" + std::to_string(c.heads) + " d=" + std::to_string(c.d_model) +
-         " mask=" + std::string(to_string(c.mask)) + " PE=" + std::string(to_string(c.positional_encoding)) +
-         (c.layernorm ? " LN" : " noLN") + (c.mlp ? " mlp=" + std::string(to_string(c.activation)) : " attn-only") +
-         " residuals=" + (on == 2 * c.layers ? "on" : on == 0 ? "off" : "mixed");
-}
 
 std::string witness_text(const proofs::GroupVerdict& g) {
   if (!g.witness) return g.verdict == proofs::Verdict::unknown ? "terms differ, no numeric difference found" : "";
@@ -47,7 +35,7 @@ std::string witness_text(const proofs::GroupVerdict& g) {
   for (std::size_t i = 0; i < w.sigma.size(); ++i)
     if (w.sigma[i] != static_cast<int>(i)) (a < 0 ? a : b) = static_cast<int>(i) + 1;
   return "σ = (" + std::to_string(a) + " " + std::to_string(b) + "), x = " + symbreak::to_string(w.tokens) +
-         ": Δ = " + sci(exact_to_double(Exact(w.exact_difference))) + " at position " + std::to_string(w.position + 1) +
+         ": Δ = " + text::sci(exact_to_double(Exact(w.exact_difference))) + " at position " + std::to_string(w.position + 1) +
          ", logit " + std::to_string(w.logit) + " (exact, " + std::to_string(w.exact_bits) + "-bit rational)";
 }
 
@@ -70,7 +58,7 @@ ModelConfig config_from(const ProveFlags& f) {
 int run_single(const ProveFlags& f) {
   const ModelConfig c = config_from(f);
   const proofs::ProofReport r = proofs::prove(c, f.length);
-  std::cout << "symbreak prove: " << arch(r.config) << ", n = " << r.n << "\n"
+  std::cout << "symbreak prove: " << describe(r.config) << ", n = " << r.n << "\n"
             << "PROVEN: identical canonical terms for every weight, input and interpretation of the nonlinearities\n\n";
   Table t({"output", "group (permutations of)", "verdict", "witness"});
   for (const auto& g : r.positions)
@@ -95,7 +83,7 @@ int run_map(const ProveFlags& f) {
   nlohmann::json j = nlohmann::json::array();
   for (const auto& c : cells) {
     const proofs::Verdict v = c.report.last().verdict;
-    const bool invariant_by_theorem = c.pe == PositionalEncoding::none && (c.mask == MaskKind::none || c.depth == 1);
+    const bool invariant_by_theorem = proofs::last_position_invariant(c.pe, c.mask, c.depth);
     const bool agrees = (v == proofs::Verdict::proven) == invariant_by_theorem && v != proofs::Verdict::unknown;
     agree += agrees;
     char secs[16];
@@ -118,7 +106,7 @@ int run_exhaustive(const ProveFlags& f) {
   if (f.length > 8) throw std::invalid_argument("--exhaustive: --length " + std::to_string(f.length) + " is too long (allowed: up to 8)");
   const ModelConfig c = config_from(f);
   std::cout << "symbreak prove --exhaustive: every permutation, Exact arithmetic, random weights (seed " << f.seed
-            << "); " << arch(c) << ", n = " << f.length << "\n\n";
+            << "); " << describe(c) << ", n = " << f.length << "\n\n";
   for (const auto& r : {proofs::exhaustive_last_position(c, f.length, f.seed), proofs::exhaustive_equivariance(c, f.length, f.seed)})
     std::printf("%-46s %zu/%zu equal  (%.1f s)\n", r.group.c_str(), r.equal, r.total, r.seconds);
   return 0;
@@ -127,19 +115,19 @@ int run_exhaustive(const ProveFlags& f) {
 int run_rotations(const ProveFlags& f) {
   std::cout << "symbreak prove --rotations: T5 is not an AC identity; it is checked exactly (Exact arithmetic, exact\n"
                "Cayley rotations and LU-invertible matrices) on random models and inputs.\n\n";
-  props::CheckOptions o;
+  properties::CheckOptions o;
   o.properties = {"ROT-QK", "ROT-QK-GL", "ROT-VO", "BIAS-KEY", "BIAS-QUERY-BREAKS", "BIAS-VALUE-BREAKS"};
-  o.ariths = {props::Precision::exact};
+  o.ariths = {properties::Precision::exact};
   o.cases = f.cases;
   o.seed = f.seed;
   o.failure_dir.clear();
-  const auto verdicts = props::run_check(props::reference_target(), o);
+  const auto verdicts = properties::run_check(properties::reference_target(), o);
   bool ok = true;
   for (const auto& v : verdicts) {
     ok = ok && v.passed();
-    std::cout << v.property << ": " << (v.status == props::Status::holds ? "checked exactly on " + std::to_string(v.cases) + " random cases, all equal"
-                                        : v.status == props::Status::broken_as_expected ? "broken, as T5 says: " + props::evidence(v)
-                                                                                        : std::string(props::to_string(v.status)) + ": " + props::evidence(v))
+    std::cout << v.property << ": " << (v.status == properties::Status::holds ? "checked exactly on " + std::to_string(v.cases) + " random cases, all equal"
+                                        : v.status == properties::Status::broken_as_expected ? "broken, as T5 says: " + properties::evidence(v)
+                                                                                        : std::string(properties::to_string(v.status)) + ": " + properties::evidence(v))
               << "\n";
   }
   return ok ? 0 : 1;

@@ -3,7 +3,6 @@
 #include <cmath>
 #include <stdexcept>
 
-#include "simd.hpp"
 #include "symbreak/layers.hpp"
 
 namespace symbreak {
@@ -20,26 +19,6 @@ void layernorm_backward(Tensor<T>& dx, Tensor<T>& dgain, Tensor<T>& dbias, const
                         const Tensor<T>& mean, const Tensor<T>& rstd, const Tensor<T>& gain) {
   const int rows = x.rows, d = x.cols;
   std::vector<T> xhat(d), dxhat(d);
-  if constexpr (std::is_same_v<T, float>) {  // the same formula, vectorised (simd.hpp)
-    using simd::Packet, simd::ei::pset1, simd::ei::psub, simd::ei::pmul, simd::ei::pmadd;
-    const float inv_d = 1.0f / static_cast<float>(d);
-    for (int r = 0; r < rows; ++r) {
-      const Packet mu = pset1<Packet>(mean(r, 0)), s = pset1<Packet>(rstd(r, 0));
-      const float* dyr = dy.row(r);
-      simd::map(xhat.data(), x.row(r), d, [&](const Packet& v) { return pmul(psub(v, mu), s); });
-      simd::map(dxhat.data(), dyr, gain.data.data(), d, [](const Packet& g, const Packet& w) { return pmul(g, w); });
-      simd::map(dgain.data.data(), dyr, xhat.data(), dgain.data.data(), d,
-                [](const Packet& g, const Packet& xh, const Packet& acc) { return pmadd(g, xh, acc); });
-      simd::map(dbias.data.data(), dyr, dbias.data.data(), d, [](const Packet& g, const Packet& acc) { return simd::ei::padd(g, acc); });
-      const Packet mean_dxhat = pset1<Packet>(simd::sum(dxhat.data(), d) * inv_d);
-      const Packet mean_dxhat_xhat = pset1<Packet>(simd::dot(dxhat.data(), xhat.data(), d) * inv_d);
-      float* dxr = dx.row(r);
-      simd::map(dxr, dxhat.data(), xhat.data(), dxr, d, [&](const Packet& dxh, const Packet& xh, const Packet& acc) {
-        return pmadd(s, psub(psub(dxh, mean_dxhat), pmul(xh, mean_dxhat_xhat)), acc);
-      });
-    }
-    return;
-  }
   for (int r = 0; r < rows; ++r) {
     const T mu = mean(r, 0), s = rstd(r, 0);
     T mean_dxhat(0), mean_dxhat_xhat(0);
@@ -75,14 +54,9 @@ void attention_backward(Tensor<T>& dqkv, const Tensor<T>& dout, const Tensor<T>&
           const T* v = qkv.row(b * n + j) + 2 * d + h * dh;
           T* dv = dqkv.row(b * n + j) + 2 * d + h * dh;
           T dot(0);
-          if constexpr (std::is_same_v<T, float>) {
-            dot = simd::dot(dO, v, dh);
-            simd::axpy(p[j], dO, dv, dh);
-          } else {
-            for (int c = 0; c < dh; ++c) {
-              dot += dO[c] * v[c];
-              dv[c] += p[j] * dO[c];
-            }
+          for (int c = 0; c < dh; ++c) {
+            dot += dO[c] * v[c];
+            dv[c] += p[j] * dO[c];
           }
           dp[j] = dot;
           weighted += p[j] * dot;
@@ -95,14 +69,9 @@ void attention_backward(Tensor<T>& dqkv, const Tensor<T>& dout, const Tensor<T>&
           if (dscore == T(0)) continue;
           const T* k = qkv.row(b * n + j) + d + h * dh;
           T* dk = dqkv.row(b * n + j) + d + h * dh;
-          if constexpr (std::is_same_v<T, float>) {
-            simd::axpy(dscore, k, dq, dh);
-            simd::axpy(dscore, q, dk, dh);
-          } else {
-            for (int c = 0; c < dh; ++c) {
-              dq[c] += dscore * k[c];
-              dk[c] += dscore * q[c];
-            }
+          for (int c = 0; c < dh; ++c) {
+            dq[c] += dscore * k[c];
+            dk[c] += dscore * q[c];
           }
         }
       }
@@ -147,18 +116,6 @@ void activation_backward(Tensor<T>& din, const Tensor<T>& dout, const Tensor<T>&
                          Activation activation) {
   din.resize(in.rows, in.cols);
   constexpr double kInvSqrt2Pi = 0.39894228040143267794, kSqrt2OverPi = 0.79788456080286535588;
-  if constexpr (std::is_same_v<T, float>) {
-    if (activation == Activation::gelu) {  // the formula below on Eigen's packet exp (simd.hpp)
-      using simd::Packet, simd::ei::pset1, simd::ei::pmul, simd::ei::pmadd, simd::ei::pexp;
-      const Packet inv_sqrt_2pi = pset1<Packet>(static_cast<float>(kInvSqrt2Pi)), minus_half = pset1<Packet>(-0.5f);
-      simd::map(din.data.data(), in.data.data(), gate.data.data(), dout.data.data(), in.size(),
-                [&](const Packet& x, const Packet& g, const Packet& dy) {
-                  const Packet density = pmul(inv_sqrt_2pi, pexp(pmul(minus_half, pmul(x, x))));
-                  return pmul(dy, pmadd(x, density, g));
-                });
-      return;
-    }
-  }
   for (std::size_t i = 0; i < in.size(); ++i) {
     const T x = in.data[i];
     T derivative(0);
@@ -231,11 +188,30 @@ void zeros(Tensor<T>& t, int rows, int cols) {
   t.zero();
 }
 
-}  // namespace
 
-template <class T>
-void backward(const Model<T>& model, std::span<const int> tokens, const Activations<T>& acts, const Tensor<T>& dlogits,
-              Weights<T>& grads, bool accumulate) {
+// The layers with fast paths: the fast overload (float tensors take it), or the reference template.
+template <class T, bool Fast>
+struct BackwardLayers {
+  static void layernorm(Tensor<T>& dx, Tensor<T>& dgain, Tensor<T>& dbias, const Tensor<T>& dy, const Tensor<T>& x, const Tensor<T>& mean,
+                        const Tensor<T>& rstd, const Tensor<T>& gain) {
+    if constexpr (Fast) layernorm_backward(dx, dgain, dbias, dy, x, mean, rstd, gain);
+    else layernorm_backward<T>(dx, dgain, dbias, dy, x, mean, rstd, gain);
+  }
+  static void attention(Tensor<T>& dqkv, const Tensor<T>& dout, const Tensor<T>& qkv, const Tensor<T>& att, int batch, int seq,
+                        int heads, const T& scale) {
+    if constexpr (Fast) attention_backward(dqkv, dout, qkv, att, batch, seq, heads, scale);
+    else attention_backward<T>(dqkv, dout, qkv, att, batch, seq, heads, scale);
+  }
+  static void activation(Tensor<T>& din, const Tensor<T>& dout, const Tensor<T>& in, const Tensor<T>& gate, Activation a) {
+    if constexpr (Fast) activation_backward(din, dout, in, gate, a);
+    else activation_backward<T>(din, dout, in, gate, a);
+  }
+};
+
+template <class T, bool Fast>
+void backward_pass(const Model<T>& model, std::span<const int> tokens, const Activations<T>& acts, const Tensor<T>& dlogits,
+                   Weights<T>& grads, bool accumulate) {
+  using Layers = BackwardLayers<T, Fast>;
   const ModelConfig& c = model.config;
   if (!accumulate)  // the matrices are written below; the small tensors are added into, so clear them
     for (auto& [name, t] : named_parameters(grads))
@@ -250,7 +226,7 @@ void backward(const Model<T>& model, std::span<const int> tokens, const Activati
   if (c.final_layernorm) {
     matmul_backward(dtmp, grads.unembedding, dlogits, acts.lnf, w.unembedding, false, accumulate);
     zeros(dx, final_stream.rows, final_stream.cols);
-    layernorm_backward(dx, grads.lnf_gain, grads.lnf_bias, dtmp, final_stream, acts.lnf_mean, acts.lnf_rstd, w.lnf_gain);
+    Layers::layernorm(dx, grads.lnf_gain, grads.lnf_bias, dtmp, final_stream, acts.lnf_mean, acts.lnf_rstd, w.lnf_gain);
   } else {
     matmul_backward(dx, grads.unembedding, dlogits, final_stream, w.unembedding, false, accumulate);
   }
@@ -265,11 +241,11 @@ void backward(const Model<T>& model, std::span<const int> tokens, const Activati
       if (c.residual_mlp_on(l)) dmid = dx;
       else zeros(dmid, dx.rows, dx.cols);
       matmul_backward(dhidden, G.w_proj, dx, a.fc_act, L.w_proj, false, accumulate);  // (N, F)
-      activation_backward(dfc, dhidden, a.fc, a.fc_gate, c.activation);
+      Layers::activation(dfc, dhidden, a.fc, a.fc_gate, c.activation);
       const Tensor<T>& mlp_in = c.layernorm ? a.ln2 : a.resid_mid;
       if (c.layernorm) {
         matmul_backward(dbranch, G.w_fc, dfc, mlp_in, L.w_fc, false, accumulate);
-        layernorm_backward(dmid, G.ln2_gain, G.ln2_bias, dbranch, a.resid_mid, a.ln2_mean, a.ln2_rstd, L.ln2_gain);
+        Layers::layernorm(dmid, G.ln2_gain, G.ln2_bias, dbranch, a.resid_mid, a.ln2_mean, a.ln2_rstd, L.ln2_gain);
       } else {
         matmul_backward(dmid, G.w_fc, dfc, mlp_in, L.w_fc, /*accumulate_dx=*/true, accumulate);
       }
@@ -280,11 +256,11 @@ void backward(const Model<T>& model, std::span<const int> tokens, const Activati
     if (c.residual_attention_on(l)) dx = dmid;
     else zeros(dx, dmid.rows, dmid.cols);
     matmul_backward(datt, G.w_o, dmid, a.att_heads, L.w_o, false, accumulate);
-    attention_backward(dqkv, datt, a.qkv, a.att, acts.batch, acts.seq, c.heads, model.attention_scale);
+    Layers::attention(dqkv, datt, a.qkv, a.att, acts.batch, acts.seq, c.heads, model.attention_scale);
     const Tensor<T>& attn_in = c.layernorm ? a.ln1 : x_in;
     if (c.layernorm) {
       matmul_backward(dbranch, G.w_qkv, dqkv, attn_in, L.w_qkv, false, accumulate);
-      layernorm_backward(dx, G.ln1_gain, G.ln1_bias, dbranch, x_in, a.ln1_mean, a.ln1_rstd, L.ln1_gain);
+      Layers::layernorm(dx, G.ln1_gain, G.ln1_bias, dbranch, x_in, a.ln1_mean, a.ln1_rstd, L.ln1_gain);
     } else {
       matmul_backward(dx, G.w_qkv, dqkv, attn_in, L.w_qkv, /*accumulate_dx=*/true, accumulate);
     }
@@ -292,6 +268,20 @@ void backward(const Model<T>& model, std::span<const int> tokens, const Activati
   embedding_backward(grads.token_embedding,
                      c.positional_encoding == PositionalEncoding::learned ? &grads.position_embedding : nullptr, dx,
                      tokens, acts.seq);
+}
+
+}  // namespace
+
+template <class T>
+void backward(const Model<T>& model, std::span<const int> tokens, const Activations<T>& acts, const Tensor<T>& dlogits,
+              Weights<T>& grads, bool accumulate) {
+  backward_pass<T, true>(model, tokens, acts, dlogits, grads, accumulate);
+}
+
+template <class T>
+void backward_reference(const Model<T>& model, std::span<const int> tokens, const Activations<T>& acts, const Tensor<T>& dlogits,
+                        Weights<T>& grads) {
+  backward_pass<T, false>(model, tokens, acts, dlogits, grads, true);
 }
 
 #define SYMBREAK_INSTANTIATE_BACKWARD(T)                                                                          \
@@ -311,6 +301,8 @@ void backward(const Model<T>& model, std::span<const int> tokens, const Activati
 
 SYMBREAK_INSTANTIATE_BACKWARD(float)
 SYMBREAK_INSTANTIATE_BACKWARD(double)
+template void backward_reference<float>(const Model<float>&, std::span<const int>, const Activations<float>&, const Tensor<float>&,
+                                        Weights<float>&);
 template void attention_head_backward<Exact>(Tensor<Exact>&, Tensor<Exact>&, Tensor<Exact>&, const Tensor<Exact>&,
                                              const Tensor<Exact>&, const Tensor<Exact>&, const Tensor<Exact>&,
                                              const Tensor<Exact>&, const Exact&);

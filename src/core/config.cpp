@@ -358,6 +358,15 @@ ModelConfig load_config_file(const std::string& path) {
   return parse_config(text.str(), path);
 }
 
+std::string describe(const ModelConfig& m) {
+  int residuals = 0;
+  for (int l = 0; l < m.layers; ++l) residuals += m.residual_attention_on(l) + m.residual_mlp_on(l);
+  return "L=" + std::to_string(m.layers) + " H=" + std::to_string(m.heads) + " d=" + std::to_string(m.d_model) + " mask=" +
+         std::string(to_string(m.mask)) + " PE=" + std::string(to_string(m.positional_encoding)) + (m.layernorm ? " LN" : " noLN") +
+         (m.mlp ? " mlp=" + std::string(to_string(m.activation)) : std::string(" attn-only")) +
+         " res=" + (residuals == 2 * m.layers ? "on" : residuals == 0 ? "off" : "mixed");
+}
+
 std::string config_to_json(const ModelConfig& c) {
   json j;
   j["vocab_size"] = c.vocab_size;

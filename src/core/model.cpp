@@ -178,9 +178,31 @@ Model<To> convert_model(const Model<From>& model) {
   return out;
 }
 
-template <class T>
-void forward(const Model<T>& model, std::span<const int> tokens, int batch, int seq, Activations<T>& acts,
-             const ForwardHooks<T>* hooks) {
+namespace {
+
+// The layers with fast paths: the fast overload (float tensors take it), or the reference template.
+template <class T, bool Fast>
+struct ForwardLayers {
+  static void layernorm(Tensor<T>& out, Tensor<T>& mean, Tensor<T>& rstd, const Tensor<T>& x, const Tensor<T>& gain,
+                        const Tensor<T>& bias, const T& eps) {
+    if constexpr (Fast) layernorm_forward(out, mean, rstd, x, gain, bias, eps);
+    else layernorm_forward<T>(out, mean, rstd, x, gain, bias, eps);
+  }
+  static void attention(Tensor<T>& out, Tensor<T>& att, const Tensor<T>& qkv, int batch, int seq, int heads, const T& scale,
+                        const ModelConfig& c) {
+    if constexpr (Fast) attention_forward(out, att, qkv, batch, seq, heads, scale, c);
+    else attention_forward<T>(out, att, qkv, batch, seq, heads, scale, c);
+  }
+  static void activation(Tensor<T>& out, const Tensor<T>& in, Activation a, Tensor<T>* gate) {
+    if constexpr (Fast) activation_forward(out, in, a, gate);
+    else activation_forward<T>(out, in, a, gate);
+  }
+};
+
+template <class T, bool Fast>
+void forward_pass(const Model<T>& model, std::span<const int> tokens, int batch, int seq, Activations<T>& acts,
+                  const ForwardHooks<T>* hooks) {
+  using Layers = ForwardLayers<T, Fast>;
   const ModelConfig& c = model.config;
   const Weights<T>& w = model.weights;
   if (batch < 1 || seq < 1 || seq > c.context_length)
@@ -211,24 +233,24 @@ void forward(const Model<T>& model, std::span<const int> tokens, int batch, int 
     // Attention sublayer: (N, d) → (N, 3d) → (N, d)
     const Tensor<T>* attn_in = x;
     if (c.layernorm) {
-      layernorm_forward(a.ln1, a.ln1_mean, a.ln1_rstd, *x, L.ln1_gain, L.ln1_bias, eps);
+      Layers::layernorm(a.ln1, a.ln1_mean, a.ln1_rstd, *x, L.ln1_gain, L.ln1_bias, eps);
       attn_in = &a.ln1;
     }
     gemm(a.qkv, *attn_in, L.w_qkv);
     const AttentionBias<T>& bias = model.unlearned_bias[l];
     attention_bias_forward(a.qkv, c.heads, bias.query, bias.key, bias.value);
-    attention_forward(a.att_heads, a.att, a.qkv, batch, seq, c.heads, model.attention_scale, c);
+    Layers::attention(a.att_heads, a.att, a.qkv, batch, seq, c.heads, model.attention_scale, c);
     gemm(a.att_proj, a.att_heads, L.w_o);
     residual_forward(a.resid_mid, *x, a.att_proj, c.residual_attention_on(l));
     // MLP sublayer: (N, d) → (N, F) → (N, d)
     if (c.mlp) {
       const Tensor<T>* mlp_in = &a.resid_mid;
       if (c.layernorm) {
-        layernorm_forward(a.ln2, a.ln2_mean, a.ln2_rstd, a.resid_mid, L.ln2_gain, L.ln2_bias, eps);
+        Layers::layernorm(a.ln2, a.ln2_mean, a.ln2_rstd, a.resid_mid, L.ln2_gain, L.ln2_bias, eps);
         mlp_in = &a.ln2;
       }
       gemm(a.fc, *mlp_in, L.w_fc);
-      activation_forward(a.fc_act, a.fc, c.activation, &a.fc_gate);
+      Layers::activation(a.fc_act, a.fc, c.activation, &a.fc_gate);
       gemm(a.mlp_out, a.fc_act, L.w_proj);
       residual_forward(a.resid_out, a.resid_mid, a.mlp_out, c.residual_mlp_on(l));
     } else {
@@ -241,10 +263,23 @@ void forward(const Model<T>& model, std::span<const int> tokens, int batch, int 
   // Head: (N, d) → (N, V)
   const Tensor<T>* head_in = x;
   if (c.final_layernorm) {
-    layernorm_forward(acts.lnf, acts.lnf_mean, acts.lnf_rstd, *x, w.lnf_gain, w.lnf_bias, eps);
+    Layers::layernorm(acts.lnf, acts.lnf_mean, acts.lnf_rstd, *x, w.lnf_gain, w.lnf_bias, eps);
     head_in = &acts.lnf;
   }
   gemm(acts.logits, *head_in, w.unembedding);
+}
+
+}  // namespace
+
+template <class T>
+void forward(const Model<T>& model, std::span<const int> tokens, int batch, int seq, Activations<T>& acts,
+             const ForwardHooks<T>* hooks) {
+  forward_pass<T, true>(model, tokens, batch, seq, acts, hooks);
+}
+
+template <class T>
+void forward_reference(const Model<T>& model, std::span<const int> tokens, int batch, int seq, Activations<T>& acts) {
+  forward_pass<T, false>(model, tokens, batch, seq, acts, nullptr);
 }
 
 template <class T>
@@ -268,6 +303,7 @@ SYMBREAK_INSTANTIATE_MODEL(float)
 SYMBREAK_INSTANTIATE_MODEL(double)
 SYMBREAK_INSTANTIATE_MODEL(Exact)
 SYMBREAK_INSTANTIATE_MODEL(Expr)
+template void forward_reference<float>(const Model<float>&, std::span<const int>, int, int, Activations<float>&);
 
 template Model<float> convert_model<float, float>(const Model<float>&);
 template Model<double> convert_model<double, float>(const Model<float>&);

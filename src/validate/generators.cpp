@@ -9,7 +9,7 @@
 namespace symbreak::validate {
 namespace {
 
-namespace gen = props::gen;
+namespace gen = properties::gen;
 
 enum class SizeClass { small, odd, long_keys, single_key };
 enum class MaskShape { random, band, one_per_row };

@@ -7,7 +7,7 @@
 #include "symbreak/properties/generators.hpp"
 #include "symbreak/properties/runner.hpp"
 
-namespace symbreak::props {
+namespace symbreak::properties {
 namespace {
 
 template <class T>
@@ -37,10 +37,10 @@ void BM_Property(benchmark::State& state, const Property* base, int layers, int 
 }
 
 }  // namespace
-}  // namespace symbreak::props
+}  // namespace symbreak::properties
 
 int main(int argc, char** argv) {
-  using namespace symbreak::props;
+  using namespace symbreak::properties;
   for (const Property& p : catalogue()) {
     const std::string name(p.name);
     benchmark::RegisterBenchmark(("f32/" + name).c_str(), BM_Property<float>, &p, 2, 2, 16, 8)->Unit(benchmark::kMicrosecond);

@@ -88,13 +88,13 @@ TEST(ProverSoundness, AMaskThatDiffersBetweenPositionsIsNeverProven) {
 // Fuzzing the prover against the Exact evaluator: whenever it says PROVEN, the model in Exact
 // arithmetic at random weights shows no difference under a random permutation.
 RC_GTEST_PROP(ProverFuzz, ProvenMeansExactlyEqualAtRandomWeights, ()) {
-  props::ArchitectureClass any;
-  props::SpaceLimits limits;
+  properties::ArchitectureClass any;
+  properties::SpaceLimits limits;
   limits.max_layers = 3;
   limits.max_heads = 2;
   limits.max_head_width = 3;
   limits.max_length = 6;
-  ModelConfig config = *props::gen::architecture(any, limits);
+  ModelConfig config = *properties::gen::architecture(any, limits);
   const int n = *rc::gen::inRange(1, 7);
   const ProofReport r = prove(config, n);
   RC_TAG(std::string(to_string(r.equivariance.verdict)));
@@ -121,10 +121,10 @@ RC_GTEST_PROP(ProverFuzz, ProvenMeansExactlyEqualAtRandomWeights, ()) {
 
 TEST(ProverMap, AgreesWithThePropertySuitesMapInEveryCell) {
   const auto proved = proof_map(5);
-  props::MapOptions o;
+  properties::MapOptions o;
   o.seed = 3;
   o.cases = 15;
-  const auto searched = props::symmetry_map(o);
+  const auto searched = properties::symmetry_map(o);
   ASSERT_EQ(proved.size(), searched.size());
   for (std::size_t i = 0; i < proved.size(); ++i) {
     const auto& p = proved[i];

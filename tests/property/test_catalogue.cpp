@@ -11,7 +11,7 @@
 #include "symbreak/properties/report.hpp"
 #include "symbreak/properties/runner.hpp"
 
-namespace symbreak::props {
+namespace symbreak::properties {
 namespace {
 
 CheckOptions quick(std::uint64_t seed = 7) {
@@ -230,4 +230,4 @@ TEST(Reports, JsonAndJunitCarryEveryVerdict) {
 }
 
 }  // namespace
-}  // namespace symbreak::props
+}  // namespace symbreak::properties

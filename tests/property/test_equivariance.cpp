@@ -8,7 +8,7 @@
 #include "symbreak/properties/catalogue.hpp"
 #include "symbreak/properties/generators.hpp"
 
-namespace symbreak::props {
+namespace symbreak::properties {
 namespace {
 
 // Set when an evaluation throws: a teeth test must fail on an asymmetry, not on an error.
@@ -60,4 +60,4 @@ TEST(EquivarianceTeeth, FailsForLearnedPositionalEncoding) {
 }
 
 }  // namespace
-}  // namespace symbreak::props
+}  // namespace symbreak::properties

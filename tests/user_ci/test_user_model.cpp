@@ -9,7 +9,7 @@ namespace {
 
 using symbreak::Arith;
 using symbreak::Tensor;
-using symbreak::props::ArithTag;
+using symbreak::properties::ArithTag;
 
 // The user's model: one attention head over learned token vectors, no positional encoding, no mask,
 // written generically so symbreak can run it in float, double and exact arithmetic.
@@ -41,8 +41,8 @@ struct BagOfTokensAttention {
   }
 };
 
-symbreak::props::Declaration unmasked_nope() {
-  symbreak::props::Declaration d;
+symbreak::properties::Declaration unmasked_nope() {
+  symbreak::properties::Declaration d;
   d.mask = symbreak::MaskKind::none;
   d.positional_encoding = symbreak::PositionalEncoding::none;
   d.layers = 1;
@@ -51,16 +51,16 @@ symbreak::props::Declaration unmasked_nope() {
   return d;
 }
 
-symbreak::props::Target bag_of_tokens() {
-  return symbreak::props::function_target("bag-of-tokens", unmasked_nope(), BagOfTokensAttention{});
+symbreak::properties::Target bag_of_tokens() {
+  return symbreak::properties::function_target("bag-of-tokens", unmasked_nope(), BagOfTokensAttention{});
 }
 
 // One GoogleTest test per property; those that do not apply to this declaration are skipped.
 SYMBREAK_SYMMETRY_SUITE(UserBagOfTokens, bag_of_tokens);
 
 // A model that takes an embedding matrix: mean pooling plus the row itself, float-only.
-symbreak::props::Target mean_pool() {
-  return symbreak::props::embedding_function_target(
+symbreak::properties::Target mean_pool() {
+  return symbreak::properties::embedding_function_target(
       "mean-pool", unmasked_nope(), 4, [](const auto& x, auto tag) {
         using T = typename decltype(tag)::type;
         Tensor<T> out(x.rows, x.cols);
@@ -74,6 +74,6 @@ symbreak::props::Target mean_pool() {
       });
 }
 
-TEST(UserMeanPool, WholeCatalogueInOneTest) { symbreak::props::expect_symmetries(mean_pool()); }
+TEST(UserMeanPool, WholeCatalogueInOneTest) { symbreak::properties::expect_symmetries(mean_pool()); }
 
 }  // namespace

@@ -10,7 +10,7 @@
 #include "symbreak/model.hpp"
 #include "symbreak/permutation.hpp"
 
-namespace symbreak::props {
+namespace symbreak::properties {
 
 // How the weights are drawn. The generators shrink toward `ternary`, the simplest.
 enum class WeightStyle {
@@ -55,4 +55,4 @@ Case case_from_json(const std::string& text, const std::string& source);  // thr
 // One line: "L=2 H=1 d=2 n=3 ternary; x=[0 1 0] σ=[1 0 2]".
 std::string describe(const Case& c, std::size_t probe);
 
-}  // namespace symbreak::props
+}  // namespace symbreak::properties

@@ -15,7 +15,7 @@
 #include "symbreak/properties/case.hpp"
 #include "symbreak/properties/subject.hpp"
 
-namespace symbreak::props {
+namespace symbreak::properties {
 
 // The two sides of a symmetry statement, both (rows, outputs). The statement claims actual == expected.
 template <class T>
@@ -143,4 +143,4 @@ const Property& find_property(std::string_view name);  // throws std::invalid_ar
 template <class T>
 Comparison<T> evaluate(const Property& property, const Subject<T>& f, const Probe& p);
 
-}  // namespace symbreak::props
+}  // namespace symbreak::properties

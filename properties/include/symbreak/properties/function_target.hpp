@@ -1,6 +1,6 @@
 // Running the catalogue on a user's own model function. The function is any callable
 //
-//   f(std::span<const int> tokens, symbreak::props::ArithTag<T>) -> symbreak::Tensor<T>   (n, k)
+//   f(std::span<const int> tokens, symbreak::properties::ArithTag<T>) -> symbreak::Tensor<T>   (n, k)
 //
 // for one sequence, or, for models that take an embedding matrix,
 //
@@ -18,7 +18,7 @@
 #include "symbreak/properties/runner.hpp"
 #include "symbreak/rng.hpp"
 
-namespace symbreak::props {
+namespace symbreak::properties {
 
 template <class T>
 struct ArithTag {
@@ -94,4 +94,4 @@ Target embedding_function_target(std::string name, Declaration declaration, int 
   return function_target(std::move(name), declaration, adapt);
 }
 
-}  // namespace symbreak::props
+}  // namespace symbreak::properties

@@ -13,7 +13,7 @@
 #include "symbreak/properties/case.hpp"
 #include "symbreak/properties/catalogue.hpp"
 
-namespace symbreak::props::gen {
+namespace symbreak::properties::gen {
 
 // An integer in [lo, lo + (hi - lo)·size/100], shrinking toward lo.
 inline rc::Gen<int> scaled(int lo, int hi) {
@@ -199,8 +199,8 @@ inline rc::Gen<Case> case_for(const Property& property, const SpaceLimits& lim, 
   });
 }
 
-}  // namespace symbreak::props::gen
+}  // namespace symbreak::properties::gen
 
-namespace symbreak::props {
+namespace symbreak::properties {
 inline void showValue(const Case& c, std::ostream& os) { os << case_to_json(c); }
-}  // namespace symbreak::props
+}  // namespace symbreak::properties

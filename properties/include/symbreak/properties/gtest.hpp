@@ -3,10 +3,10 @@
 //   #include <gtest/gtest.h>
 //   #include <symbreak/properties/gtest.hpp>
 //
-//   symbreak::props::Target my_target() { return symbreak::props::function_target("mine", decl, my_model); }
+//   symbreak::properties::Target my_target() { return symbreak::properties::function_target("mine", decl, my_model); }
 //   SYMBREAK_SYMMETRY_SUITE(MyModel, my_target)   // one test per property of the catalogue
 //
-// or, in one test, symbreak::props::expect_symmetries(my_target()).
+// or, in one test, symbreak::properties::expect_symmetries(my_target()).
 // Each failure names the property, the arithmetic, the counterexample and the line that replays it.
 // RC_PARAMS (seed=..., max_success=...) is honoured.
 #pragma once
@@ -20,7 +20,7 @@
 #include "symbreak/properties/report.hpp"
 #include "symbreak/properties/runner.hpp"
 
-namespace symbreak::props {
+namespace symbreak::properties {
 
 inline std::vector<std::string> property_names() {
   std::vector<std::string> names;
@@ -54,13 +54,13 @@ inline void expect_symmetries(const Target& target, CheckOptions options = {}) {
   for (const Verdict& v : run_check(target, options)) report_verdict(v);
 }
 
-}  // namespace symbreak::props
+}  // namespace symbreak::properties
 
 // One GoogleTest test per property: SuiteName/Catalogue.Property/EQUIV, ...
 #define SYMBREAK_SYMMETRY_SUITE(SuiteName, make_target)                                                   \
   class SuiteName : public ::testing::TestWithParam<std::string> {};                                      \
-  TEST_P(SuiteName, Property) { ::symbreak::props::expect_property(make_target(), GetParam()); }          \
-  INSTANTIATE_TEST_SUITE_P(Catalogue, SuiteName, ::testing::ValuesIn(::symbreak::props::property_names()), \
+  TEST_P(SuiteName, Property) { ::symbreak::properties::expect_property(make_target(), GetParam()); }          \
+  INSTANTIATE_TEST_SUITE_P(Catalogue, SuiteName, ::testing::ValuesIn(::symbreak::properties::property_names()), \
                            [](const ::testing::TestParamInfo<std::string>& info) {                         \
                              std::string name = info.param;                                                \
                              for (char& ch : name)                                                         \

@@ -15,7 +15,7 @@
 #include "symbreak/exact.hpp"
 #include "symbreak/properties/catalogue.hpp"
 
-namespace symbreak::props {
+namespace symbreak::properties {
 
 struct ToleranceRule {
   double c = 2.0;          // multiple of the reference error
@@ -59,4 +59,4 @@ struct FloatJudgement {
 // "element (position 3, logit 5)" for a report.
 std::string element_name(const std::vector<int>& rows, const std::string& row_label, int row, int col);
 
-}  // namespace symbreak::props
+}  // namespace symbreak::properties

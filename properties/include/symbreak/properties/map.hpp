@@ -1,16 +1,17 @@
 // The symmetry map: for every (PE, mask, depth, residuals) cell, is the prediction at the last
 // position invariant to permutations of tokens 1..n-1? Each cell is decided in Exact: "holds" after N
-// cases with exactly zero difference, or "broken" with a shrunk exact witness. The theorem it makes
-// precise: invariant if and only if there is no PE and either no mask or a causal mask at depth 1.
+// cases with exactly zero difference, or "broken" with a shrunk exact witness. The theorem it tests
+// (proofs/theorems.hpp, a layer up) is passed in by the caller.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <ostream>
 #include <vector>
 
 #include "symbreak/properties/runner.hpp"
 
-namespace symbreak::props {
+namespace symbreak::properties {
 
 struct MapCell {
   PositionalEncoding pe;
@@ -19,11 +20,10 @@ struct MapCell {
   bool residual;
   Verdict verdict;  // the NEXT comparison searched in Exact within the cell
   bool invariant() const { return !verdict.finding; }
-  bool theorem_says_invariant() const;
 };
 
-// The theorem: no PE, and no mask or (causal mask and depth 1).
-bool last_position_invariant_by_theorem(PositionalEncoding pe, MaskKind mask, int depth);
+// What a theorem says of a cell: is the last position invariant?
+using Theorem = std::function<bool(PositionalEncoding, MaskKind, int depth)>;
 
 struct MapOptions {
   int cases = 40;     // models per cell
@@ -35,6 +35,7 @@ struct MapOptions {
 };
 
 std::vector<MapCell> symmetry_map(const MapOptions& options);
-void print_map(std::ostream& out, const std::vector<MapCell>& cells);
+// The table, each cell's verdict beside what the theorem says ("DISAGREES" where they differ).
+void print_map(std::ostream& out, const std::vector<MapCell>& cells, const Theorem& theorem);
 
-}  // namespace symbreak::props
+}  // namespace symbreak::properties

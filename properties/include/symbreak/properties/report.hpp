@@ -7,7 +7,7 @@
 
 #include "symbreak/properties/runner.hpp"
 
-namespace symbreak::props {
+namespace symbreak::properties {
 
 // One line of evidence: "max|Δ| = 2.4e-07 ≤ bound 9.5e-07 (c=2 × ref err 4.7e-07 + atol 1.2e-07)",
 // "max|Δ| = 0 (exact)", or the witness / counterexample.
@@ -22,4 +22,4 @@ void print_findings(std::ostream& out, const std::vector<Verdict>& verdicts);
 std::string to_json(const std::vector<Verdict>& verdicts, std::uint64_t seed);
 std::string to_junit(const std::vector<Verdict>& verdicts, const std::string& suite_name);
 
-}  // namespace symbreak::props
+}  // namespace symbreak::properties

@@ -16,7 +16,7 @@
 #include "symbreak/properties/judge.hpp"
 #include "symbreak/properties/subject.hpp"
 
-namespace symbreak::props {
+namespace symbreak::properties {
 
 enum class Precision { f32, f64, exact };
 std::string_view to_string(Precision arith);
@@ -140,4 +140,4 @@ Verdict replay_file(const std::string& path, const CheckOptions& options);
 // The seed actually used: --seed, else RC_PARAMS's seed, else a fresh random one.
 std::uint64_t resolve_seed(const CheckOptions& options);
 
-}  // namespace symbreak::props
+}  // namespace symbreak::properties

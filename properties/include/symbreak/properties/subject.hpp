@@ -13,7 +13,7 @@
 
 #include "symbreak/model.hpp"
 
-namespace symbreak::props {
+namespace symbreak::properties {
 
 // What a subject claims about itself. The catalogue derives which properties apply, and what they
 // must show, from this declaration alone.
@@ -102,4 +102,4 @@ class FunctionSubject final : public Subject<T> {
   Declaration declaration_;
 };
 
-}  // namespace symbreak::props
+}  // namespace symbreak::properties

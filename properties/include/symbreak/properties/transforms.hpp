@@ -6,7 +6,7 @@
 #include "symbreak/model.hpp"
 #include "symbreak/permutation.hpp"
 
-namespace symbreak::props {
+namespace symbreak::properties {
 
 // W_Q[h] → W_Q[h]·M and W_K[h] → W_K[h]·M^-ᵀ in one layer and head (M: dh × dh, invertible).
 template <class T>
@@ -26,4 +26,4 @@ enum class BiasSlot { query, key, value };
 template <class T>
 Model<T> add_unlearned_bias(Model<T> model, BiasSlot slot, int layer, int head, const std::vector<Exact>& bias);
 
-}  // namespace symbreak::props
+}  // namespace symbreak::properties

@@ -1,7 +1,9 @@
 // The hand-written backward pass of the reference transformer, one function per layer next to its
-// forward in layers.hpp (the structure of llm.c). Instantiated for float (training) and double (the
-// gradient check). Every backward ACCUMULATES into its parameter gradients (dW += ...) and WRITES
-// its input gradient unless stated otherwise.
+// forward in layers.hpp (the structure of llm.c). The templates are the reference formulas,
+// instantiated for float and double (the gradient check); the float overloads at the end are the
+// fast paths training runs (backward_fast.cpp), checked against the references by
+// tests/core/test_fast_paths.cpp. Every backward ACCUMULATES into its parameter gradients (dW += ...)
+// and WRITES its input gradient unless stated otherwise.
 #pragma once
 
 #include <span>
@@ -59,5 +61,19 @@ double cross_entropy(Tensor<T>& dlogits, const Tensor<T>& logits, std::span<cons
 template <class T>
 void backward(const Model<T>& model, std::span<const int> tokens, const Activations<T>& acts, const Tensor<T>& dlogits,
               Weights<T>& grads, bool accumulate = true);
+
+// The same pass with the reference formula of every layer, never a fast path, accumulating into
+// `grads`: what the fast paths are tested against. float only.
+template <class T>
+void backward_reference(const Model<T>& model, std::span<const int> tokens, const Activations<T>& acts, const Tensor<T>& dlogits,
+                        Weights<T>& grads);
+
+// ---- Fast paths (backward_fast.cpp): the formulas above, vectorised --------------------------------
+void layernorm_backward(Tensor<float>& dx, Tensor<float>& dgain, Tensor<float>& dbias, const Tensor<float>& dy,
+                        const Tensor<float>& x, const Tensor<float>& mean, const Tensor<float>& rstd, const Tensor<float>& gain);
+void attention_backward(Tensor<float>& dqkv, const Tensor<float>& dout, const Tensor<float>& qkv, const Tensor<float>& att,
+                        int batch, int seq, int heads, const float& scale);
+void activation_backward(Tensor<float>& din, const Tensor<float>& dout, const Tensor<float>& in, const Tensor<float>& gate,
+                         Activation activation);
 
 }  // namespace symbreak

@@ -86,4 +86,8 @@ ModelConfig parse_config(std::string_view json_text, std::string_view source = "
 ModelConfig load_config_file(const std::string& path);
 std::string config_to_json(const ModelConfig& config);
 
+// One line for tables and reports: "L=2 H=1 d=4 mask=causal PE=none LN mlp=gelu res=on" (res is on,
+// off or mixed over the layers' residual connections).
+std::string describe(const ModelConfig& config);
+
 }  // namespace symbreak

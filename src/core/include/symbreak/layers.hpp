@@ -1,6 +1,12 @@
 // The per-layer functions of the reference transformer, in the style of llm.c: each takes its
-// inputs and writes its outputs (resized as needed), shapes in comments. Instantiated for float,
-// double and Exact. N is the number of rows (B·n positions).
+// inputs and writes its outputs (resized as needed), shapes in comments. The templates are the
+// reference formulas (layers.cpp), instantiated for float, double, Exact and the symbolic scalar.
+// N is the number of rows (B·n positions).
+//
+// Fast paths: a few functions also have a float (for attention, double) overload at the end of this
+// file, the same formula vectorised (layers_fast.cpp). A call on float tensors takes the overload;
+// naming the template argument, layernorm_forward<float>(...), calls the reference.
+// tests/core/test_fast_paths.cpp checks every fast path against its reference.
 #pragma once
 
 #include <span>
@@ -77,5 +83,14 @@ void activation_forward(Tensor<T>& out, const Tensor<T>& in, Activation activati
 // out = a + b (with_residual) or out = b, all (N, d).
 template <class T>
 void residual_forward(Tensor<T>& out, const Tensor<T>& a, const Tensor<T>& b, bool with_residual);
+
+// ---- Fast paths (layers_fast.cpp): the formulas above, vectorised -------------------------------
+void layernorm_forward(Tensor<float>& out, Tensor<float>& mean, Tensor<float>& rstd, const Tensor<float>& x,
+                       const Tensor<float>& gain, const Tensor<float>& bias, const float& eps);
+void attention_forward(Tensor<float>& out, Tensor<float>& att, const Tensor<float>& qkv, int batch, int seq, int heads,
+                       const float& scale, const ModelConfig& mask);
+void attention_forward(Tensor<double>& out, Tensor<double>& att, const Tensor<double>& qkv, int batch, int seq, int heads,
+                       const double& scale, const ModelConfig& mask);
+void activation_forward(Tensor<float>& out, const Tensor<float>& in, Activation activation, Tensor<float>* gate = nullptr);
 
 }  // namespace symbreak

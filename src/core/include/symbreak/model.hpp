@@ -133,6 +133,11 @@ template <class T>
 void forward(const Model<T>& model, std::span<const int> tokens, int batch, int seq, Activations<T>& acts,
              const ForwardHooks<T>* hooks = nullptr);
 
+// The same pass with the reference formula of every layer, never a fast path (layers.hpp): what the
+// fast paths are tested against. float only.
+template <class T>
+void forward_reference(const Model<T>& model, std::span<const int> tokens, int batch, int seq, Activations<T>& acts);
+
 // One sequence; returns the logits at every position, (n, V).
 template <class T>
 Tensor<T> forward_logits(const Model<T>& model, std::span<const int> tokens);
