@@ -10,6 +10,7 @@
 #include "symbreak/experiments/stats.hpp"
 #include "symbreak/experiments/trainer.hpp"
 #include "symbreak/io.hpp"
+#include "symbreak/layers.hpp"
 #include "symbreak/json_reader.hpp"
 #include "symbreak/npy.hpp"
 #include "symbreak/rng.hpp"
@@ -154,19 +155,19 @@ double argmax_rate(const Eigen::MatrixXd& m) {
   return rows ? static_cast<double>(hits) / rows : kNaN;
 }
 
-RunAnalysis analyze(const RunFiles& run, const AnalysisOptions& options) {
-  const TrainConfig& c = run.config;
-  const ModelConfig& mc = c.model;
-  const Model<float> model = load_run_model(run, options.at_init);
-  const int L = mc.layers, d = mc.d_model, H = mc.heads, dh = mc.d_head(), V = mc.vocab_size;
-  RunAnalysis out;
-  out.layout = probe_layout(c.format);
-  out.d_model = d;
-  const ProbeLayout& layout = out.layout;
-  const int n = layout.length, P = options.prompts;
-  if (P < 50) throw ConfigError("--prompts " + std::to_string(P) + ": too few for an 80/20 probe split (allowed: at least 50)");
+namespace {
 
-  // Teacher-forced sequences of the run's fixed test pairs (the first P of its generator).
+// What one pass over the prompts collects: each layer's stream (prompt × (position, unit)), and the
+// sums behind the self-attention mass and the mean keys, combined in a fixed order.
+struct Collected {
+  std::vector<Eigen::MatrixXf> streams;  // [l]: P × (n·d), column i·d + u
+  std::vector<double> attention_mass;    // [block]: Σ att[i,i]·(keys visible to i) over prompts, heads, i ≥ 1
+  std::vector<Eigen::MatrixXd> key_sums; // [l·H + h]: V × dh, Σ of the keys at positions holding token t
+  Eigen::VectorXd token_counts;          // V
+};
+
+// Teacher-forced sequences of the run's fixed test pairs (the first P of its generator), P × n.
+std::vector<int> probe_tokens(const TrainConfig& c, int P, int n) {
   const AdditionTask task(c.format);
   const auto pairs = AdditionTask::test_set(P, c.test_seed);
   std::vector<int> tokens(static_cast<std::size_t>(P) * n);
@@ -174,15 +175,26 @@ RunAnalysis analyze(const RunFiles& run, const AnalysisOptions& options) {
     const std::vector<int> s = task.encode(pairs[p].first, pairs[p].second);
     std::copy(s.begin(), s.begin() + n, tokens.begin() + static_cast<std::ptrdiff_t>(p) * n);
   }
+  return tokens;
+}
 
-  // One forward pass per chunk of prompts, chunks in parallel; every sum is combined in chunk order.
-  std::vector<Eigen::MatrixXf> streams(L + 1, Eigen::MatrixXf(P, n * d));  // column i·d + u
+// One forward pass per chunk of prompts, chunks in parallel; every sum is combined in chunk order.
+Collected collect(const Model<float>& model, const std::vector<int>& tokens, int P, int n, int threads) {
+  const ModelConfig& mc = model.config;
+  const int L = mc.layers, d = mc.d_model, H = mc.heads, dh = mc.d_head(), V = mc.vocab_size;
+  // How many keys query i may attend (i + 1 under the causal mask): uniform attention gives att[i,i]·that = 1.
+  const AttentionMask attention_mask = AttentionMask::of(mc, n);
+  std::vector<int> visible_keys(n, 0);
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < n; ++j) visible_keys[i] += attention_mask.visible(i, j);
+
+  Collected out;
+  out.streams.assign(L + 1, Eigen::MatrixXf(P, n * d));
   const int chunk = 250, chunks = (P + chunk - 1) / chunk;
   std::vector<std::vector<double>> mass_parts(chunks, std::vector<double>(L, 0.0));
-  // key sums per chunk: [layer][head][token] → dh values, and counts per token
   std::vector<std::vector<Eigen::MatrixXd>> key_parts(chunks, std::vector<Eigen::MatrixXd>(L * H, Eigen::MatrixXd::Zero(V, dh)));
   std::vector<Eigen::VectorXd> count_parts(chunks, Eigen::VectorXd::Zero(V));
-#pragma omp parallel for schedule(dynamic, 1) num_threads(options.threads)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
   for (int k = 0; k < chunks; ++k) {
     const int begin = k * chunk, rows = std::min(chunk, P - begin);
     Activations<float> acts;
@@ -192,7 +204,7 @@ RunAnalysis analyze(const RunFiles& run, const AnalysisOptions& options) {
       const Tensor<float>& s = acts.stream(l);
       for (int p = 0; p < rows; ++p)
         for (int i = 0; i < n; ++i)
-          for (int u = 0; u < d; ++u) streams[l](begin + p, i * d + u) = s(p * n + i, u);
+          for (int u = 0; u < d; ++u) out.streams[l](begin + p, i * d + u) = s(p * n + i, u);
     }
     for (int p = 0; p < rows; ++p)
       for (int i = 0; i < n; ++i) count_parts[k][tokens[static_cast<std::size_t>(begin + p) * n + i]] += 1;
@@ -201,11 +213,7 @@ RunAnalysis analyze(const RunFiles& run, const AnalysisOptions& options) {
       double mass = 0;
       for (int p = 0; p < rows; ++p)
         for (int h = 0; h < H; ++h)
-          for (int i = 1; i < n; ++i) {
-            int visible = 0;
-            for (int j = 0; j < n; ++j) visible += mc.visible(i, j);
-            mass += a.att((p * H + h) * n + i, i) * visible;
-          }
+          for (int i = 1; i < n; ++i) mass += a.att((p * H + h) * n + i, i) * visible_keys[i];
       mass_parts[k][l] = mass;
       for (int p = 0; p < rows; ++p)
         for (int i = 0; i < n; ++i) {
@@ -216,94 +224,68 @@ RunAnalysis analyze(const RunFiles& run, const AnalysisOptions& options) {
         }
     }
   }
-
-  // Slots, and which of them are constant up to rounding (an excluded slot is left empty).
-  std::vector<std::vector<Eigen::MatrixXd>> slots(L + 1, std::vector<Eigen::MatrixXd>(n));
-  std::vector<std::vector<bool>> valid(L + 1, std::vector<bool>(n, true));
-  json excluded = json::array();
-#pragma omp parallel for schedule(dynamic, 1) num_threads(options.threads)
-  for (int li = 0; li < (L + 1) * n; ++li) {
-    const int l = li / n, i = li % n;
-    Eigen::MatrixXd X = streams[l].middleCols(i * d, d).cast<double>();
-    valid[l][i] = !near_constant(X);
-    if (valid[l][i]) slots[l][i] = std::move(X);
+  out.attention_mass.assign(L, 0.0);
+  out.key_sums.assign(L * H, Eigen::MatrixXd::Zero(V, dh));
+  out.token_counts = Eigen::VectorXd::Zero(V);
+  for (int k = 0; k < chunks; ++k) {
+    for (int l = 0; l < L; ++l) out.attention_mass[l] += mass_parts[k][l];
+    for (int lh = 0; lh < L * H; ++lh) out.key_sums[lh] += key_parts[k][lh];
+    out.token_counts += count_parts[k];
   }
-  for (int l = 0; l <= L; ++l)
-    for (int i = 0; i < n; ++i)
-      if (!valid[l][i]) excluded.push_back({{"layer", l}, {"position", i}, {"token", layout.labels[i]}});
+  return out;
+}
 
-  // Layer pairs: Pearson (the paper's picture) and CKA (the basis-invariant summary).
-  json pairs_json = json::array();
-  for (const LayerPair& pr : analysed_pairs(L)) {
-    out.pearson.push_back(pearson_matrix(without_constant_columns(streams[pr.from].cast<double>()),
-                                         without_constant_columns(streams[pr.to].cast<double>())));
-    const Eigen::MatrixXd M = cka_matrix(slots[pr.from], slots[pr.to]);
-    out.cka.push_back(M);
-    pairs_json.push_back({{"from", pr.from},
-                          {"to", pr.to},
-                          {"diagonality_index", number_or_null(diagonality_index(M))},
-                          {"argmax_rate", number_or_null(argmax_rate(M))},
-                          {"cka", matrix_json(M)},
-                          {"pearson_file", "pearson_" + std::to_string(pr.from) + "_" + std::to_string(pr.to) + ".npy"}});
-  }
-
-  // Token retention: R_l[k, j] for every slot k and digit position j.
-  const int digits = static_cast<int>(layout.digit_positions.size());
-  std::vector<std::vector<int>> digit_labels(digits, std::vector<int>(P));
+// Token retention R_l[k, j] for every slot k and digit position j; an excluded slot is a NaN row.
+std::vector<Eigen::MatrixXd> token_retention(const std::vector<std::vector<Eigen::MatrixXd>>& slots, const ProbeLayout& layout,
+                                             const std::vector<int>& tokens, int P, int threads) {
+  const int layers = static_cast<int>(slots.size()), n = layout.length, digits = static_cast<int>(layout.digit_positions.size());
+  std::vector<std::vector<int>> labels(digits, std::vector<int>(P));
   for (int j = 0; j < digits; ++j)
-    for (int p = 0; p < P; ++p) digit_labels[j][p] = tokens[static_cast<std::size_t>(p) * n + layout.digit_positions[j]];
-  std::vector<Eigen::MatrixXd> retention(L + 1, Eigen::MatrixXd::Constant(n, digits, kNaN));
-#pragma omp parallel for schedule(dynamic, 1) num_threads(options.threads)
-  for (int li = 0; li < (L + 1) * n; ++li) {
+    for (int p = 0; p < P; ++p) labels[j][p] = tokens[static_cast<std::size_t>(p) * n + layout.digit_positions[j]];
+  std::vector<Eigen::MatrixXd> retention(layers, Eigen::MatrixXd::Constant(n, digits, kNaN));
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+  for (int li = 0; li < layers * n; ++li) {
     const int l = li / n, k = li % n;
-    if (!valid[l][k]) continue;
-    const auto results = ridge_probes(slots[l][k], digit_labels, 10);
+    if (slots[l][k].size() == 0) continue;
+    const auto results = ridge_probes(slots[l][k], labels, 10);
     for (int j = 0; j < digits; ++j) retention[l](k, j) = results[j].accuracy;
   }
-  json retention_json = json::array();
-  for (int l = 0; l <= L; ++l) {
-    std::vector<double> diag, off;
-    for (int j = 0; j < digits; ++j)
-      for (int k = 0; k < n; ++k) {
-        const double v = retention[l](k, j);
-        if (std::isnan(v)) continue;
-        (k == layout.digit_positions[j] ? diag : off).push_back(v);
-      }
-    retention_json.push_back({{"layer", l},
-                              {"own_token", number_or_null(mean(diag))},
-                              {"other_tokens", number_or_null(mean(off))},
-                              {"matrix", matrix_json(retention[l])}});
-  }
+  return retention;
+}
 
-  // Position probes: one example is one prompt, its rows are its positions.
-  json position_json = json::array();
-  std::vector<int> position_labels(static_cast<std::size_t>(P) * n);
-  for (int r = 0; r < P * n; ++r) position_labels[r] = r % n;
-  std::vector<double> position_accuracy(L + 1);
-#pragma omp parallel for schedule(dynamic, 1) num_threads(options.threads)
-  for (int l = 0; l <= L; ++l) {
+// Per layer: the held-out accuracy of a linear probe reading the absolute position (one example is
+// one prompt; its rows are its positions).
+std::vector<double> position_accuracy(const std::vector<Eigen::MatrixXf>& streams, int P, int n, int d, int threads) {
+  std::vector<int> labels(static_cast<std::size_t>(P) * n);
+  for (int r = 0; r < P * n; ++r) labels[r] = r % n;
+  std::vector<double> accuracy(streams.size());
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+  for (int l = 0; l < static_cast<int>(streams.size()); ++l) {
     Eigen::MatrixXd X(static_cast<Eigen::Index>(P) * n, d);
     for (int p = 0; p < P; ++p)
       for (int i = 0; i < n; ++i) X.row(static_cast<Eigen::Index>(p) * n + i) = streams[l].row(p).segment(i * d, d).cast<double>();
-    position_accuracy[l] = ridge_probes_grouped(X, {position_labels}, n, n)[0].accuracy;
+    accuracy[l] = ridge_probes_grouped(X, {labels}, n, n)[0].accuracy;
   }
-  for (int l = 0; l <= L; ++l) position_json.push_back({{"layer", l}, {"accuracy", position_accuracy[l]}, {"chance", 1.0 / n}});
+  return accuracy;
+}
 
-  // Self-attention mass per block.
-  json mass_json = json::array();
-  for (int l = 0; l < L; ++l) {
-    double total = 0;
-    for (int k = 0; k < chunks; ++k) total += mass_parts[k][l];
-    mass_json.push_back(total / (static_cast<double>(P) * H * (n - 1)));
-  }
-
-  // Alignment of token keys with the mean query bias (Paper B), against random directions.
-  Eigen::VectorXd counts = Eigen::VectorXd::Zero(V);
-  for (int k = 0; k < chunks; ++k) counts += count_parts[k];
+// Alignment of token keys with the mean query bias (Paper B): per layer and head, every token's
+// cosine ranked, the largest cosine, and its z-score against random directions of the same norm.
+json alignment(const Model<float>& model, const TrainConfig& c, const Collected& collected, std::uint64_t seed, int random_directions) {
+  const ModelConfig& mc = model.config;
+  const int L = mc.layers, d = mc.d_model, H = mc.heads, dh = mc.d_head(), V = mc.vocab_size;
   std::vector<int> present;
   for (int t = 0; t < V; ++t)
-    if (counts[t] > 0) present.push_back(t);
-  Rng rng(stream_seed(run.seed, "analysis.alignment"));
+    if (collected.token_counts[t] > 0) present.push_back(t);
+  Rng rng(stream_seed(seed, "analysis.alignment"));
+  const auto cosines = [](const Eigen::MatrixXd& keys, const Eigen::VectorXd& dir) {
+    Eigen::VectorXd cs(keys.rows());
+    for (Eigen::Index r = 0; r < keys.rows(); ++r) {
+      const double norm = keys.row(r).norm() * dir.norm();
+      cs[r] = norm > 0 ? keys.row(r).dot(dir) / norm : 0.0;
+    }
+    return cs;
+  };
   json layers_json = json::array();
   std::vector<double> z_raw_all, z_actual_all;
   for (int l = 0; l < L; ++l) {
@@ -312,9 +294,8 @@ RunAnalysis analyze(const RunFiles& run, const AnalysisOptions& options) {
       Eigen::VectorXd bias(dh);
       const Tensor<float>& qb = model.unlearned_bias[l].query;
       for (int e = 0; e < dh; ++e) bias[e] = qb.size() > 0 ? qb(h, e) : c.bias.query_mean;
+      // Raw: W_K·e_t from the token embedding; actual: the mean key at the positions holding t.
       Eigen::MatrixXd raw(present.size(), dh), actual(present.size(), dh);
-      Eigen::MatrixXd key_sum = Eigen::MatrixXd::Zero(V, dh);
-      for (int k = 0; k < chunks; ++k) key_sum += key_parts[k][l * H + h];
       const Tensor<float>& w = model.weights.layers[l].w_qkv;
       for (std::size_t r = 0; r < present.size(); ++r) {
         const int t = present[r];
@@ -323,18 +304,9 @@ RunAnalysis analyze(const RunFiles& run, const AnalysisOptions& options) {
           for (int u = 0; u < d; ++u) s += static_cast<double>(model.weights.token_embedding(t, u)) * w(u, d + h * dh + e);
           raw(static_cast<Eigen::Index>(r), e) = s;
         }
-        actual.row(static_cast<Eigen::Index>(r)) = key_sum.row(t) / counts[t];
+        actual.row(static_cast<Eigen::Index>(r)) = collected.key_sums[l * H + h].row(t) / collected.token_counts[t];
       }
-      // The statistic: the largest cosine of any token's key with the direction.
-      const auto cosines = [](const Eigen::MatrixXd& keys, const Eigen::VectorXd& dir) {
-        Eigen::VectorXd cs(keys.rows());
-        for (Eigen::Index r = 0; r < keys.rows(); ++r) {
-          const double norm = keys.row(r).norm() * dir.norm();
-          cs[r] = norm > 0 ? keys.row(r).dot(dir) / norm : 0.0;
-        }
-        return cs;
-      };
-      std::vector<Eigen::VectorXd> randoms(options.random_directions, Eigen::VectorXd(dh));
+      std::vector<Eigen::VectorXd> randoms(random_directions, Eigen::VectorXd(dh));
       for (auto& r : randoms) {
         for (int e = 0; e < dh; ++e) r[e] = rng.normal();
         r *= bias.norm() / std::max(r.norm(), 1e-300);
@@ -361,6 +333,78 @@ RunAnalysis analyze(const RunFiles& run, const AnalysisOptions& options) {
     }
     layers_json.push_back({{"layer", l}, {"heads", heads_json}});
   }
+  return {{"bias_enabled", c.bias.enabled},
+          {"statistic", "max over tokens of cos(key, mean query bias); z against random directions of equal norm"},
+          {"random_directions", random_directions},
+          {"mean_z_raw", number_or_null(mean(z_raw_all))},
+          {"mean_z_actual", number_or_null(mean(z_actual_all))},
+          {"layers", layers_json}};
+}
+
+}  // namespace
+
+RunAnalysis analyze(const RunFiles& run, const AnalysisOptions& options) {
+  const TrainConfig& c = run.config;
+  const Model<float> model = load_run_model(run, options.at_init);
+  const int L = c.model.layers, d = c.model.d_model, H = c.model.heads;
+  RunAnalysis out;
+  out.layout = probe_layout(c.format);
+  out.d_model = d;
+  const ProbeLayout& layout = out.layout;
+  const int n = layout.length, P = options.prompts;
+  if (P < 50) throw ConfigError("--prompts " + std::to_string(P) + ": too few for an 80/20 probe split (allowed: at least 50)");
+  const std::vector<int> tokens = probe_tokens(c, P, n);
+  const Collected collected = collect(model, tokens, P, n, options.threads);
+
+  // Slots, and which of them are constant up to rounding (an excluded slot is left empty).
+  std::vector<std::vector<Eigen::MatrixXd>> slots(L + 1, std::vector<Eigen::MatrixXd>(n));
+  std::vector<std::vector<bool>> valid(L + 1, std::vector<bool>(n, true));
+#pragma omp parallel for schedule(dynamic, 1) num_threads(options.threads)
+  for (int li = 0; li < (L + 1) * n; ++li) {
+    const int l = li / n, i = li % n;
+    Eigen::MatrixXd X = collected.streams[l].middleCols(i * d, d).cast<double>();
+    valid[l][i] = !near_constant(X);
+    if (valid[l][i]) slots[l][i] = std::move(X);
+  }
+  json excluded = json::array();
+  for (int l = 0; l <= L; ++l)
+    for (int i = 0; i < n; ++i)
+      if (!valid[l][i]) excluded.push_back({{"layer", l}, {"position", i}, {"token", layout.labels[i]}});
+
+  // Layer pairs: Pearson (the paper's picture) and CKA (the basis-invariant summary).
+  json pairs_json = json::array();
+  for (const LayerPair& pr : analysed_pairs(L)) {
+    out.pearson.push_back(pearson_matrix(without_constant_columns(collected.streams[pr.from].cast<double>()),
+                                         without_constant_columns(collected.streams[pr.to].cast<double>())));
+    const Eigen::MatrixXd M = cka_matrix(slots[pr.from], slots[pr.to]);
+    out.cka.push_back(M);
+    pairs_json.push_back({{"from", pr.from},
+                          {"to", pr.to},
+                          {"diagonality_index", number_or_null(diagonality_index(M))},
+                          {"argmax_rate", number_or_null(argmax_rate(M))},
+                          {"cka", matrix_json(M)},
+                          {"pearson_file", "pearson_" + std::to_string(pr.from) + "_" + std::to_string(pr.to) + ".npy"}});
+  }
+
+  // Token retention, with each layer's own-token (k = j) and other-token means.
+  const std::vector<Eigen::MatrixXd> retention = token_retention(slots, layout, tokens, P, options.threads);
+  json retention_json = json::array();
+  for (int l = 0; l <= L; ++l) {
+    std::vector<double> own, other;
+    for (std::size_t j = 0; j < layout.digit_positions.size(); ++j)
+      for (int k = 0; k < n; ++k) {
+        const double v = retention[l](k, static_cast<Eigen::Index>(j));
+        if (!std::isnan(v)) (k == layout.digit_positions[j] ? own : other).push_back(v);
+      }
+    retention_json.push_back({{"layer", l}, {"own_token", number_or_null(mean(own))}, {"other_tokens", number_or_null(mean(other))},
+                              {"matrix", matrix_json(retention[l])}});
+  }
+
+  const std::vector<double> positions = position_accuracy(collected.streams, P, n, d, options.threads);
+  json position_json = json::array();
+  for (int l = 0; l <= L; ++l) position_json.push_back({{"layer", l}, {"accuracy", positions[l]}, {"chance", 1.0 / n}});
+  json mass_json = json::array();
+  for (int l = 0; l < L; ++l) mass_json.push_back(collected.attention_mass[l] / (static_cast<double>(P) * H * (n - 1)));
 
   json& j = out.json;
   j["run"] = run.name;
@@ -377,12 +421,7 @@ RunAnalysis analyze(const RunFiles& run, const AnalysisOptions& options) {
   j["retention"] = retention_json;
   j["position_probe"] = position_json;
   j["self_attention_mass"] = mass_json;
-  j["alignment"] = {{"bias_enabled", c.bias.enabled},
-                    {"statistic", "max over tokens of cos(key, mean query bias); z against random directions of equal norm"},
-                    {"random_directions", options.random_directions},
-                    {"mean_z_raw", number_or_null(mean(z_raw_all))},
-                    {"mean_z_actual", number_or_null(mean(z_actual_all))},
-                    {"layers", layers_json}};
+  j["alignment"] = alignment(model, c, collected, run.seed, options.random_directions);
   return out;
 }
 

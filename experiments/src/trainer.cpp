@@ -262,6 +262,89 @@ Evaluation evaluate(const Model<float>& model, const AdditionTask& task, const s
   return e;
 }
 
+namespace {
+
+// The config as run (--steps and --threads overrides replace the file's values) and the seed, written
+// at the start: with weights.bin, everything an analysis of this run needs. Returns the config.
+nlohmann::json write_run_description(const TrainOptions& options, int steps, int threads) {
+  nlohmann::json effective = nlohmann::json::parse(options.config.json);
+  effective["train"]["steps"] = steps;
+  effective["train"]["threads"] = threads;
+  for (const char* derived : {"vocab_size", "context_length"}) effective["model"].erase(derived);  // the task sets them
+  write_file_atomically(options.out_dir + "/config.json", effective.dump(2) + "\n");
+  write_file_atomically(options.out_dir + "/run.json",
+                        nlohmann::json{{"seed", options.seed}, {"steps", steps}, {"threads", threads}}.dump(2) + "\n");
+  return effective;
+}
+
+// One optimisation step after another: the step's examples, freshly drawn biases, the gradient
+// passes, clipping, the update. Holds the buffers, so a step allocates nothing.
+class Stepper {
+ public:
+  Stepper(const TrainConfig& c, Model<float>& model, Optimizer& optimizer, int threads)
+      : c_(c), task_(c.format), model_(model), optimizer_(optimizer), runner_(c.model, threads), batch_seqs_(c.batch) {
+    for (auto& [name, t] : named_parameters(model.weights)) params_.push_back(t);
+    for (auto& [name, t] : named_parameters(runner_.gradients())) grads_.push_back(t);
+  }
+
+  // Runs the next step at learning rate lr; returns its loss and adds the tokens it fed.
+  double run(State& state, double lr, std::uint64_t& tokens_fed) {
+    Rng data(state.data_rng);
+    for (auto& s : batch_seqs_) {
+      const auto [a, b] = AdditionTask::sample(data);
+      s = task_.encode(a, b);
+    }
+    state.data_rng = data.state();
+    Rng bias(state.bias_rng);
+    set_unlearned_biases(model_, c_.bias, &bias);
+    state.bias_rng = bias.state();
+    runner_.zero();
+
+    // Causal: one pass over the whole sequence, a target at the position before each answer digit.
+    // Otherwise: one pass per answer digit over its prefix, the target at the last position, so the
+    // model never sees the digit it predicts.
+    const bool causal = c_.model.mask == MaskKind::causal;
+    const int passes = causal ? 1 : AdditionTask::kAnswerDigits, prompt = task_.prompt_length();
+    // Causal input: the prompt and the first three answer digits. The last digit (and a closing '$')
+    // is only ever a target, and under a causal mask a position's output cannot reach earlier ones,
+    // so feeding it would cost a twelfth of the step for nothing.
+    const int full = prompt + AdditionTask::kAnswerDigits - 1;
+    double loss = 0;
+    for (int pass = 0; pass < passes; ++pass) {
+      const int n = causal ? full : prompt + pass;
+      tokens_.clear();
+      targets_.assign(static_cast<std::size_t>(c_.batch) * n, -1);
+      for (int i = 0; i < c_.batch; ++i) {
+        const std::vector<int>& s = batch_seqs_[i];
+        tokens_.insert(tokens_.end(), s.begin(), s.begin() + n);
+        if (causal)
+          for (int k = 0; k < AdditionTask::kAnswerDigits; ++k) targets_[i * n + prompt - 1 + k] = s[prompt + k];
+        else
+          targets_[i * n + n - 1] = s[prompt + pass];
+      }
+      loss += runner_.accumulate(model_, tokens_, c_.batch, n, targets_, 1.0 / passes) / passes;
+      tokens_fed += tokens_.size();
+    }
+    runner_.reduce();
+    const std::vector<const Tensor<float>*> grads(grads_.begin(), grads_.end());
+    const double scale = c_.grad_clip > 0 ? clip_scale(gradient_norm(grads), c_.grad_clip) : 1.0;
+    optimizer_.step(params_, grads, loss, lr, scale);
+    return loss;
+  }
+
+ private:
+  const TrainConfig& c_;
+  const AdditionTask task_;
+  Model<float>& model_;
+  Optimizer& optimizer_;
+  GradientRunner runner_;
+  std::vector<Tensor<float>*> params_, grads_;
+  std::vector<int> tokens_, targets_;
+  std::vector<std::vector<int>> batch_seqs_;  // this step's examples, encoded
+};
+
+}  // namespace
+
 TrainResult train(const TrainOptions& options) {
   const TrainConfig& c = options.config;
   const int steps = options.steps.value_or(c.steps);
@@ -269,17 +352,9 @@ TrainResult train(const TrainOptions& options) {
   require_writable(options.out_dir);
   const DirectoryLock lock(options.out_dir);
   set_threads(threads);  // before anything runs in parallel
-  // The config as run (--steps and --threads overrides replace the file's values) and the seed: with
-  // weights.bin, everything an analysis of this run needs.
-  nlohmann::json effective = nlohmann::json::parse(c.json);
-  effective["train"]["steps"] = steps;
-  effective["train"]["threads"] = threads;
-  for (const char* derived : {"vocab_size", "context_length"}) effective["model"].erase(derived);  // the task sets them
-  write_file_atomically(options.out_dir + "/config.json", effective.dump(2) + "\n");
-  write_file_atomically(options.out_dir + "/run.json", nlohmann::json{{"seed", options.seed}, {"steps", steps}, {"threads", threads}}.dump(2) + "\n");
+  const nlohmann::json effective = write_run_description(options, steps, threads);
   const AdditionTask task(c.format);
   const auto test_pairs = AdditionTask::test_set(c.test_size, c.test_seed);
-  const bool causal = c.model.mask == MaskKind::causal;
 
   Model<float> model = make_model<float>(c.model, options.seed);
   std::unique_ptr<Optimizer> optimizer = make_optimizer(c.optimizer, options.seed);
@@ -295,13 +370,8 @@ TrainResult train(const TrainOptions& options) {
     write_file_atomically(options.out_dir + "/metrics.csv", metrics_csv(state.metrics));
   }
 
-  GradientRunner runner(c.model, threads);
-  std::vector<Tensor<float>*> params, grad_list;
-  for (auto& [name, t] : named_parameters(model.weights)) params.push_back(t);
-  for (auto& [name, t] : named_parameters(runner.gradients())) grad_list.push_back(t);
-  const std::vector<const Tensor<float>*> grad_view(grad_list.begin(), grad_list.end());
-  std::vector<int> tokens, targets;
-  std::vector<std::vector<int>> batch_seqs(c.batch);  // this step's examples, encoded
+  Stepper stepper(c, model, *optimizer, threads);
+  // The current metrics window: the steps since the last evaluation.
   double window_loss = 0;
   int window_steps = 0;
   std::uint64_t window_tokens = 0;
@@ -309,59 +379,20 @@ TrainResult train(const TrainOptions& options) {
   const auto run_start = Clock::now();
   const double wall_before = state.wall;
   const auto wall_now = [&] { return wall_before + std::chrono::duration<double>(Clock::now() - run_start).count(); };
-  // Causal input: the prompt and the first three answer digits. The last digit (and a closing '$')
-  // is only ever a target, and under a causal mask a position's output cannot reach earlier ones,
-  // so feeding it would cost a twelfth of the step for nothing.
-  const int full = task.prompt_length() + AdditionTask::kAnswerDigits - 1;
 
   for (int step = state.step; step < steps; ++step) {
     const double lr = learning_rate(c, step);
-    Rng data(state.data_rng);
-    for (auto& s : batch_seqs) {
-      const auto [a, b] = AdditionTask::sample(data);
-      s = task.encode(a, b);
-    }
-    state.data_rng = data.state();
-    Rng bias(state.bias_rng);
-    set_unlearned_biases(model, c.bias, &bias);
-    state.bias_rng = bias.state();
-    runner.zero();
-
-    double loss = 0;
-    // Causal: one pass over the whole sequence, a target at the position before each answer digit.
-    // Otherwise: one pass per answer digit over its prefix, the target at the last position, so the
-    // model never sees the digit it predicts.
-    const int passes = causal ? 1 : AdditionTask::kAnswerDigits;
-    for (int pass = 0; pass < passes; ++pass) {
-      const int n = causal ? full : task.prompt_length() + pass;
-      tokens.clear();
-      targets.assign(static_cast<std::size_t>(c.batch) * n, -1);
-      const int prompt = task.prompt_length();
-      for (int i = 0; i < c.batch; ++i) {
-        const std::vector<int>& s = batch_seqs[i];
-        tokens.insert(tokens.end(), s.begin(), s.begin() + n);
-        if (causal)
-          for (int k = 0; k < AdditionTask::kAnswerDigits; ++k) targets[i * n + prompt - 1 + k] = s[prompt + k];
-        else
-          targets[i * n + n - 1] = s[prompt + pass];
-      }
-      loss += runner.accumulate(model, tokens, c.batch, n, targets, 1.0 / passes) / passes;
-      window_tokens += tokens.size();
-    }
-    runner.reduce();
-    const double scale = c.grad_clip > 0 ? clip_scale(gradient_norm(grad_view), c.grad_clip) : 1.0;
-    optimizer->step(params, grad_view, loss, lr, scale);
+    const double loss = stepper.run(state, lr, window_tokens);
     state.step = step + 1;
     window_loss += loss;
     ++window_steps;
 
-    const bool eval_now = state.step % c.eval_every == 0 || state.step == steps;
     const double elapsed = std::chrono::duration<double>(Clock::now() - window_start).count();
     const double tokens_per_second = elapsed > 0 ? static_cast<double>(window_tokens) / elapsed : 0;
     Progress progress{state.step, steps, loss, tokens_per_second,
                       tokens_per_second > 0 ? (steps - state.step) * static_cast<double>(window_tokens) / window_steps / tokens_per_second : 0,
                       std::nullopt};
-    if (eval_now) {
+    if (state.step % c.eval_every == 0 || state.step == steps) {
       set_unlearned_biases(model, c.bias, nullptr);  // evaluation: the biases at their means
       MetricsRow row;
       row.step = state.step;
@@ -392,15 +423,15 @@ TrainResult train(const TrainOptions& options) {
   result.steps = state.step;
   result.wall_seconds = state.wall;
   result.metrics = state.metrics;
-  nlohmann::json final_json = {{"test_exact_match", result.final_eval.exact_match},
-                               {"per_digit_accuracy", result.final_eval.per_digit},
-                               {"final_loss", result.final_loss},
-                               {"steps", result.steps},
-                               {"wall_seconds", result.wall_seconds},
-                               {"seed", options.seed},
-                               {"threads", threads},
-                               {"resumed_from", result.resumed ? result.resumed_from : 0},
-                               {"config", effective}};
+  const nlohmann::json final_json = {{"test_exact_match", result.final_eval.exact_match},
+                                     {"per_digit_accuracy", result.final_eval.per_digit},
+                                     {"final_loss", result.final_loss},
+                                     {"steps", result.steps},
+                                     {"wall_seconds", result.wall_seconds},
+                                     {"seed", options.seed},
+                                     {"threads", threads},
+                                     {"resumed_from", result.resumed ? result.resumed_from : 0},
+                                     {"config", effective}};
   write_file_atomically(options.out_dir + "/final.json", final_json.dump(2) + "\n");
   write_file_atomically(options.out_dir + "/weights.bin", weights_bytes(model.weights));
   return result;

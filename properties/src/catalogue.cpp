@@ -231,37 +231,44 @@ const std::vector<Property>& catalogue() {
   causal_any.masks = {MaskKind::causal};
   causal_any.min_length = 2;
 
+#define SYMBREAK_COMPARE(fn) Comparisons{&fn<float>, &fn<double>, &fn<Exact>}
+  using E = Expectation;
+  using K = ProbeKind;
   static const std::vector<Property> properties = {
-      {"EQUIV", "no mask, no PE: f(σx) = σ·f(x) at every position, for every σ ∈ S_n", Expectation::holds,
-       ProbeKind::permute_all, unmasked_nope, false},
-      {"NEXT", "no mask, no PE: f(σx)_n = f(x)_n for every permutation σ of tokens 1..n-1", Expectation::holds,
-       ProbeKind::permute_prefix, unmasked_nope, false},
-      {"CAUSAL-DEPTH1", "causal mask, no PE, one layer: f(σx)_j = f(x)_j for j ≥ i, σ permuting tokens 1..i-1",
-       Expectation::holds, ProbeKind::permute_causal, causal_depth1, false},
-      {"CAUSAL-BREAKS", "causal mask, no PE, depth ≥ 2: some σ, x give f(σx)_n ≠ f(x)_n", Expectation::broken,
-       ProbeKind::permute_prefix, causal_deep, false},
-      {"PE-BREAKS", "learned or sinusoidal PE (no mask, or causal at depth 1): some σ, x give f(σx)_n ≠ f(x)_n",
-       Expectation::broken,
-       ProbeKind::permute_prefix, positional, false},
-      {"PREFIX", "causal mask: changing token j leaves f(x)_i unchanged for every i < j", Expectation::holds,
-       ProbeKind::change_token, causal_any, false},
-      {"ROT-QK", "W_Q[h]→W_Q[h]·R, W_K[h]→W_K[h]·R, R orthogonal: logits unchanged", Expectation::holds,
-       ProbeKind::rotation, any, true},
-      {"ROT-QK-GL", "W_Q[h]→W_Q[h]·M, W_K[h]→W_K[h]·M^-T, M invertible: logits unchanged", Expectation::holds,
-       ProbeKind::invertible, any, true},
-      {"ROT-VO", "W_V[h]→W_V[h]·R, W_O[h]→Rᵀ·W_O[h], R orthogonal: logits unchanged", Expectation::holds,
-       ProbeKind::rotation, any, true},
-      {"BIAS-KEY", "one vector added to every key of a head cancels in softmax: logits unchanged",
-       Expectation::holds, ProbeKind::bias, any, true},
-      {"BIAS-QUERY-BREAKS", "a nonzero query bias breaks ROT-QK: some R, x change the logits", Expectation::broken,
-       ProbeKind::bias_rotation, any, true},
-      {"BIAS-VALUE-BREAKS", "a nonzero value bias breaks ROT-VO: some R, x change the logits", Expectation::broken,
-       ProbeKind::bias_rotation, any, true},
-      {"HEADS", "permuting heads with their W_O blocks leaves the logits unchanged", Expectation::holds,
-       ProbeKind::heads, any, true},
-      {"BATCH", "batch elements are independent: f([x; y]) = [f(x); f(y)]", Expectation::holds, ProbeKind::batch,
-       any, false},
+      {.name = "EQUIV", .statement = "no mask, no PE: f(σx) = σ·f(x) at every position, for every σ ∈ S_n", .expectation = E::holds,
+       .probe = K::permute_all, .architectures = unmasked_nope, .compare = SYMBREAK_COMPARE(equivariance)},
+      {.name = "NEXT", .statement = "no mask, no PE: f(σx)_n = f(x)_n for every permutation σ of tokens 1..n-1", .expectation = E::holds,
+       .probe = K::permute_prefix, .architectures = unmasked_nope, .compare = SYMBREAK_COMPARE(next_token_invariance)},
+      {.name = "CAUSAL-DEPTH1", .statement = "causal mask, no PE, one layer: f(σx)_j = f(x)_j for j ≥ i, σ permuting tokens 1..i-1",
+       .expectation = E::holds, .probe = K::permute_causal, .architectures = causal_depth1,
+       .compare = SYMBREAK_COMPARE(causal_prefix_invariance)},
+      {.name = "CAUSAL-BREAKS", .statement = "causal mask, no PE, depth ≥ 2: some σ, x give f(σx)_n ≠ f(x)_n", .expectation = E::broken,
+       .probe = K::permute_prefix, .architectures = causal_deep, .compare = SYMBREAK_COMPARE(next_token_invariance)},
+      {.name = "PE-BREAKS", .statement = "learned or sinusoidal PE (no mask, or causal at depth 1): some σ, x give f(σx)_n ≠ f(x)_n",
+       .expectation = E::broken, .probe = K::permute_prefix, .architectures = positional,
+       .compare = SYMBREAK_COMPARE(next_token_invariance)},
+      {.name = "PREFIX", .statement = "causal mask: changing token j leaves f(x)_i unchanged for every i < j", .expectation = E::holds,
+       .probe = K::change_token, .architectures = causal_any, .compare = SYMBREAK_COMPARE(prefix_independence)},
+      {.name = "ROT-QK", .statement = "W_Q[h]→W_Q[h]·R, W_K[h]→W_K[h]·R, R orthogonal: logits unchanged", .expectation = E::holds,
+       .probe = K::rotation, .architectures = any, .weight_level = true, .compare = SYMBREAK_COMPARE(rotate_query_key)},
+      {.name = "ROT-QK-GL", .statement = "W_Q[h]→W_Q[h]·M, W_K[h]→W_K[h]·M^-T, M invertible: logits unchanged", .expectation = E::holds,
+       .probe = K::invertible, .architectures = any, .weight_level = true, .compare = SYMBREAK_COMPARE(transform_query_key)},
+      {.name = "ROT-VO", .statement = "W_V[h]→W_V[h]·R, W_O[h]→Rᵀ·W_O[h], R orthogonal: logits unchanged", .expectation = E::holds,
+       .probe = K::rotation, .architectures = any, .weight_level = true, .compare = SYMBREAK_COMPARE(rotate_value_output)},
+      {.name = "BIAS-KEY", .statement = "one vector added to every key of a head cancels in softmax: logits unchanged",
+       .expectation = E::holds, .probe = K::bias, .architectures = any, .weight_level = true, .compare = SYMBREAK_COMPARE(key_bias_cancels)},
+      {.name = "BIAS-QUERY-BREAKS", .statement = "a nonzero query bias breaks ROT-QK: some R, x change the logits",
+       .expectation = E::broken, .probe = K::bias_rotation, .architectures = any, .weight_level = true,
+       .compare = SYMBREAK_COMPARE(query_bias_breaks_rotation)},
+      {.name = "BIAS-VALUE-BREAKS", .statement = "a nonzero value bias breaks ROT-VO: some R, x change the logits",
+       .expectation = E::broken, .probe = K::bias_rotation, .architectures = any, .weight_level = true,
+       .compare = SYMBREAK_COMPARE(value_bias_breaks_rotation)},
+      {.name = "HEADS", .statement = "permuting heads with their W_O blocks leaves the logits unchanged", .expectation = E::holds,
+       .probe = K::heads, .architectures = any, .weight_level = true, .compare = SYMBREAK_COMPARE(head_permutation_invariance)},
+      {.name = "BATCH", .statement = "batch elements are independent: f([x; y]) = [f(x); f(y)]", .expectation = E::holds,
+       .probe = K::batch, .architectures = any, .compare = SYMBREAK_COMPARE(batch_independence)},
   };
+#undef SYMBREAK_COMPARE
   return properties;
 }
 
@@ -276,20 +283,9 @@ const Property& find_property(std::string_view name) {
 
 template <class T>
 Comparison<T> evaluate(const Property& property, const Subject<T>& f, const Probe& p) {
-  const std::string_view n = property.name;
-  if (n == "EQUIV") return equivariance(f, p);
-  if (n == "NEXT" || n == "CAUSAL-BREAKS" || n == "PE-BREAKS") return next_token_invariance(f, p);
-  if (n == "CAUSAL-DEPTH1") return causal_prefix_invariance(f, p);
-  if (n == "PREFIX") return prefix_independence(f, p);
-  if (n == "ROT-QK") return rotate_query_key(f, p);
-  if (n == "ROT-QK-GL") return transform_query_key(f, p);
-  if (n == "ROT-VO") return rotate_value_output(f, p);
-  if (n == "BIAS-KEY") return key_bias_cancels(f, p);
-  if (n == "BIAS-QUERY-BREAKS") return query_bias_breaks_rotation(f, p);
-  if (n == "BIAS-VALUE-BREAKS") return value_bias_breaks_rotation(f, p);
-  if (n == "HEADS") return head_permutation_invariance(f, p);
-  if (n == "BATCH") return batch_independence(f, p);
-  throw std::invalid_argument("evaluate: no comparison for property " + std::string(n));
+  if constexpr (std::is_same_v<T, float>) return property.compare.f32(f, p);
+  else if constexpr (std::is_same_v<T, double>) return property.compare.f64(f, p);
+  else return property.compare.exact(f, p);
 }
 
 #define SYMBREAK_INSTANTIATE_CATALOGUE(T)                                                        \

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "symbreak/config.hpp"
+#include "symbreak/layers.hpp"
 
 namespace symbreak {
 namespace {
@@ -31,8 +32,8 @@ TEST(Config, ParsesEveryFieldAndRoundTrips) {
   EXPECT_EQ(c.vocab_size, 12);
   EXPECT_EQ(c.d_head(), 4);
   EXPECT_EQ(c.positional_encoding, PositionalEncoding::sinusoidal);
-  EXPECT_TRUE(c.visible(1, 0));
-  EXPECT_FALSE(c.visible(2, 0));
+  EXPECT_TRUE(AttentionMask::of(c, 3).visible(1, 0));
+  EXPECT_FALSE(AttentionMask::of(c, 3).visible(2, 0));
   EXPECT_EQ(c.activation, Activation::relu);
   EXPECT_FALSE(c.layernorm);
   EXPECT_TRUE(c.residual_attention_on(0));

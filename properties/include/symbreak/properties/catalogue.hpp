@@ -125,13 +125,21 @@ struct SpaceLimits {
   int vocab_size = 8;
 };
 
+// A property's comparison in each arithmetic (the same function template, instantiated three times).
+struct Comparisons {
+  Comparison<float> (*f32)(const Subject<float>&, const Probe&) = nullptr;
+  Comparison<double> (*f64)(const Subject<double>&, const Probe&) = nullptr;
+  Comparison<Exact> (*exact)(const Subject<Exact>&, const Probe&) = nullptr;
+};
+
 struct Property {
   std::string_view name;
   std::string_view statement;
-  Expectation expectation;
-  ProbeKind probe;
+  Expectation expectation = Expectation::holds;
+  ProbeKind probe = ProbeKind::permute_all;
   ArchitectureClass architectures;
-  bool weight_level;  // needs the model's weights (not available for opaque functions)
+  bool weight_level = false;  // needs the model's weights (not available for opaque functions)
+  Comparisons compare;
   // Whether a subject with this declaration is one the property is about.
   bool applies_to(const Declaration& d) const;
 };

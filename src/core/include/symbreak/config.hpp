@@ -54,16 +54,6 @@ struct ModelConfig {
   int d_head() const { return d_model / heads; }
   bool residual_attention_on(int layer) const { return residual_attention.empty() || residual_attention[layer]; }
   bool residual_mlp_on(int layer) const { return residual_mlp.empty() || residual_mlp[layer]; }
-  bool causal() const { return mask == MaskKind::causal; }
-  // May query i attend key j? (0-based positions)
-  bool visible(int i, int j) const {
-    switch (mask) {
-      case MaskKind::none: return true;
-      case MaskKind::causal: return j <= i;
-      case MaskKind::explicit_mask: return explicit_mask[i][j];
-    }
-    return true;
-  }
 };
 
 // Thrown for invalid configurations. The message names the source, the field, the offending value

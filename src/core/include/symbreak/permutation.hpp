@@ -28,12 +28,6 @@ inline Permutation identity_permutation(int n) {
   return sigma;
 }
 
-inline Permutation inverse(const Permutation& sigma) {
-  Permutation inv(sigma.size());
-  for (std::size_t i = 0; i < sigma.size(); ++i) inv[sigma[i]] = static_cast<int>(i);
-  return inv;
-}
-
 // A uniformly random permutation of indices [0, count) inside a sequence of n (the rest fixed).
 inline Permutation random_permutation_of_prefix(int n, int count, Rng& rng) {
   Permutation sigma = identity_permutation(n);
