@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One command for a newcomer on a fresh Debian 12 machine: install what is missing, build, then
-#   main  — run the main job (symbreak demo, check, check --map, prove --map, a short train)
+#   main  — run the main job: symbreak demo, then symbreak reproduce --quick (exact evidence, four
+#           reduced sweeps, every claim's verdict in build/reproduce-quick/report.html)
 #   test  — run every test through ctest
 # Usage: bash .ci/bootstrap.sh main|test
 set -euo pipefail
@@ -8,11 +9,14 @@ mode=${1:-main}
 case "$mode" in main|test) ;; *) echo "usage: bash .ci/bootstrap.sh main|test" >&2; exit 2 ;; esac
 cd "$(dirname "$0")/.."
 
-# Debian packages only; see ../shared/TOOLCHAIN.md for what each provides.
+# Debian packages only; docs/BUILD.md says what each provides.
 packages=(g++ cmake make pkg-config
           libgmp-dev libmpfr-dev libboost-dev libeigen3-dev nlohmann-json3-dev libcli11-dev
           libgtest-dev libgmock-dev librapidcheck-dev libbenchmark-dev libopenblas-dev
+          libsqlite3-dev libpng-dev libopenmpi-dev openmpi-bin
           clang libclang-rt-14-dev)
+# The tests render the reproduce report in headless Chromium (about a minute to install).
+if [ "$mode" = test ]; then packages+=(chromium); fi
 # PyTorch (about 1.5 minutes to install) lets the tests validate libtorch's and PyTorch's attention;
 # SYMBREAK_SKIP_TORCH=1 builds and tests without it.
 if [ "${SYMBREAK_SKIP_TORCH:-0}" != 1 ]; then
@@ -33,19 +37,14 @@ fi
 build=${SYMBREAK_BUILD_DIR:-build}
 torch_flag=()
 [ "${SYMBREAK_SKIP_TORCH:-0}" = 1 ] && torch_flag=(-DSYMBREAK_WITH_TORCH=OFF)
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release "${torch_flag[@]}"
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DSYMBREAK_WITH_MPI=ON "${torch_flag[@]}"
 cmake --build "$build" -j2
 
 if [ "$mode" = main ]; then
   "$build/src/symbreak" demo
   echo
-  "$build/src/symbreak" check
-  echo
-  "$build/src/symbreak" check --map
-  echo
-  "$build/src/symbreak" prove --map
-  echo
-  "$build/src/symbreak" train --config experiments/configs/tiny-learned-causal.json --steps 2000 --out "$build/main-job-train"
+  # --resume: a second run (or one after a kill) continues the sweeps instead of starting over.
+  "$build/src/symbreak" reproduce --quick --out "$build/reproduce-quick" --resume
 else
   ctest --test-dir "$build" --output-on-failure -j2
 fi

@@ -10,8 +10,8 @@
 #include "symbreak/experiments/stats.hpp"
 #include "symbreak/experiments/trainer.hpp"
 #include "symbreak/io.hpp"
-#include "symbreak/layers.hpp"
 #include "symbreak/json_reader.hpp"
+#include "symbreak/layers.hpp"
 #include "symbreak/npy.hpp"
 #include "symbreak/rng.hpp"
 
@@ -65,7 +65,8 @@ RunFiles read_run(const std::string& run_dir) {
   r.name = std::filesystem::path(run_dir).lexically_normal().filename().string();
   if (r.name.empty()) r.name = std::filesystem::path(run_dir).lexically_normal().parent_path().filename().string();
   const std::string config = run_dir + "/config.json", run = run_dir + "/run.json";
-  if (!std::filesystem::exists(config)) throw ConfigError(config + ": not found (is " + run_dir + " a symbreak train --out directory?)");
+  if (!std::filesystem::exists(config))
+    throw ConfigError(config + ": not found (is " + run_dir + " a symbreak train --out directory?)");
   r.config = load_train_config(config);
   std::string text;
   try {
@@ -74,7 +75,8 @@ RunFiles read_run(const std::string& run_dir) {
     throw ConfigError(run + ": not found (is " + run_dir + " a symbreak train --out directory?)");
   }
   const json j = parse_json_text(text, run);
-  if (!j.is_object() || !j.contains("seed") || !j["seed"].is_number_unsigned()) throw ConfigError(run + ": \"seed\" is missing or not a non-negative integer");
+  if (!j.is_object() || !j.contains("seed") || !j["seed"].is_number_unsigned())
+    throw ConfigError(run + ": \"seed\" is missing or not a non-negative integer");
   r.seed = j["seed"].get<std::uint64_t>();
   return r;
 }
@@ -83,7 +85,8 @@ Model<float> load_run_model(const RunFiles& run, bool at_init) {
   Model<float> model = make_model<float>(run.config.model, run.seed);
   if (!at_init) {
     const std::string path = run.dir + "/weights.bin";
-    if (!std::filesystem::exists(path)) throw ConfigError(path + ": not found (the run has not finished; --at-init analyses the untrained weights)");
+    if (!std::filesystem::exists(path))
+      throw ConfigError(path + ": not found (the run has not finished; --at-init analyses the untrained weights)");
     try {
       load_weights_bytes(read_file(path), model.weights);
     } catch (const std::runtime_error& e) {
@@ -125,7 +128,8 @@ Eigen::MatrixXd cka_matrix(const std::vector<Eigen::MatrixXd>& from, const std::
   for (const auto& y : to) b.push_back(y.size() ? cka_slot(y) : CkaSlot{});
   Eigen::MatrixXd M(static_cast<Eigen::Index>(a.size()), static_cast<Eigen::Index>(b.size()));
   for (std::size_t i = 0; i < a.size(); ++i)
-    for (std::size_t j = 0; j < b.size(); ++j) M(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(j)) = linear_cka(a[i], b[j]);
+    for (std::size_t j = 0; j < b.size(); ++j)
+      M(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(j)) = linear_cka(a[i], b[j]);
   return M;
 }
 
@@ -160,10 +164,10 @@ namespace {
 // What one pass over the prompts collects: each layer's stream (prompt × (position, unit)), and the
 // sums behind the self-attention mass and the mean keys, combined in a fixed order.
 struct Collected {
-  std::vector<Eigen::MatrixXf> streams;  // [l]: P × (n·d), column i·d + u
-  std::vector<double> attention_mass;    // [block]: Σ att[i,i]·(keys visible to i) over prompts, heads, i ≥ 1
-  std::vector<Eigen::MatrixXd> key_sums; // [l·H + h]: V × dh, Σ of the keys at positions holding token t
-  Eigen::VectorXd token_counts;          // V
+  std::vector<Eigen::MatrixXf> streams;   // [l]: P × (n·d), column i·d + u
+  std::vector<double> attention_mass;     // [block]: Σ att[i,i]·(keys visible to i) over prompts, heads, i ≥ 1
+  std::vector<Eigen::MatrixXd> key_sums;  // [l·H + h]: V × dh, Σ of the keys at positions holding token t
+  Eigen::VectorXd token_counts;           // V
 };
 
 // Teacher-forced sequences of the run's fixed test pairs (the first P of its generator), P × n.
@@ -198,8 +202,9 @@ Collected collect(const Model<float>& model, const std::vector<int>& tokens, int
   for (int k = 0; k < chunks; ++k) {
     const int begin = k * chunk, rows = std::min(chunk, P - begin);
     Activations<float> acts;
-    forward(model, std::span<const int>(tokens.data() + static_cast<std::ptrdiff_t>(begin) * n, static_cast<std::size_t>(rows) * n), rows, n,
-            acts);
+    forward(model,
+            std::span<const int>(tokens.data() + static_cast<std::ptrdiff_t>(begin) * n, static_cast<std::size_t>(rows) * n),
+            rows, n, acts);
     for (int l = 0; l <= L; ++l) {
       const Tensor<float>& s = acts.stream(l);
       for (int p = 0; p < rows; ++p)
@@ -263,7 +268,8 @@ std::vector<double> position_accuracy(const std::vector<Eigen::MatrixXf>& stream
   for (int l = 0; l < static_cast<int>(streams.size()); ++l) {
     Eigen::MatrixXd X(static_cast<Eigen::Index>(P) * n, d);
     for (int p = 0; p < P; ++p)
-      for (int i = 0; i < n; ++i) X.row(static_cast<Eigen::Index>(p) * n + i) = streams[l].row(p).segment(i * d, d).cast<double>();
+      for (int i = 0; i < n; ++i)
+        X.row(static_cast<Eigen::Index>(p) * n + i) = streams[l].row(p).segment(i * d, d).cast<double>();
     accuracy[l] = ridge_probes_grouped(X, {labels}, n, n)[0].accuracy;
   }
   return accuracy;
@@ -271,7 +277,8 @@ std::vector<double> position_accuracy(const std::vector<Eigen::MatrixXf>& stream
 
 // Alignment of token keys with the mean query bias (Paper B): per layer and head, every token's
 // cosine ranked, the largest cosine, and its z-score against random directions of the same norm.
-json alignment(const Model<float>& model, const TrainConfig& c, const Collected& collected, std::uint64_t seed, int random_directions) {
+json alignment(const Model<float>& model, const TrainConfig& c, const Collected& collected, std::uint64_t seed,
+               int random_directions) {
   const ModelConfig& mc = model.config;
   const int L = mc.layers, d = mc.d_model, H = mc.heads, dh = mc.d_head(), V = mc.vocab_size;
   std::vector<int> present;
@@ -396,7 +403,9 @@ RunAnalysis analyze(const RunFiles& run, const AnalysisOptions& options) {
         const double v = retention[l](k, static_cast<Eigen::Index>(j));
         if (!std::isnan(v)) (k == layout.digit_positions[j] ? own : other).push_back(v);
       }
-    retention_json.push_back({{"layer", l}, {"own_token", number_or_null(mean(own))}, {"other_tokens", number_or_null(mean(other))},
+    retention_json.push_back({{"layer", l},
+                              {"own_token", number_or_null(mean(own))},
+                              {"other_tokens", number_or_null(mean(other))},
                               {"matrix", matrix_json(retention[l])}});
   }
 
@@ -450,8 +459,8 @@ void write_analysis(const RunAnalysis& a, const std::string& out_dir) {
     const auto& pr = pairs[p];
     for (int i = 0; i < n; ++i)
       for (int k = 0; k < n; ++k)
-        cka_csv += std::to_string(pr.from) + "," + std::to_string(pr.to) + "," + std::to_string(i) + "," + std::to_string(k) + "," +
-                   csv_number(a.cka[p](i, k)) + "\n";
+        cka_csv += std::to_string(pr.from) + "," + std::to_string(pr.to) + "," + std::to_string(i) + "," + std::to_string(k) +
+                   "," + csv_number(a.cka[p](i, k)) + "\n";
     const json& pj = j["pairs"][p];
     pairs_csv += std::to_string(pr.from) + "," + std::to_string(pr.to) + "," +
                  csv_number(pj["diagonality_index"].is_null() ? kNaN : pj["diagonality_index"].get<double>()) + "," +
@@ -461,16 +470,18 @@ void write_analysis(const RunAnalysis& a, const std::string& out_dir) {
     for (Eigen::Index r = 0; r < a.pearson[p].rows(); ++r)
       for (Eigen::Index c = 0; c < a.pearson[p].cols(); ++c)
         values[static_cast<std::size_t>(r * a.pearson[p].cols() + c)] = static_cast<float>(a.pearson[p](r, c));
-    write_file_atomically(out_dir + "/" + pj["pearson_file"].get<std::string>(),
-                          npy_bytes(values, {static_cast<std::size_t>(a.pearson[p].rows()), static_cast<std::size_t>(a.pearson[p].cols())}));
+    write_file_atomically(
+        out_dir + "/" + pj["pearson_file"].get<std::string>(),
+        npy_bytes(values, {static_cast<std::size_t>(a.pearson[p].rows()), static_cast<std::size_t>(a.pearson[p].cols())}));
   }
   const auto& digits = a.layout.digit_positions;
   for (int l = 0; l <= L; ++l) {
     const json& m = j["retention"][l]["matrix"];
     for (int k = 0; k < n; ++k)
       for (std::size_t q = 0; q < digits.size(); ++q)
-        retention_csv += std::to_string(l) + "," + std::to_string(k) + "," + a.layout.labels[k] + "," + std::to_string(digits[q]) + "," +
-                         a.layout.labels[digits[q]] + "," + csv_number(m[k][q].is_null() ? kNaN : m[k][q].get<double>()) + "\n";
+        retention_csv += std::to_string(l) + "," + std::to_string(k) + "," + a.layout.labels[k] + "," +
+                         std::to_string(digits[q]) + "," + a.layout.labels[digits[q]] + "," +
+                         csv_number(m[k][q].is_null() ? kNaN : m[k][q].get<double>()) + "\n";
   }
   write_file_atomically(out_dir + "/cka.csv", cka_csv);
   write_file_atomically(out_dir + "/pairs.csv", pairs_csv);
@@ -509,8 +520,7 @@ void write_analysis(const RunAnalysis& a, const std::string& out_dir) {
     Eigen::MatrixXd m = Eigen::MatrixXd::Constant(n, n, kNaN);  // rows: slot k; columns: position j
     const json& mj = j["retention"][l]["matrix"];
     for (int k = 0; k < n; ++k)
-      for (std::size_t q = 0; q < digits.size(); ++q)
-        m(k, digits[q]) = mj[k][q].is_null() ? kNaN : mj[k][q].get<double>();
+      for (std::size_t q = 0; q < digits.size(); ++q) m(k, digits[q]) = mj[k][q].is_null() ? kNaN : mj[k][q].get<double>();
     ret.column_labels.push_back("layer " + std::to_string(l));
     ret.panels[0].push_back(m);
   }

@@ -94,7 +94,7 @@ std::string tick(double v) { return num(std::abs(v) < 1e-12 ? 0.0 : v); }
 Rgb diverging(double v) {
   if (std::isnan(v)) return kGrey;
   // ColorBrewer RdBu (11 classes), from blue (-1) to red (+1).
-  static const std::vector<Rgb> stops = {{5, 48, 97},    {33, 102, 172}, {67, 147, 195}, {146, 197, 222},
+  static const std::vector<Rgb> stops = {{5, 48, 97},     {33, 102, 172},  {67, 147, 195},  {146, 197, 222},
                                          {209, 229, 240}, {247, 247, 247}, {253, 219, 199}, {244, 165, 130},
                                          {214, 96, 77},   {178, 24, 43},   {103, 0, 31}};
   return ramp(stops, (v + 1) / 2);
@@ -109,8 +109,8 @@ Rgb sequential(double v) {
 }
 
 Rgb series_colour(int i) {
-  static const Rgb dark2[] = {{27, 158, 119}, {217, 95, 2}, {117, 112, 179}, {231, 41, 138},
-                              {102, 166, 30}, {230, 171, 2}, {166, 118, 29}, {102, 102, 102}};
+  static const Rgb dark2[] = {{27, 158, 119}, {217, 95, 2},  {117, 112, 179}, {231, 41, 138},
+                              {102, 166, 30}, {230, 171, 2}, {166, 118, 29},  {102, 102, 102}};
   return dark2[((i % 8) + 8) % 8];
 }
 
@@ -229,8 +229,9 @@ std::string Figure::svg() const {
         s += b;
         break;
       case Op::segment:
-        std::snprintf(b, sizeof b, "<line x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\" stroke=\"%s\" stroke-width=\"%.2f\"/>\n",
-                      op.x + 0.5, op.y + 0.5, op.w + 0.5, op.h + 0.5, hex_colour(op.colour).c_str(), op.thickness);
+        std::snprintf(b, sizeof b,
+                      "<line x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\" stroke=\"%s\" stroke-width=\"%.2f\"/>\n", op.x + 0.5,
+                      op.y + 0.5, op.w + 0.5, op.h + 0.5, hex_colour(op.colour).c_str(), op.thickness);
         s += b;
         break;
       case Op::label: {
@@ -299,7 +300,7 @@ Image Figure::raster() const {
               for (int sy = 0; sy < op.scale; ++sy)
                 for (int sx = 0; sx < op.scale; ++sx) {
                   const int u = static_cast<int>(k) * kGlyphW * op.scale + gx * op.scale + sx - shift;  // along the text
-                  const int v = gy * op.scale + sy;                                                      // across it
+                  const int v = gy * op.scale + sy;                                                     // across it
                   if (op.vertical) img.set(px(op.x) + v, px(op.y) - u, op.colour);
                   else img.set(px(op.x) + u, px(op.y) + v, op.colour);
                 }
@@ -323,7 +324,8 @@ Image Figure::raster() const {
                 r += c.r, g += c.g, bl += c.b, ++n;
               }
             img.set(x0 + x, y0 + y,
-                    {static_cast<std::uint8_t>(r / n + 0.5), static_cast<std::uint8_t>(g / n + 0.5), static_cast<std::uint8_t>(bl / n + 0.5)});
+                    {static_cast<std::uint8_t>(r / n + 0.5), static_cast<std::uint8_t>(g / n + 0.5),
+                     static_cast<std::uint8_t>(bl / n + 0.5)});
           }
         break;
       }
@@ -388,7 +390,8 @@ Figure heatmap_grid(const HeatmapGrid& spec) {
       for (Eigen::Index i = 0; i < m.rows(); ++i)
         for (Eigen::Index j = 0; j < m.cols(); ++j) {
           const double v = m(i, j);
-          img.set(static_cast<int>(j), static_cast<int>(i), spec.diverging ? diverging(v) : sequential((v - spec.lo) / (spec.hi - spec.lo)));
+          img.set(static_cast<int>(j), static_cast<int>(i),
+                  spec.diverging ? diverging(v) : sequential((v - spec.lo) / (spec.hi - spec.lo)));
         }
       f.image(px, py, P, P, img);
       const int blocks = static_cast<int>(spec.block_labels.size());
@@ -477,7 +480,8 @@ Figure bar_chart(const BarChart& spec) {
       f.line(cx - 6, ylo, cx + 6, ylo, kBlack, 2);
       f.line(cx - 6, yhi, cx + 6, yhi, kBlack, 2);
     }
-    if (rotate) f.text(cx - 6, a.y + a.h + 6 + Figure::text_width(spec.categories[i]), spec.categories[i], kBlack, Anchor::start, 1, true);
+    if (rotate)
+      f.text(cx - 6, a.y + a.h + 6 + Figure::text_width(spec.categories[i]), spec.categories[i], kBlack, Anchor::start, 1, true);
     else f.text(cx, a.y + a.h + 6, spec.categories[i], kBlack, Anchor::middle);
   }
   reference_lines(f, a, spec.reference_lines);

@@ -145,8 +145,8 @@ void Ledger::bind_plan(const Plan& plan) {
   }
   if (*hash != plan.hash) {
     const std::string name = meta("plan_name").value_or("?");
-    throw ConfigError(path_ + ": this sweep directory belongs to plan \"" + name + "\" as it was (fingerprint " + *hash +
-                      "); " + plan.path + " now differs (fingerprint " + plan.hash +
+    throw ConfigError(path_ + ": this sweep directory belongs to plan \"" + name + "\" as it was (fingerprint " + *hash + "); " +
+                      plan.path + " now differs (fingerprint " + plan.hash +
                       ", the plan file or its base config changed). Use another --out, or restore the plan.");
   }
 }
@@ -160,8 +160,9 @@ int Ledger::add_runs(const Plan& plan, const std::vector<std::uint64_t>& seeds, 
       for (const auto& n : conditions) wanted = wanted || n == c.name;
       if (!wanted) continue;
       for (std::uint64_t seed : seeds) {
-        Statement s(db_,
-                    "INSERT OR IGNORE INTO runs(run_id, condition, seed, config_hash, steps, status) VALUES(?, ?, ?, ?, ?, 'pending')");
+        Statement s(
+            db_,
+            "INSERT OR IGNORE INTO runs(run_id, condition, seed, config_hash, steps, status) VALUES(?, ?, ?, ?, ?, 'pending')");
         s.bind(1, run_id(c.name, seed)).bind(2, c.name).bind(3, static_cast<std::int64_t>(seed)).bind(4, c.config_hash);
         s.bind(5, static_cast<std::int64_t>(c.steps)).step();
         added += sqlite3_changes(db_);
@@ -185,9 +186,10 @@ int Ledger::reset_interrupted() {
 }
 
 std::vector<RunRecord> Ledger::runs() const {
-  Statement s(db_,
-              "SELECT run_id, condition, seed, config_hash, steps, threads, status, attempts, started_at, ended_at, rank, host, "
-              "final_exact, best_exact, first_step_converged, final_loss, wall_seconds, per_digit, error FROM runs ORDER BY rowid");
+  Statement s(
+      db_,
+      "SELECT run_id, condition, seed, config_hash, steps, threads, status, attempts, started_at, ended_at, rank, host, "
+      "final_exact, best_exact, first_step_converged, final_loss, wall_seconds, per_digit, error FROM runs ORDER BY rowid");
   std::vector<RunRecord> out;
   while (s.step()) {
     RunRecord r;
@@ -222,7 +224,9 @@ std::optional<RunRecord> Ledger::run(const std::string& id) const {
 }
 
 std::vector<AttemptRecord> Ledger::attempts() const {
-  Statement s(db_, "SELECT run_id, attempt, started_at, ended_at, resumed_from, outcome, rank, host FROM attempts ORDER BY run_id, attempt");
+  Statement s(
+      db_,
+      "SELECT run_id, attempt, started_at, ended_at, resumed_from, outcome, rank, host FROM attempts ORDER BY run_id, attempt");
   std::vector<AttemptRecord> out;
   while (s.step()) {
     AttemptRecord a;
@@ -246,11 +250,20 @@ void Ledger::mark_running(const std::string& id, int threads, int rank, const st
     Statement u(db_,
                 "UPDATE runs SET status = 'running', attempts = attempts + 1, threads = ?, rank = ?, host = ?, "
                 "started_at = COALESCE(started_at, ?), error = NULL WHERE run_id = ?");
-    u.bind(1, static_cast<std::int64_t>(threads)).bind(2, static_cast<std::int64_t>(rank)).bind(3, host).bind(4, now).bind(5, id).step();
+    u.bind(1, static_cast<std::int64_t>(threads))
+        .bind(2, static_cast<std::int64_t>(rank))
+        .bind(3, host)
+        .bind(4, now)
+        .bind(5, id)
+        .step();
     Statement a(db_,
                 "INSERT INTO attempts(run_id, attempt, started_at, resumed_from, rank, host) "
                 "VALUES(?, (SELECT attempts FROM runs WHERE run_id = ?), ?, ?, ?, ?)");
-    a.bind(1, id).bind(2, id).bind(3, now).bind(4, static_cast<std::int64_t>(resumed_from)).bind(5, static_cast<std::int64_t>(rank));
+    a.bind(1, id)
+        .bind(2, id)
+        .bind(3, now)
+        .bind(4, static_cast<std::int64_t>(resumed_from))
+        .bind(5, static_cast<std::int64_t>(rank));
     a.bind(6, host).step();
     exec("COMMIT");
   } catch (...) {

@@ -37,7 +37,8 @@ std::vector<float> read_float_vector(std::istream& in) {
 }
 void read_floats(std::istream& in, std::vector<float>& v) {
   const std::uint64_t n = read_u64(in);
-  if (n != v.size()) throw std::runtime_error("checkpoint: a tensor has " + std::to_string(n) + " values, expected " + std::to_string(v.size()));
+  if (n != v.size())
+    throw std::runtime_error("checkpoint: a tensor has " + std::to_string(n) + " values, expected " + std::to_string(v.size()));
   if (!in.read(reinterpret_cast<char*>(v.data()), static_cast<std::streamsize>(n * sizeof(float))))
     throw std::runtime_error("checkpoint: truncated");
 }
@@ -94,8 +95,8 @@ std::vector<std::vector<float>> like(const std::vector<Tensor<float>*>& params) 
 class AdamW final : public Optimizer {
  public:
   explicit AdamW(const OptimizerConfig& c) : c_(c) {}
-  void step(const std::vector<Tensor<float>*>& params, const std::vector<const Tensor<float>*>& grads, double,
-            double lr, double grad_scale) override {
+  void step(const std::vector<Tensor<float>*>& params, const std::vector<const Tensor<float>*>& grads, double, double lr,
+            double grad_scale) override {
     if (m_.empty()) m_ = v_ = like(params);
     const float gs = static_cast<float>(grad_scale);
     ++t_;
@@ -148,8 +149,8 @@ class AdamW final : public Optimizer {
 class Sgd final : public Optimizer {
  public:
   explicit Sgd(const OptimizerConfig& c) : c_(c) {}
-  void step(const std::vector<Tensor<float>*>& params, const std::vector<const Tensor<float>*>& grads, double,
-            double lr, double grad_scale) override {
+  void step(const std::vector<Tensor<float>*>& params, const std::vector<const Tensor<float>*>& grads, double, double lr,
+            double grad_scale) override {
     const bool first = buf_.empty();
     const float gs = static_cast<float>(grad_scale);
     if (first) buf_ = like(params);

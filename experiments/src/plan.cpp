@@ -81,7 +81,8 @@ Plan load_plan(const std::string& path) {
   plan.converged_threshold = o.number("converged_threshold", 0.99, 0, 1);
 
   const json* conditions = o.get("conditions");
-  if (!conditions || !conditions->is_array() || conditions->empty()) o.fail("conditions", "must be a non-empty list of {\"name\", \"config\"}");
+  if (!conditions || !conditions->is_array() || conditions->empty())
+    o.fail("conditions", "must be a non-empty list of {\"name\", \"config\"}");
   std::set<std::string> names;
   for (std::size_t i = 0; i < conditions->size(); ++i) {
     const std::string where = "conditions[" + std::to_string(i) + "]";
@@ -89,7 +90,8 @@ Plan load_plan(const std::string& path) {
     StrictObject c((*conditions)[i], path, where);
     PlanCondition pc;
     pc.name = c.string("name", "");
-    if (pc.name.empty() || pc.name.find_first_of("/ \t") != std::string::npos) c.fail("name", "must be a non-empty name without spaces or '/'");
+    if (pc.name.empty() || pc.name.find_first_of("/ \t") != std::string::npos)
+      c.fail("name", "must be a non-empty name without spaces or '/'");
     if (!names.insert(pc.name).second) c.fail("name", "\"" + pc.name + "\" is used twice");
     const std::string own_base = c.string("base_config", "");
     if (own_base.empty() && base_rel.empty()) c.fail("base_config", "is required here or at the top of the plan");

@@ -35,9 +35,7 @@ struct RidgeFit {
     cross = eigenvectors.transpose() * (Z.transpose() * (Y.topRows(fit_rows).rowwise() - target_mean));
   }
 
-  Eigen::MatrixXd standardise(const Eigen::MatrixXd& X) const {
-    return (X.rowwise() - mean).array().rowwise() * scale.array();
-  }
+  Eigen::MatrixXd standardise(const Eigen::MatrixXd& X) const { return (X.rowwise() - mean).array().rowwise() * scale.array(); }
   // Scores of every target's classes for the standardised rows Z, at ridge strength λ·rows.
   Eigen::MatrixXd scores(const Eigen::MatrixXd& Z, double relative_ridge) const {
     const double lambda = relative_ridge * rows;
@@ -60,8 +58,8 @@ double accuracy(const Eigen::MatrixXd& scores, const std::vector<int>& labels, i
 
 }  // namespace
 
-std::vector<ProbeResult> ridge_probes_grouped(const Eigen::MatrixXd& X, const std::vector<std::vector<int>>& labels,
-                                              int classes, int rows_per_group, const ProbeOptions& options) {
+std::vector<ProbeResult> ridge_probes_grouped(const Eigen::MatrixXd& X, const std::vector<std::vector<int>>& labels, int classes,
+                                              int rows_per_group, const ProbeOptions& options) {
   const int rows = static_cast<int>(X.rows());
   if (rows_per_group < 1 || rows % rows_per_group != 0) throw std::invalid_argument("ridge_probes: rows are not whole groups");
   const int groups = rows / rows_per_group;
@@ -74,7 +72,8 @@ std::vector<ProbeResult> ridge_probes_grouped(const Eigen::MatrixXd& X, const st
 
   Eigen::MatrixXd Y = Eigen::MatrixXd::Zero(rows, static_cast<Eigen::Index>(targets) * classes);
   for (int t = 0; t < targets; ++t) {
-    if (static_cast<int>(labels[t].size()) != rows) throw std::invalid_argument("ridge_probes: a label vector has the wrong length");
+    if (static_cast<int>(labels[t].size()) != rows)
+      throw std::invalid_argument("ridge_probes: a label vector has the wrong length");
     for (int r = 0; r < rows; ++r) {
       if (labels[t][r] < 0 || labels[t][r] >= classes) throw std::invalid_argument("ridge_probes: a label is out of range");
       Y(r, t * classes + labels[t][r]) = 1.0;

@@ -80,7 +80,8 @@ struct Scale {
 
 Scale resolve(const ReproduceOptions& o) {
   std::string base = o.plans_dir;
-  if (base.empty()) base = fs::exists("experiments/plans") ? "experiments/plans" : std::string(SYMBREAK_SOURCE_DIR) + "/experiments/plans";
+  if (base.empty())
+    base = fs::exists("experiments/plans") ? "experiments/plans" : std::string(SYMBREAK_SOURCE_DIR) + "/experiments/plans";
   Scale s;
   if (o.scale == "quick") s = {base + "/quick", 40};
   else if (o.scale == "standard") s = {base, 100};
@@ -152,7 +153,8 @@ ExactEvidence exact_evidence(const ReproduceOptions& o, int cases, const std::fu
   ExactEvidence e;
   e.cases = cases;
   properties::CheckOptions c;
-  c.properties = {"EQUIV", "NEXT", "CAUSAL-DEPTH1", "CAUSAL-BREAKS", "PE-BREAKS", "ROT-QK", "ROT-VO", "BIAS-KEY", "BIAS-QUERY-BREAKS", "BIAS-VALUE-BREAKS"};
+  c.properties = {"EQUIV",  "NEXT",   "CAUSAL-DEPTH1", "CAUSAL-BREAKS",     "PE-BREAKS",
+                  "ROT-QK", "ROT-VO", "BIAS-KEY",      "BIAS-QUERY-BREAKS", "BIAS-VALUE-BREAKS"};
   c.ariths = {properties::Precision::exact};
   c.cases = cases;
   c.seed = 1;
@@ -185,7 +187,9 @@ std::string prover_text(const proofs::ProofReport& r) {
   return s;
 }
 
-std::string check_text(const properties::Verdict& v) { return v.property + ": " + std::string(properties::to_string(v.status)) + " (" + properties::evidence(v) + ")"; }
+std::string check_text(const properties::Verdict& v) {
+  return v.property + ": " + std::string(properties::to_string(v.status)) + " (" + properties::evidence(v) + ")";
+}
 
 // The verdict of an exact claim: every listed check has its expected status and every prover report
 // its expected verdict.
@@ -209,7 +213,8 @@ ClaimRow exact_claim(const ExactEvidence& e, std::string id, std::string claim, 
     }
     ok = ok && it->second.status == want;
     m += (m.empty() ? "" : "; ") + check_text(it->second);
-    r.numbers["checks"][name] = {{"status", std::string(properties::to_string(it->second.status))}, {"cases", it->second.cases},
+    r.numbers["checks"][name] = {{"status", std::string(properties::to_string(it->second.status))},
+                                 {"cases", it->second.cases},
                                  {"evidence", properties::evidence(it->second)}};
   }
   for (const auto& [report, want] : proofs_expected) {
@@ -347,9 +352,9 @@ std::string reproduce_preview(const ReproduceOptions& o) {
     const double est = p.estimate_minutes * (total_runs ? static_cast<double>(left) / total_runs : 0);
     total += est;
     char line[256];
-    std::snprintf(line, sizeof line, "  %-15s %zu conditions x %zu seeds (%d runs, %d still to run)%s: about %s\n", p.name.c_str(),
-                  p.conditions.size(), p.seeds.size(), total_runs, left, p.seeds_if_mixed.empty() ? "" : ", more seeds where mixed",
-                  minutes(est).c_str());
+    std::snprintf(line, sizeof line, "  %-15s %zu conditions x %zu seeds (%d runs, %d still to run)%s: about %s\n",
+                  p.name.c_str(), p.conditions.size(), p.seeds.size(), total_runs, left,
+                  p.seeds_if_mixed.empty() ? "" : ", more seeds where mixed", minutes(est).c_str());
     out << line;
   }
   out << "\nEstimated total: about " << minutes(total) << " (measured with --jobs 2 on a 2-core machine; more cores are"
@@ -362,7 +367,8 @@ ReproduceResult reproduce(const ReproduceOptions& o, const std::function<void(co
   const Scale scale = resolve(o);
   const bool root = !o.mpi || o.mpi->rank() == 0;
   if (root && fs::exists(o.out_dir) && !fs::is_empty(o.out_dir) && !o.resume)
-    throw ConfigError("--out " + o.out_dir + ": exists and is not empty; pass --resume to reuse its finished runs, or choose another --out");
+    throw ConfigError("--out " + o.out_dir +
+                      ": exists and is not empty; pass --resume to reuse its finished runs, or choose another --out");
   if (root) fs::create_directories(o.out_dir);
 
   std::vector<Plan> plans;
@@ -409,66 +415,79 @@ ReproduceResult reproduce(const ReproduceOptions& o, const std::function<void(co
   using S = properties::Status;
   using PV = proofs::Verdict;
   std::vector<ClaimRow>& claims = result.claims;
-  claims.push_back(exact_claim(exact, "A1", "No mask and no PE: the next-token prediction is invariant to permutations of tokens 1..n-1", kPaperA,
-                               {{"EQUIV", S::holds}, {"NEXT", S::holds}}, {{&exact.no_mask, PV::proven}},
-                               "EQUIV and NEXT in Exact arithmetic on " + cases + " random models each; the symbolic prover for every weight",
-                               {"symbreak check --property EQUIV,NEXT --arith exact --cases " + cases + " --seed 1",
-                                "symbreak prove --layers 2 --heads 2 --d-model 4 --mask none --pe none --length 6", "symbreak prove --map"}));
-  claims.push_back(exact_claim(exact, "A2", "The causal mask breaks the symmetry, but only from depth 2: a 1-layer causal model stays invariant at the last position",
-                               kPaperA, {{"CAUSAL-BREAKS", S::broken_as_expected}, {"CAUSAL-DEPTH1", S::holds}},
-                               {{&exact.causal2, PV::refuted}, {&exact.causal1, PV::proven}},
-                               "CAUSAL-BREAKS (exact witness) and CAUSAL-DEPTH1 in Exact; the prover at depth 2 (refuted) and depth 1 (proven)",
-                               {"symbreak check --property CAUSAL-BREAKS,CAUSAL-DEPTH1 --arith exact --cases " + cases + " --seed 1",
-                                "symbreak prove --layers 2 --mask causal --length 6", "symbreak prove --layers 1 --mask causal --length 6"}));
+  claims.push_back(
+      exact_claim(exact, "A1", "No mask and no PE: the next-token prediction is invariant to permutations of tokens 1..n-1",
+                  kPaperA, {{"EQUIV", S::holds}, {"NEXT", S::holds}}, {{&exact.no_mask, PV::proven}},
+                  "EQUIV and NEXT in Exact arithmetic on " + cases + " random models each; the symbolic prover for every weight",
+                  {"symbreak check --property EQUIV,NEXT --arith exact --cases " + cases + " --seed 1",
+                   "symbreak prove --layers 2 --heads 2 --d-model 4 --mask none --pe none --length 6", "symbreak prove --map"}));
+  claims.push_back(exact_claim(
+      exact, "A2",
+      "The causal mask breaks the symmetry, but only from depth 2: a 1-layer causal model stays invariant at the last position",
+      kPaperA, {{"CAUSAL-BREAKS", S::broken_as_expected}, {"CAUSAL-DEPTH1", S::holds}},
+      {{&exact.causal2, PV::refuted}, {&exact.causal1, PV::proven}},
+      "CAUSAL-BREAKS (exact witness) and CAUSAL-DEPTH1 in Exact; the prover at depth 2 (refuted) and depth 1 (proven)",
+      {"symbreak check --property CAUSAL-BREAKS,CAUSAL-DEPTH1 --arith exact --cases " + cases + " --seed 1",
+       "symbreak prove --layers 2 --mask causal --length 6", "symbreak prove --layers 1 --mask causal --length 6"}));
   claims.push_back(exact_claim(exact, "A3", "Learned PE breaks the symmetry", kPaperA, {{"PE-BREAKS", S::broken_as_expected}},
                                {{&exact.learned, PV::refuted}}, "PE-BREAKS in Exact (exact witness); the prover with learned PE",
                                {"symbreak check --property PE-BREAKS --arith exact --cases " + cases + " --seed 1",
                                 "symbreak prove --layers 1 --pe learned --length 6"}));
-  claims.push_back(sweep_claim("A4", "Causal NoPE learns 3-digit addition with the answer reversed", kPaperA, verdict("symmetry/A4"),
-                               "the symmetry plan: causal NoPE, " + std::to_string(plan_of("symmetry").seeds.size()) + " seeds", {sweep_cmd("symmetry")}));
-  claims.push_back(sweep_claim("A5", "Non-causal NoPE fails: it cannot beat the exact Bayes ceiling of position-blind predictors", kPaperA,
-                               verdict("symmetry/A5"), "the symmetry plan: non-causal NoPE against the ceiling of theorem T7",
+  claims.push_back(sweep_claim(
+      "A4", "Causal NoPE learns 3-digit addition with the answer reversed", kPaperA, verdict("symmetry/A4"),
+      "the symmetry plan: causal NoPE, " + std::to_string(plan_of("symmetry").seeds.size()) + " seeds", {sweep_cmd("symmetry")}));
+  claims.push_back(sweep_claim("A5", "Non-causal NoPE fails: it cannot beat the exact Bayes ceiling of position-blind predictors",
+                               kPaperA, verdict("symmetry/A5"),
+                               "the symmetry plan: non-causal NoPE against the ceiling of theorem T7",
                                {sweep_cmd("symmetry"), "symbreak prove --ceiling addition3"}));
-  claims.push_back(sweep_claim("A6", "Removing enough residual connections prevents convergence", kPaperA, verdict("residual/C5"),
-                               "the residual plan: 10 ablations of a 6-layer causal NoPE model, convergence rates with Wilson intervals",
-                               {sweep_cmd("residual")}));
-  claims.push_back(sweep_claim("A7", "Residual connections keep the vertical slice above position k about token k", kPaperA,
-                               verdict("residual/C6"),
-                               "the residual plan: CKA diagonality and token retention, trained minus untrained, bootstrap over seeds",
-                               {sweep_cmd("residual"), "symbreak analyze RUN_DIR [--at-init]"}));
-  claims.push_back(exact_claim(exact, "B1", "Attention has QK and VO rotational symmetries, and the key bias cancels in softmax", kPaperB,
-                               {{"ROT-QK", S::holds}, {"ROT-VO", S::holds}, {"BIAS-KEY", S::holds}}, {},
+  claims.push_back(
+      sweep_claim("A6", "Removing enough residual connections prevents convergence", kPaperA, verdict("residual/C5"),
+                  "the residual plan: 10 ablations of a 6-layer causal NoPE model, convergence rates with Wilson intervals",
+                  {sweep_cmd("residual")}));
+  claims.push_back(sweep_claim(
+      "A7", "Residual connections keep the vertical slice above position k about token k", kPaperA, verdict("residual/C6"),
+      "the residual plan: CKA diagonality and token retention, trained minus untrained, bootstrap over seeds",
+      {sweep_cmd("residual"), "symbreak analyze RUN_DIR [--at-init]"}));
+  claims.push_back(exact_claim(exact, "B1", "Attention has QK and VO rotational symmetries, and the key bias cancels in softmax",
+                               kPaperB, {{"ROT-QK", S::holds}, {"ROT-VO", S::holds}, {"BIAS-KEY", S::holds}}, {},
                                "ROT-QK, ROT-VO and BIAS-KEY in Exact arithmetic (exact rotations)",
                                {"symbreak check --property ROT-QK,ROT-VO,BIAS-KEY --arith exact --cases " + cases + " --seed 1",
                                 "symbreak prove --rotations"}));
-  claims.push_back(exact_claim(exact, "B2", "Unlearned query and value biases break those symmetries", kPaperB,
-                               {{"BIAS-QUERY-BREAKS", S::broken_as_expected}, {"BIAS-VALUE-BREAKS", S::broken_as_expected}}, {},
-                               "BIAS-QUERY-BREAKS and BIAS-VALUE-BREAKS in Exact (exact witnesses)",
-                               {"symbreak check --property BIAS-QUERY-BREAKS,BIAS-VALUE-BREAKS --arith exact --cases " + cases + " --seed 1"}));
-  claims.push_back(sweep_claim("B3", "The biases narrow the gap between SGD with momentum (and ECD) and AdamW", kPaperB, verdict("biases/B3"),
-                               "the biases plan: 4 optimizers x 3 bias settings on a learned-PE causal model, median steps to 99 %",
-                               {sweep_cmd("biases")}));
-  claims.push_back(sweep_claim("B4", "With the biases, token key directions align with the query-bias direction", kPaperB,
-                               verdict("biases/B4"), "the biases plan: cos(mean key of each token, mean b_Q) per head, z against random directions",
-                               {sweep_cmd("biases")}));
+  claims.push_back(exact_claim(
+      exact, "B2", "Unlearned query and value biases break those symmetries", kPaperB,
+      {{"BIAS-QUERY-BREAKS", S::broken_as_expected}, {"BIAS-VALUE-BREAKS", S::broken_as_expected}}, {},
+      "BIAS-QUERY-BREAKS and BIAS-VALUE-BREAKS in Exact (exact witnesses)",
+      {"symbreak check --property BIAS-QUERY-BREAKS,BIAS-VALUE-BREAKS --arith exact --cases " + cases + " --seed 1"}));
+  claims.push_back(
+      sweep_claim("B3", "The biases narrow the gap between SGD with momentum (and ECD) and AdamW", kPaperB, verdict("biases/B3"),
+                  "the biases plan: 4 optimizers x 3 bias settings on a learned-PE causal model, median steps to 99 %",
+                  {sweep_cmd("biases")}));
+  claims.push_back(sweep_claim(
+      "B4", "With the biases, token key directions align with the query-bias direction", kPaperB, verdict("biases/B4"),
+      "the biases plan: cos(mean key of each token, mean b_Q) per head, z against random directions", {sweep_cmd("biases")}));
   claims.push_back(sweep_claim("X1", "A 1-layer causal NoPE model cannot beat the Bayes ceiling; a 2-layer one can learn", kOurs,
                                verdict("depth/X1"), "the depth plan: causal NoPE with L = 1, 2, 3 against theorem T7",
                                {sweep_cmd("depth"), "symbreak prove --ceiling addition3"}));
-  claims.push_back(sweep_claim("X2", "A causal mask or PE lets a model represent absolute position linearly; non-causal NoPE cannot", kOurs,
-                               verdict("symmetry/X2"), "the symmetry plan: linear position probes per layer (after Haviv et al. 2022)",
-                               {sweep_cmd("symmetry")}));
+  claims.push_back(
+      sweep_claim("X2", "A causal mask or PE lets a model represent absolute position linearly; non-causal NoPE cannot", kOurs,
+                  verdict("symmetry/X2"), "the symmetry plan: linear position probes per layer (after Haviv et al. 2022)",
+                  {sweep_cmd("symmetry")}));
 
   // Per-claim details: the figures and tables behind each verdict.
   std::vector<std::pair<std::string, std::string>> sections;
-  std::string map_table = "<table class=\"small\"><tr><th>PE</th><th>mask</th><th>depth</th><th>residual</th><th>prover</th></tr>";
+  std::string map_table =
+      "<table class=\"small\"><tr><th>PE</th><th>mask</th><th>depth</th><th>residual</th><th>prover</th></tr>";
   for (const auto& c : exact.map)
     map_table += "<tr><td>" + std::string(to_string(c.pe)) + "</td><td>" + std::string(to_string(c.mask)) + "</td><td>" +
                  std::to_string(c.depth) + "</td><td>" + (c.residual ? "on" : "off") + "</td><td>" +
                  std::string(proofs::to_string(c.report.last().verdict)) + "</td></tr>";
   map_table += "</table>";
-  sections.push_back({"A1", "<p>The prover's map of the last position, for every weight (PE x mask x depth x residuals):</p>" + map_table});
-  sections.push_back({"A4", inline_svg(dir_of("symmetry") + "/convergence.svg") + inline_svg(dir_of("symmetry") + "/curves.svg")});
-  sections.push_back({"A6", inline_svg(dir_of("residual") + "/convergence.svg") + inline_svg(dir_of("residual") + "/curves.svg")});
+  sections.push_back(
+      {"A1", "<p>The prover's map of the last position, for every weight (PE x mask x depth x residuals):</p>" + map_table});
+  sections.push_back(
+      {"A4", inline_svg(dir_of("symmetry") + "/convergence.svg") + inline_svg(dir_of("symmetry") + "/curves.svg")});
+  sections.push_back(
+      {"A6", inline_svg(dir_of("residual") + "/convergence.svg") + inline_svg(dir_of("residual") + "/curves.svg")});
   std::string a7 = inline_svg(dir_of("residual") + "/pearson.svg") + inline_svg(dir_of("residual") + "/pearson-init.svg");
   if (const ClaimVerdict* v = verdict("residual/C6")) {
     a7 += delta_chart(*v, "delta_D", "ΔD = D(intact) − D(ablated), trained (bootstrap 95 %)", "ΔD (CKA diagonality index)");
@@ -478,14 +497,20 @@ ReproduceResult reproduce(const ReproduceOptions& o, const std::function<void(co
   sections.push_back({"A7", a7});
   sections.push_back({"B3", steps_chart(plan_of("biases"), dir_of("biases")) + inline_svg(dir_of("biases") + "/curves.svg")});
   sections.push_back({"X1", inline_svg(dir_of("depth") + "/convergence.svg") + inline_svg(dir_of("depth") + "/curves.svg")});
-  sections.push_back({"X2", position_chart(plan_of("symmetry"), dir_of("symmetry")) + position_chart(plan_of("residual"), dir_of("residual"))});
+  sections.push_back(
+      {"X2", position_chart(plan_of("symmetry"), dir_of("symmetry")) + position_chart(plan_of("residual"), dir_of("residual"))});
 
   result.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const json env = environment(o, result.wall_seconds);
   json claims_json = {{"environment", env}, {"claims", json::array()}};
   for (const ClaimRow& c : claims)
-    claims_json["claims"].push_back({{"id", c.id}, {"claim", c.claim}, {"verdict", to_string(c.verdict)}, {"ran", c.ran},
-                                     {"measurement", c.measurement}, {"commands", c.commands}, {"numbers", c.numbers}});
+    claims_json["claims"].push_back({{"id", c.id},
+                                     {"claim", c.claim},
+                                     {"verdict", to_string(c.verdict)},
+                                     {"ran", c.ran},
+                                     {"measurement", c.measurement},
+                                     {"commands", c.commands},
+                                     {"numbers", c.numbers}});
   result.report = o.out_dir + "/report.html";
   result.claims_json = o.out_dir + "/claims.json";
   write_file_atomically(result.claims_json, claims_json.dump(2) + "\n");
@@ -493,7 +518,8 @@ ReproduceResult reproduce(const ReproduceOptions& o, const std::function<void(co
   return result;
 }
 
-std::string report_html(const std::vector<ClaimRow>& claims, const json& env, const std::vector<std::pair<std::string, std::string>>& sections) {
+std::string report_html(const std::vector<ClaimRow>& claims, const json& env,
+                        const std::vector<std::pair<std::string, std::string>>& sections) {
   std::ostringstream h;
   h << R"(<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>symbreak: the papers' claims, reproduced</title>
@@ -517,8 +543,10 @@ table.small td, table.small th { padding: 0.1em 0.4em; font-size: 0.85em; }
 <h1>symbreak: the papers' claims, reproduced</h1>
 )";
   h << "<p>Scale <b>" << html_escape(env.value("scale", "")) << "</b>, " << html_escape(env.value("date", "")) << ", wall time "
-    << static_cast<long>(env.value("wall_seconds", 0.0)) << " s. Verdicts: <b>reproduced</b> (every interval on the claimed side of its "
-    << "threshold), <b>not reproduced</b> (some interval on the other side), <b>inconclusive</b> (an interval straddles its threshold). "
+    << static_cast<long>(env.value("wall_seconds", 0.0))
+    << " s. Verdicts: <b>reproduced</b> (every interval on the claimed side of its "
+    << "threshold), <b>not reproduced</b> (some interval on the other side), <b>inconclusive</b> (an interval straddles its "
+       "threshold). "
     << "Thresholds and seeds were fixed in the plan files before the runs.</p>\n";
   h << "<table id=\"claims\"><thead><tr><th>claim</th><th>source</th><th>what we ran</th><th>measurement (with interval)</th>"
        "<th>verdict</th><th>evidence</th></tr></thead><tbody>\n";
@@ -526,16 +554,17 @@ table.small td, table.small th { padding: 0.1em 0.4em; font-size: 0.85em; }
     std::string cls = to_string(c.verdict);
     for (char& ch : cls)
       if (ch == ' ') ch = '-';
-    h << "<tr class=\"claim\" data-claim=\"" << c.id << "\"><td><b>" << c.id << ".</b> " << html_escape(c.claim) << "</td><td>" << c.source
-      << "</td><td>" << html_escape(c.ran) << "</td><td>" << html_escape(c.measurement) << "</td><td class=\"verdict " << cls << "\">"
-      << to_string(c.verdict) << "</td><td><a href=\"#" << c.id << "\">details</a></td></tr>\n";
+    h << "<tr class=\"claim\" data-claim=\"" << c.id << "\"><td><b>" << c.id << ".</b> " << html_escape(c.claim) << "</td><td>"
+      << c.source << "</td><td>" << html_escape(c.ran) << "</td><td>" << html_escape(c.measurement) << "</td><td class=\"verdict "
+      << cls << "\">" << to_string(c.verdict) << "</td><td><a href=\"#" << c.id << "\">details</a></td></tr>\n";
   }
   h << "</tbody></table>\n";
   for (const ClaimRow& c : claims) {
-    h << "<section id=\"" << c.id << "\"><h2>" << c.id << ". " << html_escape(c.claim) << "</h2>\n<p><b>Verdict: " << to_string(c.verdict)
-      << ".</b> " << html_escape(c.measurement) << "</p>\n";
+    h << "<section id=\"" << c.id << "\"><h2>" << c.id << ". " << html_escape(c.claim)
+      << "</h2>\n<p><b>Verdict: " << to_string(c.verdict) << ".</b> " << html_escape(c.measurement) << "</p>\n";
     if (c.numbers.contains("checks") && c.numbers["checks"].is_array() && !c.numbers["checks"].empty()) {
-      h << "<table class=\"small\"><tr><th>check</th><th>estimate</th><th>95 % interval</th><th>threshold</th><th>wants</th></tr>";
+      h << "<table class=\"small\"><tr><th>check</th><th>estimate</th><th>95 % "
+           "interval</th><th>threshold</th><th>wants</th></tr>";
       for (const json& k : c.numbers["checks"]) {
         const auto num = [&](const char* key) {
           if (!k.contains(key) || k[key].is_null()) return std::string("—");
@@ -552,10 +581,13 @@ table.small td, table.small th { padding: 0.1em 0.4em; font-size: 0.85em; }
       if (id == c.id) h << html << "\n";
     h << "<p>Rerun this piece:</p><pre>";
     for (const auto& cmd : c.commands) h << html_escape(cmd) << "\n";
-    h << "</pre>\n<details><summary>every number</summary><pre>" << html_escape(c.numbers.dump(1)) << "</pre></details></section>\n";
+    h << "</pre>\n<details><summary>every number</summary><pre>" << html_escape(c.numbers.dump(1))
+      << "</pre></details></section>\n";
   }
   h << "<section id=\"environment\"><h2>Environment</h2><table>";
-  for (const auto& [k, v] : env.items()) h << "<tr><th>" << html_escape(k) << "</th><td>" << html_escape(v.is_string() ? v.get<std::string>() : v.dump()) << "</td></tr>";
+  for (const auto& [k, v] : env.items())
+    h << "<tr><th>" << html_escape(k) << "</th><td>" << html_escape(v.is_string() ? v.get<std::string>() : v.dump())
+      << "</td></tr>";
   h << "</table></section>\n</body></html>\n";
   return h.str();
 }

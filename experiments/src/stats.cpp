@@ -64,12 +64,14 @@ Interval bootstrap(const std::vector<std::vector<double>>& groups, const GroupSt
 }
 
 Interval bootstrap_mean(const std::vector<double>& values, int resamples, std::uint64_t seed) {
-  return bootstrap({values}, [](const auto& g) { return mean(g[0]); }, resamples, seed);
+  return bootstrap(
+      {values}, [](const auto& g) { return mean(g[0]); }, resamples, seed);
 }
 
 Interval bootstrap_mean_difference(const std::vector<double>& a, const std::vector<double>& b, int resamples,
                                    std::uint64_t seed) {
-  return bootstrap({a, b}, [](const auto& g) { return mean(g[0]) - mean(g[1]); }, resamples, seed);
+  return bootstrap(
+      {a, b}, [](const auto& g) { return mean(g[0]) - mean(g[1]); }, resamples, seed);
 }
 
 double pearson(const Eigen::VectorXd& x, const Eigen::VectorXd& y) {

@@ -83,8 +83,7 @@ Tensor<float> last_position_logits(const Model<float>& model, std::span<const in
     thread_local Activations<float> acts;
     forward(model, tokens.subspan(static_cast<std::size_t>(begin) * seq, static_cast<std::size_t>(end - begin) * seq),
             end - begin, seq, acts);
-    for (int i = begin; i < end; ++i)
-      std::copy_n(acts.logits.row((i - begin) * seq + seq - 1), out.cols, out.row(i));
+    for (int i = begin; i < end; ++i) std::copy_n(acts.logits.row((i - begin) * seq + seq - 1), out.cols, out.row(i));
   }
   return out;
 }

@@ -43,7 +43,8 @@ std::string hostname() {
 std::string duration(double seconds) {
   if (!(seconds >= 0) || std::isinf(seconds)) return "?";
   char b[32];
-  if (seconds >= 3600) std::snprintf(b, sizeof b, "%dh%02dm", static_cast<int>(seconds / 3600), static_cast<int>(seconds) % 3600 / 60);
+  if (seconds >= 3600)
+    std::snprintf(b, sizeof b, "%dh%02dm", static_cast<int>(seconds / 3600), static_cast<int>(seconds) % 3600 / 60);
   else if (seconds >= 60) std::snprintf(b, sizeof b, "%dm%02ds", static_cast<int>(seconds / 60), static_cast<int>(seconds) % 60);
   else std::snprintf(b, sizeof b, "%.0fs", seconds);
   return b;
@@ -107,7 +108,8 @@ void SweepScheduler::add_mixed_seeds(const std::string& condition) {
   if (done == 0 || converged == 0 || converged == done) return;
   if (ledger_->add_runs(plan_, plan_.seeds_if_mixed, {condition}) > 0) {
     for (std::uint64_t s : plan_.seeds_if_mixed) pending_.push_back(run_id(condition, s));
-    if (!quiet_) std::cout << "\n" << condition << ": " << converged << " of " << done << " seeds converged (mixed), adding seeds";
+    if (!quiet_)
+      std::cout << "\n" << condition << ": " << converged << " of " << done << " seeds converged (mixed), adding seeds";
     for (std::uint64_t s : plan_.seeds_if_mixed)
       if (!quiet_) std::cout << " " << s;
     if (!quiet_) std::cout << "\n";
@@ -192,10 +194,11 @@ std::vector<std::vector<std::string>> job_commands(const JobSpec& j, const std::
   cmds.push_back({worker, "train", "--config", j.config_path, "--seed", std::to_string(j.seed), "--out", j.run_dir, "--resume",
                   "--threads", std::to_string(j.threads)});
   if (j.analysis) {
-    cmds.push_back({worker, "analyze", j.run_dir, "--prompts", std::to_string(j.analysis_prompts), "--threads", std::to_string(j.threads)});
+    cmds.push_back(
+        {worker, "analyze", j.run_dir, "--prompts", std::to_string(j.analysis_prompts), "--threads", std::to_string(j.threads)});
     if (j.analysis_at_init)
-      cmds.push_back(
-          {worker, "analyze", j.run_dir, "--at-init", "--prompts", std::to_string(j.analysis_prompts), "--threads", std::to_string(j.threads)});
+      cmds.push_back({worker, "analyze", j.run_dir, "--at-init", "--prompts", std::to_string(j.analysis_prompts), "--threads",
+                      std::to_string(j.threads)});
   }
   return cmds;
 }
@@ -282,9 +285,9 @@ std::vector<JobOutcome> JobSlots::poll(double converged_threshold) {
     } else {
       const auto& cmd = s.commands[s.next - 1];
       o.error = "`symbreak " + cmd[1] + "` " +
-                (r < 0 ? std::string("could not be waited for")
-                       : WIFSIGNALED(status) ? "was killed by signal " + std::to_string(WTERMSIG(status))
-                                             : "exited with code " + std::to_string(WEXITSTATUS(status))) +
+                (r < 0                 ? std::string("could not be waited for")
+                 : WIFSIGNALED(status) ? "was killed by signal " + std::to_string(WTERMSIG(status))
+                                       : "exited with code " + std::to_string(WEXITSTATUS(status))) +
                 "; log " + s.job.run_dir + "/sweep.log: " + log_tail(s.job.run_dir + "/sweep.log");
     }
     s.busy = false;
@@ -344,8 +347,8 @@ int run_sweep_local(const SweepOptions& options) {
     last = line;
   };
   if (!options.quiet)
-    std::cout << "sweep " << scheduler.plan().name << ": " << scheduler.pending() << " runs to go, " << options.jobs << " at a time, "
-              << threads << " thread(s) each; ledger " << options.out_dir << "/ledger.sqlite\n";
+    std::cout << "sweep " << scheduler.plan().name << ": " << scheduler.pending() << " runs to go, " << options.jobs
+              << " at a time, " << threads << " thread(s) each; ledger " << options.out_dir << "/ledger.sqlite\n";
   report(true);
   auto last_tick = std::chrono::steady_clock::now();
   while (true) {
@@ -420,8 +423,8 @@ std::string sweep_status(const std::string& plan_path, const std::string& out_di
   for (const auto& r : runs) done += r.status == "done", running += r.status == "running", failed += r.status == "failed";
   const int total = static_cast<int>(runs.size());
   const int width = 28, filled = total ? done * width / total : 0;
-  o << "sweep " << plan.name << " (" << out_dir << "): [" << std::string(filled, '#') << std::string(width - filled, '-') << "] " << done
-    << "/" << total << " done, " << running << " running, " << failed << " failed\n\n";
+  o << "sweep " << plan.name << " (" << out_dir << "): [" << std::string(filled, '#') << std::string(width - filled, '-') << "] "
+    << done << "/" << total << " done, " << running << " running, " << failed << " failed\n\n";
   char b[256];
   std::snprintf(b, sizeof b, "%-22s %5s %9s %6s  %-17s %13s %12s\n", "condition", "done", "converged", "rate", "Wilson 95 %",
                 "median steps", "median final");
@@ -436,11 +439,12 @@ std::string sweep_status(const std::string& plan_path, const std::string& out_di
     }
     char conv[32];
     std::snprintf(conv, sizeof conv, "%d/%d", s.converged, s.done);
-    std::snprintf(b, sizeof b, "%-22s %2d/%-2d %9s %6s  %-17s %13s %12s\n", s.condition.c_str(), s.done, s.planned, conv, rate, ci, steps,
-                  finals);
+    std::snprintf(b, sizeof b, "%-22s %2d/%-2d %9s %6s  %-17s %13s %12s\n", s.condition.c_str(), s.done, s.planned, conv, rate,
+                  ci, steps, finals);
     o << b;
   }
-  o << "\nconverged: test exact match >= " << plan.converged_threshold << " at any evaluation; median steps over converged runs\n";
+  o << "\nconverged: test exact match >= " << plan.converged_threshold
+    << " at any evaluation; median steps over converged runs\n";
   if (failed > 0) {
     o << "\nfailed runs:\n";
     for (const auto& r : runs)

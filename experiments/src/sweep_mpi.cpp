@@ -39,8 +39,14 @@ json receive(const MPI_Status& probed) {
 }
 
 json spec_json(const JobSpec& j) {
-  return {{"run_id", j.run_id},     {"condition", j.condition}, {"config", j.config_path},  {"run_dir", j.run_dir},
-          {"seed", j.seed},         {"threads", j.threads},     {"analysis", j.analysis},    {"at_init", j.analysis_at_init},
+  return {{"run_id", j.run_id},
+          {"condition", j.condition},
+          {"config", j.config_path},
+          {"run_dir", j.run_dir},
+          {"seed", j.seed},
+          {"threads", j.threads},
+          {"analysis", j.analysis},
+          {"at_init", j.analysis_at_init},
           {"prompts", j.analysis_prompts}};
 }
 
@@ -74,8 +80,8 @@ int coordinator(const SweepOptions& options, int ranks, int threads) {
   stopped[0] = true;
   int remote_running = 0, live = ranks - 1;
   if (!options.quiet)
-    std::cout << "sweep " << scheduler.plan().name << " over " << ranks << " MPI ranks × " << options.jobs << " slot(s), " << threads
-              << " thread(s) each: " << scheduler.pending() << " runs to go\n"
+    std::cout << "sweep " << scheduler.plan().name << " over " << ranks << " MPI ranks × " << options.jobs << " slot(s), "
+              << threads << " thread(s) each: " << scheduler.pending() << " runs to go\n"
               << std::flush;
   const auto report = [&] {
     if (!options.quiet) std::cout << scheduler.progress_line(ranks * options.jobs) << "\n" << std::flush;
@@ -203,7 +209,8 @@ int run_sweep_mpi(const SweepOptions& options, MpiSession& mpi) {
 #else
 
 MpiSession::MpiSession(int*, char***) {
-  throw ConfigError("this symbreak was built without Open MPI (configure with -DSYMBREAK_WITH_MPI=ON; Debian: libopenmpi-dev openmpi-bin)");
+  throw ConfigError(
+      "this symbreak was built without Open MPI (configure with -DSYMBREAK_WITH_MPI=ON; Debian: libopenmpi-dev openmpi-bin)");
 }
 MpiSession::~MpiSession() = default;
 bool MpiSession::available() { return false; }

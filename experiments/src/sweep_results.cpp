@@ -64,19 +64,11 @@ std::optional<RunAnalysis> load_analysis(const std::string& dir) {
   return a;
 }
 
-void write_sweep_results(const Plan& plan, const std::string& out_dir) {
-  const std::string db = out_dir + "/ledger.sqlite";
-  if (!fs::exists(db)) return;
-  std::vector<RunRecord> runs;
-  std::optional<std::string> bookkeeping;
-  {
-    Ledger ledger(db, true);
-    runs = ledger.runs();
-    bookkeeping = ledger.meta("bookkeeping_cpu_seconds");
-  }
-  const auto summaries = summarize(plan, runs);
-  const auto verdicts = evaluate_plan(plan, out_dir);
+namespace {
 
+// results.json: the summaries, every run, the verdicts and what the sweep's own bookkeeping cost.
+json results_json(const Plan& plan, const std::vector<RunRecord>& runs, const std::vector<ConditionSummary>& summaries,
+                  const std::vector<ClaimVerdict>& verdicts, const std::optional<std::string>& bookkeeping) {
   json j;
   j["plan"] = plan.name;
   j["plan_file"] = plan.path;
@@ -119,27 +111,35 @@ void write_sweep_results(const Plan& plan, const std::string& out_dir) {
   for (const auto& v : verdicts) j["verdicts"].push_back(to_json(v));
   if (bookkeeping) {
     const double b = std::stod(*bookkeeping);
-    j["bookkeeping"] = {{"sweep_cpu_seconds", b}, {"training_wall_seconds", train_seconds},
+    j["bookkeeping"] = {{"sweep_cpu_seconds", b},
+                        {"training_wall_seconds", train_seconds},
                         {"share", train_seconds > 0 ? json(b / train_seconds) : json(nullptr)}};
   }
-  write_file_atomically(out_dir + "/results.json", j.dump(2) + "\n");
+  return j;
+}
 
-  // results.md: the table a person reads.
+// results.md: the table a person reads.
+std::string results_markdown(const Plan& plan, const std::vector<RunRecord>& runs, const std::vector<ConditionSummary>& summaries,
+                             const std::vector<ClaimVerdict>& verdicts) {
   std::ostringstream md;
-  md << "# Sweep `" << plan.name << "`\n\n" << plan.description << "\n\nBudget " << (plan.steps ? std::to_string(plan.steps) + " steps" : "per condition") << "; converged = test exact match ≥ "
-     << plan.converged_threshold << " at any evaluation.\n\n";
-  md << "| condition | runs | converged | rate | Wilson 95 % | median steps to converge | median final exact |\n|---|---:|---:|---:|---|---:|---:|\n";
+  md << "# Sweep `" << plan.name << "`\n\n"
+     << plan.description << "\n\nBudget " << (plan.steps ? std::to_string(plan.steps) + " steps" : "per condition")
+     << "; converged = test exact match ≥ " << plan.converged_threshold << " at any evaluation.\n\n";
+  md << "| condition | runs | converged | rate | Wilson 95 % | median steps to converge | median final exact "
+        "|\n|---|---:|---:|---:|---|---:|---:|\n";
   char b[256];
   for (const auto& s : summaries) {
-    std::snprintf(b, sizeof b, "| %s | %d/%d | %d | %s | [%.2f, %.2f] | %s | %s |\n", s.condition.c_str(), s.done, s.planned, s.converged,
-                  s.done ? (std::to_string(s.rate).substr(0, 4)).c_str() : "—", s.rate_lo, s.rate_hi,
+    std::snprintf(b, sizeof b, "| %s | %d/%d | %d | %s | [%.2f, %.2f] | %s | %s |\n", s.condition.c_str(), s.done, s.planned,
+                  s.converged, s.done ? (std::to_string(s.rate).substr(0, 4)).c_str() : "—", s.rate_lo, s.rate_hi,
                   s.median_steps_converged ? std::to_string(static_cast<long>(*s.median_steps_converged)).c_str() : "—",
                   s.median_final_exact ? std::to_string(*s.median_final_exact).substr(0, 6).c_str() : "—");
     md << b;
   }
   if (!verdicts.empty()) {
-    md << "\n## Verdicts (decision rules fixed in the plan before the runs)\n\n| claim | verdict | measurement |\n|---|---|---|\n";
-    for (const auto& v : verdicts) md << "| " << v.id << ": " << v.statement << " | **" << to_string(v.verdict) << "** | " << v.measurement << " |\n";
+    md << "\n## Verdicts (decision rules fixed in the plan before the runs)\n\n| claim | verdict | measurement "
+          "|\n|---|---|---|\n";
+    for (const auto& v : verdicts)
+      md << "| " << v.id << ": " << v.statement << " | **" << to_string(v.verdict) << "** | " << v.measurement << " |\n";
   }
   md << "\n## Runs\n\n| run | status | final exact | best | first step ≥ threshold | wall s |\n|---|---|---:|---:|---:|---:|\n";
   for (const auto& r : runs) {
@@ -150,9 +150,10 @@ void write_sweep_results(const Plan& plan, const std::string& out_dir) {
                   r.wall_seconds ? std::to_string(static_cast<long>(*r.wall_seconds)).c_str() : "—");
     md << b;
   }
-  write_file_atomically(out_dir + "/results.md", md.str());
+  return md.str();
+}
 
-  // Figures.
+void write_convergence_chart(const Plan& plan, const std::vector<ConditionSummary>& summaries, const std::string& out_dir) {
   BarChart bars;
   bars.title = "Convergence per condition: " + plan.name;
   bars.x_label = "condition";
@@ -164,7 +165,9 @@ void write_sweep_results(const Plan& plan, const std::string& out_dir) {
     bars.hi.push_back(s.done ? s.rate_hi : NAN);
   }
   bar_chart(bars).save(out_dir + "/convergence");
+}
 
+void write_curves_chart(const Plan& plan, const std::vector<RunRecord>& runs, const std::string& out_dir) {
   LineChart lines;
   lines.title = "Test exact match, median over seeds: " + plan.name;
   lines.x_label = "training step";
@@ -183,28 +186,52 @@ void write_sweep_results(const Plan& plan, const std::string& out_dir) {
     if (!s.x.empty()) lines.series.push_back(s);
   }
   line_chart(lines).save(out_dir + "/curves");
+}
 
-  if (plan.analysis) {
-    for (const bool init : {false, true}) {
-      if (init && !plan.analysis_at_init) continue;
-      std::vector<RunAnalysis> loaded;
-      std::vector<std::string> labels;
-      for (const auto& c : plan.conditions)
-        for (const auto& r : runs)
-          if (r.condition == c.name && r.status == "done") {
-            if (auto a = load_analysis(out_dir + "/runs/" + r.run_id + (init ? "/analysis-init" : "/analysis"))) {
-              loaded.push_back(std::move(*a));
-              labels.push_back(r.run_id);
-            }
-            break;  // the first finished seed of each condition
+// One seed per condition: the layer-by-layer Pearson grids, trained and (when planned) untrained.
+void write_pearson_grids(const Plan& plan, const std::vector<RunRecord>& runs, const std::string& out_dir) {
+  if (!plan.analysis) return;
+  for (const bool init : {false, true}) {
+    if (init && !plan.analysis_at_init) continue;
+    std::vector<RunAnalysis> loaded;
+    std::vector<std::string> labels;
+    for (const auto& c : plan.conditions)
+      for (const auto& r : runs)
+        if (r.condition == c.name && r.status == "done") {
+          if (auto a = load_analysis(out_dir + "/runs/" + r.run_id + (init ? "/analysis-init" : "/analysis"))) {
+            loaded.push_back(std::move(*a));
+            labels.push_back(r.run_id);
           }
-      std::vector<const RunAnalysis*> rows;
-      for (const auto& a : loaded) rows.push_back(&a);
-      write_pearson_grid(rows, labels,
-                         "Pearson correlation between layers, one seed per condition" + std::string(init ? " (untrained)" : " (trained)"),
-                         out_dir + (init ? "/pearson-init" : "/pearson"));
-    }
+          break;  // the first finished seed of each condition
+        }
+    std::vector<const RunAnalysis*> rows;
+    for (const auto& a : loaded) rows.push_back(&a);
+    write_pearson_grid(
+        rows, labels,
+        "Pearson correlation between layers, one seed per condition" + std::string(init ? " (untrained)" : " (trained)"),
+        out_dir + (init ? "/pearson-init" : "/pearson"));
   }
+}
+
+}  // namespace
+
+void write_sweep_results(const Plan& plan, const std::string& out_dir) {
+  const std::string db = out_dir + "/ledger.sqlite";
+  if (!fs::exists(db)) return;
+  std::vector<RunRecord> runs;
+  std::optional<std::string> bookkeeping;
+  {
+    Ledger ledger(db, true);
+    runs = ledger.runs();
+    bookkeeping = ledger.meta("bookkeeping_cpu_seconds");
+  }
+  const auto summaries = summarize(plan, runs);
+  const auto verdicts = evaluate_plan(plan, out_dir);
+  write_file_atomically(out_dir + "/results.json", results_json(plan, runs, summaries, verdicts, bookkeeping).dump(2) + "\n");
+  write_file_atomically(out_dir + "/results.md", results_markdown(plan, runs, summaries, verdicts));
+  write_convergence_chart(plan, summaries, out_dir);
+  write_curves_chart(plan, runs, out_dir);
+  write_pearson_grids(plan, runs, out_dir);
 }
 
 }  // namespace symbreak::experiments

@@ -82,7 +82,8 @@ TrainConfig parse_train_config(const std::string& text, const std::string& sourc
   c.schedule.min_lr_ratio = sched.number("min_lr_ratio", 0, 0, 1);
   c.schedule.decay_fraction = sched.number("decay_fraction", c.schedule.decay_fraction, 0, 1);
   if (sched.has("decay_fraction") && c.schedule.name != "wsd") sched.fail("decay_fraction", "applies only to \"wsd\"");
-  if (sched.has("min_lr_ratio") && c.schedule.name == "constant") sched.fail("min_lr_ratio", "applies only to \"cosine\" and \"wsd\"");
+  if (sched.has("min_lr_ratio") && c.schedule.name == "constant")
+    sched.fail("min_lr_ratio", "applies only to \"cosine\" and \"wsd\"");
   sched.finish();
 
   StrictObject bias = o.object("symmetry_breaking_bias");
@@ -98,7 +99,8 @@ TrainConfig parse_train_config(const std::string& text, const std::string& sourc
   b.key = bias.boolean("key", false);
   b.key_mean = bias.number("key_mean", b.key_mean, -1e3, 1e3);
   b.key_std = bias.number("key_std", b.key_std, 0, 1e3);
-  if (b.enabled && !b.query && !b.value && !b.key) bias.fail("enabled", "is true but \"query\", \"value\" and \"key\" are all false (allowed: at least one bias on)");
+  if (b.enabled && !b.query && !b.value && !b.key)
+    bias.fail("enabled", "is true but \"query\", \"value\" and \"key\" are all false (allowed: at least one bias on)");
   bias.finish();
   o.finish();
 

@@ -72,10 +72,12 @@ void load_checkpoint(const std::string& path, const TrainConfig& c, std::uint64_
                      Weights<float>& w) {
   std::istringstream in(read_file(path));
   char magic[8];
-  if (!in.read(magic, 8) || std::string(magic, 6) != std::string(kMagic, 6)) throw ConfigError(path + ": not a symbreak checkpoint");
+  if (!in.read(magic, 8) || std::string(magic, 6) != std::string(kMagic, 6))
+    throw ConfigError(path + ": not a symbreak checkpoint");
   if (std::string(magic, 8) != std::string(kMagic, 8))
-    throw ConfigError(path + ": checkpoint format " + std::string(magic + 6, 2) + " was written by another symbreak version (this one reads " +
-                      std::string(kMagic + 6, 2) + "); use another --out");
+    throw ConfigError(path + ": checkpoint format " + std::string(magic + 6, 2) +
+                      " was written by another symbreak version (this one reads " + std::string(kMagic + 6, 2) +
+                      "); use another --out");
   const std::uint64_t n = read_u64(in);
   std::string json(n, '\0');
   in.read(json.data(), static_cast<std::streamsize>(n));
@@ -109,7 +111,7 @@ int checkpoint_step(const std::string& path) {
   if (!in || !in.read(magic, 8) || std::string(magic, 8) != std::string(kMagic, 8)) return -1;
   try {
     in.seekg(static_cast<std::streamoff>(read_u64(in)), std::ios::cur);  // the config
-    read_u64(in);                                                          // the seed
+    read_u64(in);                                                        // the seed
     return static_cast<int>(read_u64(in));
   } catch (const std::runtime_error&) {
     return -1;
@@ -123,8 +125,8 @@ std::string metrics_csv(const std::vector<MetricsRow>& rows) {
   char line[256];
   for (const MetricsRow& r : rows) {
     std::snprintf(line, sizeof line, "%d,%.6f,%.4f,%.4f,%.4f,%.4f,%.4f,%.6g,%.1f,%.2f\n", r.step, r.loss, r.eval.exact_match,
-                  r.eval.per_digit[0], r.eval.per_digit[1], r.eval.per_digit[2], r.eval.per_digit[3], r.lr,
-                  r.tokens_per_second, r.wall_seconds);
+                  r.eval.per_digit[0], r.eval.per_digit[1], r.eval.per_digit[2], r.eval.per_digit[3], r.lr, r.tokens_per_second,
+                  r.wall_seconds);
     s += line;
   }
   return s;
@@ -319,8 +321,7 @@ class Stepper {
         tokens_.insert(tokens_.end(), s.begin(), s.begin() + n);
         if (causal)
           for (int k = 0; k < AdditionTask::kAnswerDigits; ++k) targets_[i * n + prompt - 1 + k] = s[prompt + k];
-        else
-          targets_[i * n + n - 1] = s[prompt + pass];
+        else targets_[i * n + n - 1] = s[prompt + pass];
       }
       loss += runner_.accumulate(model_, tokens_, c_.batch, n, targets_, 1.0 / passes) / passes;
       tokens_fed += tokens_.size();
@@ -389,9 +390,13 @@ TrainResult train(const TrainOptions& options) {
 
     const double elapsed = std::chrono::duration<double>(Clock::now() - window_start).count();
     const double tokens_per_second = elapsed > 0 ? static_cast<double>(window_tokens) / elapsed : 0;
-    Progress progress{state.step, steps, loss, tokens_per_second,
-                      tokens_per_second > 0 ? (steps - state.step) * static_cast<double>(window_tokens) / window_steps / tokens_per_second : 0,
-                      std::nullopt};
+    Progress progress{
+        state.step,
+        steps,
+        loss,
+        tokens_per_second,
+        tokens_per_second > 0 ? (steps - state.step) * static_cast<double>(window_tokens) / window_steps / tokens_per_second : 0,
+        std::nullopt};
     if (state.step % c.eval_every == 0 || state.step == steps) {
       set_unlearned_biases(model, c.bias, nullptr);  // evaluation: the biases at their means
       MetricsRow row;

@@ -49,8 +49,13 @@ json to_json(const ClaimVerdict& v) {
                       {"hi", std::isnan(c.interval.hi) ? json(nullptr) : json(c.interval.hi)},
                       {"threshold", c.threshold},
                       {"wants", c.above ? "above" : "below"}});
-  return {{"id", v.id},         {"rule", v.rule},   {"statement", v.statement}, {"verdict", to_string(v.verdict)},
-          {"measurement", v.measurement}, {"checks", checks}, {"numbers", v.numbers}};
+  return {{"id", v.id},
+          {"rule", v.rule},
+          {"statement", v.statement},
+          {"verdict", to_string(v.verdict)},
+          {"measurement", v.measurement},
+          {"checks", checks},
+          {"numbers", v.numbers}};
 }
 
 namespace {
@@ -140,9 +145,13 @@ void convergence_drop(const Context& ctx, const json& rule, ClaimVerdict& v) {
     any_undecided = any_undecided || d == Verdict::inconclusive;
     if (d == Verdict::reproduced) prevented += (prevented.empty() ? "" : ", ") + a + " " + text;
   }
-  v.verdict = !any ? Verdict::not_run : any_holds ? Verdict::reproduced : any_undecided ? Verdict::inconclusive : Verdict::not_reproduced;
-  v.measurement = ref + " converged " + ref_text + fmt(" (Wilson [%.2f, %.2f])", ref_rate.lo, ref_rate.hi) +
-                  (prevented.empty() ? "; no ablation's upper bound lies below that lower bound" : "; clearly below it: " + prevented);
+  v.verdict = !any            ? Verdict::not_run
+              : any_holds     ? Verdict::reproduced
+              : any_undecided ? Verdict::inconclusive
+                              : Verdict::not_reproduced;
+  v.measurement =
+      ref + " converged " + ref_text + fmt(" (Wilson [%.2f, %.2f])", ref_rate.lo, ref_rate.hi) +
+      (prevented.empty() ? "; no ablation's upper bound lies below that lower bound" : "; clearly below it: " + prevented);
 }
 
 // The blocks a condition's config switches a residual off in.
@@ -163,7 +172,8 @@ SliceNumbers slice_numbers(const json& a, const std::vector<int>& blocks) {
   std::vector<double> Ds, Rs;
   for (int l : blocks) {
     for (const json& p : a["pairs"])
-      if (p["from"] == l && p["to"] == l + 1 && !p["diagonality_index"].is_null()) Ds.push_back(p["diagonality_index"].get<double>());
+      if (p["from"] == l && p["to"] == l + 1 && !p["diagonality_index"].is_null())
+        Ds.push_back(p["diagonality_index"].get<double>());
     const json& r = a["retention"][static_cast<std::size_t>(l + 1)]["own_token"];
     if (!r.is_null()) Rs.push_back(r.get<double>());
   }
@@ -222,8 +232,8 @@ void diagonal_structure(const Context& ctx, const json& rule, ClaimVerdict& v) {
     if (a == primary) {
       v.checks = checks;
       v.verdict = d;
-      v.measurement = "vs " + a + ": ΔD " + interval_text(dD) + ", retention drop " + interval_text(dR) + ", ΔD_trained − ΔD_init " +
-                      interval_text(dDD) + " (95 % bootstrap over seeds)";
+      v.measurement = "vs " + a + ": ΔD " + interval_text(dD) + ", retention drop " + interval_text(dR) +
+                      ", ΔD_trained − ΔD_init " + interval_text(dDD) + " (95 % bootstrap over seeds)";
     }
   }
 }
@@ -240,7 +250,8 @@ void learns(const Context& ctx, const json& rule, ClaimVerdict& v) {
     const Interval w = wilson(k, static_cast<int>(runs.size()));
     v.checks.push_back({"convergence rate of " + c + " above " + fmt("%.2f", floor), w, floor, true});
     v.numbers[c] = {{"converged", k}, {"runs", runs.size()}, {"rate", w.estimate}, {"lo", w.lo}, {"hi", w.hi}};
-    text += (text.empty() ? "" : "; ") + c + ": " + std::to_string(k) + "/" + std::to_string(runs.size()) + fmt(" converged (Wilson [%.2f, %.2f])", w.lo, w.hi);
+    text += (text.empty() ? "" : "; ") + c + ": " + std::to_string(k) + "/" + std::to_string(runs.size()) +
+            fmt(" converged (Wilson [%.2f, %.2f])", w.lo, w.hi);
   }
   v.verdict = decide(v.checks);
   v.measurement = text;
@@ -254,7 +265,8 @@ double ceiling_value(const Context& ctx, const json& rule) {
 }
 
 // ---- best exact match of every run below the Bayes ceiling ----------------------------------------
-void under_ceiling(const Context& ctx, const json& rule, const std::vector<std::string>& conditions, ClaimVerdict& v, std::string& text) {
+void under_ceiling(const Context& ctx, const json& rule, const std::vector<std::string>& conditions, ClaimVerdict& v,
+                   std::string& text) {
   const double ceiling = ceiling_value(ctx, rule);
   const int test = rule.value("test_size", 2000);
   for (const std::string& c : conditions) {
@@ -268,7 +280,8 @@ void under_ceiling(const Context& ctx, const json& rule, const std::vector<std::
     v.checks.push_back({"best exact match of any " + c + " run below the ceiling " + fmt("%.4f", ceiling), w, ceiling, false});
     v.numbers[c] = {{"best_exact_any_run", w.estimate}, {"run", worst->run_id}, {"lo", w.lo}, {"hi", w.hi}, {"ceiling", ceiling}};
     char b[200];
-    std::snprintf(b, sizeof b, ": best exact match of any seed %.4f (Wilson [%.4f, %.4f]) vs ceiling %.4f", w.estimate, w.lo, w.hi, ceiling);
+    std::snprintf(b, sizeof b, ": best exact match of any seed %.4f (Wilson [%.4f, %.4f]) vs ceiling %.4f", w.estimate, w.lo,
+                  w.hi, ceiling);
     text += (text.empty() ? "" : "; ") + c + b;
   }
 }
@@ -329,7 +342,8 @@ void ends_converged(const Context& ctx, const json& rule, ClaimVerdict& v) {
     all = all && ok == static_cast<int>(finals.size());
     const double worst = *std::min_element(finals.begin(), finals.end());
     v.numbers[c] = {{"final_exact", finals}, {"at_or_above", ok}, {"runs", finals.size()}};
-    text += (text.empty() ? "" : "; ") + c + ": " + std::to_string(ok) + "/" + std::to_string(finals.size()) + fmt(" (lowest %.4f)", worst);
+    text += (text.empty() ? "" : "; ") + c + ": " + std::to_string(ok) + "/" + std::to_string(finals.size()) +
+            fmt(" (lowest %.4f)", worst);
   }
   // A requirement on measured values, not an estimate: no interval is involved.
   v.verdict = !any ? Verdict::not_run : all ? Verdict::reproduced : Verdict::not_reproduced;
@@ -363,11 +377,15 @@ void gap_narrows(const Context& ctx, const json& rule, ClaimVerdict& v) {
     v.numbers[name] = {{"gap_without_bias", gap_none},
                        {"gap_with_bias", gap_bias},
                        {"narrowing", {n.estimate, n.lo, n.hi}},
-                       {"median_steps", {{opt_none, median(groups[0])}, {ref_none, median(groups[1])}, {opt_bias, median(groups[2])}, {ref_bias, median(groups[3])}}}};
+                       {"median_steps",
+                        {{opt_none, median(groups[0])},
+                         {ref_none, median(groups[1])},
+                         {opt_bias, median(groups[2])},
+                         {ref_bias, median(groups[3])}}}};
     if (name == primary) {
       v.checks.push_back({"gap narrowing (" + name + ")", n, 0, true});
-      v.measurement = name + fmt(": gap to AdamW %.0f steps without biases, %.0f with; narrowing ", gap_none, gap_bias) + interval_text(n) +
-                      " (95 % bootstrap; runs that never converge count at the budget)";
+      v.measurement = name + fmt(": gap to AdamW %.0f steps without biases, %.0f with; narrowing ", gap_none, gap_bias) +
+                      interval_text(n) + " (95 % bootstrap; runs that never converge count at the budget)";
     }
   }
   v.verdict = decide(v.checks);
@@ -390,10 +408,15 @@ void alignment(const Context& ctx, const json& rule, ClaimVerdict& v) {
   if (zb.empty() || zn.empty()) return;
   const Interval diff = bootstrap_mean_difference(zb, zn, rule.value("bootstrap_resamples", 10000), 11);
   const Interval biased = bootstrap_mean(zb, rule.value("bootstrap_resamples", 10000), 12);
-  v.checks = {{"mean z(" + with + ") − mean z(" + without + ")", diff, 0, true}, {"mean z(" + with + ") above 1.96", biased, 1.96, true}};
-  v.numbers = {{"z_with_bias", zb}, {"z_without_bias", zn}, {"difference", {diff.estimate, diff.lo, diff.hi}}, {"z_biased", {biased.estimate, biased.lo, biased.hi}}};
+  v.checks = {{"mean z(" + with + ") − mean z(" + without + ")", diff, 0, true},
+              {"mean z(" + with + ") above 1.96", biased, 1.96, true}};
+  v.numbers = {{"z_with_bias", zb},
+               {"z_without_bias", zn},
+               {"difference", {diff.estimate, diff.lo, diff.hi}},
+               {"z_biased", {biased.estimate, biased.lo, biased.hi}}};
   v.verdict = decide(v.checks);
-  v.measurement = "alignment z (" + which + " keys): with biases " + interval_text(biased) + ", difference to " + without + " " + interval_text(diff);
+  v.measurement = "alignment z (" + which + " keys): with biases " + interval_text(biased) + ", difference to " + without + " " +
+                  interval_text(diff);
 }
 
 }  // namespace
@@ -423,8 +446,9 @@ void check_decision(const Plan& plan) {
     const std::string name = rule.value("rule", "");
     const auto it = kConditionFields.find(name);
     if (it == kConditionFields.end())
-      fail(id + ".rule", "\"" + name + "\" is not a known rule (allowed: convergence_drop, diagonal_structure, learns, under_ceiling, "
-                          "ceiling_and_learns, ends_converged, position_probe, gap_narrows, alignment)");
+      fail(id + ".rule", "\"" + name +
+                             "\" is not a known rule (allowed: convergence_drop, diagonal_structure, learns, under_ceiling, "
+                             "ceiling_and_learns, ends_converged, position_probe, gap_narrows, alignment)");
     std::vector<std::string> referenced;
     for (const char* field : it->second) {
       if (!rule.contains(field)) continue;
@@ -436,7 +460,8 @@ void check_decision(const Plan& plan) {
     }
     if (name == "gap_narrows" && rule.contains("comparisons"))
       for (const json& c : rule["comparisons"])
-        for (const char* f : {"optimizer_without", "optimizer_with", "adamw_without", "adamw_with"}) referenced.push_back(c.value(f, ""));
+        for (const char* f : {"optimizer_without", "optimizer_with", "adamw_without", "adamw_with"})
+          referenced.push_back(c.value(f, ""));
     for (const std::string& c : referenced)
       if (!known(c)) fail(id, "names the condition \"" + c + "\", which the plan does not have");
     if ((name == "under_ceiling" || name == "ceiling_and_learns") && !rule.contains("ceiling")) {
@@ -477,7 +502,8 @@ std::vector<ClaimVerdict> evaluate_plan(const Plan& plan, const std::string& out
         const Interval w = wilson(k, static_cast<int>(runs.size()));
         v.checks.push_back({c + " converges on some seed (rate above 0)", w, 0, true});
         v.numbers[c] = {{"converged", k}, {"runs", runs.size()}, {"lo", w.lo}, {"hi", w.hi}};
-        text += "; " + c + ": " + std::to_string(k) + "/" + std::to_string(runs.size()) + fmt(" converged (Wilson [%.2f, %.2f])", w.lo, w.hi);
+        text += "; " + c + ": " + std::to_string(k) + "/" + std::to_string(runs.size()) +
+                fmt(" converged (Wilson [%.2f, %.2f])", w.lo, w.hi);
       }
       v.verdict = decide(v.checks);
       v.measurement = text;
@@ -485,9 +511,10 @@ std::vector<ClaimVerdict> evaluate_plan(const Plan& plan, const std::string& out
     else if (v.rule == "position_probe") position_probe(ctx, rule, v);
     else if (v.rule == "gap_narrows") gap_narrows(ctx, rule, v);
     else if (v.rule == "alignment") alignment(ctx, rule, v);
-    else throw ConfigError(plan.path + ": \"decision." + id + ".rule\": \"" + v.rule +
-                           "\" is not a known rule (allowed: convergence_drop, diagonal_structure, learns, under_ceiling, "
-                           "ceiling_and_learns, ends_converged, position_probe, gap_narrows, alignment)");
+    else
+      throw ConfigError(plan.path + ": \"decision." + id + ".rule\": \"" + v.rule +
+                        "\" is not a known rule (allowed: convergence_drop, diagonal_structure, learns, under_ceiling, "
+                        "ceiling_and_learns, ends_converged, position_probe, gap_narrows, alignment)");
     out.push_back(std::move(v));
   }
   return out;

@@ -18,7 +18,7 @@ constexpr int kDigits = 4;
 std::uint64_t class_key(const std::array<int, 10>& counts, int last) {
   std::uint64_t key = 0;
   for (int d = 9; d >= 0; --d) key = key * 10 + static_cast<std::uint64_t>(counts[d]);  // counts <= 9
-  return key * 11 + static_cast<std::uint64_t>(last);                                  // last: digit or 10 for '='
+  return key * 11 + static_cast<std::uint64_t>(last);                                   // last: digit or 10 for '='
 }
 
 struct Problem {

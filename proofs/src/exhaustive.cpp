@@ -27,8 +27,7 @@ bool row_equal(const Tensor<Exact>& a, int ra, const Tensor<Exact>& b, int rb) {
 }
 
 template <class Compare>
-ExhaustiveResult exhaustive(const ModelConfig& input, int n, std::uint64_t seed, int count, std::string group,
-                            Compare equal) {
+ExhaustiveResult exhaustive(const ModelConfig& input, int n, std::uint64_t seed, int count, std::string group, Compare equal) {
   const auto started = Clock::now();
   ModelConfig config = input;
   config.vocab_size = std::max(config.vocab_size, n);
@@ -51,11 +50,9 @@ ExhaustiveResult exhaustive(const ModelConfig& input, int n, std::uint64_t seed,
 }  // namespace
 
 ExhaustiveResult exhaustive_last_position(const ModelConfig& config, int n, std::uint64_t seed) {
-  return exhaustive(config, n, seed, n - 1,
-                    "S_" + std::to_string(n - 1) + " on tokens 1.." + std::to_string(n - 1) + " (last position)",
-                    [n](const Tensor<Exact>& f, const Tensor<Exact>& fx, const Permutation&) {
-                      return row_equal(f, n - 1, fx, n - 1);
-                    });
+  return exhaustive(
+      config, n, seed, n - 1, "S_" + std::to_string(n - 1) + " on tokens 1.." + std::to_string(n - 1) + " (last position)",
+      [n](const Tensor<Exact>& f, const Tensor<Exact>& fx, const Permutation&) { return row_equal(f, n - 1, fx, n - 1); });
 }
 
 ExhaustiveResult exhaustive_equivariance(const ModelConfig& config, int n, std::uint64_t seed) {

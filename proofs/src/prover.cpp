@@ -23,8 +23,7 @@ Model<Expr> symbolic_model(const ModelConfig& config) {
 }
 
 template <class T>
-Tensor<T> logits_of(const Model<T>& model, const std::vector<int>& tokens,
-                    const std::function<void(int, Tensor<T>&)>& hook) {
+Tensor<T> logits_of(const Model<T>& model, const std::vector<int>& tokens, const std::function<void(int, Tensor<T>&)>& hook) {
   Activations<T> acts;
   ForwardHooks<T> hooks{hook};
   forward(model, tokens, 1, static_cast<int>(tokens.size()), acts, hook ? &hooks : nullptr);
@@ -45,8 +44,8 @@ Permutation transposition(int n, int j) {
 
 // Refutation: the model in Exact at random rational (float-derived) weights. Returns a witness if
 // some seed shows a nonzero difference at `position` (or, for EQUIV, position = -1, anywhere).
-std::optional<Witness> refute(const ModelConfig& config, const std::vector<int>& x, const Permutation& sigma,
-                              int position, const ProveOptions& options) {
+std::optional<Witness> refute(const ModelConfig& config, const std::vector<int>& x, const Permutation& sigma, int position,
+                              const ProveOptions& options) {
   ModelConfig numeric = config;
   numeric.init = InitScheme::scaled;
   for (int s = 0; s < options.refutation_seeds; ++s) {
@@ -82,8 +81,8 @@ ProofReport prove(const ModelConfig& input, int n, const ProveOptions& options) 
   const auto started = Clock::now();
   ModelConfig config = input;
   if (n < 1 || n > config.context_length)
-    throw std::invalid_argument("prove: the sequence length " + std::to_string(n) + " must be in [1, context_length = " +
-                                std::to_string(config.context_length) + "]");
+    throw std::invalid_argument("prove: the sequence length " + std::to_string(n) +
+                                " must be in [1, context_length = " + std::to_string(config.context_length) + "]");
   config.vocab_size = std::max(config.vocab_size, n);  // n distinct tokens
   validate_config(config);
   std::vector<int> x(n);
@@ -95,7 +94,8 @@ ProofReport prove(const ModelConfig& input, int n, const ProveOptions& options) 
   const Tensor<Expr> fx = logits_of(model, x, options.symbolic_hook);
   // f(τ_j x) for every adjacent transposition τ_j = (j, j+1).
   std::vector<Tensor<Expr>> swapped;
-  for (int j = 0; j + 1 < n; ++j) swapped.push_back(logits_of(model, apply_permutation(x, transposition(n, j)), options.symbolic_hook));
+  for (int j = 0; j + 1 < n; ++j)
+    swapped.push_back(logits_of(model, apply_permutation(x, transposition(n, j)), options.symbolic_hook));
 
   ProofReport report;
   report.config = config;

@@ -127,8 +127,7 @@ Case case_from_json(const std::string& text, const std::string& source) {
     probe.head = static_cast<int>(p.integer("head", 0, 0, 1 << 20));
     p.finish();
     for (int t : probe.tokens)
-      if (t < 0 || t >= c.model.config.vocab_size)
-        p.fail("tokens", "has a token outside [0, vocab_size)");
+      if (t < 0 || t >= c.model.config.vocab_size) p.fail("tokens", "has a token outside [0, vocab_size)");
     if (!probe.sigma.empty() && !is_permutation(probe.sigma)) p.fail("sigma", "is not a permutation");
     c.probes.push_back(std::move(probe));
   }

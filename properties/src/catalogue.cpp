@@ -231,42 +231,102 @@ const std::vector<Property>& catalogue() {
   causal_any.masks = {MaskKind::causal};
   causal_any.min_length = 2;
 
-#define SYMBREAK_COMPARE(fn) Comparisons{&fn<float>, &fn<double>, &fn<Exact>}
+#define SYMBREAK_COMPARE(fn) \
+  Comparisons { &fn<float>, &fn<double>, &fn<Exact> }
   using E = Expectation;
   using K = ProbeKind;
   static const std::vector<Property> properties = {
-      {.name = "EQUIV", .statement = "no mask, no PE: f(σx) = σ·f(x) at every position, for every σ ∈ S_n", .expectation = E::holds,
-       .probe = K::permute_all, .architectures = unmasked_nope, .compare = SYMBREAK_COMPARE(equivariance)},
-      {.name = "NEXT", .statement = "no mask, no PE: f(σx)_n = f(x)_n for every permutation σ of tokens 1..n-1", .expectation = E::holds,
-       .probe = K::permute_prefix, .architectures = unmasked_nope, .compare = SYMBREAK_COMPARE(next_token_invariance)},
-      {.name = "CAUSAL-DEPTH1", .statement = "causal mask, no PE, one layer: f(σx)_j = f(x)_j for j ≥ i, σ permuting tokens 1..i-1",
-       .expectation = E::holds, .probe = K::permute_causal, .architectures = causal_depth1,
-       .compare = SYMBREAK_COMPARE(causal_prefix_invariance)},
-      {.name = "CAUSAL-BREAKS", .statement = "causal mask, no PE, depth ≥ 2: some σ, x give f(σx)_n ≠ f(x)_n", .expectation = E::broken,
-       .probe = K::permute_prefix, .architectures = causal_deep, .compare = SYMBREAK_COMPARE(next_token_invariance)},
-      {.name = "PE-BREAKS", .statement = "learned or sinusoidal PE (no mask, or causal at depth 1): some σ, x give f(σx)_n ≠ f(x)_n",
-       .expectation = E::broken, .probe = K::permute_prefix, .architectures = positional,
+      {.name = "EQUIV",
+       .statement = "no mask, no PE: f(σx) = σ·f(x) at every position, for every σ ∈ S_n",
+       .expectation = E::holds,
+       .probe = K::permute_all,
+       .architectures = unmasked_nope,
+       .compare = SYMBREAK_COMPARE(equivariance)},
+      {.name = "NEXT",
+       .statement = "no mask, no PE: f(σx)_n = f(x)_n for every permutation σ of tokens 1..n-1",
+       .expectation = E::holds,
+       .probe = K::permute_prefix,
+       .architectures = unmasked_nope,
        .compare = SYMBREAK_COMPARE(next_token_invariance)},
-      {.name = "PREFIX", .statement = "causal mask: changing token j leaves f(x)_i unchanged for every i < j", .expectation = E::holds,
-       .probe = K::change_token, .architectures = causal_any, .compare = SYMBREAK_COMPARE(prefix_independence)},
-      {.name = "ROT-QK", .statement = "W_Q[h]→W_Q[h]·R, W_K[h]→W_K[h]·R, R orthogonal: logits unchanged", .expectation = E::holds,
-       .probe = K::rotation, .architectures = any, .weight_level = true, .compare = SYMBREAK_COMPARE(rotate_query_key)},
-      {.name = "ROT-QK-GL", .statement = "W_Q[h]→W_Q[h]·M, W_K[h]→W_K[h]·M^-T, M invertible: logits unchanged", .expectation = E::holds,
-       .probe = K::invertible, .architectures = any, .weight_level = true, .compare = SYMBREAK_COMPARE(transform_query_key)},
-      {.name = "ROT-VO", .statement = "W_V[h]→W_V[h]·R, W_O[h]→Rᵀ·W_O[h], R orthogonal: logits unchanged", .expectation = E::holds,
-       .probe = K::rotation, .architectures = any, .weight_level = true, .compare = SYMBREAK_COMPARE(rotate_value_output)},
-      {.name = "BIAS-KEY", .statement = "one vector added to every key of a head cancels in softmax: logits unchanged",
-       .expectation = E::holds, .probe = K::bias, .architectures = any, .weight_level = true, .compare = SYMBREAK_COMPARE(key_bias_cancels)},
-      {.name = "BIAS-QUERY-BREAKS", .statement = "a nonzero query bias breaks ROT-QK: some R, x change the logits",
-       .expectation = E::broken, .probe = K::bias_rotation, .architectures = any, .weight_level = true,
+      {.name = "CAUSAL-DEPTH1",
+       .statement = "causal mask, no PE, one layer: f(σx)_j = f(x)_j for j ≥ i, σ permuting tokens 1..i-1",
+       .expectation = E::holds,
+       .probe = K::permute_causal,
+       .architectures = causal_depth1,
+       .compare = SYMBREAK_COMPARE(causal_prefix_invariance)},
+      {.name = "CAUSAL-BREAKS",
+       .statement = "causal mask, no PE, depth ≥ 2: some σ, x give f(σx)_n ≠ f(x)_n",
+       .expectation = E::broken,
+       .probe = K::permute_prefix,
+       .architectures = causal_deep,
+       .compare = SYMBREAK_COMPARE(next_token_invariance)},
+      {.name = "PE-BREAKS",
+       .statement = "learned or sinusoidal PE (no mask, or causal at depth 1): some σ, x give f(σx)_n ≠ f(x)_n",
+       .expectation = E::broken,
+       .probe = K::permute_prefix,
+       .architectures = positional,
+       .compare = SYMBREAK_COMPARE(next_token_invariance)},
+      {.name = "PREFIX",
+       .statement = "causal mask: changing token j leaves f(x)_i unchanged for every i < j",
+       .expectation = E::holds,
+       .probe = K::change_token,
+       .architectures = causal_any,
+       .compare = SYMBREAK_COMPARE(prefix_independence)},
+      {.name = "ROT-QK",
+       .statement = "W_Q[h]→W_Q[h]·R, W_K[h]→W_K[h]·R, R orthogonal: logits unchanged",
+       .expectation = E::holds,
+       .probe = K::rotation,
+       .architectures = any,
+       .weight_level = true,
+       .compare = SYMBREAK_COMPARE(rotate_query_key)},
+      {.name = "ROT-QK-GL",
+       .statement = "W_Q[h]→W_Q[h]·M, W_K[h]→W_K[h]·M^-T, M invertible: logits unchanged",
+       .expectation = E::holds,
+       .probe = K::invertible,
+       .architectures = any,
+       .weight_level = true,
+       .compare = SYMBREAK_COMPARE(transform_query_key)},
+      {.name = "ROT-VO",
+       .statement = "W_V[h]→W_V[h]·R, W_O[h]→Rᵀ·W_O[h], R orthogonal: logits unchanged",
+       .expectation = E::holds,
+       .probe = K::rotation,
+       .architectures = any,
+       .weight_level = true,
+       .compare = SYMBREAK_COMPARE(rotate_value_output)},
+      {.name = "BIAS-KEY",
+       .statement = "one vector added to every key of a head cancels in softmax: logits unchanged",
+       .expectation = E::holds,
+       .probe = K::bias,
+       .architectures = any,
+       .weight_level = true,
+       .compare = SYMBREAK_COMPARE(key_bias_cancels)},
+      {.name = "BIAS-QUERY-BREAKS",
+       .statement = "a nonzero query bias breaks ROT-QK: some R, x change the logits",
+       .expectation = E::broken,
+       .probe = K::bias_rotation,
+       .architectures = any,
+       .weight_level = true,
        .compare = SYMBREAK_COMPARE(query_bias_breaks_rotation)},
-      {.name = "BIAS-VALUE-BREAKS", .statement = "a nonzero value bias breaks ROT-VO: some R, x change the logits",
-       .expectation = E::broken, .probe = K::bias_rotation, .architectures = any, .weight_level = true,
+      {.name = "BIAS-VALUE-BREAKS",
+       .statement = "a nonzero value bias breaks ROT-VO: some R, x change the logits",
+       .expectation = E::broken,
+       .probe = K::bias_rotation,
+       .architectures = any,
+       .weight_level = true,
        .compare = SYMBREAK_COMPARE(value_bias_breaks_rotation)},
-      {.name = "HEADS", .statement = "permuting heads with their W_O blocks leaves the logits unchanged", .expectation = E::holds,
-       .probe = K::heads, .architectures = any, .weight_level = true, .compare = SYMBREAK_COMPARE(head_permutation_invariance)},
-      {.name = "BATCH", .statement = "batch elements are independent: f([x; y]) = [f(x); f(y)]", .expectation = E::holds,
-       .probe = K::batch, .architectures = any, .compare = SYMBREAK_COMPARE(batch_independence)},
+      {.name = "HEADS",
+       .statement = "permuting heads with their W_O blocks leaves the logits unchanged",
+       .expectation = E::holds,
+       .probe = K::heads,
+       .architectures = any,
+       .weight_level = true,
+       .compare = SYMBREAK_COMPARE(head_permutation_invariance)},
+      {.name = "BATCH",
+       .statement = "batch elements are independent: f([x; y]) = [f(x); f(y)]",
+       .expectation = E::holds,
+       .probe = K::batch,
+       .architectures = any,
+       .compare = SYMBREAK_COMPARE(batch_independence)},
   };
 #undef SYMBREAK_COMPARE
   return properties;
@@ -288,19 +348,19 @@ Comparison<T> evaluate(const Property& property, const Subject<T>& f, const Prob
   else return property.compare.exact(f, p);
 }
 
-#define SYMBREAK_INSTANTIATE_CATALOGUE(T)                                                        \
-  template Comparison<T> equivariance<T>(const Subject<T>&, const Probe&);                       \
-  template Comparison<T> next_token_invariance<T>(const Subject<T>&, const Probe&);              \
-  template Comparison<T> causal_prefix_invariance<T>(const Subject<T>&, const Probe&);           \
-  template Comparison<T> prefix_independence<T>(const Subject<T>&, const Probe&);                \
-  template Comparison<T> rotate_query_key<T>(const Subject<T>&, const Probe&);                   \
-  template Comparison<T> transform_query_key<T>(const Subject<T>&, const Probe&);                \
-  template Comparison<T> rotate_value_output<T>(const Subject<T>&, const Probe&);                \
-  template Comparison<T> key_bias_cancels<T>(const Subject<T>&, const Probe&);                   \
-  template Comparison<T> query_bias_breaks_rotation<T>(const Subject<T>&, const Probe&);         \
-  template Comparison<T> value_bias_breaks_rotation<T>(const Subject<T>&, const Probe&);         \
-  template Comparison<T> head_permutation_invariance<T>(const Subject<T>&, const Probe&);        \
-  template Comparison<T> batch_independence<T>(const Subject<T>&, const Probe&);                 \
+#define SYMBREAK_INSTANTIATE_CATALOGUE(T)                                                 \
+  template Comparison<T> equivariance<T>(const Subject<T>&, const Probe&);                \
+  template Comparison<T> next_token_invariance<T>(const Subject<T>&, const Probe&);       \
+  template Comparison<T> causal_prefix_invariance<T>(const Subject<T>&, const Probe&);    \
+  template Comparison<T> prefix_independence<T>(const Subject<T>&, const Probe&);         \
+  template Comparison<T> rotate_query_key<T>(const Subject<T>&, const Probe&);            \
+  template Comparison<T> transform_query_key<T>(const Subject<T>&, const Probe&);         \
+  template Comparison<T> rotate_value_output<T>(const Subject<T>&, const Probe&);         \
+  template Comparison<T> key_bias_cancels<T>(const Subject<T>&, const Probe&);            \
+  template Comparison<T> query_bias_breaks_rotation<T>(const Subject<T>&, const Probe&);  \
+  template Comparison<T> value_bias_breaks_rotation<T>(const Subject<T>&, const Probe&);  \
+  template Comparison<T> head_permutation_invariance<T>(const Subject<T>&, const Probe&); \
+  template Comparison<T> batch_independence<T>(const Subject<T>&, const Probe&);          \
   template Comparison<T> evaluate<T>(const Property&, const Subject<T>&, const Probe&);
 
 SYMBREAK_INSTANTIATE_CATALOGUE(float)

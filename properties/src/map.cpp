@@ -54,13 +54,13 @@ void print_map(std::ostream& out, const std::vector<MapCell>& cells, const Theor
       const Probe& p = f.found.probes.front();
       char delta[48];
       std::snprintf(delta, sizeof delta, "%.2e", f.deviation);
-      detail = symbreak::describe(m) + ", x=" + symbreak::to_string(p.tokens) +
-               " σ=" + symbreak::to_string(p.sigma) + ": Δ = " + delta + " (" + std::to_string(f.exact_bits) + "-bit rational)";
+      detail = symbreak::describe(m) + ", x=" + symbreak::to_string(p.tokens) + " σ=" + symbreak::to_string(p.sigma) +
+               ": Δ = " + delta + " (" + std::to_string(f.exact_bits) + "-bit rational)";
     }
     out << row << detail << '\n';
   }
-  out << "\nThe map agrees with the theorem (invariant iff no PE and either no mask or a causal mask at depth 1) in "
-      << agree << "/" << cells.size() << " cells.\n";
+  out << "\nThe map agrees with the theorem (invariant iff no PE and either no mask or a causal mask at depth 1) in " << agree
+      << "/" << cells.size() << " cells.\n";
 }
 
 }  // namespace symbreak::properties

@@ -41,14 +41,14 @@ std::string evidence(const Verdict& v) {
     case Status::violated:
       if (v.finding) return "counterexample " + finding_text(v);
       return v.note;
-    case Status::holds:
-      break;
+    case Status::holds: break;
   }
-  if (v.arith == Precision::exact) return "max|Δ| = " + std::string(v.max_deviation == 0 ? "0" : sci(v.max_deviation)) + " (exact)";
+  if (v.arith == Precision::exact)
+    return "max|Δ| = " + std::string(v.max_deviation == 0 ? "0" : sci(v.max_deviation)) + " (exact)";
   char c[16];
   std::snprintf(c, sizeof c, "%g", v.c);
-  std::string s = "max|Δ| = " + sci(v.max_deviation) + " ≤ bound " + sci(v.bound) + " (c=" + c + " × ref err " +
-                  sci(v.err_ref) + " + atol " + sci(v.atol) + ")";
+  std::string s = "max|Δ| = " + sci(v.max_deviation) + " ≤ bound " + sci(v.bound) + " (c=" + c + " × ref err " + sci(v.err_ref) +
+                  " + atol " + sci(v.atol) + ")";
   if (v.rounding_outliers > 0) s += "; " + std::to_string(v.rounding_outliers) + " cleared by the exact reference";
   return s;
 }
@@ -85,14 +85,13 @@ void print_statistics(std::ostream& out, const std::vector<Verdict>& verdicts) {
 void print_findings(std::ostream& out, const std::vector<Verdict>& verdicts) {
   for (const auto& v : verdicts) {
     if (v.passed() || !v.finding) continue;
-    out << "\n" << v.property << " " << to_string(v.arith) << " " << to_string(v.status) << ": "
-        << finding_text(v) << "\n";
+    out << "\n" << v.property << " " << to_string(v.arith) << " " << to_string(v.status) << ": " << finding_text(v) << "\n";
     if (!v.finding->exact_difference.empty() && v.finding->exact_difference.size() <= 200)
       out << "  exact Δ = " << v.finding->exact_difference << "\n";
     out << "  replay: " << v.finding->replay << "\n";
     if (!v.finding->rc_reproduce.empty())
-      out << "  or: RC_PARAMS=\"" << v.finding->rc_reproduce << "\" symbreak check --property " << v.property
-          << " --arith " << to_string(v.arith) << "\n";
+      out << "  or: RC_PARAMS=\"" << v.finding->rc_reproduce << "\" symbreak check --property " << v.property << " --arith "
+          << to_string(v.arith) << "\n";
   }
 }
 
@@ -161,10 +160,9 @@ std::string to_junit(const std::vector<Verdict>& verdicts, const std::string& su
   std::string x = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
   x += "<testsuites name=\"symbreak check\" tests=\"" + std::to_string(verdicts.size()) + "\" failures=\"" +
        std::to_string(failures) + "\" errors=\"" + std::to_string(errors) + "\" time=\"" + seconds(total) + "\">\n";
-  x += "  <testsuite name=\"" + xml_escape(suite_name) + "\" tests=\"" + std::to_string(verdicts.size()) +
-       "\" failures=\"" + std::to_string(failures) + "\" errors=\"" + std::to_string(errors) + "\" skipped=\"" +
-       std::to_string(skipped) + "\" time=\"" + seconds(total) + "\" timestamp=\"" + stamp + "\" hostname=\"" +
-       xml_escape(host) + "\">\n";
+  x += "  <testsuite name=\"" + xml_escape(suite_name) + "\" tests=\"" + std::to_string(verdicts.size()) + "\" failures=\"" +
+       std::to_string(failures) + "\" errors=\"" + std::to_string(errors) + "\" skipped=\"" + std::to_string(skipped) +
+       "\" time=\"" + seconds(total) + "\" timestamp=\"" + stamp + "\" hostname=\"" + xml_escape(host) + "\">\n";
   for (const auto& v : verdicts) {
     x += "    <testcase name=\"" + xml_escape(v.property + " [" + std::string(to_string(v.arith)) + "]") +
          "\" classname=\"symbreak." + xml_escape(v.property) + "\" time=\"" + seconds(v.seconds) + "\">\n";

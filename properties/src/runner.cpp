@@ -10,10 +10,10 @@
 #include <sstream>
 
 #include "symbreak/io.hpp"
-#include "symbreak/text.hpp"
 #include "symbreak/json_reader.hpp"
 #include "symbreak/properties/generators.hpp"
 #include "symbreak/properties/search.hpp"
+#include "symbreak/text.hpp"
 
 namespace symbreak::properties {
 
@@ -99,7 +99,8 @@ std::string save_failure(const CheckOptions& options, const Property& property, 
   std::error_code ec;
   fs::create_directories(options.failure_dir, ec);
   const std::string body = case_to_json(finding.found);
-  const fs::path path = fs::path(options.failure_dir) / (file_prefix(property, arith) + text::hex(stream_seed(0, body)) + ".json");
+  const fs::path path =
+      fs::path(options.failure_dir) / (file_prefix(property, arith) + text::hex(stream_seed(0, body)) + ".json");
   json j = target_json(target);
   j["property"] = property.name;
   j["arith"] = to_string(arith);
@@ -168,8 +169,8 @@ Finding finding_from(const Case& c, const CaseOutcome& o) {
 }
 
 std::string replay_command(const Property& property, Precision arith, const Target& target, std::uint64_t seed) {
-  std::string cmd = "symbreak check --property " + std::string(property.name) + " --arith " +
-                    std::string(to_string(arith)) + " --seed " + std::to_string(seed);
+  std::string cmd = "symbreak check --property " + std::string(property.name) + " --arith " + std::string(to_string(arith)) +
+                    " --seed " + std::to_string(seed);
   if (target.fault.fault != Fault::none) {
     std::ostringstream eps;
     eps << target.fault.epsilon;
@@ -177,8 +178,6 @@ std::string replay_command(const Property& property, Precision arith, const Targ
   }
   return cmd;
 }
-
-
 
 }  // namespace
 
@@ -205,8 +204,7 @@ void record_exact_difference(ProbeOutcome& o, const Comparison<Exact>& e, int ro
 }  // namespace
 
 template <class T>
-ProbeChecker<T>::ProbeChecker(const Property& property, const Target& target, const ModelSpec& spec,
-                              const ToleranceRule& rule)
+ProbeChecker<T>::ProbeChecker(const Property& property, const Target& target, const ModelSpec& spec, const ToleranceRule& rule)
     : property_(property), target_(target), spec_(spec), rule_(rule), subject_(factory_of<T>(target)(spec)) {}
 
 template <class T>
@@ -264,8 +262,7 @@ ProbeOutcome ProbeChecker<T>::check(const Probe& p) {
       o.symmetric = o.rounding_outlier;
       if (!o.symmetric) {
         const Deviation exact_dev = deviation(*exact);
-        record_exact_difference(o, *exact, dev.row >= 0 ? dev.row : exact_dev.row,
-                                dev.col >= 0 ? dev.col : exact_dev.col);
+        record_exact_difference(o, *exact, dev.row >= 0 ? dev.row : exact_dev.row, dev.col >= 0 ? dev.col : exact_dev.col);
       }
     }
     return o;
@@ -303,6 +300,92 @@ std::uint64_t resolve_seed(const CheckOptions& options) {
   return (static_cast<std::uint64_t>(device()) << 32) ^ device();
 }
 
+namespace {
+
+// Why `property` cannot run in `arith` on `target`, or nullopt when it can.
+std::optional<std::string> not_applicable_reason(const Property& property, Precision arith, const Target& target) {
+  if (!supports(target, arith)) return "the target offers no " + std::string(to_string(arith)) + " evaluation with a reference";
+  if (property.weight_level && !target.has_weights) return "needs the model's weights; the target is an opaque function";
+  if (target.fixed && !property.applies_to(declaration_of(target.fixed->config)))
+    return "the declared mask, PE or depth is outside this property's class";
+  return std::nullopt;
+}
+
+Status failure_status(const Property& property) {
+  return property.expectation == Expectation::holds ? Status::violated : Status::broken_as_expected;
+}
+
+// The failure database: stored failures of this property are replayed before any search. Returns
+// true (and fills v) when one still fails; removes the ones that now pass.
+bool replay_stored_failures(const Property& property, Precision arith, const Target& target, const CheckOptions& options,
+                            Verdict& v) {
+  if (options.failure_dir.empty() || !std::filesystem::is_directory(options.failure_dir)) return false;
+  for (const auto& entry : std::filesystem::directory_iterator(options.failure_dir)) {
+    const std::string file = entry.path().filename().string();
+    if (!file.starts_with(file_prefix(property, arith)) || !file.ends_with(".json")) continue;
+    const Property* stored_property = nullptr;
+    Precision stored_arith;
+    StoredFailure stored;
+    try {
+      stored = load_failure(entry.path().string(), &stored_property, &stored_arith);
+    } catch (const ConfigError& e) {
+      v.note += "skipped unreadable failure file " + entry.path().string() + "; ";
+      continue;
+    }
+    if (stored.target != target.name) continue;
+    const CaseOutcome o = evaluate_case_in(arith, property, target, stored.stored, options.tolerance);
+    if (!o.symmetric) {
+      v.status = failure_status(property);
+      v.finding = finding_from(stored.stored, o);
+      v.finding->saved_to = stored.path;
+      v.finding->replay = "symbreak check --replay " + stored.path;
+      v.cases = 1;
+      v.models = 1;
+      v.note += "stored failure replayed first; ";
+      return true;
+    }
+    std::filesystem::remove(entry.path());
+    v.note += "stored failure " + file + " now passes and was removed; ";
+  }
+  return false;
+}
+
+// Counts a searched (not shrunk) case into the verdict and keeps the evidence of the probe closest to
+// its bound (in Exact: the largest difference).
+void tally_case(Verdict& v, const Case& c, const CaseOutcome& o, Precision arith, double& closest_ratio) {
+  ++v.models;
+  v.cases += static_cast<int>(o.probes.size());
+  ++v.classes[architecture_class(c.model.config)];
+  for (const ProbeOutcome& p : o.probes) {
+    v.rounding_outliers += p.rounding_outlier;
+    const double ratio = arith == Precision::exact ? p.deviation : p.deviation / std::max(p.bound, 1e-300);
+    if (p.symmetric && ratio > closest_ratio) {
+      closest_ratio = ratio;
+      v.max_deviation = p.deviation;
+      v.bound = p.bound;
+      v.err_ref = p.err_ref;
+      v.atol = p.atol;
+    }
+  }
+}
+
+properties::SearchOptions search_options(const Property& property, Precision arith, const CheckOptions& options,
+                                         std::uint64_t seed) {
+  properties::SearchOptions so;
+  so.seed = seed;
+  so.max_success = options.cases.value_or(properties::rc_params_set() ? properties::rc_params_max_success() : 100);
+  so.max_size = options.max_size;
+  so.shrink = options.shrink;
+  so.search_seconds = options.search_seconds;
+  so.shrink_seconds = options.shrink_seconds;
+  so.id = std::string(property.name) + "/" + std::string(to_string(arith));
+  so.description = std::string(property.statement);
+  so.honour_rc_params = true;
+  return so;
+}
+
+}  // namespace
+
 Verdict run_property(const Property& property, Precision arith, const Target& target, const CheckOptions& options) {
   const auto started = Clock::now();
   Verdict v;
@@ -316,62 +399,23 @@ Verdict run_property(const Property& property, Precision arith, const Target& ta
     v.seconds = std::chrono::duration<double>(Clock::now() - started).count();
     return v;
   };
-  if (!supports(target, arith)) {
+  if (auto why = not_applicable_reason(property, arith, target)) {
     v.status = Status::not_applicable;
-    v.note = "the target offers no " + std::string(to_string(arith)) + " evaluation with a reference";
+    v.note = *why;
     return finish();
   }
-  if (property.weight_level && !target.has_weights) {
-    v.status = Status::not_applicable;
-    v.note = "needs the model's weights; the target is an opaque function";
-    return finish();
-  }
-  if (target.fixed && !property.applies_to(declaration_of(target.fixed->config))) {
-    v.status = Status::not_applicable;
-    v.note = "the declared mask, PE or depth is outside this property's class";
-    return finish();
-  }
+  if (replay_stored_failures(property, arith, target, options, v)) return finish();
 
-  // 1. The failure database: stored failures are replayed first.
-  if (!options.failure_dir.empty() && std::filesystem::is_directory(options.failure_dir)) {
-    for (const auto& entry : std::filesystem::directory_iterator(options.failure_dir)) {
-      const std::string file = entry.path().filename().string();
-      if (!file.starts_with(file_prefix(property, arith)) || !file.ends_with(".json")) continue;
-      const Property* stored_property = nullptr;
-      Precision stored_arith;
-      StoredFailure stored;
-      try {
-        stored = load_failure(entry.path().string(), &stored_property, &stored_arith);
-      } catch (const ConfigError& e) {
-        v.note += "skipped unreadable failure file " + entry.path().string() + "; ";
-        continue;
-      }
-      if (stored.target != target.name) continue;
-      const CaseOutcome o = evaluate_case_in(arith, property, target, stored.stored, options.tolerance);
-      if (!o.symmetric) {
-        v.status = property.expectation == Expectation::holds ? Status::violated : Status::broken_as_expected;
-        v.finding = finding_from(stored.stored, o);
-        v.finding->saved_to = stored.path;
-        v.finding->replay = "symbreak check --replay " + stored.path;
-        v.cases = 1;
-        v.models = 1;
-        v.note += "stored failure replayed first; ";
-        return finish();
-      }
-      std::filesystem::remove(entry.path());
-      v.note += "stored failure " + file + " now passes and was removed; ";
-    }
-  }
-
-  // 2. The random search, with RapidCheck doing generation and shrinking (search.hpp).
+  // The random search, with RapidCheck doing generation and shrinking (search.hpp). The trial keeps
+  // the last failing case: after shrinking, that is the minimal one.
   std::optional<Case> last_failure;
   CaseOutcome last_outcome;
   std::string error;
-  double best_ratio = -1;
+  double closest_ratio = -1;
   const auto case_gen = gen::case_for(property, options.limits, options.probes);
-  const auto fixed_gen = target.fixed ? rc::gen::container<std::vector<Probe>>(
-                                            options.probes, gen::probe(property, *target.fixed, options.limits))
-                                      : rc::gen::just(std::vector<Probe>{});
+  const auto fixed_gen =
+      target.fixed ? rc::gen::container<std::vector<Probe>>(options.probes, gen::probe(property, *target.fixed, options.limits))
+                   : rc::gen::just(std::vector<Probe>{});
   const auto trial = [&](bool shrinking) {
     const Case c = target.fixed ? Case{*target.fixed, *fixed_gen} : *case_gen;
     CaseOutcome o;
@@ -382,50 +426,24 @@ Verdict run_property(const Property& property, Precision arith, const Target& ta
       last_failure = c;
       return properties::Trial::error;
     }
-    if (!shrinking) {
-      ++v.models;
-      v.cases += static_cast<int>(o.probes.size());
-      ++v.classes[architecture_class(c.model.config)];
-      for (const ProbeOutcome& p : o.probes) {
-        v.rounding_outliers += p.rounding_outlier;
-        const double ratio = arith == Precision::exact ? p.deviation : p.deviation / std::max(p.bound, 1e-300);
-        if (p.symmetric && ratio > best_ratio) {
-          best_ratio = ratio;
-          v.max_deviation = p.deviation;
-          v.bound = p.bound;
-          v.err_ref = p.err_ref;
-          v.atol = p.atol;
-        }
-      }
-    }
+    if (!shrinking) tally_case(v, c, o, arith, closest_ratio);
     if (o.symmetric) return properties::Trial::pass;
     last_failure = c;
     last_outcome = o;
     return properties::Trial::fail;
   };
-  properties::SearchOptions so;
-  so.seed = v.seed;
-  so.max_success = options.cases.value_or(properties::rc_params_set() ? properties::rc_params_max_success() : 100);
-  so.max_size = options.max_size;
-  so.shrink = options.shrink;
-  so.search_seconds = options.search_seconds;
-  so.shrink_seconds = options.shrink_seconds;
-  so.id = std::string(property.name) + "/" + std::string(to_string(arith));
-  so.description = std::string(property.statement);
-  so.honour_rc_params = true;
-  const properties::SearchResult result = properties::search(trial, so);
+  const properties::SearchResult result = properties::search(trial, search_options(property, arith, options, v.seed));
   v.time_capped = result.time_capped;
   v.shrink_capped = result.shrink_capped;
+
   if (result.failed && last_failure) {
     if (result.failed_with_error) {
       v.status = Status::error;
       v.note += "evaluation failed: " + error + "; ";
-      Finding f;
-      f.found = *last_failure;
-      v.finding = f;
+      v.finding = Finding{.found = *last_failure};
     } else {
       v.finding = finding_from(*last_failure, last_outcome);
-      v.status = property.expectation == Expectation::holds ? Status::violated : Status::broken_as_expected;
+      v.status = failure_status(property);
     }
     v.finding->rc_reproduce = result.rc_reproduce;
     v.finding->replay = replay_command(property, arith, target, resolve_seed(options));
@@ -439,8 +457,7 @@ Verdict run_property(const Property& property, Precision arith, const Target& ta
   } else {
     if (!result.gave_up.empty()) v.note += "RapidCheck gave up: " + result.gave_up + "; ";
     v.status = property.expectation == Expectation::holds ? Status::holds : Status::violated;
-    if (property.expectation == Expectation::broken)
-      v.note += "no witness in " + std::to_string(v.cases) + " cases; ";
+    if (property.expectation == Expectation::broken) v.note += "no witness in " + std::to_string(v.cases) + " cases; ";
   }
   if (v.time_capped) v.note += "search time cap reached; ";
   if (v.shrink_capped) v.note += "shrinking time cap reached; ";

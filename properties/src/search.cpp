@@ -72,7 +72,8 @@ SearchResult search(const std::function<Trial(bool)>& trial, const SearchOptions
   metadata.id = o.id;
   metadata.description = o.description;
   SilentListener listener;
-  const rc::detail::TestResult r = rc::detail::checkProperty(rc::detail::toProperty(testable), metadata, params, listener, reproduce);
+  const rc::detail::TestResult r =
+      rc::detail::checkProperty(rc::detail::toProperty(testable), metadata, params, listener, reproduce);
 
   rc::detail::FailureResult failure;
   rc::detail::GaveUpResult gave_up;

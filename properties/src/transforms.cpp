@@ -94,8 +94,8 @@ Model<T> permute_heads(Model<T> model, int layer, const Permutation& perm) {
         for (int k = 0; k < dh; ++k) L.w_qkv(r, part * d + h * dh + k) = old.w_qkv(r, part * d + from * dh + k);
     for (int k = 0; k < dh; ++k)
       for (int col = 0; col < d; ++col) L.w_o(h * dh + k, col) = old.w_o(from * dh + k, col);
-    for (auto [to, src] : {std::pair{&bias.query, &old_bias.query}, std::pair{&bias.key, &old_bias.key},
-                           std::pair{&bias.value, &old_bias.value}})
+    for (auto [to, src] :
+         {std::pair{&bias.query, &old_bias.query}, std::pair{&bias.key, &old_bias.key}, std::pair{&bias.value, &old_bias.value}})
       if (src->size() > 0)
         for (int k = 0; k < dh; ++k) (*to)(h, k) = (*src)(from, k);
   }
@@ -114,10 +114,10 @@ Model<T> add_unlearned_bias(Model<T> model, BiasSlot slot, int layer, int head, 
   return model;
 }
 
-#define SYMBREAK_INSTANTIATE_TRANSFORMS(T)                                                         \
-  template Model<T> transform_qk<T>(Model<T>, int, int, const Tensor<Exact>&);                     \
-  template Model<T> transform_vo<T>(Model<T>, int, int, const Tensor<Exact>&);                     \
-  template Model<T> permute_heads<T>(Model<T>, int, const Permutation&);                           \
+#define SYMBREAK_INSTANTIATE_TRANSFORMS(T)                                     \
+  template Model<T> transform_qk<T>(Model<T>, int, int, const Tensor<Exact>&); \
+  template Model<T> transform_vo<T>(Model<T>, int, int, const Tensor<Exact>&); \
+  template Model<T> permute_heads<T>(Model<T>, int, const Permutation&);       \
   template Model<T> add_unlearned_bias<T>(Model<T>, BiasSlot, int, int, const std::vector<Exact>&);
 
 SYMBREAK_INSTANTIATE_TRANSFORMS(float)

@@ -17,7 +17,8 @@ Action register_analyze(CLI::App& app) {
     bool at_init = false;
   };
   auto f = std::make_shared<Flags>();
-  CLI::App* cmd = app.add_subcommand("analyze", "Measure what a trained model keeps where (Paper A's residual claim, Paper B's alignment)");
+  CLI::App* cmd =
+      app.add_subcommand("analyze", "Measure what a trained model keeps where (Paper A's residual claim, Paper B's alignment)");
   cmd->add_option("runs", f->runs, "Run directories written by symbreak train (config.json, run.json, weights.bin)")->required();
   cmd->add_option("--prompts", f->prompts, "Test prompts fed teacher-forced (the first P of the run's fixed test set)")
       ->check(CLI::Range(50, 1000000));
@@ -36,12 +37,13 @@ Action register_analyze(CLI::App& app) {
     std::vector<std::string> names;
     for (const std::string& dir : f->runs) {
       const experiments::RunFiles run = experiments::read_run(dir);  // reads everything before any work
-      std::cout << "symbreak analyze: " << dir << (f->at_init ? " (untrained weights)" : "") << ", " << options.prompts << " prompts\n"
+      std::cout << "symbreak analyze: " << dir << (f->at_init ? " (untrained weights)" : "") << ", " << options.prompts
+                << " prompts\n"
                 << std::flush;
       experiments::RunAnalysis a = experiments::analyze(run, options);
       const std::string out = f->runs.size() > 1 ? f->out + "/" + run.name
-                                                  : !f->out.empty() ? f->out
-                                                                    : dir + (f->at_init ? "/analysis-init" : "/analysis");
+                              : !f->out.empty()  ? f->out
+                                                 : dir + (f->at_init ? "/analysis-init" : "/analysis");
       experiments::write_analysis(a, out);
       const auto& j = a.json;
       std::printf("  excluded constant slots: %zu\n", j["excluded_slots"].size());
@@ -55,11 +57,13 @@ Action register_analyze(CLI::App& app) {
         const auto& r = j["retention"][l];
         const double mass = l < j["self_attention_mass"].size() ? j["self_attention_mass"][l].get<double>() : NAN;
         std::printf("  %-6zu %10.3f %10.3f %10.3f %12.3f\n", l, r["own_token"].is_null() ? NAN : r["own_token"].get<double>(),
-                    r["other_tokens"].is_null() ? NAN : r["other_tokens"].get<double>(), j["position_probe"][l]["accuracy"].get<double>(), mass);
+                    r["other_tokens"].is_null() ? NAN : r["other_tokens"].get<double>(),
+                    j["position_probe"][l]["accuracy"].get<double>(), mass);
       }
       const auto& al = j["alignment"];
       std::printf("  alignment with the mean query bias (bias %s): mean z raw %.2f, actual keys %.2f\n",
-                  al["bias_enabled"].get<bool>() ? "on" : "off", al["mean_z_raw"].is_null() ? NAN : al["mean_z_raw"].get<double>(),
+                  al["bias_enabled"].get<bool>() ? "on" : "off",
+                  al["mean_z_raw"].is_null() ? NAN : al["mean_z_raw"].get<double>(),
                   al["mean_z_actual"].is_null() ? NAN : al["mean_z_actual"].get<double>());
       std::cout << "  wrote " << out << "/analysis.json, CSVs, pearson/cka/retention .png and .svg\n";
       names.push_back(run.name);
@@ -68,8 +72,8 @@ Action register_analyze(CLI::App& app) {
     if (analyses.size() > 1) {
       std::vector<const experiments::RunAnalysis*> rows;
       for (const auto& a : analyses) rows.push_back(&a);
-      experiments::write_pearson_grid(rows, names, "Pearson correlation between layers" + std::string(f->at_init ? " (untrained)" : ""),
-                                      f->out + "/pearson");
+      experiments::write_pearson_grid(
+          rows, names, "Pearson correlation between layers" + std::string(f->at_init ? " (untrained)" : ""), f->out + "/pearson");
       std::cout << "wrote " << f->out << "/pearson.png and .svg (one row per run)\n";
     }
     return 0;

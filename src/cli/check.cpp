@@ -88,8 +88,7 @@ Action register_check(CLI::App& app) {
   cmd->add_option("--fault", f->fault, "Check a deliberately broken reference model: " + faults);
   cmd->add_option("--epsilon", f->epsilon, "Size of the fault")->check(CLI::PositiveNumber);
   cmd->add_option("--tolerance-c", f->tolerance_c, "Float bound: c in c·err_ref + atol")->check(CLI::PositiveNumber);
-  cmd->add_option("--atol-ulps", f->atol_ulps, "Float bound: atol in units of u·max|output|")
-      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--atol-ulps", f->atol_ulps, "Float bound: atol in units of u·max|output|")->check(CLI::NonNegativeNumber);
 
   return [f]() {
     check_writable(f->json_path, "--json");
@@ -122,9 +121,8 @@ Action register_check(CLI::App& app) {
       seed = properties::resolve_seed(options);
       options.seed = seed;
       const properties::Target target = properties::reference_target(fault);
-      std::cout << "symbreak check: " << target.name << " model, seed " << seed << ", "
-                << options.cases.value_or(100) << " models × " << options.probes
-                << " inputs per property and arithmetic\n"
+      std::cout << "symbreak check: " << target.name << " model, seed " << seed << ", " << options.cases.value_or(100)
+                << " models × " << options.probes << " inputs per property and arithmetic\n"
                 << "Exact: equality; f32/f64: |Δ| ≤ c·err_ref + atol, err_ref measured against Exact\n\n";
       verdicts = properties::run_check(target, options);
     }

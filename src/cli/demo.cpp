@@ -6,9 +6,9 @@
 #include <vector>
 
 #include "commands.hpp"
-#include "symbreak/text.hpp"
 #include "symbreak/model.hpp"
 #include "symbreak/permutation.hpp"
+#include "symbreak/text.hpp"
 #include "table.hpp"
 
 namespace symbreak::cli {
@@ -118,8 +118,8 @@ Action register_demo(CLI::App& app) {
     int length = 8;
   };
   auto opts = std::make_shared<Options>();
-  CLI::App* demo = app.add_subcommand(
-      "demo", "Last-position invariance under a random permutation of tokens 1..n-1, in f32, f64 and Exact");
+  CLI::App* demo =
+      app.add_subcommand("demo", "Last-position invariance under a random permutation of tokens 1..n-1, in f32, f64 and Exact");
   demo->add_option("--config", opts->config_path, "A model config (JSON); default: the built-in models")
       ->check(CLI::ExistingFile);
   demo->add_option("--seed", opts->seed, "Seed for weights, tokens and the permutation");
@@ -134,13 +134,13 @@ Action register_demo(CLI::App& app) {
     }
     for (const auto& c : cases)
       if (opts->length > c.config.context_length)
-        throw std::invalid_argument("--length " + std::to_string(opts->length) + " exceeds \"context_length\": " +
-                                    std::to_string(c.config.context_length));
+        throw std::invalid_argument("--length " + std::to_string(opts->length) +
+                                    " exceeds \"context_length\": " + std::to_string(c.config.context_length));
     std::cout << "symbreak demo: is the prediction at the last position invariant when tokens 1..n-1 are permuted?\n"
               << "Δ = max |logits(σx)[n] - logits(x)[n]|. Rounding bound = err(x) + err(σx), the float errors measured\n"
               << "against Exact: if the exact Δ were 0, the float Δ could not exceed it.\n"
-              << "Exact: rationals, non-rational functions at P = " << kExactPrecisionBits
-              << " bits (seed " << opts->seed << ")\n\n";
+              << "Exact: rationals, non-rational functions at P = " << kExactPrecisionBits << " bits (seed " << opts->seed
+              << ")\n\n";
     Table table({"model", "shape", "arith", "max|Δ|", "rounding bound", "verdict"});
     bool all_expected = true;
     for (const auto& c : cases) all_expected = run_case(c, opts->seed, opts->length, table) && all_expected;

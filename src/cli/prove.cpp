@@ -5,12 +5,12 @@
 
 #include "commands.hpp"
 #include "symbreak/io.hpp"
-#include "symbreak/text.hpp"
 #include "symbreak/proofs/ceiling.hpp"
 #include "symbreak/proofs/prover.hpp"
 #include "symbreak/proofs/theorems.hpp"
 #include "symbreak/properties/report.hpp"
 #include "symbreak/properties/runner.hpp"
+#include "symbreak/text.hpp"
 #include "table.hpp"
 
 namespace symbreak::cli {
@@ -26,7 +26,6 @@ struct ProveFlags {
   int cases = 100;
   std::uint64_t seed = 1;
 };
-
 
 std::string witness_text(const proofs::GroupVerdict& g) {
   if (!g.witness) return g.verdict == proofs::Verdict::unknown ? "terms differ, no numeric difference found" : "";
@@ -44,10 +43,12 @@ ModelConfig config_from(const ProveFlags& f) {
   ModelConfig c = make_config(std::max(16, f.length), std::max(16, f.length), f.d_model, f.heads, f.layers);
   c.d_ff = 2 * f.d_model;
   c.mask = f.mask == "causal" ? MaskKind::causal : MaskKind::none;
-  c.positional_encoding = f.pe == "learned" ? PositionalEncoding::learned
+  c.positional_encoding = f.pe == "learned"      ? PositionalEncoding::learned
                           : f.pe == "sinusoidal" ? PositionalEncoding::sinusoidal
                                                  : PositionalEncoding::none;
-  c.activation = f.activation == "relu" ? Activation::relu : f.activation == "gelu_tanh" ? Activation::gelu_tanh : Activation::gelu;
+  c.activation = f.activation == "relu"        ? Activation::relu
+                 : f.activation == "gelu_tanh" ? Activation::gelu_tanh
+                                               : Activation::gelu;
   c.layernorm = c.final_layernorm = !f.no_layernorm;
   c.mlp = !f.no_mlp;
   if (f.no_residual) c.residual_attention = c.residual_mlp = std::vector<bool>(f.layers, false);
@@ -76,7 +77,8 @@ int run_single(const ProveFlags& f) {
 
 int run_map(const ProveFlags& f) {
   std::cout << "symbreak prove --map: is the prediction at the last position invariant to every permutation of "
-               "tokens 1..n-1, for all weights? (n = " << f.length << ", 2 heads, d = 4, LN, GELU MLP)\n\n";
+               "tokens 1..n-1, for all weights? (n = "
+            << f.length << ", 2 heads, d = 4, LN, GELU MLP)\n\n";
   const auto cells = proofs::proof_map(f.length);
   Table t({"PE", "mask", "depth", "residual", "verdict", "theorem", "DAG nodes", "seconds"});
   int agree = 0;
@@ -88,26 +90,32 @@ int run_map(const ProveFlags& f) {
     agree += agrees;
     char secs[16];
     std::snprintf(secs, sizeof secs, "%.2f", c.report.seconds);
-    t.add({std::string(to_string(c.pe)), std::string(to_string(c.mask)), std::to_string(c.depth),
-           c.residual ? "on" : "off", std::string(proofs::to_string(v)) + (agrees ? "" : "  DISAGREES"),
-           invariant_by_theorem ? "invariant" : "broken", std::to_string(c.report.dag_nodes), secs});
-    j.push_back({{"pe", std::string(to_string(c.pe))}, {"mask", std::string(to_string(c.mask))}, {"depth", c.depth},
-                 {"residual", c.residual}, {"verdict", std::string(proofs::to_string(v))},
-                 {"dag_nodes", c.report.dag_nodes}, {"seconds", c.report.seconds}});
+    t.add({std::string(to_string(c.pe)), std::string(to_string(c.mask)), std::to_string(c.depth), c.residual ? "on" : "off",
+           std::string(proofs::to_string(v)) + (agrees ? "" : "  DISAGREES"), invariant_by_theorem ? "invariant" : "broken",
+           std::to_string(c.report.dag_nodes), secs});
+    j.push_back({{"pe", std::string(to_string(c.pe))},
+                 {"mask", std::string(to_string(c.mask))},
+                 {"depth", c.depth},
+                 {"residual", c.residual},
+                 {"verdict", std::string(proofs::to_string(v))},
+                 {"dag_nodes", c.report.dag_nodes},
+                 {"seconds", c.report.seconds}});
   }
   t.print(std::cout);
-  std::cout << "\nAgrees with the theorem (invariant iff no PE and either no mask or a causal mask at depth 1) in "
-            << agree << "/" << cells.size() << " cells.\n";
+  std::cout << "\nAgrees with the theorem (invariant iff no PE and either no mask or a causal mask at depth 1) in " << agree
+            << "/" << cells.size() << " cells.\n";
   if (!f.json_path.empty()) write_file_atomically(f.json_path, nlohmann::json{{"map", j}}.dump(2));
   return agree == static_cast<int>(cells.size()) ? 0 : 1;
 }
 
 int run_exhaustive(const ProveFlags& f) {
-  if (f.length > 8) throw std::invalid_argument("--exhaustive: --length " + std::to_string(f.length) + " is too long (allowed: up to 8)");
+  if (f.length > 8)
+    throw std::invalid_argument("--exhaustive: --length " + std::to_string(f.length) + " is too long (allowed: up to 8)");
   const ModelConfig c = config_from(f);
-  std::cout << "symbreak prove --exhaustive: every permutation, Exact arithmetic, random weights (seed " << f.seed
-            << "); " << describe(c) << ", n = " << f.length << "\n\n";
-  for (const auto& r : {proofs::exhaustive_last_position(c, f.length, f.seed), proofs::exhaustive_equivariance(c, f.length, f.seed)})
+  std::cout << "symbreak prove --exhaustive: every permutation, Exact arithmetic, random weights (seed " << f.seed << "); "
+            << describe(c) << ", n = " << f.length << "\n\n";
+  for (const auto& r :
+       {proofs::exhaustive_last_position(c, f.length, f.seed), proofs::exhaustive_equivariance(c, f.length, f.seed)})
     std::printf("%-46s %zu/%zu equal  (%.1f s)\n", r.group.c_str(), r.equal, r.total, r.seconds);
   return 0;
 }
@@ -125,9 +133,12 @@ int run_rotations(const ProveFlags& f) {
   bool ok = true;
   for (const auto& v : verdicts) {
     ok = ok && v.passed();
-    std::cout << v.property << ": " << (v.status == properties::Status::holds ? "checked exactly on " + std::to_string(v.cases) + " random cases, all equal"
-                                        : v.status == properties::Status::broken_as_expected ? "broken, as T5 says: " + properties::evidence(v)
-                                                                                        : std::string(properties::to_string(v.status)) + ": " + properties::evidence(v))
+    std::cout << v.property << ": "
+              << (v.status == properties::Status::holds
+                      ? "checked exactly on " + std::to_string(v.cases) + " random cases, all equal"
+                  : v.status == properties::Status::broken_as_expected
+                      ? "broken, as T5 says: " + properties::evidence(v)
+                      : std::string(properties::to_string(v.status)) + ": " + properties::evidence(v))
               << "\n";
   }
   return ok ? 0 : 1;
@@ -142,8 +153,8 @@ int run_ceiling(const ProveFlags& f) {
   for (const auto& d : c.digits)
     std::printf("digit %d (%-9s) %.5f = %s  (%zu information classes)\n", d.digit, names[d.digit], exact_to_double(d.ceiling),
                 exact_to_string(d.ceiling).c_str(), d.classes);
-  std::printf("\nwhole answer, teacher forced: at most %.5f = %s (per-digit ceilings, first two digits jointly);\n", exact_to_double(c.whole_upper_bound),
-              exact_to_string(c.whole_upper_bound).c_str());
+  std::printf("\nwhole answer, teacher forced: at most %.5f = %s (per-digit ceilings, first two digits jointly);\n",
+              exact_to_double(c.whole_upper_bound), exact_to_string(c.whole_upper_bound).c_str());
   std::printf("an explicit predictor reaches %.5f = %s%s\n", exact_to_double(c.whole_lower_bound),
               exact_to_string(c.whole_lower_bound).c_str(),
               c.whole_lower_bound == c.whole_upper_bound ? ", so the ceiling is exact" : " (the exact ceiling lies between)");
@@ -159,7 +170,8 @@ int run_ceiling(const ProveFlags& f) {
 
 Action register_prove(CLI::App& app) {
   auto f = std::make_shared<ProveFlags>();
-  CLI::App* cmd = app.add_subcommand("prove", "Prove or refute permutation invariance for all weights; the map; exhaustive checks; the Bayes ceiling");
+  CLI::App* cmd = app.add_subcommand(
+      "prove", "Prove or refute permutation invariance for all weights; the map; exhaustive checks; the Bayes ceiling");
   cmd->add_option("--config", f->config_path, "A model config (JSON)")->check(CLI::ExistingFile);
   cmd->add_option("--layers", f->layers, "Depth")->check(CLI::Range(1, 8));
   cmd->add_option("--heads", f->heads, "Heads")->check(CLI::Range(1, 8));

@@ -17,15 +17,19 @@ Action register_reproduce(CLI::App& app, int* argc, char*** argv) {
     std::optional<int> threads;
   };
   auto f = std::make_shared<Flags>();
-  CLI::App* cmd = app.add_subcommand("reproduce", "Run the checks and experiments behind every claim of both papers; write report.html and claims.json");
+  CLI::App* cmd = app.add_subcommand(
+      "reproduce", "Run the checks and experiments behind every claim of both papers; write report.html and claims.json");
   auto* quick = cmd->add_flag("--quick", f->quick, "Small models and few seeds: minutes (the README's main job)");
-  cmd->add_flag("--full", f->full, "The paper's 6x384 model with >= 10 seeds per ablation: days on 2 cores; resumable, MPI-aware")->excludes(quick);
+  cmd->add_flag("--full", f->full, "The paper's 6x384 model with >= 10 seeds per ablation: days on 2 cores; resumable, MPI-aware")
+      ->excludes(quick);
   cmd->add_option("--out", f->out, "Output directory (report.html, claims.json, exact/, sweeps/); default reproduce-<scale>");
   cmd->add_option("--jobs", f->jobs, "Trainings at a time (per MPI rank)")->check(CLI::Range(1, 256));
   cmd->add_option("--threads", f->threads, "Threads per training (default: cores / jobs)")->check(CLI::Range(1, 256));
   cmd->add_flag("--resume", f->resume, "Reuse the finished runs in --out (without it, --out must be new or empty)");
-  cmd->add_option("--plans", f->plans, "Directory of plan files (default: experiments/plans, with quick/ and full/)")->check(CLI::ExistingDirectory);
-  cmd->add_option("--exact-cases", f->exact_cases, "Random models per exact property (default by scale: 40, 100, 200)")->check(CLI::Range(1, 100000));
+  cmd->add_option("--plans", f->plans, "Directory of plan files (default: experiments/plans, with quick/ and full/)")
+      ->check(CLI::ExistingDirectory);
+  cmd->add_option("--exact-cases", f->exact_cases, "Random models per exact property (default by scale: 40, 100, 200)")
+      ->check(CLI::Range(1, 100000));
   return [f, argc, argv]() {
     experiments::ReproduceOptions o;
     o.scale = f->quick ? "quick" : f->full ? "full" : "standard";

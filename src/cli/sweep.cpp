@@ -29,11 +29,13 @@ Action register_sweep(CLI::App& app, int* argc, char*** argv) {
     bool status = false, quiet = false;
   };
   auto f = std::make_shared<Flags>();
-  CLI::App* cmd = app.add_subcommand("sweep", "Run or resume a plan of trainings (configs x seeds) with an SQLite ledger; mpirun spreads it over ranks");
+  CLI::App* cmd = app.add_subcommand(
+      "sweep", "Run or resume a plan of trainings (configs x seeds) with an SQLite ledger; mpirun spreads it over ranks");
   cmd->add_option("--plan", f->plan, "A plan (experiments/plans/*.json)")->required()->check(CLI::ExistingFile);
   cmd->add_option("--out", f->out, "The sweep directory (ledger.sqlite, runs/, results.json, figures)")->required();
   cmd->add_option("--jobs", f->jobs, "Runs at a time (per MPI rank)")->check(CLI::Range(1, 256));
-  cmd->add_option("--threads", f->threads, "Threads per run (default: this host's cores / (jobs x ranks on the host))")->check(CLI::Range(1, 256));
+  cmd->add_option("--threads", f->threads, "Threads per run (default: this host's cores / (jobs x ranks on the host))")
+      ->check(CLI::Range(1, 256));
   cmd->add_flag("--status", f->status, "Print progress and the results table (Wilson 95 % intervals) from the ledger, and exit");
   cmd->add_flag("--quiet", f->quiet, "No progress output");
   return [f, argc, argv]() {

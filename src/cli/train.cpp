@@ -12,7 +12,8 @@ namespace {
 
 std::string duration(double seconds) {
   char b[32];
-  if (seconds >= 3600) std::snprintf(b, sizeof b, "%dh%02dm", static_cast<int>(seconds / 3600), static_cast<int>(seconds) % 3600 / 60);
+  if (seconds >= 3600)
+    std::snprintf(b, sizeof b, "%dh%02dm", static_cast<int>(seconds / 3600), static_cast<int>(seconds) % 3600 / 60);
   else if (seconds >= 60) std::snprintf(b, sizeof b, "%dm%02ds", static_cast<int>(seconds / 60), static_cast<int>(seconds) % 60);
   else std::snprintf(b, sizeof b, "%.0fs", seconds);
   return b;
@@ -49,14 +50,15 @@ Action register_train(CLI::App& app) {
       const int width = 24, filled = p.steps ? p.step * width / p.steps : width;
       std::string bar = std::string(filled, '#') + std::string(width - filled, '-');
       if (p.eval) {
-        std::snprintf(line, sizeof line, "step %6d/%d  [%s]  loss %.4f  test exact %.4f  digits %.3f %.3f %.3f %.3f  %.0f tok/s  ETA %s",
-                      p.step, p.steps, bar.c_str(), p.loss, p.eval->exact_match, p.eval->per_digit[0], p.eval->per_digit[1],
+        std::snprintf(line, sizeof line,
+                      "step %6d/%d  [%s]  loss %.4f  test exact %.4f  digits %.3f %.3f %.3f %.3f  %.0f tok/s  ETA %s", p.step,
+                      p.steps, bar.c_str(), p.loss, p.eval->exact_match, p.eval->per_digit[0], p.eval->per_digit[1],
                       p.eval->per_digit[2], p.eval->per_digit[3], p.tokens_per_second, duration(p.eta_seconds).c_str());
         if (tty) std::cout << "\r" << line << "\033[K\n" << std::flush;
         else std::cout << line << "\n" << std::flush;
       } else if (tty) {
-        std::snprintf(line, sizeof line, "step %6d/%d  [%s]  loss %.4f  %.0f tok/s  ETA %s", p.step, p.steps, bar.c_str(),
-                      p.loss, p.tokens_per_second, duration(p.eta_seconds).c_str());
+        std::snprintf(line, sizeof line, "step %6d/%d  [%s]  loss %.4f  %.0f tok/s  ETA %s", p.step, p.steps, bar.c_str(), p.loss,
+                      p.tokens_per_second, duration(p.eta_seconds).c_str());
         std::cout << "\r" << line << "\033[K" << std::flush;
       }
     };

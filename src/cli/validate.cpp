@@ -3,7 +3,6 @@
 
 #include <filesystem>
 #include <iostream>
-#include <optional>
 
 #include "commands.hpp"
 #include "common.hpp"
@@ -43,7 +42,8 @@ std::function<void(const std::string&, int, int)> progress_bar() {
 Action register_validate(CLI::App& app) {
   auto f = std::make_shared<ValidateFlags>();
   CLI::App* cmd = app.add_subcommand("validate", "Validate an attention kernel: a C ABI plugin, an exec command, or a built-in");
-  auto* plugin = cmd->add_option("--plugin", f->plugin, "A shared library implementing src/validate/include/symbreak/attention_abi.h");
+  auto* plugin =
+      cmd->add_option("--plugin", f->plugin, "A shared library implementing src/validate/include/symbreak/attention_abi.h");
   auto* exec = cmd->add_option("--exec", f->exec, "A command speaking the exec protocol (src/validate/README.md)");
   auto* builtin = cmd->add_option("--builtin", f->builtin, "A built-in kernel: naive, tiled, tiled:BQ:BK, torch-mha, torch-sdpa");
   plugin->excludes(exec)->excludes(builtin);
@@ -64,7 +64,8 @@ Action register_validate(CLI::App& app) {
                   "Override what the kernel declares it supports: none,causal,explicit (mask modes), square|cross, "
                   "scale=default|scale=any, dv=dhead|dv=any, backward|no-backward, max-n=N, max-d=N, max-batch=N, max-heads=N")
       ->delimiter(',');
-  cmd->add_option("--seeds", f->seeds, "Run the suite on every seed of A-B (or 1-N for N) and summarise (kill rates, flaky kernels)");
+  cmd->add_option("--seeds", f->seeds,
+                  "Run the suite on every seed of A-B (or 1-N for N) and summarise (kill rates, flaky kernels)");
   cmd->add_flag("--fail-fast", f->fail_fast, "Stop each run at the first failing property");
   cmd->add_flag("--forward-only", f->forward_only, "Skip the backward properties even when the kernel has a backward pass");
   cmd->add_flag("--strict-determinism", f->strict_determinism, "Bitwise nondeterminism fails instead of warning");
@@ -92,17 +93,7 @@ Action register_validate(CLI::App& app) {
     options.strict_determinism = f->strict_determinism;
     options.forward_only = f->forward_only;
     options.fail_fast = f->fail_fast;
-    std::uint64_t first_seed = f->seed, last_seed = f->seed;
-    if (!f->seeds.empty()) {
-      unsigned long long a = 0, b = 0;
-      char tail = 0;
-      const int got = std::sscanf(f->seeds.c_str(), "%llu-%llu%c", &a, &b, &tail);
-      if (got == 1) b = a, a = 1;
-      if ((got != 1 && got != 2) || a > b || b - a > 100000)
-        throw std::invalid_argument("--seeds " + f->seeds + ": expected A-B with A <= B, or N for 1-N");
-      first_seed = a;
-      last_seed = b;
-    }
+    const auto [first_seed, last_seed] = f->seeds.empty() ? std::pair{f->seed, f->seed} : validate::parse_seed_range(f->seeds);
     options.failure_dir = f->failure_dir;
     options.progress = progress_bar();
 
@@ -123,42 +114,36 @@ Action register_validate(CLI::App& app) {
               << (kernel->capabilities().backward && !options.forward_only ? " and its gradients" : "") << "\n"
               << "tolerance: max|X − exact| ≤ " << options.tolerance.c << "·err_ref + " << options.tolerance.atol_ulps
               << "·2^-24·max|exact| per tensor, err_ref = the worst correct float32 kernel's error (invariances: both inputs)\n";
-    if (!f->replay.empty() || first_seed == last_seed) {
-      const validate::OpReport report =
-          f->replay.empty() ? validate::run_suite(*kernel, options) : validate::replay_case(*kernel, f->replay, options);
-      if (options.progress) std::cerr << "\r" << std::string(60, ' ') << "\r";
-      validate::print_report(std::cout, report);
+    const auto write_reports = [&](const validate::OpReport& report) {
       if (!f->json_path.empty()) write_file_atomically(f->json_path, validate::report_json(report));
       if (!f->junit_path.empty()) write_file_atomically(f->junit_path, validate::report_junit(report));
       if (!f->html_path.empty()) write_file_atomically(f->html_path, validate::report_html(report));
+    };
+    const auto clear_progress = [&] {
+      if (options.progress) std::cerr << "\r" << std::string(60, ' ') << "\r";
+    };
+    if (!f->replay.empty() || first_seed == last_seed) {
+      const validate::OpReport report =
+          f->replay.empty() ? validate::run_suite(*kernel, options) : validate::replay_case(*kernel, f->replay, options);
+      clear_progress();
+      validate::print_report(std::cout, report);
+      write_reports(report);
       return report.passed() ? 0 : 1;
     }
     // Several seeds: one line per seed, then the summary; --json/--junit/--html get the first failing
     // seed's report (the last seed's when all pass).
-    int passed = 0;
-    std::optional<validate::OpReport> first_failure, last;
-    for (std::uint64_t seed = first_seed; seed <= last_seed; ++seed) {
-      options.seed = seed;
-      const validate::OpReport report = validate::run_suite(*kernel, options);
-      if (options.progress) std::cerr << "\r" << std::string(60, ' ') << "\r";
-      std::string failing;
-      for (const auto& v : report.verdicts)
-        if (!v.passed()) failing += (failing.empty() ? "" : ", ") + v.property;
-      std::printf("seed %-6llu %-7s %5.1f s  %s\n", static_cast<unsigned long long>(seed), report.passed() ? "pass" : "FAIL", report.seconds,
-                  failing.c_str());
-      passed += report.passed();
-      if (!report.passed() && !first_failure) first_failure = report;
-      last = report;
-    }
-    const std::uint64_t total = last_seed - first_seed + 1;
-    std::printf("\n%s: %d of %llu seeds pass\n", kernel->name().c_str(), passed, static_cast<unsigned long long>(total));
-    std::cout << (first_failure ? "\nthe first failing seed:\n" : "\nthe last seed:\n");
-    validate::print_report(std::cout, first_failure ? *first_failure : *last);
-    const validate::OpReport& shown = first_failure ? *first_failure : *last;
-    if (!f->json_path.empty()) write_file_atomically(f->json_path, validate::report_json(shown));
-    if (!f->junit_path.empty()) write_file_atomically(f->junit_path, validate::report_junit(shown));
-    if (!f->html_path.empty()) write_file_atomically(f->html_path, validate::report_html(shown));
-    return passed == static_cast<int>(total) ? 0 : 1;
+    const validate::SeedsReport seeds =
+        validate::run_seeds(*kernel, options, first_seed, last_seed, [&](const validate::SeedRun& run) {
+          clear_progress();
+          std::string failing;
+          for (const auto& p : run.failing) failing += (failing.empty() ? "" : ", ") + p;
+          std::printf("seed %-6llu %-7s %5.1f s  %s\n", static_cast<unsigned long long>(run.seed), run.passed ? "pass" : "FAIL",
+                      run.seconds, failing.c_str());
+          std::fflush(stdout);
+        });
+    validate::print_seeds_summary(std::cout, kernel->name(), seeds);
+    write_reports(seeds.shown());
+    return seeds.seeds_passed() == static_cast<int>(seeds.runs.size()) ? 0 : 1;
   };
 }
 

@@ -37,8 +37,8 @@ void layernorm_backward(Tensor<T>& dx, Tensor<T>& dgain, Tensor<T>& dbias, const
 }
 
 template <class T>
-void attention_backward(Tensor<T>& dqkv, const Tensor<T>& dout, const Tensor<T>& qkv, const Tensor<T>& att, int batch,
-                        int seq, int heads, const T& scale) {
+void attention_backward(Tensor<T>& dqkv, const Tensor<T>& dout, const Tensor<T>& qkv, const Tensor<T>& att, int batch, int seq,
+                        int heads, const T& scale) {
   const int d = qkv.cols / 3, dh = d / heads, n = seq;
   dqkv.resize(qkv.rows, qkv.cols);
   dqkv.zero();
@@ -128,9 +128,7 @@ void activation_backward(Tensor<T>& din, const Tensor<T>& dout, const Tensor<T>&
         derivative = T(0.5) * (T(1) + t) + T(0.5) * x * (T(1) - t * t) * T(kSqrt2OverPi) * (T(1) + T(3 * 0.044715) * x * x);
         break;
       }
-      case Activation::relu:
-        derivative = x > T(0) ? T(1) : T(0);
-        break;
+      case Activation::relu: derivative = x > T(0) ? T(1) : T(0); break;
     }
     din.data[i] = dout.data[i] * derivative;
   }
@@ -188,12 +186,11 @@ void zeros(Tensor<T>& t, int rows, int cols) {
   t.zero();
 }
 
-
 // The layers with fast paths: the fast overload (float tensors take it), or the reference template.
 template <class T, bool Fast>
 struct BackwardLayers {
-  static void layernorm(Tensor<T>& dx, Tensor<T>& dgain, Tensor<T>& dbias, const Tensor<T>& dy, const Tensor<T>& x, const Tensor<T>& mean,
-                        const Tensor<T>& rstd, const Tensor<T>& gain) {
+  static void layernorm(Tensor<T>& dx, Tensor<T>& dgain, Tensor<T>& dbias, const Tensor<T>& dy, const Tensor<T>& x,
+                        const Tensor<T>& mean, const Tensor<T>& rstd, const Tensor<T>& gain) {
     if constexpr (Fast) layernorm_backward(dx, dgain, dbias, dy, x, mean, rstd, gain);
     else layernorm_backward<T>(dx, dgain, dbias, dy, x, mean, rstd, gain);
   }
@@ -266,8 +263,8 @@ void backward_pass(const Model<T>& model, std::span<const int> tokens, const Act
     }
   }
   embedding_backward(grads.token_embedding,
-                     c.positional_encoding == PositionalEncoding::learned ? &grads.position_embedding : nullptr, dx,
-                     tokens, acts.seq);
+                     c.positional_encoding == PositionalEncoding::learned ? &grads.position_embedding : nullptr, dx, tokens,
+                     acts.seq);
 }
 
 }  // namespace
@@ -284,25 +281,23 @@ void backward_reference(const Model<T>& model, std::span<const int> tokens, cons
   backward_pass<T, false>(model, tokens, acts, dlogits, grads, true);
 }
 
-#define SYMBREAK_INSTANTIATE_BACKWARD(T)                                                                          \
-  template void matmul_backward<T>(Tensor<T>&, Tensor<T>&, const Tensor<T>&, const Tensor<T>&, const Tensor<T>&, bool, \
-                                   bool);                                                                          \
-  template void layernorm_backward<T>(Tensor<T>&, Tensor<T>&, Tensor<T>&, const Tensor<T>&, const Tensor<T>&,       \
-                                      const Tensor<T>&, const Tensor<T>&, const Tensor<T>&);                        \
-  template void attention_backward<T>(Tensor<T>&, const Tensor<T>&, const Tensor<T>&, const Tensor<T>&, int, int, int, \
-                                      const T&);                                                                    \
-  template void activation_backward<T>(Tensor<T>&, const Tensor<T>&, const Tensor<T>&, const Tensor<T>&, Activation); \
-  template void attention_head_backward<T>(Tensor<T>&, Tensor<T>&, Tensor<T>&, const Tensor<T>&, const Tensor<T>&,  \
-                                           const Tensor<T>&, const Tensor<T>&, const Tensor<T>&, const T&);        \
-  template void embedding_backward<T>(Tensor<T>&, Tensor<T>*, const Tensor<T>&, std::span<const int>, int);         \
-  template double cross_entropy<T>(Tensor<T>&, const Tensor<T>&, std::span<const int>);                             \
-  template void backward<T>(const Model<T>&, std::span<const int>, const Activations<T>&, const Tensor<T>&, Weights<T>&, \
-                            bool);
+#define SYMBREAK_INSTANTIATE_BACKWARD(T)                                                                                        \
+  template void matmul_backward<T>(Tensor<T>&, Tensor<T>&, const Tensor<T>&, const Tensor<T>&, const Tensor<T>&, bool, bool);   \
+  template void layernorm_backward<T>(Tensor<T>&, Tensor<T>&, Tensor<T>&, const Tensor<T>&, const Tensor<T>&, const Tensor<T>&, \
+                                      const Tensor<T>&, const Tensor<T>&);                                                      \
+  template void attention_backward<T>(Tensor<T>&, const Tensor<T>&, const Tensor<T>&, const Tensor<T>&, int, int, int,          \
+                                      const T&);                                                                                \
+  template void activation_backward<T>(Tensor<T>&, const Tensor<T>&, const Tensor<T>&, const Tensor<T>&, Activation);           \
+  template void attention_head_backward<T>(Tensor<T>&, Tensor<T>&, Tensor<T>&, const Tensor<T>&, const Tensor<T>&,              \
+                                           const Tensor<T>&, const Tensor<T>&, const Tensor<T>&, const T&);                     \
+  template void embedding_backward<T>(Tensor<T>&, Tensor<T>*, const Tensor<T>&, std::span<const int>, int);                     \
+  template double cross_entropy<T>(Tensor<T>&, const Tensor<T>&, std::span<const int>);                                         \
+  template void backward<T>(const Model<T>&, std::span<const int>, const Activations<T>&, const Tensor<T>&, Weights<T>&, bool);
 
 SYMBREAK_INSTANTIATE_BACKWARD(float)
 SYMBREAK_INSTANTIATE_BACKWARD(double)
-template void backward_reference<float>(const Model<float>&, std::span<const int>, const Activations<float>&, const Tensor<float>&,
-                                        Weights<float>&);
+template void backward_reference<float>(const Model<float>&, std::span<const int>, const Activations<float>&,
+                                        const Tensor<float>&, Weights<float>&);
 template void attention_head_backward<Exact>(Tensor<Exact>&, Tensor<Exact>&, Tensor<Exact>&, const Tensor<Exact>&,
                                              const Tensor<Exact>&, const Tensor<Exact>&, const Tensor<Exact>&,
                                              const Tensor<Exact>&, const Exact&);

@@ -42,8 +42,7 @@ std::vector<bool> parse_switches(StrictObject& obj, std::string_view key, int la
                       " (allowed: one boolean per layer)");
   std::vector<bool> out;
   for (std::size_t i = 0; i < v->size(); ++i) {
-    if (!(*v)[i].is_boolean())
-      obj.fail(key, "entry " + std::to_string(i) + " must be a boolean, got " + json_excerpt((*v)[i]));
+    if (!(*v)[i].is_boolean()) obj.fail(key, "entry " + std::to_string(i) + " must be a boolean, got " + json_excerpt((*v)[i]));
     out.push_back((*v)[i].get<bool>());
   }
   return out;
@@ -84,8 +83,8 @@ std::string json_excerpt(const json& value) {
 StrictObject::StrictObject(const json& object, std::string source, std::string path)
     : object_(object), source_(std::move(source)), path_(std::move(path)) {
   if (!object_.is_object())
-    config_fail(source_, (path_.empty() ? std::string("the top level") : "\"" + path_ + "\"") +
-                             " must be a JSON object, got " + json_excerpt(object_));
+    config_fail(source_, (path_.empty() ? std::string("the top level") : "\"" + path_ + "\"") + " must be a JSON object, got " +
+                             json_excerpt(object_));
 }
 
 std::string StrictObject::field(std::string_view key) const {
@@ -119,8 +118,7 @@ std::optional<std::int64_t> StrictObject::optional_integer(std::string_view key,
   } else {
     x = v->get<std::int64_t>();
   }
-  if (x < min || x > max)
-    fail(key, "is out of range (allowed: " + std::to_string(min) + " to " + std::to_string(max) + ")");
+  if (x < min || x > max) fail(key, "is out of range (allowed: " + std::to_string(min) + " to " + std::to_string(max) + ")");
   return x;
 }
 
@@ -159,8 +157,7 @@ std::string StrictObject::string(std::string_view key, std::string fallback) {
   return v->get<std::string>();
 }
 
-std::size_t StrictObject::choice(std::string_view key, std::size_t fallback,
-                                 std::initializer_list<std::string_view> allowed) {
+std::size_t StrictObject::choice(std::string_view key, std::size_t fallback, std::initializer_list<std::string_view> allowed) {
   const json* v = get(key);
   if (!v) return fallback;
   if (v->is_string()) {
@@ -228,54 +225,52 @@ void validate_config(const ModelConfig& c, std::string_view source) {
   positive("layers", c.layers, kMaxLayers);
   if (c.mlp) positive("d_ff", c.d_ff, kMaxFf);
   if (c.d_model % c.heads != 0)
-    config_fail(source, "\"heads\": " + std::to_string(c.heads) + " does not divide \"d_model\": " +
-                            std::to_string(c.d_model) + " (allowed: a divisor of d_model)");
+    config_fail(source, "\"heads\": " + std::to_string(c.heads) + " does not divide \"d_model\": " + std::to_string(c.d_model) +
+                            " (allowed: a divisor of d_model)");
   if (!(c.layernorm_eps > 0) || !std::isfinite(c.layernorm_eps))
     config_fail(source, "\"layernorm_eps\" must be a positive finite number");
-  if (c.attention_scale && !std::isfinite(*c.attention_scale))
-    config_fail(source, "\"attention_scale\" must be a finite number");
+  if (c.attention_scale && !std::isfinite(*c.attention_scale)) config_fail(source, "\"attention_scale\" must be a finite number");
   for (const auto* switches : {&c.residual_attention, &c.residual_mlp}) {
     if (!switches->empty() && static_cast<int>(switches->size()) != c.layers)
       config_fail(source, std::string(switches == &c.residual_attention ? "\"residual_attention\"" : "\"residual_mlp\"") +
-                              " has " + std::to_string(switches->size()) + " entries, \"layers\" is " +
-                              std::to_string(c.layers) + " (allowed: one per layer)");
+                              " has " + std::to_string(switches->size()) + " entries, \"layers\" is " + std::to_string(c.layers) +
+                              " (allowed: one per layer)");
   }
   if (c.mask == MaskKind::explicit_mask) {
     const int n = c.context_length;
     if (static_cast<int>(c.explicit_mask.size()) != n)
       config_fail(source, "\"explicit_mask\" has " + std::to_string(c.explicit_mask.size()) +
-                              " rows (allowed: context_length = " + std::to_string(n) + " rows of " +
-                              std::to_string(n) + " entries)");
+                              " rows (allowed: context_length = " + std::to_string(n) + " rows of " + std::to_string(n) +
+                              " entries)");
     for (int i = 0; i < n; ++i) {
       if (static_cast<int>(c.explicit_mask[i].size()) != n)
-        config_fail(source, "\"explicit_mask\" row " + std::to_string(i) + " has " +
-                                std::to_string(c.explicit_mask[i].size()) + " entries (allowed: " + std::to_string(n) +
-                                ")");
+        config_fail(source, "\"explicit_mask\" row " + std::to_string(i) + " has " + std::to_string(c.explicit_mask[i].size()) +
+                                " entries (allowed: " + std::to_string(n) + ")");
       bool any = false;
       for (bool b : c.explicit_mask[i]) any = any || b;
       if (!any)
-        config_fail(source, "\"explicit_mask\" row " + std::to_string(i) +
-                                " lets query " + std::to_string(i) + " see no key (allowed: at least one 1 per row)");
+        config_fail(source, "\"explicit_mask\" row " + std::to_string(i) + " lets query " + std::to_string(i) +
+                                " see no key (allowed: at least one 1 per row)");
     }
   } else if (!c.explicit_mask.empty()) {
     config_fail(source, "\"explicit_mask\" is given but \"mask\" is \"" + std::string(to_string(c.mask)) +
                             "\" (allowed: only with \"mask\": \"explicit\")");
   }
   if (!c.unlearned_bias.empty() && static_cast<int>(c.unlearned_bias.size()) != c.layers)
-    config_fail(source, "\"unlearned_bias\" has " + std::to_string(c.unlearned_bias.size()) +
-                            " entries, \"layers\" is " + std::to_string(c.layers) + " (allowed: one per layer)");
+    config_fail(source, "\"unlearned_bias\" has " + std::to_string(c.unlearned_bias.size()) + " entries, \"layers\" is " +
+                            std::to_string(c.layers) + " (allowed: one per layer)");
   const int dh = c.d_head();
   for (std::size_t l = 0; l < c.unlearned_bias.size(); ++l) {
     const auto check = [&](const char* part, const std::vector<std::vector<double>>& v) {
       if (v.empty()) return;
       const std::string where = "\"unlearned_bias[" + std::to_string(l) + "]." + part + "\"";
       if (static_cast<int>(v.size()) != c.heads)
-        config_fail(source, where + " has " + std::to_string(v.size()) + " rows (allowed: heads = " +
-                                std::to_string(c.heads) + " rows of d_head = " + std::to_string(dh) + ")");
+        config_fail(source, where + " has " + std::to_string(v.size()) + " rows (allowed: heads = " + std::to_string(c.heads) +
+                                " rows of d_head = " + std::to_string(dh) + ")");
       for (const auto& row : v) {
         if (static_cast<int>(row.size()) != dh)
-          config_fail(source, where + " has a row of " + std::to_string(row.size()) + " entries (allowed: d_head = " +
-                                  std::to_string(dh) + ")");
+          config_fail(source, where + " has a row of " + std::to_string(row.size()) +
+                                  " entries (allowed: d_head = " + std::to_string(dh) + ")");
         for (double x : row)
           if (!std::isfinite(x)) config_fail(source, where + " has a non-finite entry");
       }
@@ -330,8 +325,7 @@ ModelConfig parse_config_object(const json& object, std::string_view source, std
     if (!b->is_array()) o.fail("unlearned_bias", "must be an array with one object per layer");
     for (std::size_t l = 0; l < b->size(); ++l) {
       StrictObject layer((*b)[l], std::string(source),
-                         (path.empty() ? std::string() : std::string(path) + ".") + "unlearned_bias[" +
-                             std::to_string(l) + "]");
+                         (path.empty() ? std::string() : std::string(path) + ".") + "unlearned_bias[" + std::to_string(l) + "]");
       UnlearnedBiasSpec spec;
       spec.query = parse_bias(layer, "query");
       spec.key = parse_bias(layer, "key");
@@ -361,10 +355,13 @@ ModelConfig load_config_file(const std::string& path) {
 std::string describe(const ModelConfig& m) {
   int residuals = 0;
   for (int l = 0; l < m.layers; ++l) residuals += m.residual_attention_on(l) + m.residual_mlp_on(l);
-  return "L=" + std::to_string(m.layers) + " H=" + std::to_string(m.heads) + " d=" + std::to_string(m.d_model) + " mask=" +
-         std::string(to_string(m.mask)) + " PE=" + std::string(to_string(m.positional_encoding)) + (m.layernorm ? " LN" : " noLN") +
-         (m.mlp ? " mlp=" + std::string(to_string(m.activation)) : std::string(" attn-only")) +
-         " res=" + (residuals == 2 * m.layers ? "on" : residuals == 0 ? "off" : "mixed");
+  return "L=" + std::to_string(m.layers) + " H=" + std::to_string(m.heads) + " d=" + std::to_string(m.d_model) +
+         " mask=" + std::string(to_string(m.mask)) + " PE=" + std::string(to_string(m.positional_encoding)) +
+         (m.layernorm ? " LN" : " noLN") + (m.mlp ? " mlp=" + std::string(to_string(m.activation)) : std::string(" attn-only")) +
+         " res=" +
+         (residuals == 2 * m.layers ? "on"
+          : residuals == 0          ? "off"
+                                    : "mixed");
 }
 
 std::string config_to_json(const ModelConfig& c) {

@@ -5,13 +5,13 @@
 #include <Eigen/Core>
 #include <algorithm>
 #include <stdexcept>
-#include <type_traits>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "symbreak/exact.hpp"
-#include "symbreak/symbolic.hpp"
 #include "symbreak/layers.hpp"
+#include "symbreak/symbolic.hpp"
 
 namespace symbreak {
 namespace {
@@ -19,20 +19,20 @@ namespace {
 void check_shapes(int a_rows, int a_cols, int b_rows, int b_cols, bool transpose_b) {
   const int inner = transpose_b ? b_cols : b_rows;
   if (a_cols != inner)
-    throw std::invalid_argument("gemm: inner dimensions differ (" + std::to_string(a_rows) + "x" +
-                                std::to_string(a_cols) + " times " + std::to_string(b_rows) + "x" +
-                                std::to_string(b_cols) + (transpose_b ? " transposed)" : ")"));
+    throw std::invalid_argument("gemm: inner dimensions differ (" + std::to_string(a_rows) + "x" + std::to_string(a_cols) +
+                                " times " + std::to_string(b_rows) + "x" + std::to_string(b_cols) +
+                                (transpose_b ? " transposed)" : ")"));
 }
 
 // float32 products large enough to amortise a BLAS call go to OpenBLAS (about 1.6x Eigen's sgemm on
-// this CPU, TOOLCHAIN.md); it splits work over threads by blocks of C, so results do not depend on
+// this CPU, docs/BUILD.md); it splits work over threads by blocks of C, so results do not depend on
 // timing, only on the thread count.
 bool blas_gemm(Tensor<float>& c, const Tensor<float>& a, const Tensor<float>& b, bool transpose_b, bool accumulate) {
   const int m = a.rows, k = a.cols, n = transpose_b ? b.rows : b.cols;
   if (static_cast<long>(m) * n * k < 32 * 32 * 32 || k == 0) return false;
   if (!accumulate) c.resize(m, n);
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, transpose_b ? CblasTrans : CblasNoTrans, m, n, k, 1.0f, a.data.data(),
-              a.cols, b.data.data(), b.cols, accumulate ? 1.0f : 0.0f, c.data.data(), n);
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, transpose_b ? CblasTrans : CblasNoTrans, m, n, k, 1.0f, a.data.data(), a.cols,
+              b.data.data(), b.cols, accumulate ? 1.0f : 0.0f, c.data.data(), n);
   return true;
 }
 

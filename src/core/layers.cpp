@@ -55,8 +55,7 @@ void layernorm_forward(Tensor<T>& out, Tensor<T>& mean, Tensor<T>& rstd, const T
 }
 
 template <class T>
-void attention_bias_forward(Tensor<T>& qkv, int heads, const Tensor<T>& query, const Tensor<T>& key,
-                            const Tensor<T>& value) {
+void attention_bias_forward(Tensor<T>& qkv, int heads, const Tensor<T>& query, const Tensor<T>& key, const Tensor<T>& value) {
   const int d = qkv.cols / 3, dh = d / heads;
   const Tensor<T>* parts[3] = {&query, &key, &value};
   for (int part = 0; part < 3; ++part) {
@@ -106,10 +105,9 @@ static void softmax_row(T* p, const T* scores, int n, const AttentionMask& mask,
 }
 
 template <class T>
-void attention_head_forward(Tensor<T>& out, Tensor<T>& weights, const Tensor<T>& q, const Tensor<T>& k,
-                            const Tensor<T>& v, const T& scale, const AttentionMask& mask) {
-  if (q.cols != k.cols || k.rows != v.rows)
-    throw std::invalid_argument("attention: q, k, v shapes do not fit together");
+void attention_head_forward(Tensor<T>& out, Tensor<T>& weights, const Tensor<T>& q, const Tensor<T>& k, const Tensor<T>& v,
+                            const T& scale, const AttentionMask& mask) {
+  if (q.cols != k.cols || k.rows != v.rows) throw std::invalid_argument("attention: q, k, v shapes do not fit together");
   gemm(weights, q, k, /*transpose_b=*/true);  // (n_q, n_k) scores, softmaxed in place below
   Tensor<T> row(1, k.rows);
   for (int i = 0; i < q.rows; ++i) {
@@ -121,8 +119,8 @@ void attention_head_forward(Tensor<T>& out, Tensor<T>& weights, const Tensor<T>&
 }
 
 template <class T>
-void attention_forward(Tensor<T>& out, Tensor<T>& att, const Tensor<T>& qkv, int batch, int seq, int heads,
-                       const T& scale, const ModelConfig& config) {
+void attention_forward(Tensor<T>& out, Tensor<T>& att, const Tensor<T>& qkv, int batch, int seq, int heads, const T& scale,
+                       const ModelConfig& config) {
   const int d = qkv.cols / 3, dh = d / heads;
   out.resize(batch * seq, d);
   att.resize(batch * heads * seq, seq);
@@ -180,16 +178,15 @@ void residual_forward(Tensor<T>& out, const Tensor<T>& a, const Tensor<T>& b, bo
     for (std::size_t i = 0; i < b.size(); ++i) out.data[i] = b.data[i];
 }
 
-#define SYMBREAK_INSTANTIATE_LAYERS(T)                                                                              \
-  template void embedding_forward<T>(Tensor<T>&, std::span<const int>, int, const Tensor<T>&, const Tensor<T>*);     \
-  template void layernorm_forward<T>(Tensor<T>&, Tensor<T>&, Tensor<T>&, const Tensor<T>&, const Tensor<T>&,          \
-                                     const Tensor<T>&, const T&);                                                    \
-  template void attention_bias_forward<T>(Tensor<T>&, int, const Tensor<T>&, const Tensor<T>&, const Tensor<T>&);  \
-  template void attention_head_forward<T>(Tensor<T>&, Tensor<T>&, const Tensor<T>&, const Tensor<T>&,               \
-                                          const Tensor<T>&, const T&, const AttentionMask&);                        \
-  template void attention_forward<T>(Tensor<T>&, Tensor<T>&, const Tensor<T>&, int, int, int, const T&,              \
-                                     const ModelConfig&);                                                            \
-  template void activation_forward<T>(Tensor<T>&, const Tensor<T>&, Activation, Tensor<T>*);                         \
+#define SYMBREAK_INSTANTIATE_LAYERS(T)                                                                                         \
+  template void embedding_forward<T>(Tensor<T>&, std::span<const int>, int, const Tensor<T>&, const Tensor<T>*);               \
+  template void layernorm_forward<T>(Tensor<T>&, Tensor<T>&, Tensor<T>&, const Tensor<T>&, const Tensor<T>&, const Tensor<T>&, \
+                                     const T&);                                                                                \
+  template void attention_bias_forward<T>(Tensor<T>&, int, const Tensor<T>&, const Tensor<T>&, const Tensor<T>&);              \
+  template void attention_head_forward<T>(Tensor<T>&, Tensor<T>&, const Tensor<T>&, const Tensor<T>&, const Tensor<T>&,        \
+                                          const T&, const AttentionMask&);                                                     \
+  template void attention_forward<T>(Tensor<T>&, Tensor<T>&, const Tensor<T>&, int, int, int, const T&, const ModelConfig&);   \
+  template void activation_forward<T>(Tensor<T>&, const Tensor<T>&, Activation, Tensor<T>*);                                   \
   template void residual_forward<T>(Tensor<T>&, const Tensor<T>&, const Tensor<T>&, bool);
 
 SYMBREAK_INSTANTIATE_LAYERS(float)

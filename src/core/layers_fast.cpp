@@ -13,8 +13,8 @@
 
 namespace symbreak {
 
-void layernorm_forward(Tensor<float>& out, Tensor<float>& mean, Tensor<float>& rstd, const Tensor<float>& x, const Tensor<float>& gain,
-                       const Tensor<float>& bias, const float& eps) {
+void layernorm_forward(Tensor<float>& out, Tensor<float>& mean, Tensor<float>& rstd, const Tensor<float>& x,
+                       const Tensor<float>& gain, const Tensor<float>& bias, const float& eps) {
   const int rows = x.rows, d = x.cols;
   out.resize(rows, d);
   mean.resize(rows, 1);
@@ -26,7 +26,12 @@ void layernorm_forward(Tensor<float>& out, Tensor<float>& mean, Tensor<float>& r
     const float mu = simd::sum(xr, d) / width;
     const Packet mu_p = pset1<Packet>(mu);
     const float square_sum = simd::sum(
-        xr, d, [&](const Packet& v) { const Packet c = psub(v, mu_p); return pmul(c, c); }, /*fill=*/mu);
+        xr, d,
+        [&](const Packet& v) {
+          const Packet c = psub(v, mu_p);
+          return pmul(c, c);
+        },
+        /*fill=*/mu);
     const float s = 1.0f / std::sqrt(square_sum / width + eps);
     const Packet s_p = pset1<Packet>(s);
     simd::map(out.row(r), xr, gain.data.data(), bias.data.data(), d,
@@ -64,7 +69,8 @@ void fused_attention_forward(Tensor<T>& out, Tensor<T>& att, const Tensor<T>& qk
           const T* k = qkv.row(b * seq + j) + d + h * dh;
           T dot = 0;
           if constexpr (std::is_same_v<T, float>) dot = simd::dot(q, k, dh);
-          else for (int c = 0; c < dh; ++c) dot += q[c] * k[c];
+          else
+            for (int c = 0; c < dh; ++c) dot += q[c] * k[c];
           p[j] = dot * scale;
           m = std::max(m, p[j]);
         }
@@ -79,7 +85,8 @@ void fused_attention_forward(Tensor<T>& out, Tensor<T>& att, const Tensor<T>& qk
           p[j] *= inv;
           const T* v = qkv.row(b * seq + j) + 2 * d + h * dh;
           if constexpr (std::is_same_v<T, float>) simd::axpy(p[j], v, o, dh);
-          else for (int c = 0; c < dh; ++c) o[c] += p[j] * v[c];
+          else
+            for (int c = 0; c < dh; ++c) o[c] += p[j] * v[c];
         }
       }
 }

@@ -122,17 +122,14 @@ Model<T> make_model(const ModelConfig& config, Weights<T> weights) {
                                 std::to_string(want.size()));
   for (std::size_t i = 0; i < want.size(); ++i) {
     if (want[i].first != have[i].first)
-      throw std::invalid_argument("weights: tensor \"" + have[i].first + "\" where the config needs \"" +
-                                  want[i].first + "\"");
-    require_shape(have[i].first, have[i].second->rows, have[i].second->cols, want[i].second->rows,
-                  want[i].second->cols);
+      throw std::invalid_argument("weights: tensor \"" + have[i].first + "\" where the config needs \"" + want[i].first + "\"");
+    require_shape(have[i].first, have[i].second->rows, have[i].second->cols, want[i].second->rows, want[i].second->cols);
   }
   Model<T> m;
   m.config = config;
   m.weights = std::move(weights);
   const int d = config.d_model, dh = config.d_head();
-  m.attention_scale = config.attention_scale ? Arith<T>::from_double(*config.attention_scale)
-                                             : Arith<T>::rsqrt(T(dh));
+  m.attention_scale = config.attention_scale ? Arith<T>::from_double(*config.attention_scale) : Arith<T>::rsqrt(T(dh));
   if (config.positional_encoding == PositionalEncoding::sinusoidal) {
     m.sinusoid = Tensor<T>(config.context_length, d);
     for (int pos = 0; pos < config.context_length; ++pos)
@@ -209,8 +206,8 @@ void forward_pass(const Model<T>& model, std::span<const int> tokens, int batch,
     throw std::invalid_argument("forward: sequence length " + std::to_string(seq) + " outside [1, " +
                                 std::to_string(c.context_length) + "] or batch " + std::to_string(batch) + " < 1");
   if (tokens.size() != static_cast<std::size_t>(batch) * seq)
-    throw std::invalid_argument("forward: " + std::to_string(tokens.size()) + " tokens for a batch of " +
-                                std::to_string(batch) + "x" + std::to_string(seq));
+    throw std::invalid_argument("forward: " + std::to_string(tokens.size()) + " tokens for a batch of " + std::to_string(batch) +
+                                "x" + std::to_string(seq));
   for (std::size_t i = 0; i < tokens.size(); ++i)
     if (tokens[i] < 0 || tokens[i] >= c.vocab_size)
       throw std::invalid_argument("forward: token " + std::to_string(tokens[i]) + " at index " + std::to_string(i) +
@@ -289,14 +286,13 @@ Tensor<T> forward_logits(const Model<T>& model, std::span<const int> tokens) {
   return std::move(acts.logits);
 }
 
-#define SYMBREAK_INSTANTIATE_MODEL(T)                                                                   \
-  template std::vector<std::pair<std::string, Tensor<T>*>> named_parameters<T>(Weights<T>&);             \
-  template std::vector<std::pair<std::string, const Tensor<T>*>> named_parameters<T>(const Weights<T>&); \
-  template Weights<T> zero_weights<T>(const ModelConfig&);                                              \
-  template Model<T> make_model<T>(const ModelConfig&, Weights<T>);                                      \
-  template Model<T> make_model<T>(const ModelConfig&, std::uint64_t);                                   \
-  template void forward<T>(const Model<T>&, std::span<const int>, int, int, Activations<T>&,             \
-                           const ForwardHooks<T>*);                                                     \
+#define SYMBREAK_INSTANTIATE_MODEL(T)                                                                                 \
+  template std::vector<std::pair<std::string, Tensor<T>*>> named_parameters<T>(Weights<T>&);                          \
+  template std::vector<std::pair<std::string, const Tensor<T>*>> named_parameters<T>(const Weights<T>&);              \
+  template Weights<T> zero_weights<T>(const ModelConfig&);                                                            \
+  template Model<T> make_model<T>(const ModelConfig&, Weights<T>);                                                    \
+  template Model<T> make_model<T>(const ModelConfig&, std::uint64_t);                                                 \
+  template void forward<T>(const Model<T>&, std::span<const int>, int, int, Activations<T>&, const ForwardHooks<T>*); \
   template Tensor<T> forward_logits<T>(const Model<T>&, std::span<const int>);
 
 SYMBREAK_INSTANTIATE_MODEL(float)

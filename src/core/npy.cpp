@@ -60,7 +60,8 @@ class HeaderParser {
     bool trailing_comma = false;
     while (!eat(')')) {
       skip_space();
-      if (i_ >= s_.size() || s_[i_] < '0' || s_[i_] > '9') fail(name_, "malformed header: shape must be a tuple of non-negative integers");
+      if (i_ >= s_.size() || s_[i_] < '0' || s_[i_] > '9')
+        fail(name_, "malformed header: shape must be a tuple of non-negative integers");
       std::size_t v = 0;
       while (i_ < s_.size() && s_[i_] >= '0' && s_[i_] <= '9') {
         if (v > (std::numeric_limits<std::size_t>::max() - 9) / 10) fail(name_, "shape dimension too large");
@@ -144,8 +145,7 @@ NpyArray parse_npy(std::string_view bytes, const std::string& name) {
     fail(name, "not a .npy file (missing the \\x93NUMPY magic)");
   const int major = static_cast<unsigned char>(bytes[6]), minor = static_cast<unsigned char>(bytes[7]);
   if (!((major == 1 || major == 2) && minor == 0))
-    fail(name, "unsupported .npy format version " + std::to_string(major) + "." + std::to_string(minor) +
-                   " (allowed: 1.0, 2.0)");
+    fail(name, "unsupported .npy format version " + std::to_string(major) + "." + std::to_string(minor) + " (allowed: 1.0, 2.0)");
   const std::size_t prefix = major == 1 ? 10 : 12;
   if (bytes.size() < prefix) fail(name, "truncated .npy header");
   const std::size_t header_len = read_le(bytes, 8, major == 1 ? 2 : 4);

@@ -1,8 +1,8 @@
 #include "symbreak/symbolic.hpp"
 
 #include <algorithm>
-#include <sstream>
 #include <functional>
+#include <sstream>
 #include <stdexcept>
 
 namespace symbreak {
@@ -60,7 +60,9 @@ ExprScope::~ExprScope() { current_store = previous_; }
 
 namespace {
 
-std::uint64_t mix(std::uint64_t h, std::uint64_t v) { return (h ^ (v + 0x9E3779B97F4A7C15ull + (h << 6) + (h >> 2))) * 0x100000001B3ull; }
+std::uint64_t mix(std::uint64_t h, std::uint64_t v) {
+  return (h ^ (v + 0x9E3779B97F4A7C15ull + (h << 6) + (h >> 2))) * 0x100000001B3ull;
+}
 
 std::uint64_t hash_exact(const Exact& q) {
   mpq_srcptr v = q.backend().data();

@@ -18,7 +18,8 @@ std::map<std::string, BuiltinKernel>& registry() {
       {"naive", {naive_attention, naive_attention_backward, {}}},
       {"tiled",
        {[](const symbreak_attention_problem* p) { return tiled_attention(p, 16, 16); },
-        [](const symbreak_attention_backward_problem* p) { return tiled_attention_backward(p, 16, 16); }, {}}},
+        [](const symbreak_attention_backward_problem* p) { return tiled_attention_backward(p, 16, 16); },
+        {}}},
   };
   return kernels;
 }
@@ -48,7 +49,8 @@ BuiltinKernel builtin_entry(const std::string& name) {
     char tail = 0;
     if (std::sscanf(name.c_str(), "tiled:%d:%d%c", &bq, &bk, &tail) == 2 && bq >= 1 && bk >= 1 && bq <= 4096 && bk <= 4096) {
       BuiltinKernel k{[bq, bk](const symbreak_attention_problem* p) { return tiled_attention(p, bq, bk); },
-                      [bq, bk](const symbreak_attention_backward_problem* p) { return tiled_attention_backward(p, bq, bk); }, {}};
+                      [bq, bk](const symbreak_attention_backward_problem* p) { return tiled_attention_backward(p, bq, bk); },
+                      {}};
       k.capabilities.backward = true;
       return k;
     }

@@ -50,8 +50,9 @@ std::string Capabilities::text() const {
   for (MaskMode m : {MaskMode::none, MaskMode::causal, MaskMode::explicit_mask})
     if (supports(m)) masks += (masks.empty() ? "" : ", ") + std::string(to_string(m));
   std::string s = "masks " + (masks.empty() ? std::string("(none supported)") : masks) + "; " +
-                  (cross ? "n_q != n_k" : "n_q == n_k only") + "; " + (any_scale ? "any scale" : "scale 1/sqrt(d_head) only") + "; " +
-                  (dv_differs ? "d_v != d_head" : "d_v == d_head only") + "; " + (backward ? "forward and backward" : "forward only");
+                  (cross ? "n_q != n_k" : "n_q == n_k only") + "; " + (any_scale ? "any scale" : "scale 1/sqrt(d_head) only") +
+                  "; " + (dv_differs ? "d_v != d_head" : "d_v == d_head only") + "; " +
+                  (backward ? "forward and backward" : "forward only");
   const auto limit = [&s](const char* name, int v) {
     if (v > 0) s += "; " + std::string(name) + " <= " + std::to_string(v);
   };

@@ -13,15 +13,16 @@ using nlohmann::json;
 void write_case_dir(const std::string& dir, const AttentionOp& op, const std::string& extra_json, const std::vector<float>& o) {
   std::filesystem::create_directories(dir);
   const auto shape = [&](int n, int d) {
-    return std::vector<std::size_t>{static_cast<std::size_t>(op.batch), static_cast<std::size_t>(op.heads), static_cast<std::size_t>(n),
-                                    static_cast<std::size_t>(d)};
+    return std::vector<std::size_t>{static_cast<std::size_t>(op.batch), static_cast<std::size_t>(op.heads),
+                                    static_cast<std::size_t>(n), static_cast<std::size_t>(d)};
   };
   write_file_atomically(dir + "/q.npy", npy_bytes(op.q, shape(op.n_q, op.d_head)));
   write_file_atomically(dir + "/k.npy", npy_bytes(op.k, shape(op.n_k, op.d_head)));
   write_file_atomically(dir + "/v.npy", npy_bytes(op.v, shape(op.n_k, op.d_v)));
   std::filesystem::remove(dir + "/mask.npy");
   if (!op.mask.empty())
-    write_file_atomically(dir + "/mask.npy", npy_bytes(op.mask, {static_cast<std::size_t>(op.n_q), static_cast<std::size_t>(op.n_k)}));
+    write_file_atomically(dir + "/mask.npy",
+                          npy_bytes(op.mask, {static_cast<std::size_t>(op.n_q), static_cast<std::size_t>(op.n_k)}));
   std::filesystem::remove(dir + "/d_out.npy");
   std::filesystem::remove(dir + "/o.npy");
   if (op.backward()) {
@@ -37,7 +38,8 @@ void write_case_dir(const std::string& dir, const AttentionOp& op, const std::st
 
 OpCase read_case_dir(const std::string& dir, std::string* property) {
   const auto need4 = [](const NpyArray& a, const std::string& name) {
-    if (a.dtype != NpyArray::DType::f4 || a.shape.size() != 4) throw std::invalid_argument(name + ": must be a float32 array [batch][heads][n][d]");
+    if (a.dtype != NpyArray::DType::f4 || a.shape.size() != 4)
+      throw std::invalid_argument(name + ": must be a float32 array [batch][heads][n][d]");
   };
   OpCase c;
   try {

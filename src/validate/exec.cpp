@@ -92,7 +92,8 @@ class ExecKernel final : public Kernel {
     if (!reply) return died(r);
     if (*reply != "ok") {
       r.status = reply->starts_with("error") ? Status::returned_error : Status::bad_output;
-      r.message = reply->starts_with("error") ? "answered \"" + *reply + "\"" : "unexpected answer \"" + reply->substr(0, 200) + "\" (expected ok or error: ...)";
+      r.message = reply->starts_with("error") ? "answered \"" + *reply + "\""
+                                              : "unexpected answer \"" + reply->substr(0, 200) + "\" (expected ok or error: ...)";
       fs::remove_all(dir);
       return r;
     }
@@ -104,8 +105,8 @@ class ExecKernel final : public Kernel {
       if (a.shape != want) {
         std::string have;
         for (std::size_t d : a.shape) have += (have.empty() ? "" : ", ") + std::to_string(d);
-        throw NpyError(dir + "/" + file + ": shape [" + have + "] (expected [" + std::to_string(op.batch) + ", " + std::to_string(op.heads) +
-                       ", " + std::to_string(rows) + ", " + std::to_string(cols) + "])");
+        throw NpyError(dir + "/" + file + ": shape [" + have + "] (expected [" + std::to_string(op.batch) + ", " +
+                       std::to_string(op.heads) + ", " + std::to_string(rows) + ", " + std::to_string(cols) + "])");
       }
       return a.f4;
     };
@@ -149,8 +150,8 @@ class ExecKernel final : public Kernel {
     const std::optional<std::string> hello = read_line(std::max(timeout_ms_, 60000), &timed_out);
     if (!hello || !hello->starts_with("symbreak-exec 1")) {
       std::string why = timed_out ? "printed no handshake within " + std::to_string(std::max(timeout_ms_, 60000) / 1000) + " s"
-                        : !hello ? "ended before its handshake"
-                                 : "printed \"" + hello->substr(0, 120) + "\" instead of the handshake \"symbreak-exec 1\"";
+                        : !hello  ? "ended before its handshake"
+                                  : "printed \"" + hello->substr(0, 120) + "\" instead of the handshake \"symbreak-exec 1\"";
       ::kill(-child_.pid, SIGKILL);
       const int status = child_.reap();
       if (!hello && !timed_out) why = describe_exit(status) + " before printing its handshake \"symbreak-exec 1\"";

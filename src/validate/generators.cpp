@@ -98,7 +98,8 @@ AttentionOp materialize(const Spec& s) {
   }
   if (s.backward) {
     op.d_out.resize(op.out_size());
-    for (float& g : op.d_out) g = s.values == Values::simple ? static_cast<float>(static_cast<int>(rng.below(3)) - 1) : static_cast<float>(rng.normal());
+    for (float& g : op.d_out)
+      g = s.values == Values::simple ? static_cast<float>(static_cast<int>(rng.below(3)) - 1) : static_cast<float>(rng.normal());
   }
   return op;
 }
@@ -137,51 +138,55 @@ rc::Gen<OpCase> case_gen(const OpProperty& p, const Capabilities& caps) {
   const std::vector<MaskMode> modes = property_modes(p, caps);
   const bool robust = p.robust, square = p.needs_square, backward = p.pass == Pass::backward;
   const int max_n = backward ? 16 : 24;
-  const auto spec =
-      rc::gen::map(rc::gen::tuple(gen::scaled(1, 3), gen::scaled(1, 3), gen::scaled(1, max_n), gen::scaled(1, max_n), gen::scaled(1, 16),
-                                  rc::gen::element(0, 1), gen::scaled(1, 16), rc::gen::elementOf(modes),
-                                  rc::gen::element(MaskShape::random, MaskShape::band, MaskShape::one_per_row),
-                                  rc::gen::element(ScaleKind::inverse_sqrt, ScaleKind::random, ScaleKind::tiny, ScaleKind::large),
-                                  robust ? rc::gen::element(Values::simple, Values::normal, Values::near_tie, Values::huge_logits,
-                                                            Values::below_floor, Values::tiny)
-                                         : rc::gen::element(Values::simple, Values::normal),
-                                  robust ? rc::gen::element(SizeClass::small, SizeClass::odd, SizeClass::long_keys, SizeClass::single_key)
-                                         : rc::gen::just(SizeClass::small),
-                                  rc::gen::inRange<std::uint32_t>(0, 1u << 31)),
-                   [caps, square, backward](const auto& t) {
-                     Spec s;
-                     std::tie(s.batch, s.heads, s.n_q, s.n_k, s.d_head, std::ignore, s.d_v, s.mode, s.shape, s.scale, s.values,
-                              std::ignore, s.seed) = t;
-                     s.backward = backward;
-                     if (std::get<5>(t) == 0) s.d_v = s.d_head;  // d_v ≠ d_head only when drawn so
-                     switch (std::get<11>(t)) {
-                       case SizeClass::small: break;
-                       case SizeClass::odd:  // sizes that are not multiples of 4, 8, 16 or 64
-                         s.n_q = 17 + 16 * (s.n_q % 4);
-                         s.n_k = 33 + 32 * (s.n_k % 3);
-                         s.d_head = 3 + 2 * (s.d_head % 8);
-                         break;
-                       case SizeClass::long_keys:  // past any tile size
-                         s.batch = s.heads = 1;
-                         if (has_causal(s.mode)) {
-                           s.n_q = backward ? 130 : 257;
-                         } else {
-                           s.n_q = std::min(s.n_q, 4);
-                           s.n_k = backward ? 160 : (s.n_k % 2 ? 1024 : 513);
-                         }
-                         break;
-                       case SizeClass::single_key:
-                         s.n_k = 1;
-                         if (has_causal(s.mode)) s.n_q = 1;
-                         break;
-                     }
-                     return within(s, caps, square);
-                   });
+  const auto spec = rc::gen::map(
+      rc::gen::tuple(gen::scaled(1, 3), gen::scaled(1, 3), gen::scaled(1, max_n), gen::scaled(1, max_n), gen::scaled(1, 16),
+                     rc::gen::element(0, 1), gen::scaled(1, 16), rc::gen::elementOf(modes),
+                     rc::gen::element(MaskShape::random, MaskShape::band, MaskShape::one_per_row),
+                     rc::gen::element(ScaleKind::inverse_sqrt, ScaleKind::random, ScaleKind::tiny, ScaleKind::large),
+                     robust ? rc::gen::element(Values::simple, Values::normal, Values::near_tie, Values::huge_logits,
+                                               Values::below_floor, Values::tiny)
+                            : rc::gen::element(Values::simple, Values::normal),
+                     robust ? rc::gen::element(SizeClass::small, SizeClass::odd, SizeClass::long_keys, SizeClass::single_key)
+                            : rc::gen::just(SizeClass::small),
+                     rc::gen::inRange<std::uint32_t>(0, 1u << 31)),
+      [caps, square, backward](const auto& t) {
+        Spec s;
+        std::tie(s.batch, s.heads, s.n_q, s.n_k, s.d_head, std::ignore, s.d_v, s.mode, s.shape, s.scale, s.values, std::ignore,
+                 s.seed) = t;
+        s.backward = backward;
+        if (std::get<5>(t) == 0) s.d_v = s.d_head;  // d_v ≠ d_head only when drawn so
+        switch (std::get<11>(t)) {
+          case SizeClass::small: break;
+          case SizeClass::odd:  // sizes that are not multiples of 4, 8, 16 or 64
+            s.n_q = 17 + 16 * (s.n_q % 4);
+            s.n_k = 33 + 32 * (s.n_k % 3);
+            s.d_head = 3 + 2 * (s.d_head % 8);
+            break;
+          case SizeClass::long_keys:  // past any tile size
+            s.batch = s.heads = 1;
+            if (has_causal(s.mode)) {
+              s.n_q = backward ? 130 : 257;
+            } else {
+              s.n_q = std::min(s.n_q, 4);
+              s.n_k = backward ? 160 : (s.n_k % 2 ? 1024 : 513);
+            }
+            break;
+          case SizeClass::single_key:
+            s.n_k = 1;
+            if (has_causal(s.mode)) s.n_q = 1;
+            break;
+        }
+        return within(s, caps, square);
+      });
   const std::string name(p.name);
   const bool blind = p.full_mask_column;
   return rc::gen::mapcat(spec, [name, blind](const Spec& s) {
     const AttentionOp op = materialize(s);
-    const int count = name == "KV-PERM" ? op.n_k : name == "Q-PERM" ? op.n_q : name == "HEADS" ? op.heads : name == "BATCH" ? op.batch : 0;
+    const int count = name == "KV-PERM"  ? op.n_k
+                      : name == "Q-PERM" ? op.n_q
+                      : name == "HEADS"  ? op.heads
+                      : name == "BATCH"  ? op.batch
+                                         : 0;
     const bool causal_change = name == "CAUSAL" || name == "BWD-CAUSAL";
     const int positions = causal_change ? std::max(1, op.n_k - 1) : op.n_k;
     return rc::gen::map(rc::gen::tuple(gen::permutation(count, count), rc::gen::inRange(0, positions),

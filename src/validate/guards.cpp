@@ -93,9 +93,11 @@ std::string check_guarded(const float* arena, const GuardedLayout& l, const Atte
   };
   for (const auto& b : l.buffers) {
     if (!b.output) continue;
-    const int before = changed(b.offset - GuardedLayout::kGuard, GuardedLayout::kGuard), after = changed(b.offset + b.size, GuardedLayout::kGuard);
+    const int before = changed(b.offset - GuardedLayout::kGuard, GuardedLayout::kGuard),
+              after = changed(b.offset + b.size, GuardedLayout::kGuard);
     if (before || after)
-      return "wrote " + std::to_string(before) + " floats before and " + std::to_string(after) + " floats after `" + std::string(b.name) + "`";
+      return "wrote " + std::to_string(before) + " floats before and " + std::to_string(after) + " floats after `" +
+             std::string(b.name) + "`";
   }
   const auto in = inputs(l, op, o);
   std::size_t next = 0;
@@ -114,7 +116,9 @@ std::string check_guarded(const float* arena, const GuardedLayout& l, const Atte
     if (!b.output) continue;
     const std::size_t unwritten = static_cast<std::size_t>(
         std::count_if(arena + b.offset, arena + b.offset + b.size, [&](float x) { return same_bits(x, canary); }));
-    if (unwritten) return "left " + std::to_string(unwritten) + " of " + std::to_string(b.size) + " elements of `" + std::string(b.name) + "` unwritten";
+    if (unwritten)
+      return "left " + std::to_string(unwritten) + " of " + std::to_string(b.size) + " elements of `" + std::string(b.name) +
+             "` unwritten";
   }
   return "";
 }
@@ -167,14 +171,19 @@ CallResult Kernel::backward(const AttentionOp&, const std::vector<float>&) {
 }
 
 CallableKernel::CallableKernel(std::string name, Forward forward, Backward backward, Capabilities caps, std::string cli_flags)
-    : name_(std::move(name)), forward_(std::move(forward)), backward_(std::move(backward)), caps_(caps), flags_(std::move(cli_flags)) {
+    : name_(std::move(name)),
+      forward_(std::move(forward)),
+      backward_(std::move(backward)),
+      caps_(caps),
+      flags_(std::move(cli_flags)) {
   caps_.backward = caps_.backward || static_cast<bool>(backward_);
 }
 
 namespace {
 
 // One guarded call in this process: `call` gets the arena and returns the kernel's code.
-CallResult guarded_call(const AttentionOp& op, const std::vector<float>& o, const std::function<int(float*, const GuardedLayout&)>& call) {
+CallResult guarded_call(const AttentionOp& op, const std::vector<float>& o,
+                        const std::function<int(float*, const GuardedLayout&)>& call) {
   const GuardedLayout layout(op);
   std::vector<float> arena(layout.total);
   fill_guarded(arena.data(), layout, op, o);
@@ -204,12 +213,14 @@ CallResult guarded_call(const AttentionOp& op, const std::vector<float>& o, cons
 CallResult CallableKernel::forward(const AttentionOp& op) {
   AttentionOp forward_op = op;
   forward_op.d_out.clear();
-  return guarded_call(forward_op, {}, [&](float* arena, const GuardedLayout& l) { return forward_(guarded_problem(arena, l, forward_op)); });
+  return guarded_call(forward_op, {},
+                      [&](float* arena, const GuardedLayout& l) { return forward_(guarded_problem(arena, l, forward_op)); });
 }
 
 CallResult CallableKernel::backward(const AttentionOp& op, const std::vector<float>& o) {
   if (!backward_) return Kernel::backward(op, o);
-  return guarded_call(op, o, [&](float* arena, const GuardedLayout& l) { return backward_(guarded_backward_problem(arena, l, op)); });
+  return guarded_call(op, o,
+                      [&](float* arena, const GuardedLayout& l) { return backward_(guarded_backward_problem(arena, l, op)); });
 }
 
 }  // namespace symbreak::validate

@@ -64,7 +64,8 @@ int read_all(int fd, void* data, std::size_t n, int timeout_ms) {
   while (n > 0) {
     int wait = -1;
     if (timeout_ms >= 0) {
-      wait = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count());
+      wait = static_cast<int>(
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count());
       if (wait < 0) return -1;
     }
     pollfd pfd{fd, POLLIN, 0};
@@ -85,11 +86,15 @@ int read_all(int fd, void* data, std::size_t n, int timeout_ms) {
 class IsolatedKernel final : public Kernel {
  public:
   IsolatedKernel(std::string name, std::string flags, std::string plugin_path, BuiltinKernel builtin, double timeout)
-      : name_(std::move(name)), flags_(std::move(flags)), path_(std::move(plugin_path)), builtin_(std::move(builtin)),
+      : name_(std::move(name)),
+        flags_(std::move(flags)),
+        path_(std::move(plugin_path)),
+        builtin_(std::move(builtin)),
         timeout_ms_(static_cast<int>(timeout * 1000)) {
     ::signal(SIGPIPE, SIG_IGN);  // a dead child must not kill the validator through its pipe
     void* arena = ::mmap(nullptr, kArenaBytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (arena == MAP_FAILED) throw std::runtime_error("cannot map shared memory for the kernel: " + std::string(std::strerror(errno)));
+    if (arena == MAP_FAILED)
+      throw std::runtime_error("cannot map shared memory for the kernel: " + std::string(std::strerror(errno)));
     arena_ = static_cast<float*>(arena);
     start();
   }
@@ -166,7 +171,8 @@ class IsolatedKernel final : public Kernel {
     if (got <= 0) return died(r);
     if (code != 0) {
       r.status = Status::returned_error;
-      r.message = std::string(layout.backward ? "symbreak_attention_backward" : "symbreak_attention_forward") + " returned " + std::to_string(code);
+      r.message = std::string(layout.backward ? "symbreak_attention_backward" : "symbreak_attention_forward") + " returned " +
+                  std::to_string(code);
       return r;
     }
     if (std::string bad = check_guarded(arena_, layout, op, o); !bad.empty()) {
@@ -195,7 +201,8 @@ class IsolatedKernel final : public Kernel {
 
   void start() {
     int down[2], up[2];
-    if (::pipe2(down, O_CLOEXEC) != 0 || ::pipe2(up, O_CLOEXEC) != 0) throw std::runtime_error("cannot create pipes for the kernel process");
+    if (::pipe2(down, O_CLOEXEC) != 0 || ::pipe2(up, O_CLOEXEC) != 0)
+      throw std::runtime_error("cannot create pipes for the kernel process");
     const pid_t pid = ::fork();
     if (pid < 0) throw std::runtime_error("cannot fork the kernel process");
     if (pid == 0) {
@@ -212,8 +219,9 @@ class IsolatedKernel final : public Kernel {
       if (got == -1) ::kill(child_.pid, SIGKILL);
       const int status = child_.reap();
       load_status_ = 2;
-      load_error_ = got == -1 ? "the kernel process did not start within 30 s"
-                              : "the kernel process " + describe_exit(status) + " while loading (before reporting its ABI version)";
+      load_error_ = got == -1
+                        ? "the kernel process did not start within 30 s"
+                        : "the kernel process " + describe_exit(status) + " while loading (before reporting its ABI version)";
       return;
     }
     load_status_ = h.status;
@@ -253,7 +261,8 @@ class IsolatedKernel final : public Kernel {
       } else {
         auto version = reinterpret_cast<int (*)()>(::dlsym(lib, "symbreak_attention_abi_version"));
         auto forward = reinterpret_cast<int (*)(const symbreak_attention_problem*)>(::dlsym(lib, "symbreak_attention_forward"));
-        auto backward = reinterpret_cast<int (*)(const symbreak_attention_backward_problem*)>(::dlsym(lib, "symbreak_attention_backward"));
+        auto backward =
+            reinterpret_cast<int (*)(const symbreak_attention_backward_problem*)>(::dlsym(lib, "symbreak_attention_backward"));
         auto capabilities = reinterpret_cast<int (*)(symbreak_attention_caps*)>(::dlsym(lib, "symbreak_attention_capabilities"));
         if (!version || !forward) {
           h.status = 2;
@@ -268,8 +277,9 @@ class IsolatedKernel final : public Kernel {
           std::snprintf(h.message, sizeof h.message, "%s: symbreak_attention_capabilities returned an error", path_.c_str());
         } else if (!(h.caps.mask_modes & (SYMBREAK_MASK_NONE | SYMBREAK_MASK_CAUSAL | SYMBREAK_MASK_EXPLICIT))) {
           h.status = 4;
-          std::snprintf(h.message, sizeof h.message, "%s: symbreak_attention_capabilities declares no mask mode (mask_modes = %u)",
-                        path_.c_str(), h.caps.mask_modes);
+          std::snprintf(h.message, sizeof h.message,
+                        "%s: symbreak_attention_capabilities declares no mask mode (mask_modes = %u)", path_.c_str(),
+                        h.caps.mask_modes);
         } else {
           kernel.forward = forward;
           if (backward) kernel.backward = backward;
@@ -326,7 +336,8 @@ class IsolatedKernel final : public Kernel {
 
 std::unique_ptr<Kernel> plugin_kernel(const std::string& path, double timeout) {
   if (!std::filesystem::exists(path)) throw KernelLoadError(path + ": no such file");
-  auto k = std::make_unique<IsolatedKernel>(std::filesystem::path(path).filename().string(), "--plugin " + path, path, BuiltinKernel{}, timeout);
+  auto k = std::make_unique<IsolatedKernel>(std::filesystem::path(path).filename().string(), "--plugin " + path, path,
+                                            BuiltinKernel{}, timeout);
   if (k->load_status() == 1 || k->load_status() == 4) throw KernelLoadError(k->load_error());
   return k;
 }

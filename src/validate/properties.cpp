@@ -59,7 +59,8 @@ AttentionOp permute_queries(const AttentionOp& op, const std::vector<int>& perm)
   if (op.backward()) out.d_out = remap(op.d_out, op.batch, op.heads, op.n_q, op.d_v, src);
   if (!op.mask.empty())
     for (int i = 0; i < op.n_q; ++i)
-      std::copy_n(op.mask.begin() + static_cast<std::ptrdiff_t>(perm[i]) * op.n_k, op.n_k, out.mask.begin() + static_cast<std::ptrdiff_t>(i) * op.n_k);
+      std::copy_n(op.mask.begin() + static_cast<std::ptrdiff_t>(perm[i]) * op.n_k, op.n_k,
+                  out.mask.begin() + static_cast<std::ptrdiff_t>(i) * op.n_k);
   return out;
 }
 
@@ -135,7 +136,8 @@ OpOutcome compare(const AttentionOp& op, int t, const std::vector<float>& actual
       o.passed = false;
       o.error = std::numeric_limits<double>::infinity();
       o.element = element_at(op, s.rows, s.cols, i, s.name);
-      o.message = what + ": non-finite " + s.name + " " + std::to_string(a) + " where the reference is " + std::to_string(expected[i]);
+      o.message =
+          what + ": non-finite " + s.name + " " + std::to_string(a) + " where the reference is " + std::to_string(expected[i]);
       return o;
     }
     const double d = std::abs(a - expected[i]);
@@ -189,7 +191,8 @@ void redraw_rows(std::vector<float>& x, int batch_heads, int rows, int cols, Rng
   for (int bh = 0; bh < batch_heads; ++bh)
     for (int r = 0; r < rows; ++r)
       if (changed(r))
-        for (int c = 0; c < cols; ++c) x[(static_cast<std::size_t>(bh) * rows + r) * cols + c] = static_cast<float>(rng.normal() * 3);
+        for (int c = 0; c < cols; ++c)
+          x[(static_cast<std::size_t>(bh) * rows + r) * cols + c] = static_cast<float>(rng.normal() * 3);
 }
 
 AttentionOp replace_key_rows(const AttentionOp& op, std::uint64_t seed, const std::function<bool(int)>& changed) {
@@ -208,7 +211,8 @@ OpOutcome check_reference(Kernel& f, const OpCase& c, const Tolerance& t, bool) 
   const CallResult r = f.forward(c.op);
   if (!r.ok()) return call_failed(r);
   const double atol = atol_of(t, ref.scale);
-  OpOutcome o = compare(c.op, kOutput, r.out, ref.exact, all_indices(c.op.out_size()), t.c * ref.err + atol, "output vs exact reference");
+  OpOutcome o =
+      compare(c.op, kOutput, r.out, ref.exact, all_indices(c.op.out_size()), t.c * ref.err + atol, "output vs exact reference");
   o.ref_err = ref.err;
   o.atol = atol;
   return o;
@@ -295,7 +299,8 @@ OpOutcome check_convex(Kernel& f, const OpCase& c, const Tolerance& t, bool) {
             hi = std::max(hi, vj);
           }
           const double out = r.out[flat(x.heads, x.n_q, x.d_v, b, h, i, col)];
-          const double outside = !std::isfinite(out) ? std::numeric_limits<double>::infinity() : std::max({lo - out, out - hi, 0.0});
+          const double outside =
+              !std::isfinite(out) ? std::numeric_limits<double>::infinity() : std::max({lo - out, out - hi, 0.0});
           if (outside > o.error || (!std::isfinite(outside) && o.passed)) {
             o.error = outside;
             o.element = {"O", b, h, i, col};
@@ -303,8 +308,8 @@ OpOutcome check_convex(Kernel& f, const OpCase& c, const Tolerance& t, bool) {
           if (outside > slack && o.passed) {
             o.passed = false;
             char buf[200];
-            std::snprintf(buf, sizeof buf, "output %.6g lies %.3e outside the visible values' range [%.6g, %.6g] (slack %.3e)", out,
-                          outside, lo, hi, slack);
+            std::snprintf(buf, sizeof buf, "output %.6g lies %.3e outside the visible values' range [%.6g, %.6g] (slack %.3e)",
+                          out, outside, lo, hi, slack);
             o.message = buf;
           }
         }
@@ -320,7 +325,8 @@ OpOutcome check_convex(Kernel& f, const OpCase& c, const Tolerance& t, bool) {
   if (!o2.ok()) return call_failed(o2);
   std::vector<double> expected(o2.out.size());
   for (std::size_t i = 0; i < expected.size(); ++i) expected[i] = static_cast<double>(r.out[i]) + delta[i % x.d_v];
-  OpOutcome shift = compare(x, kOutput, o2.out, expected, all_indices(x.out_size()), t.c * (ref.err + r2.err) + 2 * atol, "values shifted by δ");
+  OpOutcome shift = compare(x, kOutput, o2.out, expected, all_indices(x.out_size()), t.c * (ref.err + r2.err) + 2 * atol,
+                            "values shifted by δ");
   shift.ref_err = ref.err + r2.err;
   shift.atol = atol;
   return worse(o, shift);
@@ -484,15 +490,42 @@ const std::vector<OpProperty>& op_catalogue() {
   static const std::vector<OpProperty> properties = {
       {"REFERENCE", "max|O − E| ≤ c·err_ref + atol against the exact reference E", Pass::forward, kAll, "", false, false, false,
        check_reference},
-      {"KV-PERM", "permuting the rows of K and V (and the mask's columns) together leaves O unchanged", Pass::forward,
-       {M::none, M::explicit_mask}, "a mode without the causal mask (the causal mask ties keys to positions)", false, false, false,
+      {"KV-PERM",
+       "permuting the rows of K and V (and the mask's columns) together leaves O unchanged",
+       Pass::forward,
+       {M::none, M::explicit_mask},
+       "a mode without the causal mask (the causal mask ties keys to positions)",
+       false,
+       false,
+       false,
        check_kv_perm},
-      {"Q-PERM", "permuting the rows of Q (and of the mask) permutes the rows of O", Pass::forward, {M::none, M::explicit_mask},
-       "a mode without the causal mask (the causal mask ties queries to positions)", false, false, false, check_q_perm},
-      {"CAUSAL", "causal: changing K, V rows j ≥ t leaves the outputs of queries i < t unchanged", Pass::forward,
-       {M::causal, M::causal_and_explicit}, "the causal mask", false, true, false, check_causal},
-      {"MASK", "explicit mask: changing a K, V row leaves the outputs of the queries that may not attend it unchanged",
-       Pass::forward, {M::explicit_mask, M::causal_and_explicit}, "an explicit mask", false, false, false, check_mask},
+      {"Q-PERM",
+       "permuting the rows of Q (and of the mask) permutes the rows of O",
+       Pass::forward,
+       {M::none, M::explicit_mask},
+       "a mode without the causal mask (the causal mask ties queries to positions)",
+       false,
+       false,
+       false,
+       check_q_perm},
+      {"CAUSAL",
+       "causal: changing K, V rows j ≥ t leaves the outputs of queries i < t unchanged",
+       Pass::forward,
+       {M::causal, M::causal_and_explicit},
+       "the causal mask",
+       false,
+       true,
+       false,
+       check_causal},
+      {"MASK",
+       "explicit mask: changing a K, V row leaves the outputs of the queries that may not attend it unchanged",
+       Pass::forward,
+       {M::explicit_mask, M::causal_and_explicit},
+       "an explicit mask",
+       false,
+       false,
+       false,
+       check_mask},
       {"CONVEX", "O lies in the hull of the visible V rows; V + 1·δᵀ shifts O by δ", Pass::forward, kAll, "", false, false, false,
        check_convex},
       {"HEADS", "permuting heads permutes the outputs", Pass::forward, kAll, "", false, false, false, check_heads},
@@ -503,13 +536,27 @@ const std::vector<OpProperty>& op_catalogue() {
        Pass::forward, kAll, "", true, false, false, check_reference},
       {"DETERMINISM", "the same input twice gives the same bits (a warning unless --strict-determinism)", Pass::forward, kAll, "",
        false, false, false, check_determinism},
-      {"BWD-REFERENCE", "each of dQ, dK, dV within c·err_ref + atol of the exact gradient", Pass::backward, kAll, "", false, false,
-       false, check_bwd_reference},
-      {"BWD-CAUSAL", "causal: dK_j and dV_j get nothing from the queries i < j (changing those queries leaves them unchanged)",
-       Pass::backward, {M::causal, M::causal_and_explicit}, "the causal mask", false, true, false, check_bwd_causal},
-      {"BWD-MASK", "explicit mask: a key's dK, dV get nothing from the queries that may not attend it; a key no query may attend "
-                   "gets zero gradient",
-       Pass::backward, {M::explicit_mask, M::causal_and_explicit}, "an explicit mask", false, false, true, check_bwd_mask},
+      {"BWD-REFERENCE", "each of dQ, dK, dV within c·err_ref + atol of the exact gradient", Pass::backward, kAll, "", false,
+       false, false, check_bwd_reference},
+      {"BWD-CAUSAL",
+       "causal: dK_j and dV_j get nothing from the queries i < j (changing those queries leaves them unchanged)",
+       Pass::backward,
+       {M::causal, M::causal_and_explicit},
+       "the causal mask",
+       false,
+       true,
+       false,
+       check_bwd_causal},
+      {"BWD-MASK",
+       "explicit mask: a key's dK, dV get nothing from the queries that may not attend it; a key no query may attend "
+       "gets zero gradient",
+       Pass::backward,
+       {M::explicit_mask, M::causal_and_explicit},
+       "an explicit mask",
+       false,
+       false,
+       true,
+       check_bwd_mask},
       {"BWD-ROWSUM", "each softmax row's gradient sums to zero: shifting every key by one vector leaves dQ, dK, dV unchanged",
        Pass::backward, kAll, "", false, false, false, check_bwd_rowsum},
       {"BWD-ROBUST", "BWD-REFERENCE on the edge cases in every supported mask mode first, then on generated extreme cases",

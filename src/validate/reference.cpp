@@ -35,8 +35,8 @@ AttentionMask mask_of(const symbreak_attention_problem& p) {
 }
 
 bool usable(const symbreak_attention_problem* p) {
-  return p && p->batch > 0 && p->heads > 0 && p->n_q > 0 && p->n_k > 0 && p->d_head > 0 && p->d_v > 0 && p->q &&
-         p->k && p->v && p->out && (!p->causal || p->n_q == p->n_k);
+  return p && p->batch > 0 && p->heads > 0 && p->n_q > 0 && p->n_k > 0 && p->d_head > 0 && p->d_v > 0 && p->q && p->k && p->v &&
+         p->out && (!p->causal || p->n_q == p->n_k);
 }
 
 // Runs attention_head_forward<T> on every (batch, head).
@@ -169,7 +169,8 @@ int tiled_attention(const symbreak_attention_problem* p, int block_q, int block_
       }
       for (int ii = 0; ii < iq; ++ii) {
         if (l[ii] == 0) return 2;  // a query without a visible key
-        for (int c = 0; c < dv; ++c) out[static_cast<std::size_t>(i0 + ii) * dv + c] = acc[static_cast<std::size_t>(ii) * dv + c] / l[ii];
+        for (int c = 0; c < dv; ++c)
+          out[static_cast<std::size_t>(i0 + ii) * dv + c] = acc[static_cast<std::size_t>(ii) * dv + c] / l[ii];
       }
     }
   }
@@ -376,7 +377,8 @@ GradientReference::GradientReference(const AttentionOp& op) : o(float_forward(op
   };
   measure(op, naive_attention_backward, 1.0f);
   measure(op, sequential_attention_backward, 1.0f);
-  measure(op, [](const symbreak_attention_backward_problem* b) { return tiled_attention_backward(b, 16, 16); }, 1.0f);
+  measure(
+      op, [](const symbreak_attention_backward_problem* b) { return tiled_attention_backward(b, 16, 16); }, 1.0f);
   AttentionOp q_scaled = op;
   for (float& x : q_scaled.q) x *= op.scale;
   q_scaled.scale = 1;

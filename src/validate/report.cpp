@@ -18,7 +18,8 @@ const auto escape = text::escape_markup;
 std::string error_text(const OpVerdict& v) {
   if (v.status == VerdictStatus::not_applicable || v.status == VerdictStatus::not_run) return "-";
   if (v.worst_bound <= 0 && v.worst_error <= 0) return v.status == VerdictStatus::fail ? "-" : "0";
-  return sci(v.worst_error) + (v.status == VerdictStatus::fail && v.worst_error > v.worst_bound ? " > " : " ≤ ") + sci(v.worst_bound);
+  return sci(v.worst_error) + (v.status == VerdictStatus::fail && v.worst_error > v.worst_bound ? " > " : " ≤ ") +
+         sci(v.worst_bound);
 }
 
 std::string status_text(const OpVerdict& v) { return std::string(to_string(v.status)); }
@@ -41,8 +42,10 @@ void print_report(std::ostream& out, const OpReport& r) {
   out << "region: " << r.capabilities << "\n\n";
   out << pad("property", 15) << pad("cases", 7) << pad("verdict", 9) << pad("worst error vs bound", 24) << "detail\n";
   for (const OpVerdict& v : r.verdicts) {
-    out << pad(v.property, 15) << pad(std::to_string(v.cases), 7) << pad(status_text(v), 9) << pad(error_text(v), 24) << detail(v) << '\n';
-    if (!v.skipped.empty() && v.status != VerdictStatus::not_applicable) out << pad("", 55) << "skipped: " << skipped_text(v) << '\n';
+    out << pad(v.property, 15) << pad(std::to_string(v.cases), 7) << pad(status_text(v), 9) << pad(error_text(v), 24) << detail(v)
+        << '\n';
+    if (!v.skipped.empty() && v.status != VerdictStatus::not_applicable)
+      out << pad("", 55) << "skipped: " << skipped_text(v) << '\n';
   }
   for (const OpVerdict& v : r.verdicts) {
     if (v.status != VerdictStatus::fail) continue;
@@ -51,9 +54,19 @@ void print_report(std::ostream& out, const OpReport& r) {
     out << "  replay: " << v.replay << "\n";
   }
   char line[200];
-  std::snprintf(line, sizeof line, "\n%s: %s in %.1f s (seed %llu)\n", r.kernel.c_str(), r.passed() ? "all properties pass" : "FAILED",
-                r.seconds, static_cast<unsigned long long>(r.seed));
+  std::snprintf(line, sizeof line, "\n%s: %s in %.1f s (seed %llu)\n", r.kernel.c_str(),
+                r.passed() ? "all properties pass" : "FAILED", r.seconds, static_cast<unsigned long long>(r.seed));
   out << line;
+}
+
+void print_seeds_summary(std::ostream& out, const std::string& kernel, const SeedsReport& seeds) {
+  const std::size_t total = seeds.runs.size();
+  out << "\n" << kernel << ": " << seeds.seeds_passed() << " of " << total << " seeds pass\n\n";
+  out << pad("property", 15) << "failed on\n";
+  for (const auto& [property, failed] : seeds.failures_by_property)
+    out << pad(property, 15) << failed << " of " << total << " seeds\n";
+  out << (seeds.first_failure ? "\nthe first failing seed:\n" : "\nthe last seed:\n");
+  print_report(out, seeds.shown());
 }
 
 std::string report_json(const OpReport& r) {
@@ -72,8 +85,12 @@ std::string report_json(const OpReport& r) {
                              {"skipped", v.skipped},
                              {"worst_error", v.worst_error},
                              {"worst_bound", v.worst_bound},
-                             {"element", {{"tensor", v.element.tensor}, {"batch", v.element.batch}, {"head", v.element.head},
-                                          {"row", v.element.row}, {"column", v.element.col}}},
+                             {"element",
+                              {{"tensor", v.element.tensor},
+                               {"batch", v.element.batch},
+                               {"head", v.element.head},
+                               {"row", v.element.row},
+                               {"column", v.element.col}}},
                              {"message", v.message},
                              {"shape", v.shape},
                              {"counterexample_dir", v.counterexample_dir},
@@ -94,22 +111,24 @@ std::string report_junit(const OpReport& r) {
   std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", std::gmtime(&now));
   std::snprintf(t, sizeof t, "%.3f", r.seconds);
   const std::string n = std::to_string(r.verdicts.size()), f = std::to_string(failures);
-  std::string x = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"symbreak validate\" tests=\"" + n + "\" failures=\"" +
-                  f + "\" errors=\"0\" time=\"" + t + "\">\n";
+  std::string x = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"symbreak validate\" tests=\"" + n +
+                  "\" failures=\"" + f + "\" errors=\"0\" time=\"" + t + "\">\n";
   x += "  <testsuite name=\"" + escape("symbreak.validate." + r.kernel) + "\" tests=\"" + n + "\" failures=\"" + f +
        "\" errors=\"0\" skipped=\"" + std::to_string(skipped) + "\" time=\"" + t + "\" timestamp=\"" + stamp + "\" hostname=\"" +
        escape(host) + "\">\n";
   for (const OpVerdict& v : r.verdicts) {
     char s[32];
     std::snprintf(s, sizeof s, "%.3f", v.seconds);
-    x += "    <testcase name=\"" + escape(v.property) + "\" classname=\"" + escape("symbreak.validate." + r.kernel) + "\" time=\"" + s + "\">\n";
+    x += "    <testcase name=\"" + escape(v.property) + "\" classname=\"" + escape("symbreak.validate." + r.kernel) +
+         "\" time=\"" + s + "\">\n";
     if (v.status == VerdictStatus::fail)
       x += "      <failure message=\"" + escape(v.message) + "\" type=\"FAIL\">" +
            escape(v.message + " at " + v.element.text() + " on " + v.shape + "\nreplay: " + v.replay) + "</failure>\n";
     else if (v.status == VerdictStatus::not_applicable || v.status == VerdictStatus::not_run)
       x += "      <skipped message=\"" + escape(v.message) + "\"/>\n";
-    x += "      <system-out>" + escape(std::to_string(v.cases) + " cases in modes " + v.region + "; worst error " + error_text(v) +
-                                      (v.skipped.empty() ? "" : "; skipped: " + skipped_text(v))) +
+    x += "      <system-out>" +
+         escape(std::to_string(v.cases) + " cases in modes " + v.region + "; worst error " + error_text(v) +
+                (v.skipped.empty() ? "" : "; skipped: " + skipped_text(v))) +
          "</system-out>\n    </testcase>\n";
   }
   return x + "  </testsuite>\n</testsuites>\n";
@@ -125,16 +144,18 @@ table{border-collapse:collapse}td,th{padding:.3em .8em;border-bottom:1px solid #
 .pass{color:#176c1d}.FAIL{color:#b00020;font-weight:bold}.warning{color:#a66200}.na{color:#777}
 code{background:#f4f4f4;padding:.1em .3em}
 </style></head><body>
-<h1>symbreak validate: )" + escape(r.kernel) +
-                  "</h1>\n<p>" + (r.passed() ? "All properties pass." : "<span class=\"FAIL\">FAILED</span>") + " Seed " +
-                  std::to_string(r.seed) + ". Region: " + escape(r.capabilities) +
-                  ".</p>\n<table><tr><th>property</th><th>cases</th><th>verdict</th><th>worst error vs bound</th><th>detail</th><th>skipped</th></tr>\n";
+<h1>symbreak validate: )" +
+                  escape(r.kernel) + "</h1>\n<p>" + (r.passed() ? "All properties pass." : "<span class=\"FAIL\">FAILED</span>") +
+                  " Seed " + std::to_string(r.seed) + ". Region: " + escape(r.capabilities) +
+                  ".</p>\n<table><tr><th>property</th><th>cases</th><th>verdict</th><th>worst error vs "
+                  "bound</th><th>detail</th><th>skipped</th></tr>\n";
   for (const OpVerdict& v : r.verdicts) {
-    const std::string cls = v.status == VerdictStatus::not_applicable || v.status == VerdictStatus::not_run ? "na" : status_text(v);
+    const std::string cls =
+        v.status == VerdictStatus::not_applicable || v.status == VerdictStatus::not_run ? "na" : status_text(v);
     h += "<tr><td>" + escape(v.property) + "</td><td>" + std::to_string(v.cases) + "</td><td class=\"" + escape(cls) + "\">" +
          escape(status_text(v)) + "</td><td>" + escape(error_text(v)) + "</td><td>" + escape(detail(v)) +
-         (v.replay.empty() || v.status != VerdictStatus::fail ? "" : "<br>replay: <code>" + escape(v.replay) + "</code>") + "</td><td>" +
-         escape(skipped_text(v)) + "</td></tr>\n";
+         (v.replay.empty() || v.status != VerdictStatus::fail ? "" : "<br>replay: <code>" + escape(v.replay) + "</code>") +
+         "</td><td>" + escape(skipped_text(v)) + "</td></tr>\n";
   }
   return h + "</table>\n</body></html>\n";
 }

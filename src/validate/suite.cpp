@@ -3,6 +3,10 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <limits>
+#include <stdexcept>
+
 #include <nlohmann/json.hpp>
 
 #include "generators.hpp"
@@ -108,131 +112,146 @@ std::string modes_text(const std::vector<MaskMode>& modes) {
 
 Clock::duration seconds(double s) { return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s)); }
 
+// A failing case and what the kernel did on it.
+struct Failure {
+  OpCase found;
+  OpOutcome outcome;
+  bool is_error = false;  // the kernel failed to run (crash, refusal, bad output), not a wrong value
+};
+
 // One property on one kernel: its edge cases, then the search, then the report of the worst case.
-OpVerdict run_property(const OpProperty& p, Kernel& kernel, const Capabilities& caps, const ValidateOptions& o,
-                       Clock::time_point deadline) {
-  const auto started = Clock::now();
-  OpVerdict v;
-  v.property = p.name;
-  v.skipped = skipped_kinds(p, caps);
-  const std::vector<MaskMode> modes = property_modes(p, caps);
-  v.region = modes_text(modes);
-  const auto finish = [&]() -> OpVerdict& {
-    v.seconds = std::chrono::duration<double>(Clock::now() - started).count();
-    return v;
-  };
-  if (p.pass == Pass::backward && !caps.backward) {
-    v.status = VerdictStatus::not_applicable;
-    v.message = "not applicable: the kernel has no backward pass";
-    return finish();
-  }
-  if (modes.empty()) {
-    v.status = VerdictStatus::not_applicable;
-    v.message = "not applicable: needs " + std::string(p.needs) + ", which the kernel does not support";
-    return finish();
+class PropertyRun {
+ public:
+  PropertyRun(const OpProperty& p, Kernel& kernel, const Capabilities& caps, const ValidateOptions& o)
+      : p_(p), kernel_(kernel), caps_(caps), o_(o) {
+    v_.property = p.name;
+    v_.skipped = skipped_kinds(p, caps);
+    modes_ = property_modes(p, caps);
+    v_.region = modes_text(modes_);
   }
 
-  double best_ratio = -1;
-  bool warned = false;
-  std::optional<OpCase> failing;
-  OpOutcome failing_outcome;
-  bool failing_is_error = false;
-  const auto tally = [&](const OpCase& c, const OpOutcome& out) {
-    ++v.cases;
+  OpVerdict run(Clock::time_point deadline) {
+    const auto started = Clock::now();
+    if (p_.pass == Pass::backward && !caps_.backward) {
+      v_.status = VerdictStatus::not_applicable;
+      v_.message = "not applicable: the kernel has no backward pass";
+    } else if (modes_.empty()) {
+      v_.status = VerdictStatus::not_applicable;
+      v_.message = "not applicable: needs " + std::string(p_.needs) + ", which the kernel does not support";
+    } else {
+      // The edge cases cannot be shrunk, so after one fails the search still runs: a smaller
+      // generated failure, shrunk, is the better report.
+      std::optional<Failure> failure = run_edge_cases();
+      if (std::optional<Failure> searched = search(deadline)) failure = std::move(searched);
+      if (failure) report_failure(*failure);
+      else v_.status = warned_ ? VerdictStatus::warning : VerdictStatus::pass;
+    }
+    v_.seconds = std::chrono::duration<double>(Clock::now() - started).count();
+    return v_;
+  }
+
+ private:
+  // Counts a case and keeps the one closest to its bound (or the first warning) as the evidence.
+  void tally(const OpCase& c, const OpOutcome& out) {
+    ++v_.cases;
     const double ratio = out.bound > 0 ? out.error / out.bound : out.error;
-    if (ratio > best_ratio) {
-      best_ratio = ratio;
-      v.worst_error = out.error;
-      v.worst_bound = out.bound;
-      v.element = out.element;
-      v.shape = c.op.shape_string();
+    if (ratio > closest_ratio_) {
+      closest_ratio_ = ratio;
+      v_.worst_error = out.error;
+      v_.worst_bound = out.bound;
+      v_.element = out.element;
+      v_.shape = c.op.shape_string();
     }
-    if (out.warning && !warned) {
-      warned = true;
-      v.message = out.message + " at " + out.element.text() + " (" + c.op.shape_string() + ")";
+    if (out.warning && !warned_) {
+      warned_ = true;
+      v_.message = out.message + " at " + out.element.text() + " (" + c.op.shape_string() + ")";
     }
-    if (o.progress) o.progress(v.property, v.cases, o.cases);
-  };
+    if (o_.progress) o_.progress(v_.property, v_.cases, o_.cases);
+  }
 
-  // The edge cases, in every supported mode, before the search. They cannot be shrunk, so after one
-  // fails the search still runs: a smaller generated failure, shrunk, is the better report.
-  if (p.robust && o.edge_cases)
-    for (const OpCase& c : edge_cases(p, caps)) {
-      const Evaluated e = evaluate(p, kernel, c, o);
+  // The edge cases, in every supported mode; the first failing one.
+  std::optional<Failure> run_edge_cases() {
+    if (!p_.robust || !o_.edge_cases) return std::nullopt;
+    for (const OpCase& c : edge_cases(p_, caps_)) {
+      const Evaluated e = evaluate(p_, kernel_, c, o_);
       tally(c, e.outcome);
-      if (!e.outcome.passed) {
-        failing = c;
-        failing_outcome = e.outcome;
-        failing_is_error = e.error;
-        break;
-      }
+      if (!e.outcome.passed) return Failure{c, e.outcome, e.error};
     }
-
-  // The search.
-  const auto gen = case_gen(p, caps);
-  std::optional<OpCase> searched;
-  OpOutcome searched_outcome;
-  bool searched_error = false;
-  const auto trial = [&](bool shrinking) {
-    const OpCase c = *gen;
-    const Evaluated e = evaluate(p, kernel, c, o);
-    if (!shrinking) tally(c, e.outcome);
-    if (e.outcome.passed) return properties::Trial::pass;
-    searched = c;
-    searched_outcome = e.outcome;
-    searched_error = e.error;
-    return e.error ? properties::Trial::error : properties::Trial::fail;
-  };
-  properties::SearchOptions so;
-  so.seed = stream_seed(o.seed, std::string(p.name));
-  so.max_success = o.cases;
-  so.max_size = 100;
-  so.search_seconds = deadline == Clock::time_point::max() ? 0 : std::max(1e-3, std::chrono::duration<double>(deadline - Clock::now()).count());
-  so.shrink_seconds = o.shrink_seconds;
-  so.id = std::string(p.name);
-  // After a failing edge case the search still runs: a smaller generated failure, shrunk, reads better.
-  const properties::SearchResult result = properties::search(trial, so);
-  if (result.time_capped && !result.failed) v.message = "time budget reached after " + std::to_string(v.cases) + " cases";
-  if (result.failed && searched) {
-    failing = searched;
-    failing_outcome = searched_outcome;
-    failing_is_error = searched_error;
+    return std::nullopt;
   }
 
-  if (!failing) {
-    v.status = warned ? VerdictStatus::warning : VerdictStatus::pass;
-    return finish();
+  // The random search with shrinking; the shrunk failing case.
+  std::optional<Failure> search(Clock::time_point deadline) {
+    const auto gen = case_gen(p_, caps_);
+    std::optional<Failure> last;  // after shrinking, the minimal one
+    const auto trial = [&](bool shrinking) {
+      const OpCase c = *gen;
+      const Evaluated e = evaluate(p_, kernel_, c, o_);
+      if (!shrinking) tally(c, e.outcome);
+      if (e.outcome.passed) return properties::Trial::pass;
+      last = Failure{c, e.outcome, e.error};
+      return e.error ? properties::Trial::error : properties::Trial::fail;
+    };
+    properties::SearchOptions so;
+    so.seed = stream_seed(o_.seed, std::string(p_.name));
+    so.max_success = o_.cases;
+    so.max_size = 100;
+    so.search_seconds =
+        deadline == Clock::time_point::max() ? 0 : std::max(1e-3, std::chrono::duration<double>(deadline - Clock::now()).count());
+    so.shrink_seconds = o_.shrink_seconds;
+    so.id = std::string(p_.name);
+    const properties::SearchResult result = properties::search(trial, so);
+    if (result.time_capped && !result.failed) v_.message = "time budget reached after " + std::to_string(v_.cases) + " cases";
+    return result.failed ? last : std::nullopt;
   }
-  const OpCase simple = simplify_values(p, kernel, *failing, o, caps, Clock::now() + seconds(std::min(o.shrink_seconds, 3.0)));
-  if (const Evaluated e = evaluate(p, kernel, simple, o); !e.outcome.passed && e.error == failing_is_error) {
-    failing = simple;
-    failing_outcome = e.outcome;
+
+  // Simplifies the failing case's values, fills the verdict from it and saves it with a replay line.
+  void report_failure(Failure failure) {
+    const OpCase simple =
+        simplify_values(p_, kernel_, failure.found, o_, caps_, Clock::now() + seconds(std::min(o_.shrink_seconds, 3.0)));
+    if (const Evaluated e = evaluate(p_, kernel_, simple, o_); !e.outcome.passed && e.error == failure.is_error)
+      failure = Failure{simple, e.outcome, e.error};
+    v_.status = VerdictStatus::fail;
+    v_.worst_error = failure.outcome.error;
+    v_.worst_bound = failure.outcome.bound;
+    v_.element = failure.outcome.element;
+    v_.message = failure.outcome.message;
+    v_.shape = failure.found.op.shape_string();
+    if (!o_.failure_dir.empty()) save(failure);
+    if (v_.replay.empty())
+      v_.replay = "symbreak validate " + kernel_.cli_flags() + " --property " + std::string(p_.name) + " --seed " +
+                  std::to_string(o_.seed);
   }
-  v.status = VerdictStatus::fail;
-  v.worst_error = failing_outcome.error;
-  v.worst_bound = failing_outcome.bound;
-  v.element = failing_outcome.element;
-  v.message = failing_outcome.message;
-  v.shape = failing->op.shape_string();
-  if (!o.failure_dir.empty()) {
-    const json transform = {{"permutation", failing->transform.permutation}, {"position", failing->transform.position},
-                            {"seed", failing->transform.seed}};
-    const json extra = {{"property", p.name}, {"kernel", kernel.name()}, {"transform", transform},
-                        {"message", failing_outcome.message}, {"element", failing_outcome.element.text()}};
-    const std::string dir = o.failure_dir + "/" + sanitize(kernel.name()) + "/" + std::string(p.name) + "-" +
-                            text::hex(stream_seed(o.seed, extra.dump() + failing->op.shape_string()));
+
+  void save(const Failure& failure) {
+    const json transform = {{"permutation", failure.found.transform.permutation},
+                            {"position", failure.found.transform.position},
+                            {"seed", failure.found.transform.seed}};
+    const json extra = {{"property", p_.name},
+                        {"kernel", kernel_.name()},
+                        {"transform", transform},
+                        {"message", failure.outcome.message},
+                        {"element", failure.outcome.element.text()}};
+    const std::string dir = o_.failure_dir + "/" + sanitize(kernel_.name()) + "/" + std::string(p_.name) + "-" +
+                            text::hex(stream_seed(o_.seed, extra.dump() + failure.found.op.shape_string()));
     try {
-      write_case_dir(dir, failing->op, extra.dump());
-      v.counterexample_dir = dir;
-      v.replay = "symbreak validate " + kernel.cli_flags() + " --replay " + dir;
+      write_case_dir(dir, failure.found.op, extra.dump());
+      v_.counterexample_dir = dir;
+      v_.replay = "symbreak validate " + kernel_.cli_flags() + " --replay " + dir;
     } catch (const std::exception& e) {
-      v.message += " (could not save the case: " + std::string(e.what()) + ")";
+      v_.message += " (could not save the case: " + std::string(e.what()) + ")";
     }
   }
-  if (v.replay.empty())
-    v.replay = "symbreak validate " + kernel.cli_flags() + " --property " + std::string(p.name) + " --seed " + std::to_string(o.seed);
-  return finish();
-}
+
+  const OpProperty& p_;
+  Kernel& kernel_;
+  const Capabilities& caps_;
+  const ValidateOptions& o_;
+  std::vector<MaskMode> modes_;
+  OpVerdict v_;
+  double closest_ratio_ = -1;
+  bool warned_ = false;
+};
 
 }  // namespace
 
@@ -266,11 +285,51 @@ OpReport run_suite(Kernel& kernel, const ValidateOptions& o) {
       const double remaining = o.time_budget - std::chrono::duration<double>(Clock::now() - started).count();
       deadline = Clock::now() + seconds(std::max(0.0, remaining / static_cast<double>(selected.size() - index)));
     }
-    report.verdicts.push_back(run_property(*selected[index], kernel, caps, o, deadline));
+    report.verdicts.push_back(PropertyRun(*selected[index], kernel, caps, o).run(deadline));
     stop = o.fail_fast && !report.verdicts.back().passed();
   }
   report.seconds = std::chrono::duration<double>(Clock::now() - started).count();
   return report;
+}
+
+int SeedsReport::seeds_passed() const {
+  return static_cast<int>(std::count_if(runs.begin(), runs.end(), [](const SeedRun& r) { return r.passed; }));
+}
+
+SeedsReport run_seeds(Kernel& kernel, ValidateOptions options, std::uint64_t first, std::uint64_t last,
+                      const std::function<void(const SeedRun&)>& on_seed) {
+  SeedsReport seeds;
+  for (std::uint64_t seed = first; seed <= last; ++seed) {
+    options.seed = seed;
+    OpReport report = run_suite(kernel, options);
+    SeedRun run{.seed = seed, .passed = report.passed(), .seconds = report.seconds};
+    for (const OpVerdict& v : report.verdicts) {
+      auto counted = std::find_if(seeds.failures_by_property.begin(), seeds.failures_by_property.end(),
+                                  [&](const auto& entry) { return entry.first == v.property; });
+      if (counted == seeds.failures_by_property.end())
+        counted = seeds.failures_by_property.insert(seeds.failures_by_property.end(), {v.property, 0});
+      if (!v.passed()) {
+        run.failing.push_back(v.property);
+        ++counted->second;
+      }
+    }
+    if (on_seed) on_seed(run);
+    seeds.runs.push_back(run);
+    if (!report.passed() && !seeds.first_failure) seeds.first_failure = report;
+    seeds.last = std::move(report);
+    if (seed == std::numeric_limits<std::uint64_t>::max()) break;
+  }
+  return seeds;
+}
+
+std::pair<std::uint64_t, std::uint64_t> parse_seed_range(const std::string& text) {
+  unsigned long long a = 0, b = 0;
+  char tail = 0;
+  const int got = std::sscanf(text.c_str(), "%llu-%llu%c", &a, &b, &tail);
+  if (got == 1) b = a, a = 1;
+  if ((got != 1 && got != 2) || a > b || b - a > 100000)
+    throw std::invalid_argument("--seeds " + text + ": expected A-B with A <= B (at most 100001 seeds), or N for 1-N");
+  return {a, b};
 }
 
 OpReport replay_case(Kernel& kernel, const std::string& dir, const ValidateOptions& o) {

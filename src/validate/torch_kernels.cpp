@@ -1,8 +1,7 @@
 // libtorch 1.13 kernels for `symbreak validate --builtin torch-mha | torch-sdpa` (built only when
-// libtorch-dev is installed), forward and, through autograd, backward. The traps of 1.13 (TOOLCHAIN.md): MultiheadAttention is sequence-first
-// (L, N, E) and ADDS attn_mask to the scores, so the mask is a float mask of 0 and -inf (a bool mask
-// is silently wrong); the only SDPA is the private at::_scaled_dot_product_attention; neither takes a
-// scale (always 1/sqrt(d_head)).
+// libtorch-dev is installed), forward and, through autograd, backward. The traps of 1.13 (docs/BUILD.md): MultiheadAttention is
+// sequence-first (L, N, E) and ADDS attn_mask to the scores, so the mask is a float mask of 0 and -inf (a bool mask is silently
+// wrong); the only SDPA is the private at::_scaled_dot_product_attention; neither takes a scale (always 1/sqrt(d_head)).
 #include <torch/torch.h>
 
 #include <limits>
@@ -50,11 +49,14 @@ torch::Tensor mha(const symbreak_attention_problem& p, torch::Tensor& q, torch::
   const int64_t e = static_cast<int64_t>(p.heads) * p.d_head;
   const torch::Tensor eye = torch::eye(e);
   // [b][h][n][d] → (n, b, h·d), sequence first.
-  const auto seq_first = [&](const torch::Tensor& t, int n, int d) { return t.permute({2, 0, 1, 3}).reshape({n, p.batch, p.heads * d}); };
+  const auto seq_first = [&](const torch::Tensor& t, int n, int d) {
+    return t.permute({2, 0, 1, 3}).reshape({n, p.batch, p.heads * d});
+  };
   auto [out, weights] = F::multi_head_attention_forward(
       seq_first(q, p.n_q, p.d_head), seq_first(k, p.n_k, p.d_head), seq_first(v, p.n_k, p.d_v),
-      F::MultiheadAttentionForwardFuncOptions(e, p.heads, /*in_proj_weight=*/{}, /*in_proj_bias=*/{}, /*bias_k=*/{}, /*bias_v=*/{},
-                                              /*add_zero_attn=*/false, /*dropout_p=*/0.0, /*out_proj_weight=*/eye, /*out_proj_bias=*/{})
+      F::MultiheadAttentionForwardFuncOptions(
+          e, p.heads, /*in_proj_weight=*/{}, /*in_proj_bias=*/{}, /*bias_k=*/{}, /*bias_v=*/{},
+          /*add_zero_attn=*/false, /*dropout_p=*/0.0, /*out_proj_weight=*/eye, /*out_proj_bias=*/{})
           .training(false)
           .need_weights(false)
           .attn_mask(additive_mask(p))
@@ -113,9 +115,10 @@ Capabilities torch_capabilities(bool dv_equals_dhead) {
 }
 
 const bool torch_kernels_registered =
-    register_builtin_kernel("torch-mha", {[](const symbreak_attention_problem* p) { return p->d_v != p->d_head ? 4 : forward_with(mha, p); },
-                                          [](const symbreak_attention_backward_problem* b) { return backward_with(mha, b); },
-                                          torch_capabilities(true)}) &&
+    register_builtin_kernel(
+        "torch-mha",
+        {[](const symbreak_attention_problem* p) { return p->d_v != p->d_head ? 4 : forward_with(mha, p); },
+         [](const symbreak_attention_backward_problem* b) { return backward_with(mha, b); }, torch_capabilities(true)}) &&
     register_builtin_kernel("torch-sdpa", {[](const symbreak_attention_problem* p) { return forward_with(sdpa, p); },
                                            [](const symbreak_attention_backward_problem* b) { return backward_with(sdpa, b); },
                                            torch_capabilities(false)});

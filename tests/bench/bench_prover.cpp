@@ -20,10 +20,14 @@ void BM_Prove(benchmark::State& state) {
 
 BENCHMARK(BM_Prove)
     ->ArgNames({"L", "d", "n", "causal"})
-    ->Args({2, 4, 4, 0})->Args({2, 4, 8, 0})->Args({2, 4, 16, 0})   // n
-    ->Args({2, 8, 8, 0})->Args({2, 16, 8, 0})                       // d
-    ->Args({1, 4, 8, 0})->Args({4, 4, 8, 0})                        // L
-    ->Args({2, 4, 8, 1})                                            // refuted: causal, depth 2
+    ->Args({2, 4, 4, 0})
+    ->Args({2, 4, 8, 0})
+    ->Args({2, 4, 16, 0})  // n
+    ->Args({2, 8, 8, 0})
+    ->Args({2, 16, 8, 0})  // d
+    ->Args({1, 4, 8, 0})
+    ->Args({4, 4, 8, 0})  // L
+    ->Args({2, 4, 8, 1})  // refuted: causal, depth 2
     ->Unit(benchmark::kMillisecond);
 
 }  // namespace

@@ -11,9 +11,9 @@
 #include "symbreak/experiments/figure.hpp"
 #include "symbreak/experiments/probes.hpp"
 #include "symbreak/experiments/stats.hpp"
+#include "symbreak/experiments/sweep.hpp"
 #include "symbreak/experiments/verdicts.hpp"
 #include "symbreak/rng.hpp"
-#include "symbreak/experiments/sweep.hpp"
 
 #include <unistd.h>
 #include <filesystem>
@@ -294,9 +294,12 @@ class RuleOnLedger : public ::testing::Test {
       for (const RunRecord& r : ledger.runs()) {
         const bool ok = r.condition == "intact" || static_cast<int>(r.seed) <= converged;
         ledger.mark_running(r.run_id, 1, 0, "test", 0);
-        ledger.mark_done(r.run_id, {{"final_exact", ok ? 1.0 : 0.01}, {"best_exact", ok ? 1.0 : 0.01},
+        ledger.mark_done(r.run_id, {{"final_exact", ok ? 1.0 : 0.01},
+                                    {"best_exact", ok ? 1.0 : 0.01},
                                     {"first_step_converged", ok ? nlohmann::json(500) : nlohmann::json(nullptr)},
-                                    {"final_loss", 0.1}, {"wall_seconds", 1.0}, {"per_digit", {1, 1, 1, 1}}});
+                                    {"final_loss", 0.1},
+                                    {"wall_seconds", 1.0},
+                                    {"per_digit", {1, 1, 1, 1}}});
       }
     }
     return evaluate_plan(plan, dir_.string());

@@ -94,11 +94,11 @@ TEST(Optimizers, EcdKeepsItsSpeedAndOnlyTurns) {
 
 TrainConfig tiny_config(const std::string& mask, const std::string& pe, int checkpoint_every = 100) {
   std::ostringstream json;
-  json << R"({"model": {"d_model": 64, "heads": 2, "layers": 2, "positional_encoding": ")" << pe << R"(", "mask": ")"
-       << mask << R"("},
+  json << R"({"model": {"d_model": 64, "heads": 2, "layers": 2, "positional_encoding": ")" << pe << R"(", "mask": ")" << mask
+       << R"("},
     "task": {"test_size": 500},
-    "train": {"steps": 600, "batch": 64, "eval_every": 300, "checkpoint_every": )" << checkpoint_every
-       << R"(, "threads": 2},
+    "train": {"steps": 600, "batch": 64, "eval_every": 300, "checkpoint_every": )"
+       << checkpoint_every << R"(, "threads": 2},
     "optimizer": {"name": "adamw", "lr": 0.002, "betas": [0.9, 0.98]},
     "schedule": {"name": "constant", "warmup_steps": 50}})";
   return parse_train_config(json.str(), "test.json");
@@ -178,7 +178,6 @@ TEST(Training, ResumeFromACheckpointIsBitIdentical) {
     EXPECT_TRUE(r.resumed);
     EXPECT_EQ(r.resumed_from, 50);
     EXPECT_EQ(read_file(whole.out_dir + "/weights.bin"), read_file(rest.out_dir + "/weights.bin")) << optimizer;
-
   }
 }
 

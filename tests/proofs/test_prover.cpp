@@ -3,10 +3,10 @@
 #include <gtest/gtest.h>
 #include <rapidcheck/gtest.h>
 
-#include "symbreak/properties/generators.hpp"
-#include "symbreak/properties/map.hpp"
 #include "symbreak/proofs/ceiling.hpp"
 #include "symbreak/proofs/prover.hpp"
+#include "symbreak/properties/generators.hpp"
+#include "symbreak/properties/map.hpp"
 #include "symbreak/rng.hpp"
 
 namespace symbreak::proofs {

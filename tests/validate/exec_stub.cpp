@@ -26,7 +26,9 @@ int main(int argc, char** argv) {
     std::cout << "symbreak-exec 1 causal sparse" << std::endl;
     return 0;
   }
-  std::cout << (mode == "good" ? "symbreak-exec 1 backward" : mode == "causal_only" ? "symbreak-exec 1 causal backward" : "symbreak-exec 1")
+  std::cout << (mode == "good"          ? "symbreak-exec 1 backward"
+                : mode == "causal_only" ? "symbreak-exec 1 causal backward"
+                                        : "symbreak-exec 1")
             << std::endl;
   std::string dir;
   int cases = 0;
@@ -47,8 +49,8 @@ int main(int argc, char** argv) {
       continue;
     }
     const auto shape = [&](int n, int d) {
-      return std::vector<std::size_t>{static_cast<std::size_t>(op.batch), static_cast<std::size_t>(op.heads), static_cast<std::size_t>(n),
-                                      static_cast<std::size_t>(d)};
+      return std::vector<std::size_t>{static_cast<std::size_t>(op.batch), static_cast<std::size_t>(op.heads),
+                                      static_cast<std::size_t>(n), static_cast<std::size_t>(d)};
     };
     if (op.backward()) {
       const symbreak::NpyArray o = symbreak::read_npy(dir + "/o.npy");
@@ -66,7 +68,8 @@ int main(int argc, char** argv) {
     sv::naive_attention(&p);
     std::vector<std::size_t> s = shape(op.n_q, op.d_v);
     if (mode == "wrong_shape") s.back() += 1, out.resize(out.size() + op.batch * op.heads * op.n_q);
-    std::string bytes = mode == "wrong_dtype" ? symbreak::npy_bytes(std::vector<unsigned char>(out.size()), s) : symbreak::npy_bytes(out, s);
+    std::string bytes =
+        mode == "wrong_dtype" ? symbreak::npy_bytes(std::vector<unsigned char>(out.size()), s) : symbreak::npy_bytes(out, s);
     if (mode == "truncated") bytes.resize(bytes.size() - 3);
     symbreak::write_file_atomically(dir + "/out.npy", bytes);
     std::cout << "ok" << std::endl;

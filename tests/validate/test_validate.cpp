@@ -81,7 +81,8 @@ TEST_P(Mutant, IsRejectedOnEverySeed) {
       ADD_FAILURE() << "mutant " << GetParam() << " survived seed " << seed;
     }
   }
-  std::printf("[ kill rate ] %-26s %2d/20 seeds  (%.1f s)  first: %s\n", GetParam().c_str(), killed, seconds, first_killer.c_str());
+  std::printf("[ kill rate ] %-26s %2d/20 seeds  (%.1f s)  first: %s\n", GetParam().c_str(), killed, seconds,
+              first_killer.c_str());
   EXPECT_EQ(killed, 20);
 }
 
@@ -147,9 +148,10 @@ TEST(Capabilities, CausalOnlyKernelsPassThroughEveryInterface) {
   Capabilities causal;
   causal.apply({"causal"}, "test");
   kernels.push_back(std::make_unique<CallableKernel>(
-      "callable causal-only",
-      [](const symbreak_attention_problem& p) { return p.causal && !p.mask ? naive_attention(&p) : 7; },
-      [](const symbreak_attention_backward_problem& b) { return b.forward.causal && !b.forward.mask ? naive_attention_backward(&b) : 7; },
+      "callable causal-only", [](const symbreak_attention_problem& p) { return p.causal && !p.mask ? naive_attention(&p) : 7; },
+      [](const symbreak_attention_backward_problem& b) {
+        return b.forward.causal && !b.forward.mask ? naive_attention_backward(&b) : 7;
+      },
       causal));
   for (auto& k : kernels) {
     const Capabilities caps = k->capabilities();
@@ -224,16 +226,14 @@ TEST(Capabilities, WordsParseAndNameTheirErrors) {
 TEST(Capabilities, EdgeCasesRunInEverySupportedModeBeforeTheSearch) {
   // A kernel that records the ops it is given.
   std::vector<AttentionOp> seen;
-  CallableKernel k(
-      "recorder",
-      [&seen](const symbreak_attention_problem& p) {
-        AttentionOp op;
-        op.causal = p.causal;
-        op.n_q = p.n_q;
-        if (p.mask) op.mask.assign(1, 1);
-        seen.push_back(op);
-        return naive_attention(&p);
-      });
+  CallableKernel k("recorder", [&seen](const symbreak_attention_problem& p) {
+    AttentionOp op;
+    op.causal = p.causal;
+    op.n_q = p.n_q;
+    if (p.mask) op.mask.assign(1, 1);
+    seen.push_back(op);
+    return naive_attention(&p);
+  });
   ValidateOptions o = options(1, 1);
   o.properties = {"ROBUST"};
   o.failure_dir.clear();

@@ -85,8 +85,8 @@ class Figure {
 // A grid of matrix heatmaps sharing one colour scale: rows × columns panels, each a matrix.
 struct HeatmapGrid {
   std::string title;
-  std::vector<std::string> row_labels;     // one per row of panels (e.g. the condition)
-  std::vector<std::string> column_labels;  // one per column of panels (e.g. "(l, l') = (0, 1)")
+  std::vector<std::string> row_labels;               // one per row of panels (e.g. the condition)
+  std::vector<std::string> column_labels;            // one per column of panels (e.g. "(l, l') = (0, 1)")
   std::vector<std::vector<Eigen::MatrixXd>> panels;  // [row][column]; an empty matrix leaves a blank
   // Tick labels along each panel's axes: the matrix is divided into equal blocks (one per label),
   // with a thin line between blocks. Empty: no ticks.
@@ -95,8 +95,8 @@ struct HeatmapGrid {
   std::string colour_label;      // beside the colour bar
   bool diverging = true;         // diverging on [-1, 1], else sequential on [lo, hi]
   double lo = -1, hi = 1;
-  int panel_pixels = 300;        // each panel's side
-  bool annotate = false;         // print each cell's value (small matrices only)
+  int panel_pixels = 300;  // each panel's side
+  bool annotate = false;   // print each cell's value (small matrices only)
 };
 Figure heatmap_grid(const HeatmapGrid& spec);
 

@@ -17,8 +17,8 @@ class Optimizer {
   virtual ~Optimizer() = default;
   // One update. `loss` is the minibatch loss (ECD needs it), `lr` the scheduled learning rate, and
   // every gradient is multiplied by `grad_scale` as it is read (gradient clipping without a pass).
-  virtual void step(const std::vector<Tensor<float>*>& params, const std::vector<const Tensor<float>*>& grads,
-                    double loss, double lr, double grad_scale = 1.0) = 0;
+  virtual void step(const std::vector<Tensor<float>*>& params, const std::vector<const Tensor<float>*>& grads, double loss,
+                    double lr, double grad_scale = 1.0) = 0;
   virtual void save(std::ostream& out) const = 0;
   virtual void load(std::istream& in) = 0;
 };

@@ -10,8 +10,8 @@
 namespace symbreak::experiments {
 
 struct ProbeOptions {
-  double train_fraction = 0.8;       // the first 80 % of the rows train, the last 20 % are held out
-  double validation_fraction = 0.25; // of the training rows, the last quarter picks the ridge strength
+  double train_fraction = 0.8;        // the first 80 % of the rows train, the last 20 % are held out
+  double validation_fraction = 0.25;  // of the training rows, the last quarter picks the ridge strength
   // Ridge strengths, relative to the number of training rows (the features are standardised).
   std::vector<double> ridge_grid{1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0};
 };
@@ -32,7 +32,7 @@ std::vector<ProbeResult> ridge_probes(const Eigen::MatrixXd& X, const std::vecto
 // Rows grouped into examples: rows [g·rows_per_group, (g+1)·rows_per_group) belong to example g, and
 // the train/held-out split cuts between examples, never inside one (position probes: one example is
 // one prompt, its rows are its positions).
-std::vector<ProbeResult> ridge_probes_grouped(const Eigen::MatrixXd& X, const std::vector<std::vector<int>>& labels,
-                                              int classes, int rows_per_group, const ProbeOptions& options = {});
+std::vector<ProbeResult> ridge_probes_grouped(const Eigen::MatrixXd& X, const std::vector<std::vector<int>>& labels, int classes,
+                                              int rows_per_group, const ProbeOptions& options = {});
 
 }  // namespace symbreak::experiments

@@ -27,10 +27,10 @@ struct ReproduceOptions {
   std::string out_dir;
   int jobs = 2;
   std::optional<int> threads;
-  bool resume = false;          // reuse DIR's finished runs (otherwise DIR must be new or empty)
-  int exact_cases = 0;          // models per exact property (0: by scale)
-  std::string worker;           // the symbreak executable for the sweeps
-  std::string command_line;     // how this reproduction was started (recorded in the report)
+  bool resume = false;       // reuse DIR's finished runs (otherwise DIR must be new or empty)
+  int exact_cases = 0;       // models per exact property (0: by scale)
+  std::string worker;        // the symbreak executable for the sweeps
+  std::string command_line;  // how this reproduction was started (recorded in the report)
   MpiSession* mpi = nullptr;
 };
 

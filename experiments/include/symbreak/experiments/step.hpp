@@ -19,8 +19,8 @@ class GradientRunner {
   void zero();  // the next pass overwrites the gradients (the large matrices are never memset)
   // Adds the gradient of this pass's loss, weighted by `weight`, where the loss is the mean
   // cross-entropy over the rows with a target (target < 0: none). Returns that mean loss.
-  double accumulate(const Model<float>& model, std::span<const int> tokens, int batch, int seq,
-                    std::span<const int> targets, double weight = 1.0);
+  double accumulate(const Model<float>& model, std::span<const int> tokens, int batch, int seq, std::span<const int> targets,
+                    double weight = 1.0);
   // Sums the parts into gradients() (call once after the passes of a step).
   Weights<float>& reduce();
   Weights<float>& gradients() { return parts_[0].grads; }

@@ -44,14 +44,14 @@ struct Plan {
   std::string name, description, path;
   nlohmann::json json;  // the plan file as written
   std::string hash;     // of the plan file's normalised JSON
-  int steps = 0;  // the default step budget (0: every condition sets its own)
+  int steps = 0;        // the default step budget (0: every condition sets its own)
   std::vector<std::uint64_t> seeds, seeds_if_mixed;
   double converged_threshold = 0.99;
   std::vector<PlanCondition> conditions;
   bool analysis = false;
   int analysis_prompts = 2000;
   bool analysis_at_init = false;
-  nlohmann::json decision;  // may be null
+  nlohmann::json decision;      // may be null
   double estimate_minutes = 0;  // measured wall time of the whole plan with --jobs 2 on a 2-core machine (0: unknown)
 };
 
@@ -146,8 +146,8 @@ class MpiSession {
   int rank() const { return rank_; }
   int ranks() const { return ranks_; }
   int ranks_on_host() const { return local_; }
-  static bool available();            // built with Open MPI
-  static bool launched_by_mpirun();   // started by mpirun with more than one rank
+  static bool available();           // built with Open MPI
+  static bool launched_by_mpirun();  // started by mpirun with more than one rank
 
  private:
   int rank_ = 0, ranks_ = 1, local_ = 1;

@@ -31,12 +31,10 @@ class AdditionTask {
   // The whole sequence of a problem; the answer digits are at prompt_length() + k.
   std::vector<int> encode(int a, int b) const;
   static std::array<int, kAnswerDigits> answer(int a, int b);  // least-significant digit first
-  static std::string render(const std::vector<int>& tokens);    // "123+456=9750"
+  static std::string render(const std::vector<int>& tokens);   // "123+456=9750"
 
   // Training pairs drawn fresh from the generator; the test set is fixed by its seed.
-  static std::pair<int, int> sample(Rng& rng) {
-    return {static_cast<int>(rng.below(1000)), static_cast<int>(rng.below(1000))};
-  }
+  static std::pair<int, int> sample(Rng& rng) { return {static_cast<int>(rng.below(1000)), static_cast<int>(rng.below(1000))}; }
   static std::vector<std::pair<int, int>> test_set(int size, std::uint64_t seed);
 
  private:

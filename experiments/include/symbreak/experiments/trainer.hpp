@@ -17,8 +17,8 @@
 namespace symbreak::experiments {
 
 struct Evaluation {
-  double exact_match = 0;              // all four answer digits right
-  std::array<double, 4> per_digit{};   // digit k right (greedy decoding: after the model's own digits)
+  double exact_match = 0;             // all four answer digits right
+  std::array<double, 4> per_digit{};  // digit k right (greedy decoding: after the model's own digits)
 };
 
 // Greedy autoregressive decoding of the four answer digits for every pair. Each digit is read at the

@@ -17,8 +17,8 @@
 namespace symbreak::proofs {
 
 struct DigitCeiling {
-  int digit = 0;         // 0 = units (the first answer token)
-  Exact ceiling;         // Σ over information classes of the largest class count / 10^6
+  int digit = 0;  // 0 = units (the first answer token)
+  Exact ceiling;  // Σ over information classes of the largest class count / 10^6
   std::size_t classes = 0;
 };
 

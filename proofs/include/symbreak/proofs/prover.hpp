@@ -27,8 +27,8 @@ enum class Verdict { proven, refuted, unknown };
 std::string_view to_string(Verdict v);
 
 struct Witness {
-  Permutation sigma;          // the permutation (a generator) that changes the output
-  std::vector<int> tokens;    // the input
+  Permutation sigma;        // the permutation (a generator) that changes the output
+  std::vector<int> tokens;  // the input
   int position = -1, logit = -1;
   std::string exact_difference;  // f(σx) - f(x) there (or f(σx) - σf(x) for EQUIV), exactly
   std::size_t exact_bits = 0;
@@ -81,7 +81,7 @@ std::vector<ProofMapCell> proof_map(int n, int max_depth = 3);
 // ---- Exhaustive exact checks ---------------------------------------------------------------------
 
 struct ExhaustiveResult {
-  std::string group;         // "S_{n-1} on tokens 1..n-1 (last position)" or "S_n (EQUIV)"
+  std::string group;  // "S_{n-1} on tokens 1..n-1 (last position)" or "S_n (EQUIV)"
   std::size_t equal = 0, total = 0;
   double seconds = 0;
 };

@@ -20,9 +20,9 @@ namespace symbreak::properties {
 // The two sides of a symmetry statement, both (rows, outputs). The statement claims actual == expected.
 template <class T>
 struct Comparison {
-  Tensor<T> expected;        // what the symmetry says the output is
-  Tensor<T> actual;          // what the subject computes after the transformation
-  std::vector<int> rows;     // the position (or batch·n + position) that each row stands for
+  Tensor<T> expected;     // what the symmetry says the output is
+  Tensor<T> actual;       // what the subject computes after the transformation
+  std::vector<int> rows;  // the position (or batch·n + position) that each row stands for
   std::string row_label = "position";
 };
 
@@ -83,9 +83,9 @@ template <class T>
 Comparison<T> batch_independence(const Subject<T>& f, const Probe& p);
 
 // Exact matrices from a probe's small integers (all-zero integers give the identity).
-Tensor<Exact> probe_rotation(const Probe& p, int d_head);     // Cayley of a skew matrix with entries m/2
-Tensor<Exact> probe_invertible(const Probe& p, int d_head);   // unit lower × upper triangular
-std::vector<Exact> probe_bias(const Probe& p, int d_head);    // entries m/4, never all zero
+Tensor<Exact> probe_rotation(const Probe& p, int d_head);    // Cayley of a skew matrix with entries m/2
+Tensor<Exact> probe_invertible(const Probe& p, int d_head);  // unit lower × upper triangular
+std::vector<Exact> probe_bias(const Probe& p, int d_head);   // entries m/4, never all zero
 
 // ---- The catalogue ---------------------------------------------------------------------------
 
@@ -93,16 +93,16 @@ enum class Expectation { holds, broken };
 
 // What kind of probe a property needs (generators.hpp builds it).
 enum class ProbeKind {
-  permute_all,      // σ over all n positions
-  permute_prefix,   // σ over positions 0..n-2
-  permute_causal,   // σ over positions 0..i-1, i = position
-  change_token,     // position j ≥ 1 and a replacement token
-  rotation,         // layer, head, skew integers
-  invertible,       // layer, head, triangular integers
-  bias,             // layer, head, bias integers
-  bias_rotation,    // layer, head, bias integers then skew integers
-  heads,            // layer, σ over heads
-  batch,            // a second sequence
+  permute_all,     // σ over all n positions
+  permute_prefix,  // σ over positions 0..n-2
+  permute_causal,  // σ over positions 0..i-1, i = position
+  change_token,    // position j ≥ 1 and a replacement token
+  rotation,        // layer, head, skew integers
+  invertible,      // layer, head, triangular integers
+  bias,            // layer, head, bias integers
+  bias_rotation,   // layer, head, bias integers then skew integers
+  heads,           // layer, σ over heads
+  batch,           // a second sequence
 };
 
 // The architectures a property ranges over.

@@ -69,46 +69,43 @@ inline rc::Gen<ModelConfig> architecture(const ArchitectureClass& cls, const Spa
   return rc::gen::mapcat(
       rc::gen::tuple(scaled(cls.min_layers, std::max(cls.min_layers, max_layers)), scaled(1, lim.max_heads),
                      scaled(1, lim.max_head_width), rc::gen::arbitrary<bool>(), rc::gen::arbitrary<bool>(),
-                     rc::gen::arbitrary<bool>(),
-                     rc::gen::element(Activation::relu, Activation::gelu, Activation::gelu_tanh),
+                     rc::gen::arbitrary<bool>(), rc::gen::element(Activation::relu, Activation::gelu, Activation::gelu_tanh),
                      rc::gen::elementOf(cls.masks), rc::gen::elementOf(cls.encodings)),
       [lim, pinned = cls.residual, single = cls.causal_single_layer](
           const std::tuple<int, int, int, bool, bool, bool, Activation, MaskKind, PositionalEncoding>& t) {
         // Every switch shrinks toward false, i.e. toward the component being absent.
         const auto [drawn_layers, heads, head_width, layernorm, mlp, final_layernorm, activation, mask, pe] = t;
         const int layers = single && mask == MaskKind::causal ? 1 : drawn_layers;
-        return rc::gen::map(
-            rc::gen::tuple(rc::gen::container<std::vector<bool>>(layers, rc::gen::arbitrary<bool>()),
-                           rc::gen::container<std::vector<bool>>(layers, rc::gen::arbitrary<bool>())),
-            [=](const std::tuple<std::vector<bool>, std::vector<bool>>& residual) {
-              ModelConfig c;
-              c.vocab_size = lim.vocab_size;
-              c.context_length = lim.max_length;
-              c.heads = heads;
-              c.d_model = heads * head_width;
-              c.layers = layers;
-              c.d_ff = 2 * c.d_model;
-              c.layernorm = layernorm;
-              c.final_layernorm = final_layernorm;
-              c.mlp = mlp;
-              c.activation = activation;
-              c.residual_attention.clear();
-              c.residual_mlp.clear();
-              for (bool on : std::get<0>(residual)) c.residual_attention.push_back(pinned ? *pinned : on);
-              for (bool on : std::get<1>(residual)) c.residual_mlp.push_back(pinned ? *pinned : on);
-              c.mask = mask;
-              c.positional_encoding = pe;
-              c.init = InitScheme::scaled;
-              return c;
-            });
+        return rc::gen::map(rc::gen::tuple(rc::gen::container<std::vector<bool>>(layers, rc::gen::arbitrary<bool>()),
+                                           rc::gen::container<std::vector<bool>>(layers, rc::gen::arbitrary<bool>())),
+                            [=](const std::tuple<std::vector<bool>, std::vector<bool>>& residual) {
+                              ModelConfig c;
+                              c.vocab_size = lim.vocab_size;
+                              c.context_length = lim.max_length;
+                              c.heads = heads;
+                              c.d_model = heads * head_width;
+                              c.layers = layers;
+                              c.d_ff = 2 * c.d_model;
+                              c.layernorm = layernorm;
+                              c.final_layernorm = final_layernorm;
+                              c.mlp = mlp;
+                              c.activation = activation;
+                              c.residual_attention.clear();
+                              c.residual_mlp.clear();
+                              for (bool on : std::get<0>(residual)) c.residual_attention.push_back(pinned ? *pinned : on);
+                              for (bool on : std::get<1>(residual)) c.residual_mlp.push_back(pinned ? *pinned : on);
+                              c.mask = mask;
+                              c.positional_encoding = pe;
+                              c.init = InitScheme::scaled;
+                              return c;
+                            });
       });
 }
 
 inline rc::Gen<ModelSpec> model_spec(const ArchitectureClass& cls, const SpaceLimits& lim) {
   return rc::gen::map(
       rc::gen::tuple(architecture(cls, lim), rc::gen::inRange<std::uint32_t>(0, 1u << 31),
-                     rc::gen::element(WeightStyle::ternary, WeightStyle::gaussian, WeightStyle::extreme,
-                                      WeightStyle::near_tie)),
+                     rc::gen::element(WeightStyle::ternary, WeightStyle::gaussian, WeightStyle::extreme, WeightStyle::near_tie)),
       [](const std::tuple<ModelConfig, std::uint32_t, WeightStyle>& t) {
         return ModelSpec{std::get<0>(t), std::get<1>(t), std::get<2>(t)};
       });
@@ -152,8 +149,7 @@ inline rc::Gen<Probe> probe(const Property& property, const ModelSpec& spec, con
               });
             });
           case ProbeKind::change_token:
-            return rc::gen::map(rc::gen::tuple(base, rc::gen::inRange(std::min(1, n - 1), n),
-                                               rc::gen::inRange(0, c.vocab_size)),
+            return rc::gen::map(rc::gen::tuple(base, rc::gen::inRange(std::min(1, n - 1), n), rc::gen::inRange(0, c.vocab_size)),
                                 [](std::tuple<Probe, int, int> v) {
                                   std::get<0>(v).position = std::get<1>(v);
                                   std::get<0>(v).replacement = std::get<2>(v);
@@ -173,11 +169,10 @@ inline rc::Gen<Probe> probe(const Property& property, const ModelSpec& spec, con
             });
           }
           case ProbeKind::heads:
-            return rc::gen::map(rc::gen::tuple(base, permutation(c.heads, c.heads)),
-                                [](std::tuple<Probe, Permutation> v) {
-                                  std::get<0>(v).sigma = std::get<1>(v);
-                                  return std::get<0>(v);
-                                });
+            return rc::gen::map(rc::gen::tuple(base, permutation(c.heads, c.heads)), [](std::tuple<Probe, Permutation> v) {
+              std::get<0>(v).sigma = std::get<1>(v);
+              return std::get<0>(v);
+            });
           case ProbeKind::batch:
             return rc::gen::map(rc::gen::tuple(base, tokens(n, c.vocab_size)), [](std::tuple<Probe, std::vector<int>> v) {
               std::get<0>(v).other_tokens = std::get<1>(v);
@@ -195,7 +190,9 @@ inline rc::Gen<Probe> probe(const Property& property, const ModelSpec& spec, con
 inline rc::Gen<Case> case_for(const Property& property, const SpaceLimits& lim, int probes) {
   return rc::gen::mapcat(model_spec(property.architectures, lim), [property, lim, probes](const ModelSpec& spec) {
     return rc::gen::map(rc::gen::container<std::vector<Probe>>(probes, probe(property, spec, lim)),
-                        [spec](std::vector<Probe> ps) { return Case{spec, std::move(ps)}; });
+                        [spec](std::vector<Probe> ps) {
+                          return Case{spec, std::move(ps)};
+                        });
   });
 }
 

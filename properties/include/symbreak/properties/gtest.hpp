@@ -31,8 +31,8 @@ inline std::vector<std::string> property_names() {
 inline void report_verdict(const Verdict& v) {
   if (v.status == Status::not_applicable) return;
   if (v.passed()) return;
-  std::string message = v.property + " [" + std::string(to_string(v.arith)) + "] " + std::string(to_string(v.status)) +
-                        ": " + evidence(v);
+  std::string message =
+      v.property + " [" + std::string(to_string(v.arith)) + "] " + std::string(to_string(v.status)) + ": " + evidence(v);
   if (v.finding) message += "\n  replay: " + v.finding->replay;
   if (!v.note.empty()) message += "\n  note: " + v.note;
   ADD_FAILURE() << message;
@@ -57,13 +57,13 @@ inline void expect_symmetries(const Target& target, CheckOptions options = {}) {
 }  // namespace symbreak::properties
 
 // One GoogleTest test per property: SuiteName/Catalogue.Property/EQUIV, ...
-#define SYMBREAK_SYMMETRY_SUITE(SuiteName, make_target)                                                   \
-  class SuiteName : public ::testing::TestWithParam<std::string> {};                                      \
-  TEST_P(SuiteName, Property) { ::symbreak::properties::expect_property(make_target(), GetParam()); }          \
+#define SYMBREAK_SYMMETRY_SUITE(SuiteName, make_target)                                                         \
+  class SuiteName : public ::testing::TestWithParam<std::string> {};                                            \
+  TEST_P(SuiteName, Property) { ::symbreak::properties::expect_property(make_target(), GetParam()); }           \
   INSTANTIATE_TEST_SUITE_P(Catalogue, SuiteName, ::testing::ValuesIn(::symbreak::properties::property_names()), \
-                           [](const ::testing::TestParamInfo<std::string>& info) {                         \
-                             std::string name = info.param;                                                \
-                             for (char& ch : name)                                                         \
-                               if (ch == '-') ch = '_';                                                    \
-                             return name;                                                                  \
+                           [](const ::testing::TestParamInfo<std::string>& info) {                              \
+                             std::string name = info.param;                                                     \
+                             for (char& ch : name)                                                              \
+                               if (ch == '-') ch = '_';                                                         \
+                             return name;                                                                       \
                            })

@@ -48,8 +48,8 @@ constexpr double unit_roundoff() {
 
 // The outcome of one probe in float.
 struct FloatJudgement {
-  double deviation = 0;   // max|actual - expected| in float
-  double bound = 0;       // c·err_ref + atol
+  double deviation = 0;  // max|actual - expected| in float
+  double bound = 0;      // c·err_ref + atol
   double err_ref = 0, atol = 0;
   bool calibrated = true;  // err_ref from the case's calibration probe (else measured on this probe)
   bool symmetric = true;   // deviation within bound (or confirmed exactly equal)

@@ -26,8 +26,8 @@ struct MapCell {
 using Theorem = std::function<bool(PositionalEncoding, MaskKind, int depth)>;
 
 struct MapOptions {
-  int cases = 40;     // models per cell
-  int probes = 4;     // inputs per model
+  int cases = 40;  // models per cell
+  int probes = 4;  // inputs per model
   int max_depth = 3;
   std::optional<std::uint64_t> seed;
   double shrink_seconds = 5;

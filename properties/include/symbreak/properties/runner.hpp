@@ -44,11 +44,11 @@ Target reference_target(FaultSpec fault = {});
 // The verdict on one probe.
 struct ProbeOutcome {
   bool symmetric = true;
-  double deviation = 0;              // max|actual - expected|
+  double deviation = 0;                     // max|actual - expected|
   double bound = 0, err_ref = 0, atol = 0;  // float: c·err_ref + atol
-  bool rounding_outlier = false;     // past the calibrated bound, cleared by the exact reference
-  int row = -1, col = -1;            // where the deviation is largest
-  std::string exact_difference;      // when asymmetric: the exact Δ there
+  bool rounding_outlier = false;            // past the calibrated bound, cleared by the exact reference
+  int row = -1, col = -1;                   // where the deviation is largest
+  std::string exact_difference;             // when asymmetric: the exact Δ there
   std::size_t exact_bits = 0;
 };
 
@@ -81,13 +81,13 @@ class ProbeChecker {
 struct CheckOptions {
   std::vector<std::string> properties;  // empty: the whole catalogue
   std::vector<Precision> ariths{Precision::f32, Precision::f64, Precision::exact};
-  std::optional<int> cases;             // models per property and arithmetic (default 100, or RC_PARAMS max_success)
-  int probes = 4;                       // probes (inputs) per model
-  std::optional<std::uint64_t> seed;    // default: RC_PARAMS seed, else random
+  std::optional<int> cases;           // models per property and arithmetic (default 100, or RC_PARAMS max_success)
+  int probes = 4;                     // probes (inputs) per model
+  std::optional<std::uint64_t> seed;  // default: RC_PARAMS seed, else random
   SpaceLimits limits;
-  int max_size = 100;                   // RapidCheck size limit (scales architectures)
-  double search_seconds = 60;           // time cap on the search, per property and arithmetic
-  double shrink_seconds = 30;           // time cap on shrinking
+  int max_size = 100;          // RapidCheck size limit (scales architectures)
+  double search_seconds = 60;  // time cap on the search, per property and arithmetic
+  double shrink_seconds = 30;  // time cap on shrinking
   bool shrink = true;
   std::string failure_dir = ".symbreak/failures";  // empty: no failure database
   ToleranceRule tolerance;
@@ -95,14 +95,14 @@ struct CheckOptions {
 
 // A counterexample (an invariance that failed) or a witness (a symmetry shown broken), shrunk.
 struct Finding {
-  Case found;             // the model and the one probe that shows it
-  std::string element;    // "position 2, logit 5"
-  double deviation = 0;   // |Δ| at that element (float), or the exact |Δ| as a double
-  double bound = 0;       // the float bound it exceeded (0 in Exact)
+  Case found;                    // the model and the one probe that shows it
+  std::string element;           // "position 2, logit 5"
+  double deviation = 0;          // |Δ| at that element (float), or the exact |Δ| as a double
+  double bound = 0;              // the float bound it exceeded (0 in Exact)
   std::string exact_difference;  // the exact nonzero Δ = actual - expected at that element
   std::size_t exact_bits = 0;
-  std::string saved_to;   // the failure-database file
-  std::string replay;     // one line that replays it
+  std::string saved_to;      // the failure-database file
+  std::string replay;        // one line that replays it
   std::string rc_reproduce;  // RC_PARAMS value that replays RapidCheck's search
 };
 

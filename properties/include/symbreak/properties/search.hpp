@@ -23,12 +23,12 @@ enum class Trial {
 
 struct SearchOptions {
   std::uint64_t seed = 0;
-  int max_success = 100;   // trials that must pass
-  int max_size = 100;      // RapidCheck's size limit
+  int max_success = 100;  // trials that must pass
+  int max_size = 100;     // RapidCheck's size limit
   bool shrink = true;
   double search_seconds = 0;  // 0: no time cap on the search
   double shrink_seconds = 30;
-  std::string id;             // names the property in RapidCheck's reproduce string
+  std::string id;  // names the property in RapidCheck's reproduce string
   std::string description;
   bool honour_rc_params = false;  // take the parameters and reproduce map from RC_PARAMS when it is set
 };
@@ -37,8 +37,8 @@ struct SearchResult {
   bool failed = false;
   bool failed_with_error = false;  // the first failure was an error
   bool time_capped = false, shrink_capped = false;
-  std::string rc_reproduce;        // RC_PARAMS value that replays the failing search
-  std::string rapidcheck_error;    // RapidCheck itself could not run
+  std::string rc_reproduce;      // RC_PARAMS value that replays the failing search
+  std::string rapidcheck_error;  // RapidCheck itself could not run
   std::string gave_up;
 };
 

@@ -34,9 +34,7 @@ class Subject {
   virtual const Declaration& declaration() const = 0;
   // tokens: batch × seq, row-major → outputs (batch·seq, k).
   virtual Tensor<T> forward(std::span<const int> tokens, int batch, int seq) const = 0;
-  Tensor<T> forward(std::span<const int> tokens) const {
-    return forward(tokens, 1, static_cast<int>(tokens.size()));
-  }
+  Tensor<T> forward(std::span<const int> tokens) const { return forward(tokens, 1, static_cast<int>(tokens.size())); }
   // Weight-level properties (rotations, biases, heads) need the model; opaque functions have none.
   virtual const Model<T>* model() const { return nullptr; }
   // The same subject (same declaration, same faults) with different weights or biases.

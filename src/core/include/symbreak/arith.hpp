@@ -12,8 +12,7 @@
 namespace symbreak {
 
 template <class T>
-concept Arithmetic = std::is_same_v<T, float> || std::is_same_v<T, double> || std::is_same_v<T, Exact> ||
-                     std::is_same_v<T, Expr>;
+concept Arithmetic = std::is_same_v<T, float> || std::is_same_v<T, double> || std::is_same_v<T, Exact> || std::is_same_v<T, Expr>;
 
 template <Arithmetic T>
 struct Arith {
@@ -101,8 +100,8 @@ struct Arith<Expr> {
   static Expr normal_cdf(const Expr& x) { return Expr::call("Phi", {x}); }
   static Expr gelu_tanh_gate(const Expr& x) { return Expr::call("tanh_gate", {x}); }
   static Expr sinusoid(int pos, int i, int d, bool cosine) {
-    return Expr::symbol(std::string(cosine ? "cos" : "sin") + "[pos " + std::to_string(pos) + "][" + std::to_string(i) +
-                        "/" + std::to_string(d) + "]");
+    return Expr::symbol(std::string(cosine ? "cos" : "sin") + "[pos " + std::to_string(pos) + "][" + std::to_string(i) + "/" +
+                        std::to_string(d) + "]");
   }
   static Expr normalise(const Expr& x) { return Expr::call("normalise", {x}); }
   static Expr relu(const Expr& x) { return Expr::call("relu", {x}); }

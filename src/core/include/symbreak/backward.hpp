@@ -30,8 +30,8 @@ void layernorm_backward(Tensor<T>& dx, Tensor<T>& dgain, Tensor<T>& dbias, const
 //   dP_ij = dO_i·v_j,  dv_j = Σ_i P_ij dO_i,  dS_ij = P_ij (dP_ij - Σ_k P_ik dP_ik),
 //   dq_i = scale Σ_j dS_ij k_j,  dk_j = scale Σ_i dS_ij q_i.
 template <class T>
-void attention_backward(Tensor<T>& dqkv, const Tensor<T>& dout, const Tensor<T>& qkv, const Tensor<T>& att, int batch,
-                        int seq, int heads, const T& scale);
+void attention_backward(Tensor<T>& dqkv, const Tensor<T>& dout, const Tensor<T>& qkv, const Tensor<T>& att, int batch, int seq,
+                        int heads, const T& scale);
 
 // Forward: attention_head_forward (one head; q (n_q, dh), k (n_k, dh), v (n_k, dv) → out (n_q, dv),
 // weights P (n_q, n_k)). dout (n_q, dv) → dq (n_q, dh), dk (n_k, dh), dv (n_k, dv) (written).

@@ -47,7 +47,7 @@ struct ModelConfig {
   // size must equal `layers`.
   std::vector<bool> residual_attention;
   std::vector<bool> residual_mlp;
-  std::optional<double> attention_scale; // default 1/sqrt(d_head)
+  std::optional<double> attention_scale;          // default 1/sqrt(d_head)
   std::vector<UnlearnedBiasSpec> unlearned_bias;  // empty, or [layers]
   InitScheme init = InitScheme::gpt2;
 

@@ -43,8 +43,7 @@ void layernorm_forward(Tensor<T>& out, Tensor<T>& mean, Tensor<T>& rstd, const T
 
 // qkv (N, 3d) += the unlearned biases (H, dh) of queries, keys and values (each may be empty).
 template <class T>
-void attention_bias_forward(Tensor<T>& qkv, int heads, const Tensor<T>& query, const Tensor<T>& key,
-                            const Tensor<T>& value);
+void attention_bias_forward(Tensor<T>& qkv, int heads, const Tensor<T>& query, const Tensor<T>& key, const Tensor<T>& value);
 
 // Which keys each query may attend: a causal flag and/or an explicit [n_q][n_k] mask (1 = visible);
 // both restrict when both are set.
@@ -64,16 +63,16 @@ struct AttentionMask {
 //   m_i = max over visible s_ik; invisible keys get exactly 0.  out = weights · v.
 // Every query must see at least one key (std::invalid_argument otherwise).
 template <class T>
-void attention_head_forward(Tensor<T>& out, Tensor<T>& weights, const Tensor<T>& q, const Tensor<T>& k,
-                            const Tensor<T>& v, const T& scale, const AttentionMask& mask);
+void attention_head_forward(Tensor<T>& out, Tensor<T>& weights, const Tensor<T>& q, const Tensor<T>& k, const Tensor<T>& v,
+                            const T& scale, const AttentionMask& mask);
 
 // qkv (B·n, 3d) → out (B·n, d), att (B·H·n, n).
 //   att[b,h,i,:] = softmax_j(scale · q_i·k_j over keys j visible from i), 0 elsewhere
 //   out[b,i,h·dh:(h+1)·dh] = Σ_j att[b,h,i,j] · v_j
 // The weights are normalised (rounded in Exact); every row must see at least one key.
 template <class T>
-void attention_forward(Tensor<T>& out, Tensor<T>& att, const Tensor<T>& qkv, int batch, int seq, int heads,
-                       const T& scale, const ModelConfig& mask);
+void attention_forward(Tensor<T>& out, Tensor<T>& att, const Tensor<T>& qkv, int batch, int seq, int heads, const T& scale,
+                       const ModelConfig& mask);
 
 // in (N, F) → out (N, F): gelu(x) = x·Φ(x), gelu_tanh(x) = x·gate(x), or relu(x) = max(x, 0).
 // When `gate` is given, the GELU gate (Φ(x) or the tanh gate) is kept there for the backward pass.

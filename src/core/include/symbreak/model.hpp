@@ -110,10 +110,10 @@ struct LayerActivations {
 template <class T>
 struct Activations {
   int batch = 0, seq = 0;
-  Tensor<T> embedded;                     // (N, d): token plus position embedding
+  Tensor<T> embedded;  // (N, d): token plus position embedding
   std::vector<LayerActivations<T>> layers;
-  Tensor<T> lnf, lnf_mean, lnf_rstd;      // empty without final LayerNorm
-  Tensor<T> logits;                       // (N, V)
+  Tensor<T> lnf, lnf_mean, lnf_rstd;  // empty without final LayerNorm
+  Tensor<T> logits;                   // (N, V)
 
   // The residual stream entering block l (l = layers.size() gives the final stream).
   const Tensor<T>& stream(std::size_t l) const { return l == 0 ? embedded : layers[l - 1].resid_out; }

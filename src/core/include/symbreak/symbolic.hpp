@@ -31,8 +31,8 @@ class ExprStore;
 
 class Expr {
  public:
-  Expr();                  // the constant 0 of the current store
-  Expr(int value);         // NOLINT: a constant (the model code writes T(0), T(1), T(d))
+  Expr();           // the constant 0 of the current store
+  Expr(int value);  // NOLINT: a constant (the model code writes T(0), T(1), T(d))
   Expr(const Exact& value);
 
   static Expr symbol(const std::string& name);
@@ -65,8 +65,8 @@ class ExprStore {
   enum class Kind : std::uint8_t { constant, symbol, sum, product, call };
   struct Node {
     Kind kind;
-    std::string name;                                   // symbol or function
-    Exact value;                                        // constant, or a sum's constant term
+    std::string name;                                    // symbol or function
+    Exact value;                                         // constant, or a sum's constant term
     std::vector<std::pair<std::uint32_t, Exact>> terms;  // sum: (child, coefficient), sorted by child
     std::vector<std::pair<std::uint32_t, int>> factors;  // product: (child, exponent), sorted by child
     std::vector<std::uint32_t> args;                     // call

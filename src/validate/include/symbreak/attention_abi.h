@@ -33,10 +33,10 @@ int symbreak_attention_forward(const symbreak_attention_problem* p); /* 0 = succ
 #define SYMBREAK_MASK_CAUSAL 2u   /* the causal flag */
 #define SYMBREAK_MASK_EXPLICIT 4u /* an explicit [n_q][n_k] mask (with the causal flag too only if both bits are set) */
 typedef struct symbreak_attention_caps {
-  unsigned mask_modes; /* SYMBREAK_MASK_* bits */
-  int cross;           /* 1: n_q != n_k is supported (always n_q == n_k under the causal flag) */
-  int any_scale;       /* 1: any scale; 0: only 1/sqrt(d_head) */
-  int dv_differs;      /* 1: d_v != d_head is supported */
+  unsigned mask_modes;                    /* SYMBREAK_MASK_* bits */
+  int cross;                              /* 1: n_q != n_k is supported (always n_q == n_k under the causal flag) */
+  int any_scale;                          /* 1: any scale; 0: only 1/sqrt(d_head) */
+  int dv_differs;                         /* 1: d_v != d_head is supported */
   int max_batch, max_heads, max_n, max_d; /* 0: no limit; max_n bounds n_q and n_k, max_d bounds d_head and d_v */
 } symbreak_attention_caps;
 int symbreak_attention_capabilities(symbreak_attention_caps* caps); /* 0 = success */

@@ -14,7 +14,8 @@
 namespace symbreak::validate {
 
 // Writes the op (and, for a backward case, `o`) into a directory, atomically per file.
-void write_case_dir(const std::string& dir, const AttentionOp& op, const std::string& extra_json = "{}", const std::vector<float>& o = {});
+void write_case_dir(const std::string& dir, const AttentionOp& op, const std::string& extra_json = "{}",
+                    const std::vector<float>& o = {});
 // Reads a case directory; throws std::invalid_argument naming the file and the problem.
 OpCase read_case_dir(const std::string& dir, std::string* property = nullptr);
 

@@ -40,7 +40,8 @@ void expect_op_property(const std::string& property, const std::string& name, Va
   CallableKernel::Backward backward;
   if constexpr (requires(const symbreak_attention_backward_problem& b) { impl.backward(b); })
     backward = [&impl](const symbreak_attention_backward_problem& b) { return impl.backward(b); };
-  CallableKernel kernel(name, [&impl](const symbreak_attention_problem& p) { return impl(p); }, backward, capabilities_of<Impl>());
+  CallableKernel kernel(
+      name, [&impl](const symbreak_attention_problem& p) { return impl(p); }, backward, capabilities_of<Impl>());
   const OpReport report = run_suite(kernel, options);
   for (const auto& v : report.verdicts) {
     if (v.status == VerdictStatus::not_applicable) GTEST_SKIP() << v.property << ": " << v.message;
@@ -52,13 +53,13 @@ void expect_op_property(const std::string& property, const std::string& name, Va
 
 }  // namespace symbreak::validate
 
-#define SYMBREAK_ATTENTION_SUITE(SuiteName, Impl)                                                          \
-  class SuiteName : public ::testing::TestWithParam<std::string> {};                                       \
-  TEST_P(SuiteName, Property) { ::symbreak::validate::expect_op_property<Impl>(GetParam(), #Impl); }       \
+#define SYMBREAK_ATTENTION_SUITE(SuiteName, Impl)                                                              \
+  class SuiteName : public ::testing::TestWithParam<std::string> {};                                           \
+  TEST_P(SuiteName, Property) { ::symbreak::validate::expect_op_property<Impl>(GetParam(), #Impl); }           \
   INSTANTIATE_TEST_SUITE_P(OpLevel, SuiteName, ::testing::ValuesIn(::symbreak::validate::op_property_names()), \
-                           [](const ::testing::TestParamInfo<std::string>& info) {                          \
-                             std::string name = info.param;                                                 \
-                             for (char& ch : name)                                                          \
-                               if (ch == '-') ch = '_';                                                     \
-                             return name;                                                                   \
+                           [](const ::testing::TestParamInfo<std::string>& info) {                             \
+                             std::string name = info.param;                                                    \
+                             for (char& ch : name)                                                             \
+                               if (ch == '-') ch = '_';                                                        \
+                             return name;                                                                      \
                            })

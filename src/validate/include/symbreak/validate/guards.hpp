@@ -33,7 +33,8 @@ struct GuardedLayout {
 void fill_guarded(float* arena, const GuardedLayout& layout, const AttentionOp& op, const std::vector<float>& o = {});
 // After a call: "" if every guard, canary and input is intact and every output written, else what
 // was touched.
-std::string check_guarded(const float* arena, const GuardedLayout& layout, const AttentionOp& op, const std::vector<float>& o = {});
+std::string check_guarded(const float* arena, const GuardedLayout& layout, const AttentionOp& op,
+                          const std::vector<float>& o = {});
 // Problems pointing into the arena.
 symbreak_attention_problem guarded_problem(float* arena, const GuardedLayout& layout, const AttentionOp& op);
 symbreak_attention_backward_problem guarded_backward_problem(float* arena, const GuardedLayout& layout, const AttentionOp& op);

@@ -26,7 +26,7 @@ struct CallResult {
     unsupported,      // the kernel has no backward pass
   };
   Status status = Status::ok;
-  std::string message;  // "SIGSEGV", "returned 3", "wrote 2 floats after out", ...
+  std::string message;            // "SIGSEGV", "returned 3", "wrote 2 floats after out", ...
   std::vector<float> out;         // forward: O
   std::vector<float> dq, dk, dv;  // backward
   bool ok() const { return status == Status::ok; }

@@ -10,6 +10,8 @@
 namespace symbreak::validate {
 
 void print_report(std::ostream& out, const OpReport& report);
+// After a multi-seed run: per property, on how many seeds it failed; then the shown seed's report.
+void print_seeds_summary(std::ostream& out, const std::string& kernel, const SeedsReport& seeds);
 std::string report_json(const OpReport& report);
 std::string report_junit(const OpReport& report);
 std::string report_html(const OpReport& report);

@@ -4,7 +4,9 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "symbreak/validate/kernel.hpp"
@@ -16,12 +18,12 @@ struct ValidateOptions {
   std::vector<std::string> properties;  // empty: all (the backward ones when the kernel has a backward pass)
   int cases = 40;                       // generated cases per property (robust properties add the edge cases)
   std::uint64_t seed = 1;
-  double time_budget = 0;               // seconds for the whole suite; 0 = none
+  double time_budget = 0;  // seconds for the whole suite; 0 = none
   double shrink_seconds = 20;
   Tolerance tolerance;
-  bool strict_determinism = false;      // DETERMINISM differences fail instead of warn
-  bool forward_only = false;            // skip the backward properties even when the kernel has a backward
-  bool fail_fast = false;               // stop at the first failing property (kill-rate measurements)
+  bool strict_determinism = false;  // DETERMINISM differences fail instead of warn
+  bool forward_only = false;        // skip the backward properties even when the kernel has a backward
+  bool fail_fast = false;           // stop at the first failing property (kill-rate measurements)
   // The edge cases are the same on every seed; a run over many seeds of one kernel may take them once.
   bool edge_cases = true;
   std::string failure_dir = ".symbreak/validate";  // counterexamples (.npy + case.json); empty: none
@@ -38,11 +40,11 @@ struct OpVerdict {
   double worst_error = 0, worst_bound = 0;  // the case closest to (or past) its bound
   Element element;
   std::string message;
-  std::string region;                       // the mask modes the cases used
-  std::vector<std::string> skipped;         // kinds of cases not run on this kernel, and why
-  std::string counterexample_dir;           // saved .npy + case.json
-  std::string replay;                       // one line
-  std::string shape;                        // the (shrunk) failing case
+  std::string region;                // the mask modes the cases used
+  std::vector<std::string> skipped;  // kinds of cases not run on this kernel, and why
+  std::string counterexample_dir;    // saved .npy + case.json
+  std::string replay;                // one line
+  std::string shape;                 // the (shrunk) failing case
   double seconds = 0;
   bool passed() const { return status != VerdictStatus::fail; }
 };
@@ -58,11 +60,32 @@ struct OpReport {
 
 OpReport run_suite(Kernel& kernel, const ValidateOptions& options);
 
+// The suite on every seed of [first, last]: a kill rate for a buggy kernel, flakiness for a correct one.
+struct SeedRun {
+  std::uint64_t seed = 0;
+  bool passed = true;
+  double seconds = 0;
+  std::vector<std::string> failing;  // the properties that failed on this seed
+};
+struct SeedsReport {
+  std::vector<SeedRun> runs;
+  std::vector<std::pair<std::string, int>> failures_by_property;  // seeds on which each property failed, in suite order
+  std::optional<OpReport> first_failure;                          // the first failing seed's full report
+  OpReport last;                                                  // the last seed's full report
+  int seeds_passed() const;
+  const OpReport& shown() const { return first_failure ? *first_failure : last; }
+};
+SeedsReport run_seeds(Kernel& kernel, ValidateOptions options, std::uint64_t first, std::uint64_t last,
+                      const std::function<void(const SeedRun&)>& on_seed = {});
+// "A-B" (A <= B) or "N" (1-N); throws std::invalid_argument naming the text.
+std::pair<std::uint64_t, std::uint64_t> parse_seed_range(const std::string& text);
+
 // Re-runs a saved counterexample (a directory of .npy files and case.json).
 OpReport replay_case(Kernel& kernel, const std::string& dir, const ValidateOptions& options);
 
 // A C++ callable validated in this process.
-OpReport validate_callable(CallableKernel::Forward forward, const ValidateOptions& options = {}, const std::string& name = "callable",
-                           CallableKernel::Backward backward = {}, const Capabilities& caps = {});
+OpReport validate_callable(CallableKernel::Forward forward, const ValidateOptions& options = {},
+                           const std::string& name = "callable", CallableKernel::Backward backward = {},
+                           const Capabilities& caps = {});
 
 }  // namespace symbreak::validate

@@ -1,7 +1,7 @@
 // End-to-end: symbreak sweep (a kill -9 in the middle, resumed; Open MPI) and symbreak analyze.
+#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sqlite3.h>
@@ -42,7 +42,8 @@ std::string quick_plan(const std::string& name, int steps = 400) {
     "name": ")" + name + R"(",
     "description": "end-to-end test plan",
     "base_config": ")" + name + R"(-base.json",
-    "steps": )" + std::to_string(steps) + R"(,
+    "steps": )" + std::to_string(steps) +
+                                        R"(,
     "seeds": [1, 2],
     "conditions": [{"name": "intact"},
                    {"name": "all-off", "config": {"model": {"residual_attention": false, "residual_mlp": false}}}],
@@ -64,7 +65,8 @@ LedgerRows read_ledger(const std::string& db_path) {
   sqlite3_stmt* s = nullptr;
   sqlite3_prepare_v2(db, "SELECT run_id, status FROM runs", -1, &s, nullptr);
   while (sqlite3_step(s) == SQLITE_ROW)
-    rows.status[reinterpret_cast<const char*>(sqlite3_column_text(s, 0))] = reinterpret_cast<const char*>(sqlite3_column_text(s, 1));
+    rows.status[reinterpret_cast<const char*>(sqlite3_column_text(s, 0))] =
+        reinterpret_cast<const char*>(sqlite3_column_text(s, 1));
   sqlite3_finalize(s);
   sqlite3_prepare_v2(db, "SELECT run_id, resumed_from, rank FROM attempts ORDER BY run_id, attempt", -1, &s, nullptr);
   while (sqlite3_step(s) == SQLITE_ROW) {
@@ -180,28 +182,35 @@ TEST(CliSweep, BadPlansAreRejectedWithTheField) {
   const std::string base = R"({"model": {"d_model": 16, "heads": 2, "layers": 1, "mask": "causal"}})";
   write_file("sweep_bad_base.json", base);
   const auto plan = [](const std::string& body) {
-    return write_file("sweep_bad.json", R"({"name": "bad", "base_config": "sweep_bad_base.json", "steps": 10, "seeds": [1], )" + body + "}");
+    return write_file("sweep_bad.json",
+                      R"({"name": "bad", "base_config": "sweep_bad_base.json", "steps": 10, "seeds": [1], )" + body + "}");
   };
-  expect_bad_input("sweep --plan " + plan(R"("conditions": [{"name": "x", "config": {"model": {"heads": 3}}}])") + " --out " + scratch("sb"),
-                   "condition \"x\"");
+  expect_bad_input(
+      "sweep --plan " + plan(R"("conditions": [{"name": "x", "config": {"model": {"heads": 3}}}])") + " --out " + scratch("sb"),
+      "condition \"x\"");
   expect_bad_input("sweep --plan " + plan(R"("conditions": [{"name": "x"}], "seeds_if_mixed": [1])") + " --out " + scratch("sb"),
                    "seeds_if_mixed");
-  expect_bad_input("sweep --plan " + plan(R"("conditions": [{"name": "x"}, {"name": "x"}])") + " --out " + scratch("sb"), "used twice");
+  expect_bad_input("sweep --plan " + plan(R"("conditions": [{"name": "x"}, {"name": "x"}])") + " --out " + scratch("sb"),
+                   "used twice");
   expect_bad_input("sweep --plan " + plan(R"("conditions": [{"name": "x", "bogus": 1}])") + " --out " + scratch("sb"), "bogus");
   expect_bad_input("sweep --plan " + plan(R"("conditions": [{"name": "x"}], "decision": {"C": {"rule": "nope"}})") + " --out " +
                        fresh("sb_rule"),
                    "\"decision.C.rule\" \"nope\" is not a known rule");
-  expect_bad_input("sweep --plan " + plan(R"("conditions": [{"name": "x"}], "decision": {"C": {"rule": "learns", "conditions": ["y"]}})") +
+  expect_bad_input("sweep --plan " +
+                       plan(R"("conditions": [{"name": "x"}], "decision": {"C": {"rule": "learns", "conditions": ["y"]}})") +
                        " --out " + fresh("sb_rule"),
                    "names the condition \"y\"");
-  expect_bad_input("sweep --plan " + plan(R"("conditions": [{"name": "x"}])") + " --out " + fresh("sb_status") + " --status", "no ledger");
+  expect_bad_input("sweep --plan " + plan(R"("conditions": [{"name": "x"}])") + " --out " + fresh("sb_status") + " --status",
+                   "no ledger");
 }
 
 TEST(CliSweep, MpirunSpreadsRunsOverRanksAndRankZeroOwnsTheLedger) {
   if (!SYMBREAK_WITH_MPI) GTEST_SKIP() << "built without Open MPI (-DSYMBREAK_WITH_MPI=ON)";
   const std::string plan = quick_plan("sweep_mpi", 200), out = fresh("sweep_mpi_out");
-  const std::string cmd = "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 mpirun -np 2 --oversubscribe " +
-                          std::string(SYMBREAK_CLI) + " sweep --plan " + plan + " --out " + out + " --threads 1 2>&1";
+  const std::string cmd =
+      "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 mpirun -np 2 "
+      "--oversubscribe " +
+      std::string(SYMBREAK_CLI) + " sweep --plan " + plan + " --out " + out + " --threads 1 2>&1";
   FILE* pipe = popen(cmd.c_str(), "r");
   ASSERT_NE(pipe, nullptr);
   std::string output;
@@ -238,7 +247,8 @@ TEST(CliAnalyze, WritesEveryMeasurementAndRejectsWhatIsNotARun) {
   bool bos_excluded = false;
   for (const auto& e : a["excluded_slots"]) bos_excluded = bos_excluded || (e["token"] == "^" && e["layer"] == 2);
   EXPECT_TRUE(bos_excluded);
-  for (const char* f : {"cka.csv", "retention.csv", "pairs.csv", "pearson.png", "pearson.svg", "cka.png", "retention.svg", "pearson_0_1.npy"})
+  for (const char* f :
+       {"cka.csv", "retention.csv", "pairs.csv", "pearson.png", "pearson.svg", "cka.png", "retention.svg", "pearson_0_1.npy"})
     EXPECT_TRUE(fs::exists(run + "/analysis/" + f)) << f;
   const CliResult init = run_cli("analyze " + run + " --at-init --prompts 120 --threads 1");
   ASSERT_EQ(init.exit_code, 0) << init.output;

@@ -2,7 +2,7 @@
 // Exact arithmetic, across random architectures (depth, heads, widths, residual switches, LayerNorm,
 // MLP, activation). And the same property fails where it must.
 #include <gtest/gtest.h>
-// TOOLCHAIN trap 3: gtest before rapidcheck/gtest.
+// docs/BUILD.md trap 3: gtest before rapidcheck/gtest.
 #include <rapidcheck/gtest.h>
 
 #include "symbreak/properties/catalogue.hpp"

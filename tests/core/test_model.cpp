@@ -5,8 +5,8 @@
 #include <cmath>
 
 #include "symbreak/model.hpp"
-#include "symbreak/rng.hpp"
 #include "symbreak/permutation.hpp"
+#include "symbreak/rng.hpp"
 
 namespace symbreak {
 namespace {
@@ -192,8 +192,8 @@ TEST(Model, FloatAgreesWithExactWithinMeasuredBound) {
             worst_ratio32 = std::max(worst_ratio32, e32 / (u32 * s));
             worst_ratio64 = std::max(worst_ratio64, e64 / (u64 * s));
           }
-  std::printf("[ measured ] %d configs: worst err/(u·S) = %.1f (f32), %.1f (f64); bound C = 64·(L+1)\n", cases,
-              worst_ratio32, worst_ratio64);
+  std::printf("[ measured ] %d configs: worst err/(u·S) = %.1f (f32), %.1f (f64); bound C = 64·(L+1)\n", cases, worst_ratio32,
+              worst_ratio64);
 }
 
 }  // namespace

@@ -2,11 +2,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <nlohmann/json.hpp>
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
+#include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <filesystem>
@@ -22,7 +22,6 @@ namespace symbreak::test {
 namespace {
 
 using ::testing::HasSubstr;
-
 
 std::string tiny_config() {
   return write_file("train_tiny.json", R"({
@@ -45,7 +44,8 @@ TEST(CliTrain, WritesMetricsFinalJsonAndWeights) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_THAT(r.output, HasSubstr("step    100/100"));  // plain lines when stdout is not a terminal
   EXPECT_THAT(r.output, HasSubstr("tok/s"));
-  EXPECT_THAT(slurp(out + "/metrics.csv"), HasSubstr("step,loss,test_exact_match,digit0,digit1,digit2,digit3,lr,tokens_per_s,wall_s"));
+  EXPECT_THAT(slurp(out + "/metrics.csv"),
+              HasSubstr("step,loss,test_exact_match,digit0,digit1,digit2,digit3,lr,tokens_per_s,wall_s"));
   const nlohmann::json final_json = nlohmann::json::parse(slurp(out + "/final.json"));
   for (const char* key : {"test_exact_match", "per_digit_accuracy", "final_loss", "steps", "wall_seconds"})
     EXPECT_TRUE(final_json.contains(key)) << key;

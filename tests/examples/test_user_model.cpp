@@ -15,8 +15,7 @@ using symbreak::properties::ArithTag;
 // written generically so symbreak can run it in float, double and exact arithmetic.
 struct BagOfTokensAttention {
   static constexpr int vocab = 6, width = 3;
-  double table[vocab][width] = {{0.5, -1, 0.25}, {1, 0.75, -0.5}, {-0.25, 0.5, 1}, {0.125, -0.5, -1},
-                                {2, 0, 0.5},     {-1, 1, 0.25}};
+  double table[vocab][width] = {{0.5, -1, 0.25}, {1, 0.75, -0.5}, {-0.25, 0.5, 1}, {0.125, -0.5, -1}, {2, 0, 0.5}, {-1, 1, 0.25}};
 
   template <class T>
   Tensor<T> operator()(std::span<const int> tokens, ArithTag<T>) const {
@@ -60,18 +59,17 @@ SYMBREAK_SYMMETRY_SUITE(UserBagOfTokens, bag_of_tokens);
 
 // A model that takes an embedding matrix: mean pooling plus the row itself, float-only.
 symbreak::properties::Target mean_pool() {
-  return symbreak::properties::embedding_function_target(
-      "mean-pool", unmasked_nope(), 4, [](const auto& x, auto tag) {
-        using T = typename decltype(tag)::type;
-        Tensor<T> out(x.rows, x.cols);
-        for (int k = 0; k < x.cols; ++k) {
-          T mean(0);
-          for (int i = 0; i < x.rows; ++i) mean += x(i, k);
-          mean /= T(x.rows);
-          for (int i = 0; i < x.rows; ++i) out(i, k) = x(i, k) + mean;
-        }
-        return out;
-      });
+  return symbreak::properties::embedding_function_target("mean-pool", unmasked_nope(), 4, [](const auto& x, auto tag) {
+    using T = typename decltype(tag)::type;
+    Tensor<T> out(x.rows, x.cols);
+    for (int k = 0; k < x.cols; ++k) {
+      T mean(0);
+      for (int i = 0; i < x.rows; ++i) mean += x(i, k);
+      mean /= T(x.rows);
+      for (int i = 0; i < x.rows; ++i) out(i, k) = x(i, k) + mean;
+    }
+    return out;
+  });
 }
 
 TEST(UserMeanPool, WholeCatalogueInOneTest) { symbreak::properties::expect_symmetries(mean_pool()); }

@@ -21,8 +21,8 @@ using ::testing::Not;
 TEST(CliCheck, ReferencePassesTheWholeCatalogue) {
   const CliResult r = run_cli("check --seed 3 --cases 6 --no-failure-db");
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  for (const char* p : {"EQUIV", "NEXT", "CAUSAL-DEPTH1", "CAUSAL-BREAKS", "PE-BREAKS", "PREFIX", "ROT-QK", "ROT-QK-GL",
-                        "ROT-VO", "BIAS-KEY", "BIAS-QUERY-BREAKS", "BIAS-VALUE-BREAKS", "HEADS", "BATCH"})
+  for (const char* p : {"EQUIV", "NEXT", "CAUSAL-DEPTH1", "CAUSAL-BREAKS", "PE-BREAKS", "PREFIX", "ROT-QK", "ROT-QK-GL", "ROT-VO",
+                        "BIAS-KEY", "BIAS-QUERY-BREAKS", "BIAS-VALUE-BREAKS", "HEADS", "BATCH"})
     EXPECT_THAT(r.output, HasSubstr(p));
   EXPECT_THAT(r.output, HasSubstr("broken, as expected"));
   EXPECT_THAT(r.output, HasSubstr("max|Δ| = 0 (exact)"));
@@ -46,8 +46,10 @@ TEST(CliCheck, BrokenModelFailsWithAReplayLineThatReplays) {
 
 TEST(CliCheck, JunitIsWellFormedWithTheRequiredElements) {
   const std::string path = scratch("report.xml");
-  const CliResult r = run_cli("check --seed 5 --cases 4 --no-failure-db --property EQUIV,NEXT,PREFIX --fault position_offset "
-                              "--junit " + path);
+  const CliResult r = run_cli(
+      "check --seed 5 --cases 4 --no-failure-db --property EQUIV,NEXT,PREFIX --fault position_offset "
+      "--junit " +
+      path);
   EXPECT_EQ(r.exit_code, 1) << r.output;  // EQUIV and NEXT fail on the offset model; PREFIX passes
   const auto root = XmlReader(slurp(path)).parse();
   ASSERT_EQ(root->name, "testsuites");
@@ -94,7 +96,8 @@ TEST(CliCheck, RcParamsSeedIsHonoured) {
 }
 
 TEST(CliCheck, StatisticsAndTimeCap) {
-  const CliResult r = run_cli("check --seed 8 --cases 100000 --time-cap 0.3 --no-failure-db --property HEADS --arith f32 --stats");
+  const CliResult r =
+      run_cli("check --seed 8 --cases 100000 --time-cap 0.3 --no-failure-db --property HEADS --arith f32 --stats");
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_THAT(r.output, HasSubstr("time cap"));
   EXPECT_THAT(r.output, HasSubstr("cases by architecture"));

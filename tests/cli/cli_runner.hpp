@@ -21,8 +21,8 @@ struct CliResult {
 
 // `environment` is prefixed to the command, e.g. RC_PARAMS="seed=1".
 inline CliResult run_cli(const std::string& arguments, const std::string& environment = "") {
-  const std::string command = (environment.empty() ? "" : environment + " ") + std::string(SYMBREAK_CLI) + " " +
-                              arguments + " 2>&1";
+  const std::string command =
+      (environment.empty() ? "" : environment + " ") + std::string(SYMBREAK_CLI) + " " + arguments + " 2>&1";
   CliResult result;
   FILE* pipe = popen(command.c_str(), "r");
   if (!pipe) return result;

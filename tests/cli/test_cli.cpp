@@ -48,16 +48,15 @@ TEST_P(CliBadConfig, ExitsTwoNamingTheField) {
   EXPECT_THAT(r.output, Not(HasSubstr("internal")));
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    EachKindOfMistake, CliBadConfig,
-    ::testing::Values(BadConfig{"unknown_key", R"({"head": 2})", "unknown key \"head\""},
-                      BadConfig{"negative_size", R"({"d_model": -8})", "\"d_model\": -8"},
-                      BadConfig{"zero_size", R"({"layers": 0})", "\"layers\": 0"},
-                      BadConfig{"indivisible", R"({"d_model": 64, "heads": 5})", "does not divide"},
-                      BadConfig{"wrong_type", R"({"heads": "two"})", "must be an integer"},
-                      BadConfig{"unknown_enum", R"({"mask": "casual"})", "allowed: none, causal, explicit"},
-                      BadConfig{"syntax", R"({"heads": )", "not valid JSON"}),
-    [](const auto& info) { return std::string(info.param.name); });
+INSTANTIATE_TEST_SUITE_P(EachKindOfMistake, CliBadConfig,
+                         ::testing::Values(BadConfig{"unknown_key", R"({"head": 2})", "unknown key \"head\""},
+                                           BadConfig{"negative_size", R"({"d_model": -8})", "\"d_model\": -8"},
+                                           BadConfig{"zero_size", R"({"layers": 0})", "\"layers\": 0"},
+                                           BadConfig{"indivisible", R"({"d_model": 64, "heads": 5})", "does not divide"},
+                                           BadConfig{"wrong_type", R"({"heads": "two"})", "must be an integer"},
+                                           BadConfig{"unknown_enum", R"({"mask": "casual"})", "allowed: none, causal, explicit"},
+                                           BadConfig{"syntax", R"({"heads": )", "not valid JSON"}),
+                         [](const auto& info) { return std::string(info.param.name); });
 
 TEST(CliUsage, BadFlagsExitTwo) {
   EXPECT_EQ(run_cli("demo --no-such-flag").exit_code, 2);

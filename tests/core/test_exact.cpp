@@ -10,7 +10,7 @@
 namespace symbreak {
 namespace {
 
-Exact q(long num, long den) { return Exact(num) / den; }  // TOOLCHAIN trap 1: never Exact(a, b) with b < 0
+Exact q(long num, long den) { return Exact(num) / den; }  // docs/BUILD.md trap 1: never Exact(a, b) with b < 0
 Exact pow2(int e) {
   Exact r(1);
   for (int i = 0; i < (e < 0 ? -e : e); ++i) r = e < 0 ? r / 2 : r * 2;

@@ -51,9 +51,9 @@ TEST_P(EveryProperty, PassesOnTheReferenceInEveryArithmetic) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Catalogue, EveryProperty,
-                         ::testing::Values("EQUIV", "NEXT", "CAUSAL-DEPTH1", "CAUSAL-BREAKS", "PE-BREAKS", "PREFIX",
-                                           "ROT-QK", "ROT-QK-GL", "ROT-VO", "BIAS-KEY", "BIAS-QUERY-BREAKS",
-                                           "BIAS-VALUE-BREAKS", "HEADS", "BATCH"),
+                         ::testing::Values("EQUIV", "NEXT", "CAUSAL-DEPTH1", "CAUSAL-BREAKS", "PE-BREAKS", "PREFIX", "ROT-QK",
+                                           "ROT-QK-GL", "ROT-VO", "BIAS-KEY", "BIAS-QUERY-BREAKS", "BIAS-VALUE-BREAKS", "HEADS",
+                                           "BATCH"),
                          [](const auto& info) {
                            std::string n = info.param;
                            for (char& ch : n)
@@ -77,11 +77,11 @@ TEST_P(BrokenModel, IsCaught) {
   o.ariths = {Precision::exact, Precision::f64};
   o.cases = 60;
   for (const Verdict& v : run_check(reference_target({t.fault, t.epsilon}), o)) {
-    EXPECT_EQ(v.status, Status::violated) << t.property << " did not catch " << to_string(t.fault) << " (ε = "
-                                          << t.epsilon << ") in " << to_string(v.arith) << ": " << evidence(v);
+    EXPECT_EQ(v.status, Status::violated) << t.property << " did not catch " << to_string(t.fault) << " (ε = " << t.epsilon
+                                          << ") in " << to_string(v.arith) << ": " << evidence(v);
     if (v.status == Status::violated)
-      std::printf("[ killed   ] %s (ε=%g) by %s in %s: %s\n", std::string(to_string(t.fault)).c_str(), t.epsilon,
-                  t.property, std::string(to_string(v.arith)).c_str(), evidence(v).c_str());
+      std::printf("[ killed   ] %s (ε=%g) by %s in %s: %s\n", std::string(to_string(t.fault)).c_str(), t.epsilon, t.property,
+                  std::string(to_string(v.arith)).c_str(), evidence(v).c_str());
   }
 }
 
@@ -89,16 +89,14 @@ INSTANTIATE_TEST_SUITE_P(
     EveryPropertyHasTeeth, BrokenModel,
     ::testing::Values(Teeth{"EQUIV", Fault::position_offset, 1e-3}, Teeth{"EQUIV", Fault::position_offset, 1e-9},
                       Teeth{"NEXT", Fault::position_offset, 1e-3}, Teeth{"NEXT", Fault::position_offset, 1e-9},
-                      Teeth{"CAUSAL-DEPTH1", Fault::position_offset, 1e-3},
-                      Teeth{"CAUSAL-DEPTH1", Fault::position_offset, 1e-9},
+                      Teeth{"CAUSAL-DEPTH1", Fault::position_offset, 1e-3}, Teeth{"CAUSAL-DEPTH1", Fault::position_offset, 1e-9},
                       Teeth{"CAUSAL-BREAKS", Fault::mask_ignored, 1e-3}, Teeth{"PE-BREAKS", Fault::pe_ignored, 1e-3},
                       Teeth{"PREFIX", Fault::future_leak, 1e-3}, Teeth{"EQUIV", Fault::future_leak, 1e-3},
-                      Teeth{"ROT-QK", Fault::hidden_query_bias, 1e-3},
-                      Teeth{"ROT-QK-GL", Fault::hidden_query_bias, 1e-3},
+                      Teeth{"ROT-QK", Fault::hidden_query_bias, 1e-3}, Teeth{"ROT-QK-GL", Fault::hidden_query_bias, 1e-3},
                       Teeth{"ROT-VO", Fault::hidden_value_bias, 1e-3}, Teeth{"BIAS-KEY", Fault::key_bias_to_query, 1e-3},
                       Teeth{"BIAS-QUERY-BREAKS", Fault::query_bias_dropped, 1e-3},
-                      Teeth{"BIAS-VALUE-BREAKS", Fault::value_bias_dropped, 1e-3},
-                      Teeth{"HEADS", Fault::head_asymmetry, 1e-3}, Teeth{"BATCH", Fault::batch_cross_talk, 1e-3}),
+                      Teeth{"BIAS-VALUE-BREAKS", Fault::value_bias_dropped, 1e-3}, Teeth{"HEADS", Fault::head_asymmetry, 1e-3},
+                      Teeth{"BATCH", Fault::batch_cross_talk, 1e-3}),
     [](const auto& info) {
       std::string n = std::string(info.param.property) + "_" + std::string(to_string(info.param.fault)) +
                       (info.param.epsilon < 1e-6 ? "_tiny" : "");

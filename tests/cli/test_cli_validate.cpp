@@ -19,8 +19,6 @@ using ::testing::Not;
 
 std::string plugin(const std::string& name) { return std::string(SYMBREAK_PLUGIN_DIR) + "/" + name + ".so"; }
 
-
-
 TEST(CliValidate, CorrectBuiltinPassesWithReports) {
   const std::string json = scratch("v.json"), junit = scratch("v.xml"), html = scratch("v.html");
   const CliResult r = run_cli("validate --builtin tiled:8:8 --cases 6 --json " + json + " --junit " + junit + " --html " + html);
@@ -48,7 +46,8 @@ TEST(CliValidate, CorrectBuiltinPassesWithReports) {
 TEST(CliValidate, MutantFailsWithAReplayLineThatReplays) {
   const std::string db = scratch("validate_failures");
   std::filesystem::remove_all(db);
-  const CliResult r = run_cli("validate --plugin " + plugin("mutant_mask_ignored") + " --cases 10 --property MASK --failures " + db);
+  const CliResult r =
+      run_cli("validate --plugin " + plugin("mutant_mask_ignored") + " --cases 10 --property MASK --failures " + db);
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_THAT(r.output, AllOf(HasSubstr("MASK FAILED on"), HasSubstr("replay: symbreak validate --plugin")));
   const std::size_t at = r.output.find("--replay ");
@@ -73,7 +72,8 @@ TEST(CliValidate, CrashingPluginIsAFailureNotACrash) {
 TEST(CliValidate, CausalOnlyKernelsAreValidatedInsideTheirRegion) {
   const CliResult r = run_cli("validate --plugin " + plugin("correct_causal_only") + " --cases 8 --seeds 1-3");
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_THAT(r.output, HasSubstr("region: masks causal; n_q != n_k; scale 1/sqrt(d_head) only; d_v == d_head only; forward and backward"));
+  EXPECT_THAT(r.output,
+              HasSubstr("region: masks causal; n_q != n_k; scale 1/sqrt(d_head) only; d_v == d_head only; forward and backward"));
   EXPECT_THAT(r.output, HasSubstr("not applicable: needs an explicit mask"));
   EXPECT_THAT(r.output, HasSubstr("3 of 3 seeds pass"));
   // The exec stub refuses non-causal cases; declared causal-only, it passes; declared more, it fails.
@@ -81,11 +81,13 @@ TEST(CliValidate, CausalOnlyKernelsAreValidatedInsideTheirRegion) {
   const CliResult narrowed = run_cli("validate " + stub + " --supports causal --cases 5 --property REFERENCE,MASK");
   EXPECT_EQ(narrowed.exit_code, 0) << narrowed.output;
   EXPECT_THAT(narrowed.output, HasSubstr("n/a"));
-  const CliResult widened = run_cli("validate --plugin " + plugin("correct_causal_only") + " --supports none,causal --cases 5 --property REFERENCE");
+  const CliResult widened =
+      run_cli("validate --plugin " + plugin("correct_causal_only") + " --supports none,causal --cases 5 --property REFERENCE");
   EXPECT_EQ(widened.exit_code, 1) << widened.output;
   EXPECT_THAT(widened.output, HasSubstr("returned 7"));
   // The causal-only mutant with a finite running-max start, on every seed.
-  const CliResult mutant = run_cli("validate --plugin " + plugin("mutant_causal_only_max_start") + " --seeds 1-4 --fail-fast --shrink-cap 0");
+  const CliResult mutant =
+      run_cli("validate --plugin " + plugin("mutant_causal_only_max_start") + " --seeds 1-4 --fail-fast --shrink-cap 0");
   EXPECT_EQ(mutant.exit_code, 1) << mutant.output;
   EXPECT_THAT(mutant.output, HasSubstr("0 of 4 seeds pass"));
 }

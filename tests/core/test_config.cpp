@@ -90,8 +90,7 @@ TEST(Config, UnknownEnumValuesListTheAllowedOnes) {
 
 TEST(Config, MasksAndBiasesAreChecked) {
   EXPECT_THAT(error_of(R"({"mask": "explicit"})"), HasSubstr("\"explicit_mask\""));
-  EXPECT_THAT(error_of(R"({"context_length": 2, "mask": "explicit", "explicit_mask": [[1,0],[0,0]]})"),
-              HasSubstr("row 1"));
+  EXPECT_THAT(error_of(R"({"context_length": 2, "mask": "explicit", "explicit_mask": [[1,0],[0,0]]})"), HasSubstr("row 1"));
   EXPECT_THAT(error_of(R"({"context_length": 2, "mask": "explicit", "explicit_mask": [[1,2],[0,1]]})"),
               HasSubstr("entries must be 0, 1"));
   EXPECT_THAT(error_of(R"({"explicit_mask": [[1]]})"), HasSubstr("\"mask\" is not \"explicit\""));

@@ -26,8 +26,10 @@ std::string chromium() {
 }
 
 std::string chromium_command(const std::string& profile) {
-  return chromium() + " --headless --no-sandbox --disable-gpu --no-first-run --disable-background-networking "
-                      "--disable-component-update --disable-sync --disable-quic --user-data-dir=" + profile;
+  return chromium() +
+         " --headless --no-sandbox --disable-gpu --no-first-run --disable-background-networking "
+         "--disable-component-update --disable-sync --disable-quic --user-data-dir=" +
+         profile;
 }
 
 std::string shell(const std::string& cmd, int* status = nullptr) {
@@ -74,7 +76,8 @@ TEST(Reproduce, ReducedRunWritesEveryClaimAndItsReportRendersInHeadlessChromium)
   for (const char* remote : {"src=\"http", "src=\"//", "href=\"http://", "<link", "<script", "url(http", "@import"})
     EXPECT_THAT(html, ::testing::Not(HasSubstr(remote))) << remote;
   EXPECT_THAT(html, HasSubstr("<svg"));
-  if (chromium().empty()) GTEST_SKIP() << "Chromium is not installed (Debian package chromium; bash .ci/bootstrap.sh test installs it)";
+  if (chromium().empty())
+    GTEST_SKIP() << "Chromium is not installed (Debian package chromium; bash .ci/bootstrap.sh test installs it)";
   const std::string profile = scratch("chromium_profile");
   fs::remove_all(profile);
   const std::string url = "file://" + fs::absolute(out_ + "/report.html").string();
