@@ -12,6 +12,7 @@ sgemm, 2 threads) is measured in the same run for the GFLOP/s comparison.
 """
 import argparse
 import json
+import math
 import os
 import subprocess
 import sys
@@ -27,15 +28,12 @@ def flops_per_step(d, layers):
     return 6 * params * BATCH * SEQ + 12.0 * layers * BATCH * SEQ * SEQ * d
 
 
-def torch_worker(name, threads, steps):
-    """Runs in a fresh interpreter: one configuration at one thread count; prints tokens/s."""
+def nanogpt(d, heads, layers, d_ff, seq, vocab, gpt2_init=False):
+    """The PyTorch side's model: symbreak's learned-PE causal pre-LN transformer (GELU MLP, no biases
+    in the linear layers, separate unembedding). gpt2_init: nanoGPT's init, as symbreak's "gpt2"."""
     import torch
     import torch.nn as nn
     import torch.nn.functional as F
-
-    torch.set_num_threads(threads)
-    torch.manual_seed(0)
-    d, heads, layers = CONFIGS[name]
 
     class Block(nn.Module):
         def __init__(self):
@@ -43,9 +41,9 @@ def torch_worker(name, threads, steps):
             self.ln1, self.ln2 = nn.LayerNorm(d), nn.LayerNorm(d)
             self.attn = nn.Linear(d, 3 * d, bias=False)
             self.proj = nn.Linear(d, d, bias=False)
-            self.fc = nn.Linear(d, 4 * d, bias=False)
-            self.fc_proj = nn.Linear(4 * d, d, bias=False)
-            self.register_buffer("mask", torch.tril(torch.ones(SEQ, SEQ, dtype=torch.bool)))
+            self.fc = nn.Linear(d, d_ff, bias=False)
+            self.fc_proj = nn.Linear(d_ff, d, bias=False)
+            self.register_buffer("mask", torch.tril(torch.ones(seq, seq, dtype=torch.bool)))
 
         def forward(self, x):
             b, n, _ = x.shape
@@ -60,10 +58,15 @@ def torch_worker(name, threads, steps):
     class Model(nn.Module):
         def __init__(self):
             super().__init__()
-            self.wte, self.wpe = nn.Embedding(VOCAB, d), nn.Embedding(SEQ, d)
+            self.wte, self.wpe = nn.Embedding(vocab, d), nn.Embedding(seq, d)
             self.blocks = nn.ModuleList(Block() for _ in range(layers))
             self.lnf = nn.LayerNorm(d)
-            self.head = nn.Linear(d, VOCAB, bias=False)
+            self.head = nn.Linear(d, vocab, bias=False)
+            if gpt2_init:
+                for name, p in self.named_parameters():
+                    if p.dim() == 2:
+                        std = 0.02 / math.sqrt(2 * layers) if name.endswith(("proj.weight", "fc_proj.weight")) else 0.02
+                        nn.init.normal_(p, 0.0, std)
 
         def forward(self, idx):
             x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1]))
@@ -71,7 +74,19 @@ def torch_worker(name, threads, steps):
                 x = blk(x)
             return self.head(self.lnf(x))
 
-    model = Model()
+    return Model()
+
+
+def torch_worker(name, threads, steps):
+    """Runs in a fresh interpreter: one configuration at one thread count; prints tokens/s."""
+    import torch
+    import torch.nn.functional as F
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    d, heads, layers = CONFIGS[name]
+
+    model = nanogpt(d, heads, layers, 4 * d, SEQ, VOCAB)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.98), weight_decay=0.0)
     idx = torch.randint(0, 10, (BATCH, SEQ))
     targets = torch.randint(0, 10, (BATCH, SEQ))

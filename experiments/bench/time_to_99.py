@@ -25,6 +25,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from compare_pytorch import nanogpt  # noqa: E402  (the same PyTorch model as the speed comparison)
+
 PLUS, EQUALS, BOS, VOCAB = 10, 11, 12, 14
 
 
@@ -46,7 +49,6 @@ def learning_rate(cfg, step):
 def torch_worker(config_path, seed, threshold):
     """In a fresh interpreter: trains the PyTorch model; prints the seconds to the first eval >= threshold."""
     import torch
-    import torch.nn as nn
     import torch.nn.functional as F
 
     cfg = json.load(open(config_path))
@@ -58,43 +60,7 @@ def torch_worker(config_path, seed, threshold):
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
 
-    class Block(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.ln1, self.ln2 = nn.LayerNorm(d), nn.LayerNorm(d)
-            self.attn = nn.Linear(d, 3 * d, bias=False)
-            self.proj = nn.Linear(d, d, bias=False)
-            self.fc = nn.Linear(d, d_ff, bias=False)
-            self.fc_proj = nn.Linear(d_ff, d, bias=False)
-            self.register_buffer("mask", torch.tril(torch.ones(seq, seq, dtype=torch.bool)))
-
-        def forward(self, x):
-            b, n, _ = x.shape
-            q, k, v = self.attn(self.ln1(x)).split(d, dim=2)
-            q, k, v = (z.view(b, n, heads, d // heads).transpose(1, 2) for z in (q, k, v))
-            s = (q @ k.transpose(-2, -1)) * (1.0 / (d // heads) ** 0.5)
-            s = s.masked_fill(~self.mask[:n, :n], float("-inf"))
-            y = (F.softmax(s, dim=-1) @ v).transpose(1, 2).contiguous().view(b, n, d)
-            x = x + self.proj(y)
-            return x + self.fc_proj(F.gelu(self.fc(self.ln2(x))))
-
-    class Model(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.wte, self.wpe = nn.Embedding(VOCAB, d), nn.Embedding(seq, d)
-            self.blocks = nn.ModuleList(Block() for _ in range(layers))
-            self.lnf = nn.LayerNorm(d)
-            self.head = nn.Linear(d, VOCAB, bias=False)
-            for name, p in self.named_parameters():  # nanoGPT's init, as symbreak's "gpt2"
-                if p.dim() == 2:
-                    std = 0.02 / math.sqrt(2 * layers) if name.endswith(("proj.weight", "fc_proj.weight")) else 0.02
-                    nn.init.normal_(p, 0.0, std)
-
-        def forward(self, idx):
-            x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1]))
-            for blk in self.blocks:
-                x = blk(x)
-            return self.head(self.lnf(x))
+    model = nanogpt(d, heads, layers, d_ff, seq, VOCAB, gpt2_init=m.get("init") == "gpt2")
 
     def encode(a, b):
         digits = lambda x: torch.stack([x // 100, x // 10 % 10, x % 10], dim=1)
@@ -104,7 +70,6 @@ def torch_worker(config_path, seed, threshold):
         prompt = torch.cat([digits(a), torch.full((n, 1), PLUS), digits(b), torch.full((n, 1), EQUALS)], dim=1)
         return prompt, answer
 
-    model = Model()
     opt = torch.optim.AdamW(model.parameters(), lr=cfg["optimizer"]["lr"], betas=tuple(cfg["optimizer"].get("betas", (0.9, 0.999))),
                             weight_decay=cfg["optimizer"].get("weight_decay", 0.0))
     test_a = torch.randint(0, 1000, (cfg["task"]["test_size"],), generator=gen)

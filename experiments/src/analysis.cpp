@@ -351,6 +351,9 @@ json alignment(const Model<float>& model, const TrainConfig& c, const Collected&
 }  // namespace
 
 RunAnalysis analyze(const RunFiles& run, const AnalysisOptions& options) {
+  // Parallel over probes and slots with OpenMP, so one BLAS thread: OpenBLAS's own threads spin while
+  // they wait, and two analyses side by side (a sweep's two job slots) ran 18x slower with them.
+  set_threads(options.threads);
   const TrainConfig& c = run.config;
   const Model<float> model = load_run_model(run, options.at_init);
   const int L = c.model.layers, d = c.model.d_model, H = c.model.heads;
@@ -541,12 +544,27 @@ void write_pearson_grid(const std::vector<const RunAnalysis*>& rows, const std::
   HeatmapGrid g;
   g.title = title;
   g.row_labels = row_labels;
-  const int L = static_cast<int>(rows[0]->json["model"].value("layers", 0));
-  for (const LayerPair& p : analysed_pairs(L)) g.column_labels.push_back(pair_label(p));
+  // Rows may differ in depth (a plan can mix them): one column per layer pair that any row has, in the
+  // deepest row's order, and an empty panel where a row lacks that pair.
+  std::vector<std::vector<std::string>> row_pairs;
   for (const RunAnalysis* a : rows) {
-    std::vector<Eigen::MatrixXd> panels;
-    for (const auto& m : a->pearson) panels.push_back(m);
-    g.panels.push_back(panels);
+    std::vector<std::string> labels;
+    for (const LayerPair& p : analysed_pairs(static_cast<int>(a->json["model"].value("layers", 0))))
+      labels.push_back(pair_label(p));
+    row_pairs.push_back(std::move(labels));
+  }
+  g.column_labels =
+      *std::max_element(row_pairs.begin(), row_pairs.end(), [](const auto& a, const auto& b) { return a.size() < b.size(); });
+  for (const auto& labels : row_pairs)
+    for (const auto& l : labels)
+      if (std::find(g.column_labels.begin(), g.column_labels.end(), l) == g.column_labels.end()) g.column_labels.push_back(l);
+  for (std::size_t r = 0; r < rows.size(); ++r) {
+    std::vector<Eigen::MatrixXd> panels(g.column_labels.size());
+    for (std::size_t k = 0; k < row_pairs[r].size() && k < rows[r]->pearson.size(); ++k) {
+      const auto at = std::find(g.column_labels.begin(), g.column_labels.end(), row_pairs[r][k]);
+      panels[static_cast<std::size_t>(at - g.column_labels.begin())] = rows[r]->pearson[k];
+    }
+    g.panels.push_back(std::move(panels));
   }
   g.block_labels = rows[0]->layout.labels;
   g.x_label = "layer l': position (blocks of d units)   |   grey: constant unit";

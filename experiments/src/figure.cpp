@@ -10,6 +10,7 @@
 #include <stdexcept>
 
 #include "symbreak/io.hpp"
+#include "symbreak/text.hpp"
 
 namespace symbreak::experiments {
 namespace {
@@ -42,20 +43,6 @@ std::u32string utf32(std::string_view s) {
     for (int k = 1; k < len && i + k < s.size(); ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
     out.push_back(cp);
     i += len;
-  }
-  return out;
-}
-
-std::string xml_escape(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
   }
   return out;
 }
@@ -246,7 +233,7 @@ std::string Figure::svg() const {
           std::snprintf(b, sizeof b, "<text x=\"%.2f\" y=\"%.2f\" font-size=\"%.1f\" text-anchor=\"%s\" fill=\"%s\">", op.x,
                         op.y + 11.0 * op.scale, size, anchor, hex_colour(op.colour).c_str());
         s += b;
-        s += xml_escape(op.text) + "</text>\n";
+        s += text::escape_markup(op.text) + "</text>\n";
         break;
       }
       case Op::picture:
@@ -363,7 +350,8 @@ void colour_bar(Figure& f, double x, double y, double h, bool div, double lo, do
 
 Figure heatmap_grid(const HeatmapGrid& spec) {
   const int rows = static_cast<int>(spec.panels.size());
-  const int cols = rows ? static_cast<int>(spec.panels[0].size()) : 0;
+  int cols = 0;  // rows may hold fewer panels than others; the missing ones stay blank
+  for (const auto& row : spec.panels) cols = std::max(cols, static_cast<int>(row.size()));
   int row_label_w = 0;
   for (const auto& l : spec.row_labels) row_label_w = std::max(row_label_w, Figure::text_width(l));
   const int tick_w = [&] {
@@ -382,7 +370,7 @@ Figure heatmap_grid(const HeatmapGrid& spec) {
   for (int r = 0; r < rows; ++r) {
     const double py = top + r * (P + gap + 16);
     if (r < static_cast<int>(spec.row_labels.size())) f.text(30, py + P / 2.0 - 6, spec.row_labels[r]);
-    for (int c = 0; c < cols; ++c) {
+    for (int c = 0; c < static_cast<int>(spec.panels[r].size()); ++c) {
       const Eigen::MatrixXd& m = spec.panels[r][c];
       const double px = left + c * (P + gap);
       if (m.size() == 0) continue;

@@ -15,9 +15,11 @@
 #include "symbreak/experiments/analysis.hpp"
 #include "symbreak/experiments/figure.hpp"
 #include "symbreak/io.hpp"
+#include "symbreak/json_reader.hpp"
 #include "symbreak/proofs/prover.hpp"
 #include "symbreak/properties/report.hpp"
 #include "symbreak/properties/runner.hpp"
+#include "symbreak/text.hpp"
 
 #ifndef SYMBREAK_SOURCE_DIR
 #define SYMBREAK_SOURCE_DIR "."
@@ -43,23 +45,12 @@ const char* const kOurs = "symbreak (beyond both papers)";
 // The plans every scale runs, in order.
 const std::vector<std::string> kPlans = {"residual", "depth", "symmetry", "biases"};
 
-std::string html_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
+const auto html_escape = text::escape_markup;
 
 std::string minutes(double m) {
   char b[32];
   if (m >= 90) std::snprintf(b, sizeof b, "%.1f hours", m / 60);
+  else if (m <= 0) std::snprintf(b, sizeof b, "nothing left to run");
   else if (m < 1.5) std::snprintf(b, sizeof b, "1 minute");
   else std::snprintf(b, sizeof b, "%.0f minutes", m);
   return b;
@@ -94,6 +85,25 @@ Scale resolve(const ReproduceOptions& o) {
                         " plans; run from the source tree or pass --plans experiments/plans)");
   if (o.exact_cases > 0) s.exact_cases = o.exact_cases;
   return s;
+}
+
+// Minutes per plan from <scale dir>/estimates.json: wall times measured with --jobs 2 on 2 cores,
+// kept apart from the plans so that updating an estimate never changes a plan's fingerprint (which
+// would orphan its finished runs). A plan's own estimate_minutes wins.
+std::map<std::string, double> load_estimates(const std::string& dir) {
+  std::map<std::string, double> minutes;
+  const std::string path = dir + "/estimates.json";
+  if (!fs::exists(path)) return minutes;
+  const json j = parse_json_text(read_file(path), path);
+  if (!j.is_object()) throw ConfigError(path + ": must be an object {\"basis\", \"minutes\": {plan: minutes}}");
+  StrictObject o(j, path, "");
+  o.string("basis", "");
+  StrictObject per_plan = o.object("minutes");
+  for (const auto& name : kPlans)
+    if (const double m = per_plan.number(name, 0, 0, 1e7); m > 0) minutes[name] = m;
+  per_plan.finish();
+  o.finish();
+  return minutes;
 }
 
 std::string sweep_dir(const ReproduceOptions& o, const Plan& p) { return o.out_dir + "/sweeps/" + p.name; }
@@ -344,39 +354,68 @@ std::string reproduce_preview(const ReproduceOptions& o) {
       << "  exact           the property catalogue in Exact arithmetic (10 properties x " << s.exact_cases
       << " models) and the symbolic prover (4 architectures, the 36-cell map): about 1 minute\n";
   double total = 1;
+  bool unknown = false;
+  const auto estimates = load_estimates(s.dir);
   for (const auto& name : kPlans) {
     const Plan p = load_plan(s.dir + "/" + name + ".json");
     const int left = runs_left(p, sweep_dir(o, p));
     int total_runs = 0;
     for (const auto& c : p.conditions) (void)c, total_runs += static_cast<int>(p.seeds.size());
-    const double est = p.estimate_minutes * (total_runs ? static_cast<double>(left) / total_runs : 0);
+    const auto listed = estimates.find(name);
+    const double plan_minutes = p.estimate_minutes > 0 ? p.estimate_minutes : listed != estimates.end() ? listed->second : 0;
+    const double est = plan_minutes * (total_runs ? static_cast<double>(left) / total_runs : 0);
     total += est;
+    const bool no_estimate = left > 0 && plan_minutes <= 0;
+    unknown = unknown || no_estimate;
     char line[256];
-    std::snprintf(line, sizeof line, "  %-15s %zu conditions x %zu seeds (%d runs, %d still to run)%s: about %s\n",
-                  p.name.c_str(), p.conditions.size(), p.seeds.size(), total_runs, left,
-                  p.seeds_if_mixed.empty() ? "" : ", more seeds where mixed", minutes(est).c_str());
+    std::snprintf(line, sizeof line, "  %-15s %zu conditions x %zu seeds (%d runs, %d still to run)%s: %s%s\n", p.name.c_str(),
+                  p.conditions.size(), p.seeds.size(), total_runs, left,
+                  p.seeds_if_mixed.empty() ? "" : ", more seeds where mixed", no_estimate ? "" : "about ",
+                  no_estimate ? "time unknown (no estimate_minutes in the plan or estimates.json)" : minutes(est).c_str());
     out << line;
   }
-  out << "\nEstimated total: about " << minutes(total) << " (measured with --jobs 2 on a 2-core machine; more cores are"
+  out << "\nEstimated total: " << (unknown ? "at least " : "about ") << minutes(total)
+      << " (measured with --jobs 2 on a 2-core machine; more cores are"
       << " faster with more --jobs). Finished runs are reused with --resume.\n";
   return out.str();
 }
 
-ReproduceResult reproduce(const ReproduceOptions& o, const std::function<void(const std::string&)>& log) {
-  const auto start = std::chrono::steady_clock::now();
-  const Scale scale = resolve(o);
-  const bool root = !o.mpi || o.mpi->rank() == 0;
-  if (root && fs::exists(o.out_dir) && !fs::is_empty(o.out_dir) && !o.resume)
-    throw ConfigError("--out " + o.out_dir +
-                      ": exists and is not empty; pass --resume to reuse its finished runs, or choose another --out");
-  if (root) fs::create_directories(o.out_dir);
+namespace {
 
-  std::vector<Plan> plans;
-  for (const auto& name : kPlans) plans.push_back(load_plan(scale.dir + "/" + name + ".json"));
+// The finished sweeps of one reproduce run, and what the claims need from them.
+class Sweeps {
+ public:
+  Sweeps(const ReproduceOptions& o, std::vector<Plan> plans) : o_(o), plans_(std::move(plans)) {
+    for (const Plan& p : plans_)
+      for (auto& v : evaluate_plan(p, sweep_dir(o_, p))) verdicts_[short_name(p) + "/" + v.id] = v;
+  }
+  // "residual" for the plan "residual-quick" (the claims name plans by kind, at any scale).
+  static std::string short_name(const Plan& p) { return p.name.substr(0, p.name.find('-')); }
+  const Plan& plan(const std::string& kind) const {
+    for (const Plan& p : plans_)
+      if (short_name(p) == kind) return p;
+    throw std::logic_error("reproduce: no " + kind + " plan");
+  }
+  std::string dir(const std::string& kind) const { return sweep_dir(o_, plan(kind)); }
+  std::string command(const std::string& kind) const {
+    return "symbreak sweep --plan " + plan(kind).path + " --out " + dir(kind) + " --jobs " + std::to_string(o_.jobs);
+  }
+  // The verdict of rule `id` of plan `kind` ("residual/C6"), or nullptr when the plan has no such rule.
+  const ClaimVerdict* verdict(const std::string& key) const {
+    const auto it = verdicts_.find(key);
+    return it == verdicts_.end() ? nullptr : &it->second;
+  }
+  std::string seeds(const std::string& kind) const { return std::to_string(plan(kind).seeds.size()) + " seeds"; }
+  std::string conditions(const std::string& kind) const { return std::to_string(plan(kind).conditions.size()) + " conditions"; }
 
-  ExactEvidence exact;
-  if (root) exact = exact_evidence(o, scale.exact_cases, log);
+ private:
+  const ReproduceOptions& o_;
+  std::vector<Plan> plans_;
+  std::map<std::string, ClaimVerdict> verdicts_;
+};
 
+void run_sweeps(const ReproduceOptions& o, const std::vector<Plan>& plans, bool root,
+                const std::function<void(const std::string&)>& log) {
   for (const Plan& p : plans) {
     if (root) log("sweep " + p.name + ": " + p.path);
     SweepOptions so;
@@ -387,34 +426,14 @@ ReproduceResult reproduce(const ReproduceOptions& o, const std::function<void(co
     so.worker = o.worker;
     run_sweep(so, o.mpi);
   }
-  ReproduceResult result;
-  if (!root) return result;
+}
 
-  std::map<std::string, ClaimVerdict> verdicts;  // "<plan>/<id>"
-  for (const Plan& p : plans)
-    for (auto& v : evaluate_plan(p, sweep_dir(o, p))) verdicts[p.name.substr(0, p.name.find('-')) + "/" + v.id] = v;
-  const auto verdict = [&](const std::string& key) -> const ClaimVerdict* {
-    const auto it = verdicts.find(key);
-    return it == verdicts.end() ? nullptr : &it->second;
-  };
-  const auto dir_of = [&](const std::string& plan) {
-    for (const Plan& p : plans)
-      if (p.name.rfind(plan, 0) == 0) return sweep_dir(o, p);
-    return std::string();
-  };
-  const auto plan_of = [&](const std::string& plan) -> const Plan& {
-    for (const Plan& p : plans)
-      if (p.name.rfind(plan, 0) == 0) return p;
-    return plans.front();
-  };
-  const auto sweep_cmd = [&](const std::string& plan) {
-    return "symbreak sweep --plan " + plan_of(plan).path + " --out " + dir_of(plan) + " --jobs " + std::to_string(o.jobs);
-  };
-  const std::string cases = std::to_string(scale.exact_cases);
-
+// One row per claim of both papers and ours, in the report's order.
+std::vector<ClaimRow> claim_rows(const ExactEvidence& exact, const Sweeps& sw, int exact_cases) {
   using S = properties::Status;
   using PV = proofs::Verdict;
-  std::vector<ClaimRow>& claims = result.claims;
+  const std::string cases = std::to_string(exact_cases);
+  std::vector<ClaimRow> claims;
   claims.push_back(
       exact_claim(exact, "A1", "No mask and no PE: the next-token prediction is invariant to permutations of tokens 1..n-1",
                   kPaperA, {{"EQUIV", S::holds}, {"NEXT", S::holds}}, {{&exact.no_mask, PV::proven}},
@@ -433,21 +452,23 @@ ReproduceResult reproduce(const ReproduceOptions& o, const std::function<void(co
                                {{&exact.learned, PV::refuted}}, "PE-BREAKS in Exact (exact witness); the prover with learned PE",
                                {"symbreak check --property PE-BREAKS --arith exact --cases " + cases + " --seed 1",
                                 "symbreak prove --layers 1 --pe learned --length 6"}));
-  claims.push_back(sweep_claim(
-      "A4", "Causal NoPE learns 3-digit addition with the answer reversed", kPaperA, verdict("symmetry/A4"),
-      "the symmetry plan: causal NoPE, " + std::to_string(plan_of("symmetry").seeds.size()) + " seeds", {sweep_cmd("symmetry")}));
+  claims.push_back(sweep_claim("A4", "Causal NoPE learns 3-digit addition with the answer reversed", kPaperA,
+                               sw.verdict("symmetry/A4"), "the symmetry plan: causal NoPE, " + sw.seeds("symmetry"),
+                               {sw.command("symmetry")}));
   claims.push_back(sweep_claim("A5", "Non-causal NoPE fails: it cannot beat the exact Bayes ceiling of position-blind predictors",
-                               kPaperA, verdict("symmetry/A5"),
+                               kPaperA, sw.verdict("symmetry/A5"),
                                "the symmetry plan: non-causal NoPE against the ceiling of theorem T7",
-                               {sweep_cmd("symmetry"), "symbreak prove --ceiling addition3"}));
-  claims.push_back(
-      sweep_claim("A6", "Removing enough residual connections prevents convergence", kPaperA, verdict("residual/C5"),
-                  "the residual plan: 10 ablations of a 6-layer causal NoPE model, convergence rates with Wilson intervals",
-                  {sweep_cmd("residual")}));
+                               {sw.command("symmetry"), "symbreak prove --ceiling addition3"}));
+  claims.push_back(sweep_claim("A6", "Removing enough residual connections prevents convergence", kPaperA,
+                               sw.verdict("residual/C5"),
+                               "the residual plan: " + sw.conditions("residual") +
+                                   " of a 6-layer causal NoPE model (intact, ablations, learned-PE control), " +
+                                   sw.seeds("residual") + ", convergence rates with Wilson intervals",
+                               {sw.command("residual")}));
   claims.push_back(sweep_claim(
-      "A7", "Residual connections keep the vertical slice above position k about token k", kPaperA, verdict("residual/C6"),
+      "A7", "Residual connections keep the vertical slice above position k about token k", kPaperA, sw.verdict("residual/C6"),
       "the residual plan: CKA diagonality and token retention, trained minus untrained, bootstrap over seeds",
-      {sweep_cmd("residual"), "symbreak analyze RUN_DIR [--at-init]"}));
+      {sw.command("residual"), "symbreak analyze RUN_DIR [--at-init]"}));
   claims.push_back(exact_claim(exact, "B1", "Attention has QK and VO rotational symmetries, and the key bias cancels in softmax",
                                kPaperB, {{"ROT-QK", S::holds}, {"ROT-VO", S::holds}, {"BIAS-KEY", S::holds}}, {},
                                "ROT-QK, ROT-VO and BIAS-KEY in Exact arithmetic (exact rotations)",
@@ -458,22 +479,28 @@ ReproduceResult reproduce(const ReproduceOptions& o, const std::function<void(co
       {{"BIAS-QUERY-BREAKS", S::broken_as_expected}, {"BIAS-VALUE-BREAKS", S::broken_as_expected}}, {},
       "BIAS-QUERY-BREAKS and BIAS-VALUE-BREAKS in Exact (exact witnesses)",
       {"symbreak check --property BIAS-QUERY-BREAKS,BIAS-VALUE-BREAKS --arith exact --cases " + cases + " --seed 1"}));
-  claims.push_back(
-      sweep_claim("B3", "The biases narrow the gap between SGD with momentum (and ECD) and AdamW", kPaperB, verdict("biases/B3"),
-                  "the biases plan: 4 optimizers x 3 bias settings on a learned-PE causal model, median steps to 99 %",
-                  {sweep_cmd("biases")}));
   claims.push_back(sweep_claim(
-      "B4", "With the biases, token key directions align with the query-bias direction", kPaperB, verdict("biases/B4"),
-      "the biases plan: cos(mean key of each token, mean b_Q) per head, z against random directions", {sweep_cmd("biases")}));
-  claims.push_back(sweep_claim("X1", "A 1-layer causal NoPE model cannot beat the Bayes ceiling; a 2-layer one can learn", kOurs,
-                               verdict("depth/X1"), "the depth plan: causal NoPE with L = 1, 2, 3 against theorem T7",
-                               {sweep_cmd("depth"), "symbreak prove --ceiling addition3"}));
+      "B3", "The biases narrow the gap between SGD with momentum (and ECD) and AdamW", kPaperB, sw.verdict("biases/B3"),
+      "the biases plan: " + sw.conditions("biases") + " (optimizers x bias settings) on a learned-PE causal model, " +
+          sw.seeds("biases") + ", median steps to 99 %",
+      {sw.command("biases")}));
+  claims.push_back(sweep_claim(
+      "B4", "With the biases, token key directions align with the query-bias direction", kPaperB, sw.verdict("biases/B4"),
+      "the biases plan: cos(mean key of each token, mean b_Q) per head, z against random directions", {sw.command("biases")}));
+  claims.push_back(sweep_claim(
+      "X1", "A 1-layer causal NoPE model cannot beat the Bayes ceiling; a 2-layer one can learn", kOurs, sw.verdict("depth/X1"),
+      "the depth plan: causal NoPE at " + sw.conditions("depth") + " of depth, " + sw.seeds("depth") + ", against theorem T7",
+      {sw.command("depth"), "symbreak prove --ceiling addition3"}));
   claims.push_back(
       sweep_claim("X2", "A causal mask or PE lets a model represent absolute position linearly; non-causal NoPE cannot", kOurs,
-                  verdict("symmetry/X2"), "the symmetry plan: linear position probes per layer (after Haviv et al. 2022)",
-                  {sweep_cmd("symmetry")}));
+                  sw.verdict("symmetry/X2"), "the symmetry plan: linear position probes per layer (after Haviv et al. 2022)",
+                  {sw.command("symmetry")}));
 
-  // Per-claim details: the figures and tables behind each verdict.
+  return claims;
+}
+
+// Per-claim details: the figures and tables behind each verdict.
+std::vector<std::pair<std::string, std::string>> claim_sections(const ExactEvidence& exact, const Sweeps& sw) {
   std::vector<std::pair<std::string, std::string>> sections;
   std::string map_table =
       "<table class=\"small\"><tr><th>PE</th><th>mask</th><th>depth</th><th>residual</th><th>prover</th></tr>";
@@ -485,25 +512,50 @@ ReproduceResult reproduce(const ReproduceOptions& o, const std::function<void(co
   sections.push_back(
       {"A1", "<p>The prover's map of the last position, for every weight (PE x mask x depth x residuals):</p>" + map_table});
   sections.push_back(
-      {"A4", inline_svg(dir_of("symmetry") + "/convergence.svg") + inline_svg(dir_of("symmetry") + "/curves.svg")});
+      {"A4", inline_svg(sw.dir("symmetry") + "/convergence.svg") + inline_svg(sw.dir("symmetry") + "/curves.svg")});
   sections.push_back(
-      {"A6", inline_svg(dir_of("residual") + "/convergence.svg") + inline_svg(dir_of("residual") + "/curves.svg")});
-  std::string a7 = inline_svg(dir_of("residual") + "/pearson.svg") + inline_svg(dir_of("residual") + "/pearson-init.svg");
-  if (const ClaimVerdict* v = verdict("residual/C6")) {
+      {"A6", inline_svg(sw.dir("residual") + "/convergence.svg") + inline_svg(sw.dir("residual") + "/curves.svg")});
+  std::string a7 = inline_svg(sw.dir("residual") + "/pearson.svg") + inline_svg(sw.dir("residual") + "/pearson-init.svg");
+  if (const ClaimVerdict* v = sw.verdict("residual/C6")) {
     a7 += delta_chart(*v, "delta_D", "ΔD = D(intact) − D(ablated), trained (bootstrap 95 %)", "ΔD (CKA diagonality index)");
     a7 += delta_chart(*v, "delta_D_trained_minus_init", "ΔD trained − ΔD untrained (bootstrap 95 %)", "ΔD_trained − ΔD_init");
     a7 += delta_chart(*v, "retention_drop", "Own-token retention, intact − ablated (bootstrap 95 %)", "retention drop");
   }
   sections.push_back({"A7", a7});
-  sections.push_back({"B3", steps_chart(plan_of("biases"), dir_of("biases")) + inline_svg(dir_of("biases") + "/curves.svg")});
-  sections.push_back({"X1", inline_svg(dir_of("depth") + "/convergence.svg") + inline_svg(dir_of("depth") + "/curves.svg")});
+  sections.push_back({"B3", steps_chart(sw.plan("biases"), sw.dir("biases")) + inline_svg(sw.dir("biases") + "/curves.svg")});
+  sections.push_back({"X1", inline_svg(sw.dir("depth") + "/convergence.svg") + inline_svg(sw.dir("depth") + "/curves.svg")});
   sections.push_back(
-      {"X2", position_chart(plan_of("symmetry"), dir_of("symmetry")) + position_chart(plan_of("residual"), dir_of("residual"))});
+      {"X2", position_chart(sw.plan("symmetry"), sw.dir("symmetry")) + position_chart(sw.plan("residual"), sw.dir("residual"))});
 
+  return sections;
+}
+
+}  // namespace
+
+ReproduceResult reproduce(const ReproduceOptions& o, const std::function<void(const std::string&)>& log) {
+  const auto start = std::chrono::steady_clock::now();
+  const Scale scale = resolve(o);
+  const bool root = !o.mpi || o.mpi->rank() == 0;
+  if (root && fs::exists(o.out_dir) && !fs::is_empty(o.out_dir) && !o.resume)
+    throw ConfigError("--out " + o.out_dir +
+                      ": exists and is not empty; pass --resume to reuse its finished runs, or choose another --out");
+  if (root) fs::create_directories(o.out_dir);
+
+  std::vector<Plan> plans;
+  for (const auto& name : kPlans) plans.push_back(load_plan(scale.dir + "/" + name + ".json"));
+  ExactEvidence exact;
+  if (root) exact = exact_evidence(o, scale.exact_cases, log);
+  run_sweeps(o, plans, root, log);
+  ReproduceResult result;
+  if (!root) return result;
+
+  const Sweeps sweeps(o, std::move(plans));
+  result.claims = claim_rows(exact, sweeps, scale.exact_cases);
+  const auto sections = claim_sections(exact, sweeps);
   result.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const json env = environment(o, result.wall_seconds);
   json claims_json = {{"environment", env}, {"claims", json::array()}};
-  for (const ClaimRow& c : claims)
+  for (const ClaimRow& c : result.claims)
     claims_json["claims"].push_back({{"id", c.id},
                                      {"claim", c.claim},
                                      {"verdict", to_string(c.verdict)},
@@ -514,7 +566,7 @@ ReproduceResult reproduce(const ReproduceOptions& o, const std::function<void(co
   result.report = o.out_dir + "/report.html";
   result.claims_json = o.out_dir + "/claims.json";
   write_file_atomically(result.claims_json, claims_json.dump(2) + "\n");
-  write_file_atomically(result.report, report_html(claims, env, sections));
+  write_file_atomically(result.report, report_html(result.claims, env, sections));
   return result;
 }
 

@@ -128,11 +128,16 @@ std::string results_markdown(const Plan& plan, const std::vector<RunRecord>& run
   md << "| condition | runs | converged | rate | Wilson 95 % | median steps to converge | median final exact "
         "|\n|---|---:|---:|---:|---|---:|---:|\n";
   char b[256];
+  const auto fixed = [](double v, int digits) {
+    char f[32];
+    std::snprintf(f, sizeof f, "%.*f", digits, v);
+    return std::string(f);
+  };
   for (const auto& s : summaries) {
     std::snprintf(b, sizeof b, "| %s | %d/%d | %d | %s | [%.2f, %.2f] | %s | %s |\n", s.condition.c_str(), s.done, s.planned,
-                  s.converged, s.done ? (std::to_string(s.rate).substr(0, 4)).c_str() : "—", s.rate_lo, s.rate_hi,
+                  s.converged, s.done ? fixed(s.rate, 2).c_str() : "—", s.rate_lo, s.rate_hi,
                   s.median_steps_converged ? std::to_string(static_cast<long>(*s.median_steps_converged)).c_str() : "—",
-                  s.median_final_exact ? std::to_string(*s.median_final_exact).substr(0, 6).c_str() : "—");
+                  s.median_final_exact ? fixed(*s.median_final_exact, 4).c_str() : "—");
     md << b;
   }
   if (!verdicts.empty()) {
@@ -144,8 +149,7 @@ std::string results_markdown(const Plan& plan, const std::vector<RunRecord>& run
   md << "\n## Runs\n\n| run | status | final exact | best | first step ≥ threshold | wall s |\n|---|---|---:|---:|---:|---:|\n";
   for (const auto& r : runs) {
     std::snprintf(b, sizeof b, "| %s | %s | %s | %s | %s | %s |\n", r.run_id.c_str(), r.status.c_str(),
-                  r.final_exact ? std::to_string(*r.final_exact).substr(0, 6).c_str() : "—",
-                  r.best_exact ? std::to_string(*r.best_exact).substr(0, 6).c_str() : "—",
+                  r.final_exact ? fixed(*r.final_exact, 4).c_str() : "—", r.best_exact ? fixed(*r.best_exact, 4).c_str() : "—",
                   r.first_step_converged ? std::to_string(*r.first_step_converged).c_str() : "never",
                   r.wall_seconds ? std::to_string(static_cast<long>(*r.wall_seconds)).c_str() : "—");
     md << b;

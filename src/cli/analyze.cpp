@@ -52,11 +52,14 @@ Action register_analyze(CLI::App& app) {
         std::printf("  (%d, %d)%*s %8.3f %8.3f\n", p["from"].get<int>(), p["to"].get<int>(), p["to"].get<int>() >= 10 ? 1 : 2, "",
                     p["diagonality_index"].is_null() ? NAN : p["diagonality_index"].get<double>(),
                     p["argmax_rate"].is_null() ? NAN : p["argmax_rate"].get<double>());
-      std::printf("  %-6s %10s %10s %10s %12s\n", "layer", "R own", "R other", "position", "self-attn");
+      // Row l: the stream after l blocks; its self-attention column is block l+1's, which reads it.
+      std::printf("  %-6s %10s %10s %10s %16s\n", "layer", "R own", "R other", "position", "next self-attn");
       for (std::size_t l = 0; l < j["retention"].size(); ++l) {
         const auto& r = j["retention"][l];
-        const double mass = l < j["self_attention_mass"].size() ? j["self_attention_mass"][l].get<double>() : NAN;
-        std::printf("  %-6zu %10.3f %10.3f %10.3f %12.3f\n", l, r["own_token"].is_null() ? NAN : r["own_token"].get<double>(),
+        char mass[32] = "n/a";
+        if (l < j["self_attention_mass"].size())
+          std::snprintf(mass, sizeof mass, "%.3f", j["self_attention_mass"][l].get<double>());
+        std::printf("  %-6zu %10.3f %10.3f %10.3f %16s\n", l, r["own_token"].is_null() ? NAN : r["own_token"].get<double>(),
                     r["other_tokens"].is_null() ? NAN : r["other_tokens"].get<double>(),
                     j["position_probe"][l]["accuracy"].get<double>(), mass);
       }

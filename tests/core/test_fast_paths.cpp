@@ -232,12 +232,7 @@ NoiseSample noise_sample(const Model<float>& base, const std::vector<int>& token
 
 RC_GTEST_PROP(FastPaths, TrainingBackwardInFloatMatchesTheGradientCheckedDoubleBackward, ()) {
   properties::ArchitectureClass any;
-  properties::SpaceLimits limits;
-  limits.max_layers = 2;
-  limits.max_heads = 2;
-  limits.max_head_width = 8;
-  limits.max_length = 8;
-  limits.vocab_size = 8;
+  const properties::SpaceLimits limits{.max_layers = 2, .max_heads = 2, .max_head_width = 8, .max_length = 8, .vocab_size = 8};
   const ModelConfig c = *properties::gen::architecture(any, limits);
   const int seq = *rc::gen::inRange(1, limits.max_length + 1), batch = *rc::gen::inRange(1, 4);
   const auto seed = *rc::gen::inRange<std::uint32_t>(0, 1000000);

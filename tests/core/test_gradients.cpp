@@ -27,12 +27,7 @@ double loss_of(const Model<double>& m, const std::vector<int>& tokens, int batch
 
 RC_GTEST_PROP(Gradients, BackwardMatchesFiniteDifferences, ()) {
   properties::ArchitectureClass any;
-  properties::SpaceLimits limits;
-  limits.max_layers = 2;
-  limits.max_heads = 2;
-  limits.max_head_width = 3;
-  limits.max_length = 5;
-  limits.vocab_size = 6;
+  const properties::SpaceLimits limits{.max_layers = 2, .max_heads = 2, .max_head_width = 3, .max_length = 5, .vocab_size = 6};
   ModelConfig c = *properties::gen::architecture(any, limits);
   const int seq = *rc::gen::inRange(1, limits.max_length + 1), batch = *rc::gen::inRange(1, 3);
   const auto seed = *rc::gen::inRange<std::uint32_t>(0, 1000000);

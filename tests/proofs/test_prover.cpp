@@ -89,11 +89,7 @@ TEST(ProverSoundness, AMaskThatDiffersBetweenPositionsIsNeverProven) {
 // arithmetic at random weights shows no difference under a random permutation.
 RC_GTEST_PROP(ProverFuzz, ProvenMeansExactlyEqualAtRandomWeights, ()) {
   properties::ArchitectureClass any;
-  properties::SpaceLimits limits;
-  limits.max_layers = 3;
-  limits.max_heads = 2;
-  limits.max_head_width = 3;
-  limits.max_length = 6;
+  const properties::SpaceLimits limits{.max_layers = 3, .max_heads = 2, .max_head_width = 3, .max_length = 6};
   ModelConfig config = *properties::gen::architecture(any, limits);
   const int n = *rc::gen::inRange(1, 7);
   const ProofReport r = prove(config, n);
