@@ -67,8 +67,18 @@ std::string log_tail(const std::string& path, std::size_t max_chars = 600) {
 
 // ---- the scheduler (rank 0) ----------------------------------------------------------------------
 
+namespace {
+// This process's own CPU seconds (the children are not counted).
+double own_cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_utime.tv_sec + u.ru_stime.tv_sec + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-6;
+}
+}  // namespace
+
 SweepScheduler::SweepScheduler(const SweepOptions& options, int default_threads)
     : plan_(load_plan(options.plan_path)), out_(options.out_dir), default_threads_(default_threads) {
+  cpu_at_start_ = own_cpu_seconds();
   std::error_code ec;
   fs::create_directories(out_ + "/configs", ec);
   fs::create_directories(out_ + "/runs", ec);
@@ -154,10 +164,8 @@ void SweepScheduler::failed(const std::string& id, const std::string& error) {
 }
 
 void SweepScheduler::record_bookkeeping() {
-  // This process's own CPU time: scheduling, the ledger and polling (the children are not counted).
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  const double seconds = u.ru_utime.tv_sec + u.ru_stime.tv_sec + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-6;
+  // Scheduling, the ledger and polling since this scheduler was made.
+  const double seconds = own_cpu_seconds() - cpu_at_start_;
   const double before = std::stod(ledger_->meta("bookkeeping_cpu_seconds").value_or("0"));
   ledger_->set_meta("bookkeeping_cpu_seconds", std::to_string(before + seconds));
 }

@@ -44,7 +44,8 @@ class SweepScheduler {
   void finished(const std::string& run_id, const nlohmann::json& result);
   void failed(const std::string& run_id, const std::string& error);
   std::string progress_line(int slots) const;
-  // Adds this process's CPU time to the ledger's bookkeeping total (call once, at the end).
+  // Adds this process's CPU time since the scheduler was made to the ledger's bookkeeping total
+  // (call once, at the end; a reproduce run's exact checks before its sweeps do not count).
   void record_bookkeeping();
 
  private:
@@ -58,6 +59,7 @@ class SweepScheduler {
   std::map<std::string, std::chrono::steady_clock::time_point> running_;
   std::vector<double> durations_;
   std::chrono::steady_clock::time_point start_;
+  double cpu_at_start_ = 0;  // this process's CPU seconds when the scheduler was made
   int failures_ = 0;
   bool quiet_ = false;
 };
