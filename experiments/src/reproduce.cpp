@@ -406,7 +406,14 @@ class Sweeps {
     return it == verdicts_.end() ? nullptr : &it->second;
   }
   std::string seeds(const std::string& kind) const { return std::to_string(plan(kind).seeds.size()) + " seeds"; }
-  std::string conditions(const std::string& kind) const { return std::to_string(plan(kind).conditions.size()) + " conditions"; }
+  // "6 conditions", or their names when there are few ("intact, all-off").
+  std::string conditions(const std::string& kind) const {
+    const auto& cs = plan(kind).conditions;
+    if (cs.size() > 4) return std::to_string(cs.size()) + " conditions";
+    std::string names;
+    for (const auto& c : cs) names += (names.empty() ? "" : ", ") + c.name;
+    return names;
+  }
 
  private:
   const ReproduceOptions& o_;
@@ -461,8 +468,7 @@ std::vector<ClaimRow> claim_rows(const ExactEvidence& exact, const Sweeps& sw, i
                                {sw.command("symmetry"), "symbreak prove --ceiling addition3"}));
   claims.push_back(sweep_claim("A6", "Removing enough residual connections prevents convergence", kPaperA,
                                sw.verdict("residual/C5"),
-                               "the residual plan: " + sw.conditions("residual") +
-                                   " of a 6-layer causal NoPE model (intact, ablations, learned-PE control), " +
+                               "the residual plan on a 6-layer causal NoPE model (" + sw.conditions("residual") + "), " +
                                    sw.seeds("residual") + ", convergence rates with Wilson intervals",
                                {sw.command("residual")}));
   claims.push_back(sweep_claim(
@@ -479,17 +485,17 @@ std::vector<ClaimRow> claim_rows(const ExactEvidence& exact, const Sweeps& sw, i
       {{"BIAS-QUERY-BREAKS", S::broken_as_expected}, {"BIAS-VALUE-BREAKS", S::broken_as_expected}}, {},
       "BIAS-QUERY-BREAKS and BIAS-VALUE-BREAKS in Exact (exact witnesses)",
       {"symbreak check --property BIAS-QUERY-BREAKS,BIAS-VALUE-BREAKS --arith exact --cases " + cases + " --seed 1"}));
-  claims.push_back(sweep_claim(
-      "B3", "The biases narrow the gap between SGD with momentum (and ECD) and AdamW", kPaperB, sw.verdict("biases/B3"),
-      "the biases plan: " + sw.conditions("biases") + " (optimizers x bias settings) on a learned-PE causal model, " +
-          sw.seeds("biases") + ", median steps to 99 %",
-      {sw.command("biases")}));
+  claims.push_back(sweep_claim("B3", "The biases narrow the gap between SGD with momentum (and ECD) and AdamW", kPaperB,
+                               sw.verdict("biases/B3"),
+                               "the biases plan on a learned-PE causal model (" + sw.conditions("biases") +
+                                   ": optimizers x bias settings), " + sw.seeds("biases") + ", median steps to 99 %",
+                               {sw.command("biases")}));
   claims.push_back(sweep_claim(
       "B4", "With the biases, token key directions align with the query-bias direction", kPaperB, sw.verdict("biases/B4"),
       "the biases plan: cos(mean key of each token, mean b_Q) per head, z against random directions", {sw.command("biases")}));
   claims.push_back(sweep_claim(
       "X1", "A 1-layer causal NoPE model cannot beat the Bayes ceiling; a 2-layer one can learn", kOurs, sw.verdict("depth/X1"),
-      "the depth plan: causal NoPE at " + sw.conditions("depth") + " of depth, " + sw.seeds("depth") + ", against theorem T7",
+      "the depth plan: causal NoPE at depths " + sw.conditions("depth") + ", " + sw.seeds("depth") + ", against theorem T7",
       {sw.command("depth"), "symbreak prove --ceiling addition3"}));
   claims.push_back(
       sweep_claim("X2", "A causal mask or PE lets a model represent absolute position linearly; non-causal NoPE cannot", kOurs,
@@ -595,8 +601,8 @@ table.small td, table.small th { padding: 0.1em 0.4em; font-size: 0.85em; }
 <h1>symbreak: the papers' claims, reproduced</h1>
 )";
   h << "<p>Scale <b>" << html_escape(env.value("scale", "")) << "</b>, " << html_escape(env.value("date", "")) << ", wall time "
-    << static_cast<long>(env.value("wall_seconds", 0.0))
-    << " s. Verdicts: <b>reproduced</b> (every interval on the claimed side of its "
+    << static_cast<long>(env.value("wall_seconds", 0.0)) << " s (this invocation; with --resume, runs finished earlier are reused"
+    << " and their time is not counted). Verdicts: <b>reproduced</b> (every interval on the claimed side of its "
     << "threshold), <b>not reproduced</b> (some interval on the other side), <b>inconclusive</b> (an interval straddles its "
        "threshold). "
     << "Thresholds and seeds were fixed in the plan files before the runs.</p>\n";
