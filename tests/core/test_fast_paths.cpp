@@ -33,6 +33,7 @@
 #include "symbreak/model.hpp"
 #include "symbreak/properties/generators.hpp"
 #include "symbreak/rng.hpp"
+#include "symbreak/text.hpp"
 
 namespace symbreak {
 namespace {
@@ -64,11 +65,7 @@ double max_diff(const Tensor<A>& a, const Tensor<double>& b) {
   return m;
 }
 
-std::string sci(double x) {
-  char b[32];
-  std::snprintf(b, sizeof b, "%.3e", x);
-  return b;
-}
+using text::sci;
 
 // The per-layer rule; `n` is the longest sum the layer computes (a fast path may sum in another
 // order: two orders of an n-term float sum differ by up to about n·u32 times the magnitude of the
@@ -215,16 +212,10 @@ struct NoiseSample {
 NoiseSample noise_sample(const Model<float>& base, const std::vector<int>& tokens, int batch, int seq,
                          const std::vector<int>& targets, int sample, Rng& rng) {
   Model<float> m32 = base;
-  Model<double> m64 = make_model<double>(base.config, 0);
-  auto p32 = named_parameters(m32.weights);
-  auto p64 = named_parameters(m64.weights);
-  for (std::size_t i = 0; i < p32.size(); ++i) {
-    for (float& v : p32[i].second->data)
-      if (sample > 0) v = std::nextafter(v, rng.below(2) ? INFINITY : -INFINITY);
-    *p64[i].second = widen(*p32[i].second);
-  }
-  m64.unlearned_bias.clear();
-  for (const auto& b : m32.unlearned_bias) m64.unlearned_bias.push_back({widen(b.query), widen(b.key), widen(b.value)});
+  if (sample > 0)
+    for (auto& [name, tensor] : named_parameters(m32.weights))
+      for (float& v : tensor->data) v = std::nextafter(v, rng.below(2) ? INFINITY : -INFINITY);
+  const Model<double> m64 = convert_model<double>(m32);  // exactly the same weights and biases
   NoiseSample s{gradients(m32, tokens, batch, seq, targets), gradients(m32, tokens, batch, seq, targets, true), {}};
   s.exact = gradients(m64, tokens, batch, seq, targets, false, &s.amplification);
   return s;
