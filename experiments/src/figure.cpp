@@ -361,7 +361,9 @@ Figure heatmap_grid(const HeatmapGrid& spec) {
   }();
   const int P = spec.panel_pixels, gap = 18 + tick_w;
   const int left = 30 + row_label_w + 14 + tick_w, top = 60;
-  const int width = left + cols * (P + gap) + 100, height = top + rows * (P + gap + 16) + 40;
+  // The title is drawn at twice the font size and must not be clipped by a narrow grid.
+  const int width = std::max(left + cols * (P + gap) + 100, Figure::text_width(spec.title, 2) + 40);
+  const int height = top + rows * (P + gap + 16) + 40;
   Figure f(width, height);
   f.text(width / 2.0, 12, spec.title, kBlack, Anchor::middle, 2);
   for (int c = 0; c < cols; ++c)
@@ -454,7 +456,7 @@ Figure bar_chart(const BarChart& spec) {
   int longest = 0;
   for (const auto& c : spec.categories) longest = std::max(longest, Figure::text_width(c));
   const bool rotate = longest > 60;
-  Figure f(std::max(420, 110 + n * 56), 380 + (rotate ? longest : 0));
+  Figure f(std::max({420, 110 + n * 56, Figure::text_width(spec.title, 2) + 40}), 380 + (rotate ? longest : 0));
   const Axes a = draw_axes(f, spec.title, spec.x_label, spec.y_label, spec.y_min, spec.y_max, 60 + (rotate ? longest : 0));
   const double slot = a.w / std::max(1, n);
   for (int i = 0; i < n; ++i) {
@@ -477,7 +479,7 @@ Figure bar_chart(const BarChart& spec) {
 }
 
 Figure line_chart(const LineChart& spec) {
-  Figure f(760, 420 + 16 * static_cast<int>((spec.series.size() + 2) / 3));
+  Figure f(std::max(760, Figure::text_width(spec.title, 2) + 40), 420 + 16 * static_cast<int>((spec.series.size() + 2) / 3));
   const int legend_rows = static_cast<int>((spec.series.size() + 2) / 3);
   const Axes a = draw_axes(f, spec.title, spec.x_label, spec.y_label, spec.y_min, spec.y_max, 60 + 16 * legend_rows);
   double x_min = INFINITY, x_max = -INFINITY;

@@ -262,6 +262,27 @@ TEST(Figures, PngAndSvgCarryTitleAxesAndColourBar) {
   EXPECT_EQ(base64("Ma"), "TWE=");
 }
 
+// A sweep with two conditions once drew "vergence per condition: residual-qu": the title, centred
+// at twice the font size, was wider than a two-bar chart. Every figure kind must fit its title.
+TEST(Figures, ALongTitleIsNeverClipped) {
+  const std::string title = "Convergence per condition: a plan with a rather long descriptive name";
+  const int needed = Figure::text_width(title, 2);
+  BarChart bars;
+  bars.title = title;
+  bars.categories = {"intact", "all-off"};
+  bars.values = {1, 0};
+  EXPECT_GT(bar_chart(bars).width(), needed);
+  LineChart lines;
+  lines.title = title + ", and the learning curves of every seed of every condition in it";
+  lines.series = {{"intact", {0, 1}, {0, 1}}};
+  EXPECT_GT(line_chart(lines).width(), Figure::text_width(lines.title, 2));
+  HeatmapGrid grid;
+  grid.title = title;
+  grid.panels = {{Eigen::MatrixXd::Identity(2, 2)}};
+  grid.block_labels = {"a", "b"};
+  EXPECT_GT(heatmap_grid(grid).width(), needed);
+}
+
 }  // namespace
 }  // namespace symbreak::experiments
 
