@@ -25,6 +25,7 @@
 #include "sweep_internal.hpp"
 #include "symbreak/experiments/stats.hpp"
 #include "symbreak/experiments/trainer.hpp"
+#include "symbreak/experiments/verdicts.hpp"
 #include "symbreak/io.hpp"
 
 namespace symbreak::experiments {
@@ -453,6 +454,16 @@ std::string sweep_status(const std::string& plan_path, const std::string& out_di
   }
   o << "\nconverged: test exact match >= " << plan.converged_threshold
     << " at any evaluation; median steps over converged runs\n";
+  // The plan's rules applied to the conditions whose runs are all done, so that a long sweep shows
+  // where its claims stand; a condition that later gains seeds (mixed outcome) can still move them.
+  const std::vector<ClaimVerdict> verdicts = evaluate_plan(plan, out_dir);
+  if (!verdicts.empty()) {
+    o << "\nverdicts by the plan's decision rules"
+      << (done == total ? "" : ", PROVISIONAL (" + std::to_string(total - done) + " runs to go)") << ":\n";
+    for (const ClaimVerdict& v : verdicts)
+      o << "  " << v.id << "  " << (v.verdict == Verdict::not_run ? "waiting for its conditions" : to_string(v.verdict))
+        << (v.measurement.empty() ? "" : "  " + v.measurement) << "\n";
+  }
   if (failed > 0) {
     o << "\nfailed runs:\n";
     for (const auto& r : runs)

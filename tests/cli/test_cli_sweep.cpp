@@ -176,6 +176,9 @@ TEST(CliSweep, KillNineMidSweepThenResumeCompletesTheLedgerWithoutRerunningAnyth
   ASSERT_EQ(st.exit_code, 0) << st.output;
   EXPECT_THAT(st.output, HasSubstr("4/4 done"));
   EXPECT_THAT(st.output, HasSubstr("Wilson 95 %"));
+  // The plan's rules, applied to the finished ledger, as in results.json.
+  EXPECT_THAT(st.output, HasSubstr("verdicts by the plan's decision rules:"));
+  EXPECT_THAT(st.output, HasSubstr("C5  " + results["verdicts"][0]["verdict"].get<std::string>()));
 }
 
 TEST(CliSweep, BadPlansAreRejectedWithTheField) {
