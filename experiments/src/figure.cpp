@@ -346,6 +346,9 @@ void colour_bar(Figure& f, double x, double y, double h, bool div, double lo, do
   f.text(x + 60, y + h / 2 + Figure::text_width(label) / 2.0, label, kBlack, Anchor::start, 1, true);
 }
 
+// Every figure centres its title at twice the font size; a figure narrower than that clips it.
+int widened_for_title(int width, const std::string& title) { return std::max(width, Figure::text_width(title, 2) + 40); }
+
 }  // namespace
 
 Figure heatmap_grid(const HeatmapGrid& spec) {
@@ -361,8 +364,7 @@ Figure heatmap_grid(const HeatmapGrid& spec) {
   }();
   const int P = spec.panel_pixels, gap = 18 + tick_w;
   const int left = 30 + row_label_w + 14 + tick_w, top = 60;
-  // The title is drawn at twice the font size and must not be clipped by a narrow grid.
-  const int width = std::max(left + cols * (P + gap) + 100, Figure::text_width(spec.title, 2) + 40);
+  const int width = widened_for_title(left + cols * (P + gap) + 100, spec.title);
   const int height = top + rows * (P + gap + 16) + 40;
   Figure f(width, height);
   f.text(width / 2.0, 12, spec.title, kBlack, Anchor::middle, 2);
@@ -456,7 +458,7 @@ Figure bar_chart(const BarChart& spec) {
   int longest = 0;
   for (const auto& c : spec.categories) longest = std::max(longest, Figure::text_width(c));
   const bool rotate = longest > 60;
-  Figure f(std::max({420, 110 + n * 56, Figure::text_width(spec.title, 2) + 40}), 380 + (rotate ? longest : 0));
+  Figure f(widened_for_title(std::max(420, 110 + n * 56), spec.title), 380 + (rotate ? longest : 0));
   const Axes a = draw_axes(f, spec.title, spec.x_label, spec.y_label, spec.y_min, spec.y_max, 60 + (rotate ? longest : 0));
   const double slot = a.w / std::max(1, n);
   for (int i = 0; i < n; ++i) {
@@ -479,8 +481,8 @@ Figure bar_chart(const BarChart& spec) {
 }
 
 Figure line_chart(const LineChart& spec) {
-  Figure f(std::max(760, Figure::text_width(spec.title, 2) + 40), 420 + 16 * static_cast<int>((spec.series.size() + 2) / 3));
   const int legend_rows = static_cast<int>((spec.series.size() + 2) / 3);
+  Figure f(widened_for_title(760, spec.title), 420 + 16 * legend_rows);
   const Axes a = draw_axes(f, spec.title, spec.x_label, spec.y_label, spec.y_min, spec.y_max, 60 + 16 * legend_rows);
   double x_min = INFINITY, x_max = -INFINITY;
   for (const auto& s : spec.series)
