@@ -103,8 +103,10 @@ Ledger::Ledger(const std::string& path, bool read_only) : path_(path) {
   }
   sqlite3_busy_timeout(db_, 10000);
   if (!read_only) {
-    exec("PRAGMA journal_mode=WAL;");
-    exec("PRAGMA synchronous=NORMAL;");
+    // A rollback journal, not WAL: every committed write is in ledger.sqlite itself, so the file can
+    // be committed to git mid-sweep (a WAL ledger kept its runs in ledger.sqlite-wal, which was lost).
+    exec("PRAGMA journal_mode=DELETE;");
+    exec("PRAGMA synchronous=FULL;");
     exec(kSchema);
   }
 }

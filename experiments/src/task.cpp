@@ -1,5 +1,8 @@
 #include "symbreak/experiments/task.hpp"
 
+#include <stdexcept>
+#include <string>
+
 namespace symbreak::experiments {
 
 int AdditionTask::prompt_length() const { return (format_.bos ? 1 : 0) + 8 + (format_.delimiter ? 1 : 0); }
@@ -43,9 +46,30 @@ std::string AdditionTask::render(const std::vector<int>& tokens) {
 
 std::vector<std::pair<int, int>> AdditionTask::test_set(int size, std::uint64_t seed) {
   Rng rng(stream_seed(seed, "addition3.test"));
+  if (size < 0 || size > kPairs / 2)
+    throw std::invalid_argument("test_set: size " + std::to_string(size) + " is outside 0.." + std::to_string(kPairs / 2));
   std::vector<std::pair<int, int>> pairs;
-  for (int i = 0; i < size; ++i) pairs.push_back(sample(rng));
+  std::vector<bool> taken(kPairs, false);
+  while (static_cast<int>(pairs.size()) < size) {
+    const auto p = sample(rng);
+    if (taken[pair_index(p.first, p.second)]) continue;  // distinct: a repeated pair would count twice
+    taken[pair_index(p.first, p.second)] = true;
+    pairs.push_back(p);
+  }
   return pairs;
+}
+
+std::vector<bool> AdditionTask::held_out_mask(const std::vector<std::pair<int, int>>& test_pairs) {
+  std::vector<bool> mask(kPairs, false);
+  for (const auto& [a, b] : test_pairs) mask[pair_index(a, b)] = true;
+  return mask;
+}
+
+std::pair<int, int> AdditionTask::sample_training(Rng& rng, const std::vector<bool>& held_out) {
+  for (;;) {
+    const auto p = sample(rng);
+    if (!held_out[pair_index(p.first, p.second)]) return p;
+  }
 }
 
 }  // namespace symbreak::experiments

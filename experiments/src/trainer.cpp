@@ -275,7 +275,7 @@ nlohmann::json write_run_description(const TrainOptions& options, int steps, int
   for (const char* derived : {"vocab_size", "context_length"}) effective["model"].erase(derived);  // the task sets them
   write_file_atomically(options.out_dir + "/config.json", effective.dump(2) + "\n");
   write_file_atomically(options.out_dir + "/run.json",
-                        nlohmann::json{{"seed", options.seed}, {"steps", steps}, {"threads", threads}}.dump(2) + "\n");
+                        nlohmann::json{{"seed", options.seed}, {"steps", steps}, {"threads", threads}, {"test_held_out", true}}.dump(2) + "\n");
   return effective;
 }
 
@@ -283,8 +283,9 @@ nlohmann::json write_run_description(const TrainOptions& options, int steps, int
 // passes, clipping, the update. Holds the buffers, so a step allocates nothing.
 class Stepper {
  public:
-  Stepper(const TrainConfig& c, Model<float>& model, Optimizer& optimizer, int threads)
-      : c_(c), task_(c.format), model_(model), optimizer_(optimizer), runner_(c.model, threads), batch_seqs_(c.batch) {
+  Stepper(const TrainConfig& c, Model<float>& model, Optimizer& optimizer, int threads, std::vector<bool> held_out)
+      : c_(c), task_(c.format), model_(model), optimizer_(optimizer), runner_(c.model, threads), batch_seqs_(c.batch),
+        held_out_(std::move(held_out)) {
     for (auto& [name, t] : named_parameters(model.weights)) params_.push_back(t);
     for (auto& [name, t] : named_parameters(runner_.gradients())) grads_.push_back(t);
   }
@@ -293,7 +294,7 @@ class Stepper {
   double run(State& state, double lr, std::uint64_t& tokens_fed) {
     Rng data(state.data_rng);
     for (auto& s : batch_seqs_) {
-      const auto [a, b] = AdditionTask::sample(data);
+      const auto [a, b] = AdditionTask::sample_training(data, held_out_);  // never a test pair
       s = task_.encode(a, b);
     }
     state.data_rng = data.state();
@@ -342,6 +343,7 @@ class Stepper {
   std::vector<Tensor<float>*> params_, grads_;
   std::vector<int> tokens_, targets_;
   std::vector<std::vector<int>> batch_seqs_;  // this step's examples, encoded
+  const std::vector<bool> held_out_;          // the test pairs, which training never draws
 };
 
 }  // namespace
@@ -371,7 +373,7 @@ TrainResult train(const TrainOptions& options) {
     write_file_atomically(options.out_dir + "/metrics.csv", metrics_csv(state.metrics));
   }
 
-  Stepper stepper(c, model, *optimizer, threads);
+  Stepper stepper(c, model, *optimizer, threads, AdditionTask::held_out_mask(test_pairs));
   // The current metrics window: the steps since the last evaluation.
   double window_loss = 0;
   int window_steps = 0;
@@ -436,6 +438,8 @@ TrainResult train(const TrainOptions& options) {
                                      {"seed", options.seed},
                                      {"threads", threads},
                                      {"resumed_from", result.resumed ? result.resumed_from : 0},
+                                     {"test_size", static_cast<int>(test_pairs.size())},
+                                     {"test_held_out", true},
                                      {"config", effective}};
   write_file_atomically(options.out_dir + "/final.json", final_json.dump(2) + "\n");
   write_file_atomically(options.out_dir + "/weights.bin", weights_bytes(model.weights));

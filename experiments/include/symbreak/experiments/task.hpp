@@ -33,9 +33,18 @@ class AdditionTask {
   static std::array<int, kAnswerDigits> answer(int a, int b);  // least-significant digit first
   static std::string render(const std::vector<int>& tokens);   // "123+456=9750"
 
-  // Training pairs drawn fresh from the generator; the test set is fixed by its seed.
-  static std::pair<int, int> sample(Rng& rng) { return {static_cast<int>(rng.below(1000)), static_cast<int>(rng.below(1000))}; }
+  static constexpr int kOperands = 1000, kPairs = kOperands * kOperands;
+  static int pair_index(int a, int b) { return a * kOperands + b; }
+
+  // One pair drawn uniformly from all 10^6.
+  static std::pair<int, int> sample(Rng& rng) { return {static_cast<int>(rng.below(kOperands)), static_cast<int>(rng.below(kOperands))}; }
+  // The test set: `size` distinct pairs fixed by the seed. test_set(m) is a prefix of test_set(n) for m <= n.
   static std::vector<std::pair<int, int>> test_set(int size, std::uint64_t seed);
+  // Marks the pairs of a test set, so that training can draw around them.
+  static std::vector<bool> held_out_mask(const std::vector<std::pair<int, int>>& test_pairs);
+  // A training pair: drawn uniformly from the pairs that are not held out (rejection; at most
+  // 2,000 of 10^6 are held out, so a redraw happens once in 500 draws).
+  static std::pair<int, int> sample_training(Rng& rng, const std::vector<bool>& held_out);
 
  private:
   TaskFormat format_;
