@@ -41,10 +41,10 @@ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DSYMBREAK_WITH_MPI=ON "${torc
 cmake --build "$build" -j2
 
 if [ "$mode" = main ]; then
-  "$build/src/symbreak" demo
+  "$build/cli/symbreak" demo
   echo
   # --resume: a second run (or one after a kill) continues the sweeps instead of starting over.
-  "$build/src/symbreak" reproduce --quick --out "$build/reproduce-quick" --resume
+  "$build/cli/symbreak" reproduce --quick --out "$build/reproduce-quick" --resume
 else
   ctest --test-dir "$build" --output-on-failure -j2
 fi

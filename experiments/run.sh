@@ -9,4 +9,4 @@ shift 3
 out=experiments/results/$name
 mkdir -p "$out"
 cp "$config" "$out/config.json"
-build/src/symbreak train --config "$config" --seed "$seed" --out "$out" "$@" | tee "$out/log.txt"
+build/cli/symbreak train --config "$config" --seed "$seed" --out "$out" "$@" | tee "$out/log.txt"

@@ -114,7 +114,7 @@ def run_torch(config, seed, threshold, threads):
 
 
 def run_symbreak(build, config, seed, threshold, threads):
-    exe = os.path.join(build, "src", "symbreak")
+    exe = os.path.join(build, "cli", "symbreak")
     with tempfile.TemporaryDirectory() as out:
         subprocess.run([exe, "train", "--config", config, "--seed", str(seed), "--threads", str(threads), "--out", out + "/run"],
                        check=True, capture_output=True, text=True)

@@ -43,8 +43,8 @@ Action register_validate(CLI::App& app) {
   auto f = std::make_shared<ValidateFlags>();
   CLI::App* cmd = app.add_subcommand("validate", "Validate an attention kernel: a C ABI plugin, an exec command, or a built-in");
   auto* plugin =
-      cmd->add_option("--plugin", f->plugin, "A shared library implementing src/validate/include/symbreak/attention_abi.h");
-  auto* exec = cmd->add_option("--exec", f->exec, "A command speaking the exec protocol (src/validate/README.md)");
+      cmd->add_option("--plugin", f->plugin, "A shared library implementing validate/include/symbreak/attention_abi.h");
+  auto* exec = cmd->add_option("--exec", f->exec, "A command speaking the exec protocol (validate/README.md)");
   auto* builtin = cmd->add_option("--builtin", f->builtin, "A built-in kernel: naive, tiled, tiled:BQ:BK, torch-mha, torch-sdpa");
   plugin->excludes(exec)->excludes(builtin);
   exec->excludes(builtin);

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """symbreak exec adapter for PyTorch (run with Debian's /usr/bin/python3 and python3-torch).
 
-    symbreak validate --exec "/usr/bin/python3 src/adapters/torch_mha.py --mode functional"
-    symbreak validate --exec "/usr/bin/python3 src/adapters/torch_mha.py --mode mha"
+    symbreak validate --exec "/usr/bin/python3 validate/adapters/torch_mha.py --mode functional"
+    symbreak validate --exec "/usr/bin/python3 validate/adapters/torch_mha.py --mode mha"
 
 --mode functional   torch.matmul + torch.nn.functional.softmax with an additive -inf mask (any scale).
 --mode mha          torch.nn.MultiheadAttention with identity projections, batch_first, and a boolean

@@ -1,4 +1,4 @@
-#include "symbreak/experiments/reproduce.hpp"
+#include "symbreak/reproduce/reproduce.hpp"
 
 #include <sys/utsname.h>
 #include <unistd.h>

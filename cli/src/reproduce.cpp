@@ -5,7 +5,7 @@
 #include <iostream>
 
 #include "commands.hpp"
-#include "symbreak/experiments/reproduce.hpp"
+#include "symbreak/reproduce/reproduce.hpp"
 
 namespace symbreak::cli {
 

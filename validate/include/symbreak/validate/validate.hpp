@@ -50,7 +50,7 @@ struct BuiltinKernel {
 // Adds a built-in kernel (optional modules such as the libtorch kernels register themselves).
 bool register_builtin_kernel(const std::string& name, BuiltinKernel kernel);
 
-// A command speaking the exec protocol (src/validate/README.md): it prints `symbreak-exec 1` and its
+// A command speaking the exec protocol (validate/README.md): it prints `symbreak-exec 1` and its
 // capability words, then serves case directories read from stdin. Throws KernelLoadError if the
 // command does not start, skips the handshake, or declares an unknown capability.
 std::unique_ptr<Kernel> exec_kernel(const std::string& command, double timeout_seconds = 30);
