@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <sstream>
 
+#include "symbreak/rng.hpp"
+#include "symbreak/validate/reference.hpp"
 #include "symbreak/validate/validate.hpp"
 
 namespace symbreak::validate {
@@ -98,7 +100,7 @@ void PrintTo(const Correct& c, std::ostream* os) { *os << c.name; }
 
 std::vector<Correct> correct_kernels() {
   std::vector<Correct> out;
-  for (const std::string& name : {"correct_naive", "correct_online", "correct_causal_only"})
+  for (const std::string& name : {"correct_naive", "correct_online", "correct_causal_only", "correct_jacobian_causal"})
     out.push_back({name, [name] { return plugin_kernel(plugin(name), 20); }});
   for (const std::string& name : builtin_kernel_names()) {
     if (name == "tiled:BQ:BK") {
@@ -185,6 +187,37 @@ TEST(Capabilities, AnErrorInsideTheDeclaredRegionFails) {
   const OpReport r = run_suite(*kernel, o);
   ASSERT_FALSE(r.passed());
   EXPECT_THAT(first_failure(r)->message, HasSubstr("returned 7"));
+}
+
+TEST(Capabilities, ARefusalNamesWhatTheCaseUsedAndTheWordsToDeclare) {
+  // A kernel author's first try: a correct causal-only, square, default-scale kernel declared with
+  // --supports causal alone. Its refusals must say which words were missing.
+  auto kernel = plugin_kernel(plugin("correct_causal_only"));
+  Capabilities caps;
+  caps.apply({"causal"}, "--supports");
+  kernel->override_capabilities(caps);
+  bool named_scale = false, named_dv = false;
+  for (std::uint64_t seed = 1; seed <= 3; ++seed) {
+    ValidateOptions o = options(seed, 10);
+    o.properties = {"REFERENCE"};
+    o.shrink_seconds = 1;
+    const OpReport r = run_suite(*kernel, o);
+    ASSERT_FALSE(r.passed());
+    const std::string& m = first_failure(r)->message;
+    EXPECT_THAT(m, HasSubstr("returned 7"));
+    EXPECT_THAT(m, HasSubstr("if the kernel does not support these, declare"));
+    named_scale = named_scale || (m.find("(not 1/√d_head") != std::string::npos && m.find("scale=default") != std::string::npos);
+    named_dv = named_dv || (m.find("≠ d_head") != std::string::npos && m.find("dv=dhead") != std::string::npos);
+  }
+  EXPECT_TRUE(named_scale || named_dv);
+  AttentionOp op;
+  op.n_q = op.n_k = 5;
+  op.d_head = 5;
+  op.d_v = 1;
+  op.scale = 0.37f;
+  const RegionHint hint = beyond_common_region(op);
+  EXPECT_THAT(hint.used, HasSubstr("scale 0.37 (not 1/√d_head = 0.4472), d_v 1 ≠ d_head 5"));
+  EXPECT_THAT(hint.words, HasSubstr("scale=default dv=dhead"));
 }
 
 TEST(Capabilities, AbiVersionOnePluginsKeepWorking) {
@@ -397,6 +430,129 @@ TEST(CppApi, ValidatesACallable) {
       o, "off-by-a-little");
   EXPECT_FALSE(bad.passed());
   EXPECT_THAT(first_failure(bad)->element.text(), HasSubstr("O batch 0, head 0, row 0, column 0"));
+}
+
+// ---- The tolerance: a correct backward of another algorithm is not a failure ---------------------
+
+// llm.c's CPU backward forms dS through the explicit softmax Jacobian (one rounded sum per key). On
+// uniform rows of equal scores an exact dQ of 0 comes out as a difference of terms of size ~300; its
+// float32 error (about an ulp of those terms) once exceeded a bound that scaled with max|dQ| = 0.
+TEST(Tolerance, AnExplicitJacobianBackwardPassesWhereItsTermsCancel) {
+  auto kernel = plugin_kernel(plugin("correct_jacobian_causal"), 20);
+  OpCase c;
+  AttentionOp& op = c.op;
+  op.n_q = op.n_k = 130;
+  op.d_head = op.d_v = 1;
+  op.causal = true;
+  op.scale = 1.0f;
+  op.q.assign(130, 100.0f);   // every score 100 · (−200) = −20000: P uniform over the visible keys
+  op.k.assign(130, -200.0f);
+  Rng rng(17);
+  for (int j = 0; j < 130; ++j) op.v.push_back(static_cast<float>(rng.normal() * 3));
+  for (int i = 0; i < 130; ++i) op.d_out.push_back(static_cast<float>(rng.normal() * 3));
+  const OpOutcome o = find_op_property("BWD-REFERENCE").check(*kernel, c, Tolerance{}, false);
+  EXPECT_TRUE(o.passed) << o.message;
+  std::printf("[ tolerance ] explicit-Jacobian backward, n=130 uniform rows: error %.3e, bound %.3e at %s\n", o.error, o.bound,
+              o.element.text().c_str());
+  // The bound is a few ulps of the terms (here ~2,000 in size: k = −200), not a blanket: a bug of
+  // 1e-2 in one element, a few times the bound, still fails.
+  CallableKernel off("off-by-1e-2", [](const symbreak_attention_problem& p) { return naive_attention(&p); },
+                     [&](const symbreak_attention_backward_problem& b) {
+                       const int rc = naive_attention_backward(&b);
+                       b.d_q[64] += 1e-2f;
+                       return rc;
+                     },
+                     kernel->capabilities());
+  const OpOutcome bad = find_op_property("BWD-REFERENCE").check(off, c, Tolerance{}, false);
+  EXPECT_FALSE(bad.passed);
+  EXPECT_THAT(bad.element.text(), HasSubstr("dQ batch 0, head 0, row 64"));
+}
+
+TEST(Tolerance, TheExplicitJacobianBackwardPassesOnTwentySeedsAtTheDefaultCaseCount) {
+  auto kernel = plugin_kernel(plugin("correct_jacobian_causal"), 20);
+  for (std::uint64_t seed = 1; seed <= 20; ++seed) {
+    ValidateOptions o = options(seed, ValidateOptions{}.cases);
+    o.properties = {"BWD-REFERENCE", "BWD-ROBUST"};
+    o.edge_cases = seed == 1;
+    o.failure_dir.clear();
+    const OpReport r = run_suite(*kernel, o);
+    EXPECT_TRUE(r.passed()) << "seed " << seed << ": " << killers(r) << ": "
+                            << (first_failure(r) ? first_failure(r)->message + " on " + first_failure(r)->shape : "");
+  }
+}
+
+// A kernel that declares itself deterministic is held to it, forward and backward; one that does not
+// gets a warning for the same behaviour.
+TEST(Determinism, ANondeterministicBackwardDeclaredDeterministicIsRejectedOnEverySeed) {
+  auto kernel = plugin_kernel(plugin("mutant_bwd_nondeterministic"), 10);
+  Capabilities declared = kernel->declared();
+  declared.apply({"backward", "deterministic"}, "--supports");
+  int killed = 0;
+  for (std::uint64_t seed = 1; seed <= 20; ++seed) {
+    ValidateOptions o = options(seed, ValidateOptions{}.cases);
+    o.properties = {"BWD-DETERMINISM"};
+    o.failure_dir.clear();
+    kernel->override_capabilities(declared);
+    const OpReport r = run_suite(*kernel, o);
+    killed += !r.passed();
+    if (seed == 1) {
+      ASSERT_FALSE(r.passed());
+      EXPECT_THAT(first_failure(r)->message, HasSubstr("differs from run 1 in dQ"));
+      EXPECT_THAT(first_failure(r)->message, HasSubstr("declares itself deterministic"));
+      // The same kernel without the declaration: a warning, not a failure.
+      Capabilities plain = kernel->declared();
+      plain.apply({"backward"}, "--supports");
+      kernel->override_capabilities(plain);
+      const OpReport w = run_suite(*kernel, o);
+      EXPECT_TRUE(w.passed());
+      EXPECT_EQ(verdict(w, "BWD-DETERMINISM").status, VerdictStatus::warning);
+    }
+  }
+  std::printf("[ kill rate ] %-26s %2d/20 seeds (declared deterministic)\n", "bwd_nondeterministic", killed);
+  EXPECT_EQ(killed, 20);
+  Capabilities parsed;
+  parsed.apply({"deterministic"}, "--supports");
+  EXPECT_TRUE(parsed.deterministic);
+  EXPECT_THAT(parsed.words(), HasSubstr("deterministic"));
+}
+
+// A backward failure on an input where the forward pass already fails is reported as inherited.
+TEST(Tolerance, BackwardFailuresOnInputsWhereTheForwardFailsAreMarkedInherited) {
+  ValidateOptions o = options(3, 6);
+  o.properties = {"BWD-REFERENCE"};
+  o.failure_dir.clear();
+  o.shrink_seconds = 1;
+  Capabilities caps;
+  caps.backward = true;
+  // The forward's bug carried into the backward (as when a backward recomputes the forward).
+  const OpReport both = validate_callable(
+      [](const symbreak_attention_problem& p) {
+        const int rc = naive_attention(&p);
+        p.out[0] += 1.0f;
+        return rc;
+      },
+      o, "forward-bug",
+      [](const symbreak_attention_backward_problem& b) {
+        const int rc = naive_attention_backward(&b);
+        b.d_q[0] += 1.0f;
+        return rc;
+      },
+      caps);
+  ASSERT_FALSE(both.passed());
+  std::printf("[ inherited ] %s\n", first_failure(both)->message.c_str());
+  EXPECT_THAT(first_failure(both)->inherited_from, HasSubstr("REFERENCE"));
+  EXPECT_THAT(first_failure(both)->message, HasSubstr("inherited"));
+  // A backward bug under a correct forward is the backward's own.
+  const OpReport own = validate_callable([](const symbreak_attention_problem& p) { return naive_attention(&p); }, o,
+                                         "backward-bug",
+                                         [](const symbreak_attention_backward_problem& b) {
+                                           const int rc = naive_attention_backward(&b);
+                                           b.d_q[0] += 1.0f;
+                                           return rc;
+                                         },
+                                         caps);
+  ASSERT_FALSE(own.passed());
+  EXPECT_EQ(first_failure(own)->inherited_from, "");
 }
 
 TEST(Performance, TheDefaultForwardAndBackwardSuiteOnTheNaivePluginIsQuick) {

@@ -3,6 +3,8 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "symbreak/text.hpp"
+
 namespace symbreak::validate {
 
 std::string_view to_string(MaskMode mode) {
@@ -18,6 +20,25 @@ std::string_view to_string(MaskMode mode) {
 MaskMode mask_mode_of(const AttentionOp& op) {
   if (op.causal) return op.mask.empty() ? MaskMode::causal : MaskMode::causal_and_explicit;
   return op.mask.empty() ? MaskMode::none : MaskMode::explicit_mask;
+}
+
+RegionHint beyond_common_region(const AttentionOp& op) {
+  RegionHint h;
+  const auto add = [&h](const std::string& used, const std::string& word) {
+    h.used += (h.used.empty() ? "" : ", ") + used;
+    if (h.words.find(word) == std::string::npos) h.words += (h.words.empty() ? "" : " ") + word;
+  };
+  const float standard = 1.0f / std::sqrt(static_cast<float>(op.d_head));
+  if (op.scale != standard)
+    add("scale " + text::shortest(op.scale) + " (not 1/√d_head = " + text::shortest(standard) + ")", "scale=default");
+  if (op.d_v != op.d_head) add("d_v " + std::to_string(op.d_v) + " ≠ d_head " + std::to_string(op.d_head), "dv=dhead");
+  if (op.n_q != op.n_k) add("n_q " + std::to_string(op.n_q) + " ≠ n_k " + std::to_string(op.n_k), "square");
+  const MaskMode mode = mask_mode_of(op);
+  if (mode == MaskMode::explicit_mask || mode == MaskMode::causal_and_explicit)
+    add("an explicit mask", "the mask modes it supports (none, causal)");
+  else if (mode == MaskMode::none)
+    add("no mask", "causal (if that is the only mask it supports)");
+  return h;
 }
 
 bool Capabilities::supports(MaskMode mode) const {
@@ -52,7 +73,7 @@ std::string Capabilities::text() const {
   std::string s = "masks " + (masks.empty() ? std::string("(none supported)") : masks) + "; " +
                   (cross ? "n_q != n_k" : "n_q == n_k only") + "; " + (any_scale ? "any scale" : "scale 1/sqrt(d_head) only") +
                   "; " + (dv_differs ? "d_v != d_head" : "d_v == d_head only") + "; " +
-                  (backward ? "forward and backward" : "forward only");
+                  (backward ? "forward and backward" : "forward only") + (deterministic ? "; deterministic" : "");
   const auto limit = [&s](const char* name, int v) {
     if (v > 0) s += "; " + std::string(name) + " <= " + std::to_string(v);
   };
@@ -68,7 +89,8 @@ std::string Capabilities::words() const {
   for (MaskMode m : {MaskMode::none, MaskMode::causal, MaskMode::explicit_mask})
     if (supports(m)) masks += (masks.empty() ? "" : ",") + std::string(to_string(m));
   std::string s = masks + (cross ? " cross" : " square") + (any_scale ? " scale=any" : " scale=default") +
-                  (dv_differs ? " dv=any" : " dv=dhead") + (backward ? " backward" : " no-backward");
+                  (dv_differs ? " dv=any" : " dv=dhead") + (backward ? " backward" : " no-backward") +
+                  (deterministic ? " deterministic" : "");
   for (const auto& [name, v] : {std::pair{"max-batch", max_batch}, {"max-heads", max_heads}, {"max-n", max_n}, {"max-d", max_d}})
     if (v > 0) s += " " + std::string(name) + "=" + std::to_string(v);
   return s;
@@ -94,7 +116,7 @@ void Capabilities::apply(const std::vector<std::string>& words, std::string_view
   const auto fail = [&](const std::string& word, const std::string& why) {
     throw std::invalid_argument(std::string(source) + ": \"" + word + "\" " + why +
                                 " (allowed: none, causal, explicit, square, cross, scale=default, scale=any, dv=dhead, dv=any, "
-                                "backward, no-backward, max-batch=N, max-heads=N, max-n=N, max-d=N)");
+                                "backward, no-backward, deterministic, max-batch=N, max-heads=N, max-n=N, max-d=N)");
   };
   for (const std::string& w : words) {
     if (w == "none" || w == "causal" || w == "explicit") {
@@ -109,6 +131,7 @@ void Capabilities::apply(const std::vector<std::string>& words, std::string_view
     else if (w == "dv=any") dv_differs = true;
     else if (w == "backward") backward = true;
     else if (w == "no-backward") backward = false;
+    else if (w == "deterministic") deterministic = true;
     else if (w.starts_with("max-")) {
       const std::size_t eq = w.find('=');
       if (eq == std::string::npos) fail(w, "needs a value");

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <bit>
 #include <numeric>
 #include <stdexcept>
 
@@ -116,41 +117,74 @@ TensorShape shape_of(const AttentionOp& op, int t) {
 }
 constexpr int kOutput = 3;
 
-OpOutcome call_failed(const CallResult& r) {
+// A call that did not produce a result. A kernel that refuses a case (a nonzero return) inside the
+// region it declared usually forgot a word of its declaration: the message says what the case used
+// beyond the most common region and which words would exclude it.
+OpOutcome call_failed(const CallResult& r, const AttentionOp& op) {
   OpOutcome o;
   o.passed = false;
   o.message = "the kernel " + std::string(to_string(r.status)) + (r.message.empty() ? "" : ": " + r.message);
+  if (r.status == CallResult::Status::returned_error) {
+    const RegionHint hint = beyond_common_region(op);
+    o.message += " on " + op.shape_string();
+    if (!hint.used.empty())
+      o.message += "; this case used " + hint.used + ": if the kernel does not support these, declare " + hint.words;
+  }
   return o;
 }
 
-// Compares `actual` with `expected` over the selected indices of tensor t against `bound`.
+// The bound of element i: fixed + atol_unit · max(floor, terms(i)). `fixed` is c·err_ref; the atol is
+// a few ulps of the larger of the output's scale and the size of the terms that element sums, so a
+// result that cancels to 0 from large terms is allowed the rounding of those terms.
+struct ElementBound {
+  double fixed = 0, atol_unit = 0, floor = 1;
+  std::function<double(std::size_t)> terms;  // empty: the floor alone
+  double atol(std::size_t i) const { return atol_unit * std::max(floor, terms ? terms(i) : 0.0); }
+  double at(std::size_t i) const { return fixed + atol(i); }
+};
+
+ElementBound bound_against_reference(const Tolerance& t, double err, double scale, const std::vector<double>& terms) {
+  return {t.c * err, t.atol_ulps * kU32, scale, [&terms](std::size_t i) { return terms[i]; }};
+}
+
+// Compares `actual` with `expected` over the selected indices of tensor t, each element against its
+// bound; reports the element with the largest error relative to its bound.
 OpOutcome compare(const AttentionOp& op, int t, const std::vector<float>& actual, const std::vector<double>& expected,
-                  const std::vector<std::size_t>& indices, double bound, const std::string& what) {
+                  const std::vector<std::size_t>& indices, const ElementBound& bound, const std::string& what) {
   const TensorShape s = shape_of(op, t);
   OpOutcome o;
-  o.bound = bound;
-  double worst = -1;
+  double worst_ratio = -1;
+  std::size_t worst = indices.empty() ? 0 : indices.front();
   for (std::size_t i : indices) {
     const double a = actual[i];
     if (!std::isfinite(a) && std::isfinite(expected[i])) {
       o.passed = false;
       o.error = std::numeric_limits<double>::infinity();
+      o.bound = bound.at(i);
+      o.atol = bound.atol(i);
       o.element = element_at(op, s.rows, s.cols, i, s.name);
       o.message =
           what + ": non-finite " + s.name + " " + std::to_string(a) + " where the reference is " + std::to_string(expected[i]);
       return o;
     }
-    const double d = std::abs(a - expected[i]);
-    if (d > worst) {
-      worst = d;
-      o.element = element_at(op, s.rows, s.cols, i, s.name);
+    const double d = std::abs(a - expected[i]), b = bound.at(i);
+    const double ratio = b > 0 ? d / b : (d > 0 ? std::numeric_limits<double>::infinity() : 0.0);
+    if (ratio > worst_ratio) {
+      worst_ratio = ratio;
+      worst = i;
+      o.error = d;
     }
   }
-  o.error = std::max(worst, 0.0);
-  if (o.error > bound) {
+  if (indices.empty()) return o;
+  o.bound = bound.at(worst);
+  o.atol = bound.atol(worst);
+  o.element = element_at(op, s.rows, s.cols, worst, s.name);
+  if (o.error > o.bound) {
     o.passed = false;
-    char buf[200];
-    std::snprintf(buf, sizeof buf, "%s: |Δ%s| = %.3e > bound %.3e", what.c_str(), s.name, o.error, bound);
+    const double terms = bound.terms ? bound.terms(worst) : 0.0;
+    char buf[300];
+    std::snprintf(buf, sizeof buf, "%s: |Δ%s| = %.3e > bound %.3e (c·err_ref %.3e + atol %.3e; terms of size %.3e)",
+                  what.c_str(), s.name, o.error, o.bound, bound.fixed, o.atol, terms);
     o.message = buf;
   }
   return o;
@@ -168,8 +202,6 @@ std::vector<std::size_t> all_indices(std::size_t n) {
   std::iota(idx.begin(), idx.end(), 0);
   return idx;
 }
-
-double atol_of(const Tolerance& t, double scale) { return t.atol_ulps * kU32 * scale; }
 
 std::size_t flat(int heads, int rows, int cols, int b, int h, int r, int c) {
   return ((static_cast<std::size_t>(b) * heads + h) * rows + r) * cols + c;
@@ -209,12 +241,10 @@ AttentionOp replace_key_rows(const AttentionOp& op, std::uint64_t seed, const st
 OpOutcome check_reference(Kernel& f, const OpCase& c, const Tolerance& t, bool) {
   const Reference ref(c.op);
   const CallResult r = f.forward(c.op);
-  if (!r.ok()) return call_failed(r);
-  const double atol = atol_of(t, ref.scale);
-  OpOutcome o =
-      compare(c.op, kOutput, r.out, ref.exact, all_indices(c.op.out_size()), t.c * ref.err + atol, "output vs exact reference");
+  if (!r.ok()) return call_failed(r, c.op);
+  OpOutcome o = compare(c.op, kOutput, r.out, ref.exact, all_indices(c.op.out_size()),
+                        bound_against_reference(t, ref.err, ref.scale, ref.terms), "output vs exact reference");
   o.ref_err = ref.err;
-  o.atol = atol;
   return o;
 }
 
@@ -224,15 +254,16 @@ OpOutcome check_invariance(Kernel& f, const AttentionOp& x, const AttentionOp& x
                            const std::vector<std::size_t>& indices, const std::string& what) {
   const Reference r1(x), r2(x2);
   const CallResult o1 = f.forward(x);
-  if (!o1.ok()) return call_failed(o1);
+  if (!o1.ok()) return call_failed(o1, x);
   const CallResult o2 = f.forward(x2);
-  if (!o2.ok()) return call_failed(o2);
+  if (!o2.ok()) return call_failed(o2, x2);
   std::vector<double> expected(o2.out.size());
   for (std::size_t i = 0; i < expected.size(); ++i) expected[i] = o1.out[expected_index(i)];
-  const double atol = atol_of(t, r1.scale);
-  OpOutcome o = compare(x2, kOutput, o2.out, expected, indices, t.c * (r1.err + r2.err) + 2 * atol, what);
+  // Both runs round: twice the atol of the larger term size of the two elements compared.
+  const ElementBound bound{t.c * (r1.err + r2.err), 2 * t.atol_ulps * kU32, std::max(r1.scale, r2.scale),
+                           [&](std::size_t i) { return std::max(r2.terms[i], r1.terms[expected_index(i)]); }};
+  OpOutcome o = compare(x2, kOutput, o2.out, expected, indices, bound, what);
   o.ref_err = r1.err + r2.err;
-  o.atol = atol;
   return o;
 }
 
@@ -280,13 +311,13 @@ OpOutcome check_convex(Kernel& f, const OpCase& c, const Tolerance& t, bool) {
   const AttentionOp& x = c.op;
   const Reference ref(x);
   const CallResult r = f.forward(x);
-  if (!r.ok()) return call_failed(r);
-  const double atol = atol_of(t, ref.scale), slack = t.c * ref.err + atol;
+  if (!r.ok()) return call_failed(r, x);
+  const ElementBound hull = bound_against_reference(t, ref.err, ref.scale, ref.terms);
   const AttentionMask m = x.visibility();
   OpOutcome o;
-  o.bound = slack;
+  o.bound = hull.at(0);
   o.ref_err = ref.err;
-  o.atol = atol;
+  o.atol = hull.atol(0);
   for (int b = 0; b < x.batch; ++b)
     for (int h = 0; h < x.heads; ++h)
       for (int i = 0; i < x.n_q; ++i)
@@ -298,11 +329,14 @@ OpOutcome check_convex(Kernel& f, const OpCase& c, const Tolerance& t, bool) {
             lo = std::min(lo, vj);
             hi = std::max(hi, vj);
           }
-          const double out = r.out[flat(x.heads, x.n_q, x.d_v, b, h, i, col)];
+          const std::size_t index = flat(x.heads, x.n_q, x.d_v, b, h, i, col);
+          const double out = r.out[index], slack = hull.at(index);
           const double outside =
               !std::isfinite(out) ? std::numeric_limits<double>::infinity() : std::max({lo - out, out - hi, 0.0});
           if (outside > o.error || (!std::isfinite(outside) && o.passed)) {
             o.error = outside;
+            o.bound = slack;
+            o.atol = hull.atol(index);
             o.element = {"O", b, h, i, col};
           }
           if (outside > slack && o.passed) {
@@ -322,13 +356,13 @@ OpOutcome check_convex(Kernel& f, const OpCase& c, const Tolerance& t, bool) {
   for (std::size_t i = 0; i < shifted.v.size(); ++i) shifted.v[i] += delta[i % x.d_v];
   const Reference r2(shifted);
   const CallResult o2 = f.forward(shifted);
-  if (!o2.ok()) return call_failed(o2);
+  if (!o2.ok()) return call_failed(o2, shifted);
   std::vector<double> expected(o2.out.size());
   for (std::size_t i = 0; i < expected.size(); ++i) expected[i] = static_cast<double>(r.out[i]) + delta[i % x.d_v];
-  OpOutcome shift = compare(x, kOutput, o2.out, expected, all_indices(x.out_size()), t.c * (ref.err + r2.err) + 2 * atol,
-                            "values shifted by δ");
+  const ElementBound bound{t.c * (ref.err + r2.err), 2 * t.atol_ulps * kU32, std::max(ref.scale, r2.scale),
+                           [&](std::size_t i) { return std::max(ref.terms[i], r2.terms[i]); }};
+  OpOutcome shift = compare(x, kOutput, o2.out, expected, all_indices(x.out_size()), bound, "values shifted by δ");
   shift.ref_err = ref.err + r2.err;
-  shift.atol = atol;
   return worse(o, shift);
 }
 
@@ -357,23 +391,52 @@ OpOutcome check_batch(Kernel& f, const OpCase& c, const Tolerance& t, bool) {
       all_indices(x.out_size()), "batch items permuted");
 }
 
-// DETERMINISM: the same input twice gives the same bits.
-OpOutcome check_determinism(Kernel& f, const OpCase& c, const Tolerance&, bool strict) {
-  const CallResult a = f.forward(c.op);
-  if (!a.ok()) return call_failed(a);
-  const CallResult b = f.forward(c.op);
-  if (!b.ok()) return call_failed(b);
+// DETERMINISM, BWD-DETERMINISM: the same input, run kReruns times, gives the same bits. A warning
+// unless the kernel declares `deterministic` (or --strict-determinism): then a failure.
+constexpr int kReruns = 3;
+
+OpOutcome first_difference(const AttentionOp& op, int t, const std::vector<float>& a, const std::vector<float>& b, bool strict,
+                           int run) {
   OpOutcome o;
-  for (std::size_t i = 0; i < a.out.size(); ++i)
-    if (!same_bits(a.out[i], b.out[i])) {
+  const TensorShape s = shape_of(op, t);
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (!same_bits(a[i], b[i])) {
       o.passed = !strict;
       o.warning = true;
-      o.error = std::abs(static_cast<double>(a.out[i]) - b.out[i]);
-      o.element = element_at(c.op, c.op.n_q, c.op.d_v, i, "O");
-      o.message = "two runs on the same input differ";
+      o.error = std::abs(static_cast<double>(a[i]) - b[i]);
+      o.element = element_at(op, s.rows, s.cols, i, s.name);
+      o.message = "run " + std::to_string(run) + " of the same input differs from run 1 in " + s.name + " (bits " + std::to_string(std::bit_cast<std::uint32_t>(a[i])) + " vs " + std::to_string(std::bit_cast<std::uint32_t>(b[i])) +
+                  ")" + (strict ? "; the kernel declares itself deterministic" : "");
       break;
     }
   return o;
+}
+
+OpOutcome check_determinism(Kernel& f, const OpCase& c, const Tolerance&, bool strict) {
+  const CallResult first = f.forward(c.op);
+  if (!first.ok()) return call_failed(first, c.op);
+  for (int run = 2; run <= kReruns; ++run) {
+    const CallResult again = f.forward(c.op);
+    if (!again.ok()) return call_failed(again, c.op);
+    if (OpOutcome o = first_difference(c.op, kOutput, first.out, again.out, strict, run); o.warning) return o;
+  }
+  return {};
+}
+
+OpOutcome check_bwd_determinism(Kernel& f, const OpCase& c, const Tolerance&, bool strict) {
+  const std::vector<float> o = float_forward(c.op);
+  const CallResult first = f.backward(c.op, o);
+  if (!first.ok()) return call_failed(first, c.op);
+  for (int run = 2; run <= kReruns; ++run) {
+    const CallResult again = f.backward(c.op, o);
+    if (!again.ok()) return call_failed(again, c.op);
+    for (int g = 0; g < 3; ++g) {
+      const std::vector<float>& a = g == 0 ? first.dq : g == 1 ? first.dk : first.dv;
+      const std::vector<float>& b = g == 0 ? again.dq : g == 1 ? again.dk : again.dv;
+      if (OpOutcome out = first_difference(c.op, g, a, b, strict, run); out.warning) return out;
+    }
+  }
+  return {};
 }
 
 // ---- backward ------------------------------------------------------------------------------------
@@ -384,14 +447,12 @@ const std::vector<float>& gradient(const CallResult& r, int t) { return t == 0 ?
 OpOutcome check_bwd_reference(Kernel& f, const OpCase& c, const Tolerance& t, bool) {
   const GradientReference ref(c.op);
   const CallResult r = f.backward(c.op, ref.o);
-  if (!r.ok()) return call_failed(r);
+  if (!r.ok()) return call_failed(r, c.op);
   OpOutcome worst;
   for (int g = 0; g < 3; ++g) {
-    const double atol = atol_of(t, ref.scale[g]);
-    OpOutcome o = compare(c.op, g, gradient(r, g), ref.exact[g], all_indices(ref.exact[g].size()), t.c * ref.err[g] + atol,
-                          "gradient vs exact reference");
+    OpOutcome o = compare(c.op, g, gradient(r, g), ref.exact[g], all_indices(ref.exact[g].size()),
+                          bound_against_reference(t, ref.err[g], ref.scale[g], ref.terms[g]), "gradient vs exact reference");
     o.ref_err = ref.err[g];
-    o.atol = atol;
     worst = g == 0 ? o : worse(worst, o);
   }
   return worst;
@@ -402,18 +463,18 @@ OpOutcome check_bwd_invariance(Kernel& f, const AttentionOp& x, const AttentionO
                                const std::vector<std::size_t> (&indices)[3], const std::string& what) {
   const GradientReference r1(x), r2(x2);
   const CallResult g1 = f.backward(x, r1.o);
-  if (!g1.ok()) return call_failed(g1);
+  if (!g1.ok()) return call_failed(g1, x);
   const CallResult g2 = f.backward(x2, r2.o);
-  if (!g2.ok()) return call_failed(g2);
+  if (!g2.ok()) return call_failed(g2, x2);
   OpOutcome worst;
   bool any = false;
   for (int g = 0; g < 3; ++g) {
     if (indices[g].empty()) continue;
     std::vector<double> expected(gradient(g1, g).begin(), gradient(g1, g).end());
-    const double atol = atol_of(t, std::max(r1.scale[g], r2.scale[g]));
-    OpOutcome o = compare(x2, g, gradient(g2, g), expected, indices[g], t.c * (r1.err[g] + r2.err[g]) + 2 * atol, what);
+    const ElementBound bound{t.c * (r1.err[g] + r2.err[g]), 2 * t.atol_ulps * kU32, std::max(r1.scale[g], r2.scale[g]),
+                             [&](std::size_t i) { return std::max(r1.terms[g][i], r2.terms[g][i]); }};
+    OpOutcome o = compare(x2, g, gradient(g2, g), expected, indices[g], bound, what);
     o.ref_err = r1.err[g] + r2.err[g];
-    o.atol = atol;
     worst = any ? worse(worst, o) : o;
     any = true;
   }
@@ -447,13 +508,13 @@ OpOutcome check_bwd_mask(Kernel& f, const OpCase& c, const Tolerance& t, bool) {
   if (nobody) {
     const GradientReference ref(x);
     const CallResult r = f.backward(x, ref.o);
-    if (!r.ok()) return call_failed(r);
+    if (!r.ok()) return call_failed(r, x);
     OpOutcome worst;
     for (int g = 1; g < 3; ++g) {
       const TensorShape s = shape_of(x, g);
       const std::vector<double> zero(gradient(r, g).size(), 0.0);
       OpOutcome o = compare(x, g, gradient(r, g), zero, rows_where(x, s.rows, s.cols, [&](int r) { return r == j; }),
-                            atol_of(t, ref.scale[g]), "a key no query may attend has nonzero gradient");
+                            ElementBound{0, t.atol_ulps * kU32, ref.scale[g], {}}, "a key no query may attend has nonzero gradient");
       worst = g == 1 ? o : worse(worst, o);
     }
     return worst;
@@ -534,8 +595,9 @@ const std::vector<OpProperty>& op_catalogue() {
        "REFERENCE on the edge cases in every supported mask mode first (logits ±1e6, all scores below −10000, tiny values, "
        "n_k = 1, odd and long sizes, extreme scales), then on generated extreme cases",
        Pass::forward, kAll, "", true, false, false, check_reference},
-      {"DETERMINISM", "the same input twice gives the same bits (a warning unless --strict-determinism)", Pass::forward, kAll, "",
-       false, false, false, check_determinism},
+      {"DETERMINISM",
+       "the same input run 3 times gives the same bits (a failure when the kernel declares deterministic, else a warning)",
+       Pass::forward, kAll, "", false, false, false, check_determinism},
       {"BWD-REFERENCE", "each of dQ, dK, dV within c·err_ref + atol of the exact gradient", Pass::backward, kAll, "", false,
        false, false, check_bwd_reference},
       {"BWD-CAUSAL",
@@ -561,6 +623,9 @@ const std::vector<OpProperty>& op_catalogue() {
        Pass::backward, kAll, "", false, false, false, check_bwd_rowsum},
       {"BWD-ROBUST", "BWD-REFERENCE on the edge cases in every supported mask mode first, then on generated extreme cases",
        Pass::backward, kAll, "", true, false, false, check_bwd_reference},
+      {"BWD-DETERMINISM",
+       "the same backward input run 3 times gives the same dQ, dK, dV bits (a failure when the kernel declares deterministic)",
+       Pass::backward, kAll, "", false, false, false, check_bwd_determinism},
   };
   return properties;
 }

@@ -320,6 +320,117 @@ int sequential_attention_backward(const symbreak_attention_backward_problem* b) 
   return 0;
 }
 
+
+// The explicit softmax Jacobian (llm.c's CPU attention_backward): dS_ij = Σ_k P_ik (δ_kj − P_ij) dP_ik,
+// one rounded sum per key, instead of P_ij (dP_ij − D_i). Correct, and at uniform P its rounding
+// is about an ulp of the cancelling terms, larger than the rowsum form's; the panel includes it so
+// that err_ref covers it (issue 17: a correct backward of this form was flagged at n = 130).
+int jacobian_attention_backward(const symbreak_attention_backward_problem* b) {
+  const symbreak_attention_problem& p = b->forward;
+  const AttentionMask mask = mask_of(p);
+  const int nq = p.n_q, nk = p.n_k, dh = p.d_head, dv = p.d_v;
+  std::vector<float> P(nk), dP(nk), dS(nk);
+  for (int bh = 0; bh < p.batch * p.heads; ++bh) {
+    const std::size_t qo = static_cast<std::size_t>(bh) * nq * dh, ko = static_cast<std::size_t>(bh) * nk * dh,
+                      vo = static_cast<std::size_t>(bh) * nk * dv, oo = static_cast<std::size_t>(bh) * nq * dv;
+    const float *q = p.q + qo, *k = p.k + ko, *v = p.v + vo, *dO = b->d_out + oo;
+    float *dQ = b->d_q + qo, *dK = b->d_k + ko, *dV = b->d_v + vo;
+    std::fill(dQ, dQ + static_cast<std::size_t>(nq) * dh, 0.0f);
+    std::fill(dK, dK + static_cast<std::size_t>(nk) * dh, 0.0f);
+    std::fill(dV, dV + static_cast<std::size_t>(nk) * dv, 0.0f);
+    for (int i = 0; i < nq; ++i) {
+      float m = -std::numeric_limits<float>::infinity(), sum = 0;
+      for (int j = 0; j < nk; ++j) {
+        float s = 0;
+        for (int c = 0; c < dh; ++c) s += q[static_cast<std::size_t>(i) * dh + c] * k[static_cast<std::size_t>(j) * dh + c];
+        P[j] = mask.visible(i, j) ? s * p.scale : -std::numeric_limits<float>::infinity();
+        m = std::max(m, P[j]);
+      }
+      for (int j = 0; j < nk; ++j) sum += (P[j] = P[j] == -std::numeric_limits<float>::infinity() ? 0.0f : std::exp(P[j] - m));
+      for (int j = 0; j < nk; ++j) P[j] /= sum;
+      for (int j = 0; j < nk; ++j) {
+        dP[j] = 0;
+        for (int c = 0; c < dv; ++c) {
+          dP[j] += v[static_cast<std::size_t>(j) * dv + c] * dO[static_cast<std::size_t>(i) * dv + c];
+          dV[static_cast<std::size_t>(j) * dv + c] += P[j] * dO[static_cast<std::size_t>(i) * dv + c];
+        }
+      }
+      for (int j = 0; j < nk; ++j) {
+        dS[j] = 0;
+        for (int t = 0; t < nk; ++t) dS[j] += P[t] * ((t == j ? 1.0f : 0.0f) - P[j]) * dP[t];
+      }
+      for (int j = 0; j < nk; ++j)
+        for (int c = 0; c < dh; ++c) {
+          dQ[static_cast<std::size_t>(i) * dh + c] += k[static_cast<std::size_t>(j) * dh + c] * dS[j] * p.scale;
+          dK[static_cast<std::size_t>(j) * dh + c] += q[static_cast<std::size_t>(i) * dh + c] * dS[j] * p.scale;
+        }
+    }
+  }
+  return 0;
+}
+
+// The size of the terms each output element sums, in double from the float inputs: rounding in a
+// correct kernel is a few ulps of these, whatever the result (a sum of large terms that cancels to
+// 0 has an error of the terms' size, not of 0). With P the softmax weights and dP_ij = dO_i·v_j:
+//   O_ic:   Σ_j P_ij |v_jc|
+//   dV_jc:  Σ_i P_ij |dO_ic|
+//   dS_ij's terms:  A_ij = P_ij (Σ_c |dO_ic v_jc| + Σ_k P_ik Σ_c |dO_ic v_kc|)
+//   dQ_ic:  |scale| Σ_j A_ij |k_jc|,   dK_jc: |scale| Σ_i A_ij |q_ic|
+struct TermSizes {
+  std::vector<double> out, dq, dk, dv;
+};
+TermSizes term_sizes(const AttentionOp& op) {
+  TermSizes t;
+  t.out.assign(op.out_size(), 0.0);
+  const bool bwd = op.backward();
+  if (bwd) {
+    t.dq.assign(op.q_size(), 0.0);
+    t.dk.assign(op.k_size(), 0.0);
+    t.dv.assign(op.v_size(), 0.0);
+  }
+  const AttentionMask mask = op.visibility();
+  const int nq = op.n_q, nk = op.n_k, dh = op.d_head, dv = op.d_v;
+  const double scale = std::abs(static_cast<double>(op.scale));
+  std::vector<double> P(nk), absdP(nk);
+  for (int bh = 0; bh < op.batch * op.heads; ++bh) {
+    const std::size_t qo = static_cast<std::size_t>(bh) * nq * dh, ko = static_cast<std::size_t>(bh) * nk * dh,
+                      vo = static_cast<std::size_t>(bh) * nk * dv, oo = static_cast<std::size_t>(bh) * nq * dv;
+    for (int i = 0; i < nq; ++i) {
+      double m = -std::numeric_limits<double>::infinity(), sum = 0;
+      for (int j = 0; j < nk; ++j) {
+        double s = 0;
+        for (int c = 0; c < dh; ++c) s += static_cast<double>(op.q[qo + static_cast<std::size_t>(i) * dh + c]) * op.k[ko + static_cast<std::size_t>(j) * dh + c];
+        P[j] = mask.visible(i, j) ? s * op.scale : -std::numeric_limits<double>::infinity();
+        m = std::max(m, P[j]);
+      }
+      for (int j = 0; j < nk; ++j) sum += (P[j] = std::isinf(P[j]) ? 0.0 : std::exp(P[j] - m));
+      for (int j = 0; j < nk; ++j) P[j] = sum > 0 ? P[j] / sum : 0.0;
+      for (int j = 0; j < nk; ++j)
+        for (int c = 0; c < dv; ++c) t.out[oo + static_cast<std::size_t>(i) * dv + c] += P[j] * std::abs(op.v[vo + static_cast<std::size_t>(j) * dv + c]);
+      if (!bwd) continue;
+      double mean_abs = 0;
+      for (int j = 0; j < nk; ++j) {
+        absdP[j] = 0;
+        for (int c = 0; c < dv; ++c) {
+          const double g = op.d_out[oo + static_cast<std::size_t>(i) * dv + c];
+          absdP[j] += std::abs(g * op.v[vo + static_cast<std::size_t>(j) * dv + c]);
+          t.dv[vo + static_cast<std::size_t>(j) * dv + c] += P[j] * std::abs(g);
+        }
+        mean_abs += P[j] * absdP[j];
+      }
+      for (int j = 0; j < nk; ++j) {
+        const double A = P[j] * (absdP[j] + mean_abs) * scale;
+        if (A == 0) continue;
+        for (int c = 0; c < dh; ++c) {
+          t.dq[qo + static_cast<std::size_t>(i) * dh + c] += A * std::abs(op.k[ko + static_cast<std::size_t>(j) * dh + c]);
+          t.dk[ko + static_cast<std::size_t>(j) * dh + c] += A * std::abs(op.q[qo + static_cast<std::size_t>(i) * dh + c]);
+        }
+      }
+    }
+  }
+  return t;
+}
+
 }  // namespace
 
 std::vector<float> float_forward(const AttentionOp& op) {
@@ -354,6 +465,7 @@ Reference::Reference(const AttentionOp& op) {
   for (float& x : split.k) x *= root;
   split.scale = 1;
   measure(split, naive_attention);
+  terms = term_sizes(op).out;
 }
 
 GradientReference::GradientReference(const AttentionOp& op) : o(float_forward(op)) {
@@ -383,6 +495,11 @@ GradientReference::GradientReference(const AttentionOp& op) : o(float_forward(op
   for (float& x : q_scaled.q) x *= op.scale;
   q_scaled.scale = 1;
   measure(q_scaled, naive_attention_backward, op.scale);
+  measure(op, jacobian_attention_backward, 1.0f);
+  TermSizes t = term_sizes(op);
+  terms[0] = std::move(t.dq);
+  terms[1] = std::move(t.dk);
+  terms[2] = std::move(t.dv);
 }
 
 }  // namespace symbreak::validate

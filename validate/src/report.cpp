@@ -92,6 +92,7 @@ std::string report_json(const OpReport& r) {
                                {"row", v.element.row},
                                {"column", v.element.col}}},
                              {"message", v.message},
+                             {"inherited_from", v.inherited_from},
                              {"shape", v.shape},
                              {"counterexample_dir", v.counterexample_dir},
                              {"replay", v.replay},

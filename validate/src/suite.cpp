@@ -46,7 +46,9 @@ struct Evaluated {
 
 Evaluated evaluate(const OpProperty& p, Kernel& kernel, const OpCase& c, const ValidateOptions& o) {
   try {
-    return {p.check(kernel, c, o.tolerance, o.strict_determinism), false};
+    // A kernel that declares itself deterministic is held to it; otherwise differences are warnings.
+    const bool strict = o.strict_determinism || kernel.capabilities().deterministic;
+    return {p.check(kernel, c, o.tolerance, strict), false};
   } catch (const std::exception& e) {
     OpOutcome out;
     out.passed = false;
@@ -217,10 +219,23 @@ class PropertyRun {
     v_.element = failure.outcome.element;
     v_.message = failure.outcome.message;
     v_.shape = failure.found.op.shape_string();
+    if (p_.pass == Pass::backward) note_forward_failure(failure.found);
     if (!o_.failure_dir.empty()) save(failure);
     if (v_.replay.empty())
       v_.replay = "symbreak validate " + kernel_.cli_flags() + " --property " + std::string(p_.name) + " --seed " +
                   std::to_string(o_.seed);
+  }
+
+  // Checks the kernel's forward pass on the failing backward case's input (REFERENCE); if it fails
+  // there too, the backward failure is marked as inherited from it.
+  void note_forward_failure(const OpCase& backward_case) {
+    OpCase forward = backward_case;
+    forward.op.d_out.clear();
+    const Evaluated e = evaluate(find_op_property("REFERENCE"), kernel_, forward, o_);
+    if (e.outcome.passed) return;
+    v_.inherited_from = "REFERENCE: " + e.outcome.message;
+    v_.message += " [inherited: the kernel's forward pass already fails REFERENCE on this input (" + e.outcome.message +
+                  "); fix the forward first]";
   }
 
   void save(const Failure& failure) {

@@ -15,6 +15,13 @@ inline std::string sci(double x) {
   return buf;
 }
 
+// 0.3700, 0.4472, 1e+04: four significant digits, for values named in messages.
+inline std::string shortest(double x) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.4g", x);
+  return buf;
+}
+
 // 16 hex digits, zero-padded: the fingerprints in file names.
 inline std::string hex(std::uint64_t v) {
   char buf[20];

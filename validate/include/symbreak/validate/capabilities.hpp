@@ -10,6 +10,8 @@
 //   scale=default | scale=any
 //   dv=dhead | dv=any
 //   backward | no-backward   whether symbreak_attention_backward (or its exec equivalent) exists
+//   deterministic            the same input gives the same bits, forward and backward (DETERMINISM and
+//                            BWD-DETERMINISM then fail instead of warn); the C ABI declares it in version 2
 //   max-batch=N, max-heads=N, max-n=N, max-d=N   size limits (0: none)
 #pragma once
 
@@ -30,6 +32,7 @@ struct Capabilities {
   bool any_scale = true;   // otherwise only 1/sqrt(d_head)
   bool dv_differs = true;  // d_v != d_head
   bool backward = false;
+  bool deterministic = false;  // repeated runs give the same bits (held to it when declared)
   int max_batch = 0, max_heads = 0, max_n = 0, max_d = 0;  // 0: no limit
 
   // The mask modes inside the region (an explicit mask with the causal flag needs both).
@@ -50,6 +53,14 @@ struct Capabilities {
 };
 
 MaskMode mask_mode_of(const AttentionOp& op);
+
+// What an op uses beyond the region most kernels support (the default scale, d_v == d_head,
+// n_q == n_k, no explicit mask), in words, and the declaration words that would leave it out:
+// {"scale 0.37 (not 1/√d_head = 0.447), d_v 1 ≠ d_head 5", "scale=default dv=dhead"}.
+struct RegionHint {
+  std::string used, words;
+};
+RegionHint beyond_common_region(const AttentionOp& op);
 
 // Splits "causal,none square" (commas or spaces) into words.
 std::vector<std::string> split_words(std::string_view text);

@@ -12,7 +12,12 @@
 // afterwards, and both are correct.
 //   forward:  naive; plain sequential loops; q pre-scaled; √scale on both q and k (PyTorch 1.13's
 //             SDPA); online softmax
-//   backward: naive; plain sequential loops; q pre-scaled; blocked with D_i = rowsum(dO_i ∘ O_i)
+//   backward: naive; plain sequential loops; q pre-scaled; blocked with D_i = rowsum(dO_i ∘ O_i);
+//             the explicit softmax Jacobian (llm.c's CPU backward)
+//
+// Beside err_ref, each output element's term size: the sum of the absolute values of the terms it is
+// a sum of. A correct kernel's rounding is a few ulps of that, so the atol is per element (a dQ whose
+// exact value is 0 but whose terms are of size 300 may be off by a few ulps of 300).
 #pragma once
 
 #include <vector>
@@ -38,10 +43,12 @@ int tiled_attention_backward(const symbreak_attention_backward_problem* p, int b
 // The float32 forward output the backward problem carries (the naive kernel's).
 std::vector<float> float_forward(const AttentionOp& op);
 
-// The forward reference: E as doubles, err_ref and the output scale max(1, max|E|).
+// The forward reference: E as doubles, err_ref, the output scale max(1, max|E|) and per element the
+// size of the summed terms.
 struct Reference {
   std::vector<double> exact;
   double err = 0, scale = 1;
+  std::vector<double> terms;
   explicit Reference(const AttentionOp& op);
 };
 
@@ -49,6 +56,7 @@ struct Reference {
 struct GradientReference {
   std::vector<double> exact[3];
   double err[3] = {0, 0, 0}, scale[3] = {1, 1, 1};
+  std::vector<double> terms[3];
   std::vector<float> o;  // the float32 forward output handed to the kernel
   explicit GradientReference(const AttentionOp& op);
 };

@@ -45,6 +45,9 @@ struct OpVerdict {
   std::string counterexample_dir;    // saved .npy + case.json
   std::string replay;                // one line
   std::string shape;                 // the (shrunk) failing case
+  // A backward failure on an input where the kernel's forward pass already fails REFERENCE: the
+  // backward property may only be repeating the forward bug (fix the forward first).
+  std::string inherited_from;        // "REFERENCE: <its message>", or empty
   double seconds = 0;
   bool passed() const { return status != VerdictStatus::fail; }
 };
