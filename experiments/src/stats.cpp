@@ -1,5 +1,8 @@
 #include "symbreak/experiments/stats.hpp"
 
+#include <boost/math/distributions/students_t.hpp>
+#include <limits>
+
 #include <algorithm>
 #include <cmath>
 #include <numeric>
@@ -28,6 +31,18 @@ double median(std::vector<double> values) {
 double mean(const std::vector<double>& values) {
   if (values.empty()) return std::numeric_limits<double>::quiet_NaN();
   return std::accumulate(values.begin(), values.end(), 0.0) / static_cast<double>(values.size());
+}
+
+Interval paired_t_interval(const std::vector<double>& d, double level) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const double m = mean(d);
+  if (d.size() < 2) return {m, nan, nan};
+  double ss = 0;
+  for (double x : d) ss += (x - m) * (x - m);
+  const double n = static_cast<double>(d.size()), se = std::sqrt(ss / (n - 1) / n);
+  const boost::math::students_t t(n - 1);
+  const double half = boost::math::quantile(boost::math::complement(t, (1 - level) / 2)) * se;
+  return {m, m - half, m + half};
 }
 
 Interval bootstrap(const std::vector<std::vector<double>>& groups, const GroupStatistic& statistic, int resamples,

@@ -94,6 +94,15 @@ struct Context {
     if (!fs::exists(path)) return std::nullopt;
     return json::parse(read_file(path));
   }
+  // The size of a run's test set, from the config it ran with (config.json: task.test_size).
+  int test_size(const RunRecord& r) const {
+    const std::string path = out + "/runs/" + r.run_id + "/config.json";
+    const json config = json::parse(read_file(path));
+    const json* size = config.contains("task") ? &config["task"] : nullptr;
+    if (!size || !size->contains("test_size") || !(*size)["test_size"].is_number_integer())
+      throw ConfigError(path + ": \"task.test_size\" is missing; the rule needs the run's test-set size");
+    return (*size)["test_size"].get<int>();
+  }
   const PlanCondition* condition(const std::string& name) const {
     for (const auto& c : plan.conditions)
       if (c.name == name) return &c;
@@ -268,13 +277,16 @@ double ceiling_value(const Context& ctx, const json& rule) {
 void under_ceiling(const Context& ctx, const json& rule, const std::vector<std::string>& conditions, ClaimVerdict& v,
                    std::string& text) {
   const double ceiling = ceiling_value(ctx, rule);
-  const int test = rule.value("test_size", 2000);
   for (const std::string& c : conditions) {
     if (!ctx.complete(c)) return;
     const RunRecord* worst = nullptr;
     for (const RunRecord* r : ctx.done(c))
       if (!worst || r->best_exact.value_or(0) > worst->best_exact.value_or(0)) worst = r;
     if (!worst) return;
+    const int test = ctx.test_size(*worst);  // the run's own test set, not an assumed size
+    if (rule.contains("test_size") && rule["test_size"].get<int>() != test)
+      throw ConfigError(ctx.plan.path + ": \"decision.*.test_size\" " + std::to_string(rule["test_size"].get<int>()) +
+                        " differs from the test set of run " + worst->run_id + " (" + std::to_string(test) + ")");
     const int k = static_cast<int>(std::lround(worst->best_exact.value_or(0) * test));
     const Interval w = wilson(k, test);
     v.checks.push_back({"best exact match of any " + c + " run below the ceiling " + fmt("%.4f", ceiling), w, ceiling, false});
@@ -351,42 +363,66 @@ void ends_converged(const Context& ctx, const json& rule, ClaimVerdict& v) {
 }
 
 // ---- B3: the gap between a simple optimizer and AdamW narrows with the biases ----------------------
+// AdamW without biases is the fixed reference: gap(X) = median steps(X) − median steps(AdamW-none),
+// so the narrowing gap(X-none) − gap(X-with) is steps(X-none) − steps(X-with), decided on the
+// per-seed paired differences (Student t). AdamW with biases is reported, never part of the gap: a
+// reference arm that gets worse cannot make the gap narrow (the loophole of the first version).
+// Runs that never converge count at the budget; with no converged run in either arm of X there is
+// no evidence either way (inconclusive).
 void gap_narrows(const Context& ctx, const json& rule, ClaimVerdict& v) {
-  const auto steps = [&](const std::string& c) {
+  const auto steps_by_seed = [&](const std::string& c) {
     const int budget = ctx.condition(c) ? ctx.condition(c)->steps : ctx.plan.steps;
-    std::vector<double> s;
-    for (const RunRecord* r : ctx.done(c)) s.push_back(r->first_step_converged ? *r->first_step_converged : budget);
+    std::map<std::uint64_t, double> s;
+    for (const RunRecord* r : ctx.done(c)) s[r->seed] = r->first_step_converged ? *r->first_step_converged : budget;
     return s;
+  };
+  const auto values = [](const std::map<std::uint64_t, double>& m) {
+    std::vector<double> out;
+    for (const auto& [seed, x] : m) out.push_back(x);
+    return out;
+  };
+  const auto converged = [&](const std::string& c) {
+    int k = 0;
+    for (const RunRecord* r : ctx.done(c)) k += r->first_step_converged.has_value();
+    return k;
   };
   const json& comparisons = rule["comparisons"];
   if (!comparisons.is_array()) return;
   const std::string primary = str(rule, "primary");
-  std::string text;
   for (const json& cmp : comparisons) {
     const std::string name = str(cmp, "name"), opt_none = str(cmp, "optimizer_without"), opt_bias = str(cmp, "optimizer_with"),
                       ref_none = str(cmp, "adamw_without"), ref_bias = str(cmp, "adamw_with");
     bool ready = true;
-    for (const auto& c : {opt_none, opt_bias, ref_none, ref_bias}) ready = ready && ctx.complete(c);
+    for (const auto& c : {opt_none, opt_bias, ref_none}) ready = ready && ctx.complete(c);
     if (!ready) continue;
-    const std::vector<std::vector<double>> groups = {steps(opt_none), steps(ref_none), steps(opt_bias), steps(ref_bias)};
-    const auto narrowing = [](const std::vector<std::vector<double>>& g) {
-      return (median(g[0]) - median(g[1])) - (median(g[2]) - median(g[3]));
-    };
-    const Interval n = bootstrap(groups, narrowing, rule.value("bootstrap_resamples", 10000), 7);
-    const double gap_none = median(groups[0]) - median(groups[1]), gap_bias = median(groups[2]) - median(groups[3]);
-    v.numbers[name] = {{"gap_without_bias", gap_none},
-                       {"gap_with_bias", gap_bias},
-                       {"narrowing", {n.estimate, n.lo, n.hi}},
-                       {"median_steps",
-                        {{opt_none, median(groups[0])},
-                         {ref_none, median(groups[1])},
-                         {opt_bias, median(groups[2])},
-                         {ref_bias, median(groups[3])}}}};
-    if (name == primary) {
-      v.checks.push_back({"gap narrowing (" + name + ")", n, 0, true});
-      v.measurement = name + fmt(": gap to AdamW %.0f steps without biases, %.0f with; narrowing ", gap_none, gap_bias) +
-                      interval_text(n) + " (95 % bootstrap; runs that never converge count at the budget)";
+    const auto none = steps_by_seed(opt_none), with = steps_by_seed(opt_bias), ref = steps_by_seed(ref_none);
+    std::vector<double> diff;  // per seed: steps without − steps with the biases
+    for (const auto& [seed, s] : none)
+      if (const auto w = with.find(seed); w != with.end()) diff.push_back(s - w->second);
+    const Interval n = paired_t_interval(diff);
+    const double gap_none = median(values(none)) - median(values(ref)), gap_bias = median(values(with)) - median(values(ref));
+    const int k_none = converged(opt_none), k_with = converged(opt_bias);
+    json numbers = {{"gap_without_bias", gap_none},
+                    {"gap_with_bias", gap_bias},
+                    {"paired_seeds", diff.size()},
+                    {"differences", diff},
+                    {"narrowing", {n.estimate, n.lo, n.hi}},
+                    {"converged", {{opt_none, k_none}, {opt_bias, k_with}}},
+                    {"median_steps", {{opt_none, median(values(none))}, {opt_bias, median(values(with))}, {ref_none, median(values(ref))}}}};
+    if (!ref_bias.empty() && ctx.complete(ref_bias))  // reported beside the gap, never in it
+      numbers["median_steps"][ref_bias] = median(values(steps_by_seed(ref_bias)));
+    v.numbers[name] = numbers;
+    if (name != primary) continue;
+    v.measurement = name + fmt(": gap to AdamW without biases %.0f steps without biases, %.0f with; narrowing ", gap_none, gap_bias) +
+                    interval_text(n) + " (paired over " + std::to_string(diff.size()) +
+                    " seeds, Student t 95 %; runs that never converge count at the budget; " + opt_none + " converged " +
+                    std::to_string(k_none) + ", " + opt_bias + " " + std::to_string(k_with) + ")";
+    if (k_none + k_with == 0) {
+      v.verdict = Verdict::inconclusive;
+      v.measurement += "; inconclusive: no run of either arm converged, so steps-to-99 % says nothing";
+      return;
     }
+    v.checks.push_back({"gap narrowing (" + name + ")", n, 0, true});
   }
   v.verdict = decide(v.checks);
 }
@@ -421,18 +457,56 @@ void alignment(const Context& ctx, const json& rule, ClaimVerdict& v) {
 
 }  // namespace
 
+namespace {
+
+// Every rule's keys, in one table: the keys that name conditions, and the parameters with their type.
+// Plans are read strictly: a key not listed here (a misspelt parameter would otherwise fall back to
+// its default and could change a verdict) is an error that names it.
+enum class Kind { number, text, names, name, comparisons };
+struct RuleKey {
+  const char* key;
+  Kind kind;
+};
+struct RuleSpec {
+  const char* name;
+  std::vector<RuleKey> keys;  // besides "rule", "statement", "holds_if"
+};
+const std::vector<RuleSpec>& rule_table() {
+  static const std::vector<RuleSpec> table = {
+      {"convergence_drop", {{"reference", Kind::name}, {"ablations", Kind::names}}},
+      {"diagonal_structure",
+       {{"reference", Kind::name}, {"primary", Kind::name}, {"ablations", Kind::names}, {"bootstrap_resamples", Kind::number}}},
+      {"learns", {{"conditions", Kind::names}, {"min_rate", Kind::number}}},
+      {"under_ceiling", {{"conditions", Kind::names}, {"ceiling", Kind::number}, {"ceiling_file", Kind::text}, {"test_size", Kind::number}}},
+      {"ceiling_and_learns",
+       {{"under_ceiling", Kind::names},
+        {"learns", Kind::names},
+        {"ceiling", Kind::number},
+        {"ceiling_file", Kind::text},
+        {"test_size", Kind::number}}},
+      {"ends_converged", {{"conditions", Kind::names}, {"min_final", Kind::number}}},
+      {"position_probe",
+       {{"learns_position", Kind::names},
+        {"blind", Kind::names},
+        {"min_accuracy", Kind::number},
+        {"max_gain", Kind::number},
+        {"bootstrap_resamples", Kind::number}}},
+      {"gap_narrows", {{"comparisons", Kind::comparisons}, {"primary", Kind::text}, {"bootstrap_resamples", Kind::number}}},
+      {"alignment", {{"with_bias", Kind::name}, {"without_bias", Kind::name}, {"keys", Kind::text}, {"bootstrap_resamples", Kind::number}}},
+  };
+  return table;
+}
+
+std::string rule_names() {
+  std::string s;
+  for (const RuleSpec& r : rule_table()) s += (s.empty() ? "" : ", ") + std::string(r.name);
+  return s;
+}
+
+}  // namespace
+
 void check_decision(const Plan& plan) {
   if (!plan.decision.is_object()) return;
-  static const std::map<std::string, std::vector<const char*>> kConditionFields = {
-      {"convergence_drop", {"reference", "ablations"}},
-      {"diagonal_structure", {"reference", "primary", "ablations"}},
-      {"learns", {"conditions"}},
-      {"under_ceiling", {"conditions"}},
-      {"ceiling_and_learns", {"under_ceiling", "learns"}},
-      {"ends_converged", {"conditions"}},
-      {"position_probe", {"learns_position", "blind"}},
-      {"gap_narrows", {}},
-      {"alignment", {"with_bias", "without_bias"}}};
   const auto fail = [&](const std::string& field, const std::string& what) {
     throw ConfigError(plan.path + ": \"decision." + field + "\" " + what);
   };
@@ -441,29 +515,61 @@ void check_decision(const Plan& plan) {
       if (c.name == name) return true;
     return false;
   };
+  const auto condition = [&](const std::string& field, const json& v) {
+    if (!v.is_string()) fail(field, "must be a condition name (a string)");
+    if (!known(v.get<std::string>()))
+      fail(field, "names the condition \"" + v.get<std::string>() + "\", which the plan does not have");
+  };
   for (const auto& [id, rule] : plan.decision.items()) {
     if (!rule.is_object()) fail(id, "must be an object with a \"rule\"");
-    const std::string name = rule.value("rule", "");
-    const auto it = kConditionFields.find(name);
-    if (it == kConditionFields.end())
-      fail(id + ".rule", "\"" + name +
-                             "\" is not a known rule (allowed: convergence_drop, diagonal_structure, learns, under_ceiling, "
-                             "ceiling_and_learns, ends_converged, position_probe, gap_narrows, alignment)");
-    std::vector<std::string> referenced;
-    for (const char* field : it->second) {
-      if (!rule.contains(field)) continue;
-      const json& v = rule[field];
-      if (v.is_string()) referenced.push_back(v.get<std::string>());
-      else if (v.is_array())
-        for (const json& x : v)
-          if (x.is_string()) referenced.push_back(x.get<std::string>());
+    if (!rule.contains("rule") || !rule["rule"].is_string()) fail(id + ".rule", "is missing (allowed: " + rule_names() + ")");
+    const std::string name = rule["rule"].get<std::string>();
+    const auto& table = rule_table();
+    const auto spec = std::find_if(table.begin(), table.end(), [&](const RuleSpec& r) { return r.name == name; });
+    if (spec == table.end()) fail(id + ".rule", "\"" + name + "\" is not a known rule (allowed: " + rule_names() + ")");
+    for (const auto& [key, value] : rule.items()) {
+      const std::string field = id + "." + key;
+      if (key == "rule") continue;
+      if (key == "statement" || key == "holds_if") {
+        if (!value.is_string()) fail(field, "must be a string");
+        continue;
+      }
+      const auto k = std::find_if(spec->keys.begin(), spec->keys.end(), [&](const RuleKey& r) { return key == r.key; });
+      if (k == spec->keys.end()) {
+        std::string allowed = "rule, statement, holds_if";
+        for (const RuleKey& r : spec->keys) allowed += ", " + std::string(r.key);
+        fail(field, "is not a parameter of the rule " + name + " (allowed: " + allowed + ")");
+      }
+      switch (k->kind) {
+        case Kind::number:
+          if (!value.is_number()) fail(field, "must be a number");
+          break;
+        case Kind::text:
+          if (!value.is_string()) fail(field, "must be a string");
+          break;
+        case Kind::name: condition(field, value); break;
+        case Kind::names:
+          if (!value.is_array()) fail(field, "must be a list of condition names");
+          for (const json& x : value) condition(field, x);
+          break;
+        case Kind::comparisons:
+          if (!value.is_array()) fail(field, "must be a list of comparisons");
+          for (const json& c : value) {
+            if (!c.is_object()) fail(field, "must hold objects (name, optimizer_without, optimizer_with, adamw_without, adamw_with)");
+            for (const auto& [ck, cv] : c.items()) {
+              if (ck == "name") {
+                if (!cv.is_string()) fail(field + ".name", "must be a string");
+              } else if (ck == "optimizer_without" || ck == "optimizer_with" || ck == "adamw_without" || ck == "adamw_with") {
+                condition(field + "." + ck, cv);
+              } else {
+                fail(field + "." + ck,
+                     "is not a key of a comparison (allowed: name, optimizer_without, optimizer_with, adamw_without, adamw_with)");
+              }
+            }
+          }
+          break;
+      }
     }
-    if (name == "gap_narrows" && rule.contains("comparisons"))
-      for (const json& c : rule["comparisons"])
-        for (const char* f : {"optimizer_without", "optimizer_with", "adamw_without", "adamw_with"})
-          referenced.push_back(c.value(f, ""));
-    for (const std::string& c : referenced)
-      if (!known(c)) fail(id, "names the condition \"" + c + "\", which the plan does not have");
     if ((name == "under_ceiling" || name == "ceiling_and_learns") && !rule.contains("ceiling")) {
       const fs::path file = fs::path(plan.path).parent_path() / rule.value("ceiling_file", "../ceilings/addition3.json");
       if (!fs::exists(file)) fail(id + ".ceiling_file", "\"" + file.string() + "\" does not exist");
@@ -512,9 +618,8 @@ std::vector<ClaimVerdict> evaluate_plan(const Plan& plan, const std::string& out
     else if (v.rule == "gap_narrows") gap_narrows(ctx, rule, v);
     else if (v.rule == "alignment") alignment(ctx, rule, v);
     else
-      throw ConfigError(plan.path + ": \"decision." + id + ".rule\": \"" + v.rule +
-                        "\" is not a known rule (allowed: convergence_drop, diagonal_structure, learns, under_ceiling, "
-                        "ceiling_and_learns, ends_converged, position_probe, gap_narrows, alignment)");
+      throw ConfigError(plan.path + ": \"decision." + id + ".rule\": \"" + v.rule + "\" is not a known rule (allowed: " +
+                        rule_names() + ")");
     out.push_back(std::move(v));
   }
   return out;

@@ -203,6 +203,19 @@ TEST(CliSweep, BadPlansAreRejectedWithTheField) {
                        plan(R"("conditions": [{"name": "x"}], "decision": {"C": {"rule": "learns", "conditions": ["y"]}})") +
                        " --out " + fresh("sb_rule"),
                    "names the condition \"y\"");
+  // Rule parameters are read strictly: a misspelt one would otherwise fall back to its default.
+  expect_bad_input("sweep --plan " +
+                       plan(R"("conditions": [{"name": "x"}], "decision": {"C": {"rule": "learns", "conditions": ["x"], "min_rat": 0.9}})") +
+                       " --out " + fresh("sb_rule"),
+                   "\"decision.C.min_rat\" is not a parameter of the rule learns (allowed: rule, statement, holds_if, conditions, min_rate)");
+  expect_bad_input("sweep --plan " +
+                       plan(R"("conditions": [{"name": "x"}], "decision": {"C": {"rule": "learns", "conditions": ["x"], "min_rate": "high"}})") +
+                       " --out " + fresh("sb_rule"),
+                   "\"decision.C.min_rate\" must be a number");
+  expect_bad_input("sweep --plan " +
+                       plan(R"("conditions": [{"name": "x"}], "decision": {"C": {"rule": "gap_narrows", "comparisons": [{"name": "a", "optimiser_with": "x"}]}})") +
+                       " --out " + fresh("sb_rule"),
+                   "\"decision.C.comparisons.optimiser_with\" is not a key of a comparison");
   expect_bad_input("sweep --plan " + plan(R"("conditions": [{"name": "x"}])") + " --out " + fresh("sb_status") + " --status",
                    "no ledger");
 }

@@ -26,6 +26,11 @@ Interval wilson(int successes, int n, double z = kZ95);
 
 // The median (the mean of the two middle values for an even count); NaN for no values.
 // +inf values are allowed (a censored "never" counts as larger than every number).
+// The Student-t interval of the mean of paired differences (one per seed): mean ± t_{n−1} · sd/√n.
+// Seeds are paired across conditions (the same initial weights and data), so a claim about a
+// difference between conditions is decided on the per-seed differences. NaN bounds below 2 values.
+Interval paired_t_interval(const std::vector<double>& differences, double level = 0.95);
+
 double median(std::vector<double> values);
 double mean(const std::vector<double>& values);
 
