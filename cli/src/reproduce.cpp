@@ -12,7 +12,7 @@ namespace symbreak::cli {
 Action register_reproduce(CLI::App& app, int* argc, char*** argv) {
   struct Flags {
     bool quick = false, full = false, resume = false, yes = false;
-    std::string out, plans;
+    std::string out, plans, claims;
     int jobs = 2, exact_cases = 0;
     std::optional<int> threads;
   };
@@ -28,6 +28,7 @@ Action register_reproduce(CLI::App& app, int* argc, char*** argv) {
   cmd->add_flag("--resume", f->resume, "Reuse the finished runs in --out (without it, --out must be new or empty)");
   cmd->add_option("--plans", f->plans, "Directory of plan files (default: experiments/plans, with quick/ and full/)")
       ->check(CLI::ExistingDirectory);
+  cmd->add_option("--claims", f->claims, "The claims to decide (default: experiments/claims.json)")->check(CLI::ExistingFile);
   cmd->add_option("--exact-cases", f->exact_cases, "Random models per exact property (default by scale: 40, 100, 200)")
       ->check(CLI::Range(1, 100000));
   return [f, argc, argv]() {
@@ -35,6 +36,7 @@ Action register_reproduce(CLI::App& app, int* argc, char*** argv) {
     o.scale = f->quick ? "quick" : f->full ? "full" : "standard";
     o.out_dir = f->out.empty() ? "reproduce-" + o.scale : f->out;
     o.plans_dir = f->plans;
+    o.claims_file = f->claims;
     o.jobs = f->jobs;
     o.threads = f->threads;
     o.resume = f->resume;

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -61,7 +63,12 @@ TEST(Reproduce, ReducedRunWritesEveryClaimAndItsReportRendersInHeadlessChromium)
     EXPECT_TRUE(kVerdicts.count(j["claims"][i]["verdict"].get<std::string>())) << j["claims"][i].dump();
   }
   // The exact claims are decided by exact checks and the prover, whatever the scale.
-  for (std::size_t i : {0u, 1u, 2u, 7u, 8u}) EXPECT_EQ(j["claims"][i]["verdict"], "reproduced") << j["claims"][i].dump();
+  for (std::size_t i : {0u, 1u, 2u, 7u, 8u}) {
+    EXPECT_EQ(j["claims"][i]["verdict"], "reproduced") << j["claims"][i].dump();
+    EXPECT_EQ(j["claims"][i]["kind"], "exact") << j["claims"][i].dump();
+  }
+  EXPECT_EQ(j["claims"][4]["kind"], "implementation");  // A5: theorem T7 guarantees it
+  EXPECT_EQ(j["claims"][3]["kind"], "empirical");
   EXPECT_TRUE(j["environment"].contains("machine"));
   EXPECT_TRUE(j["environment"].contains("commit"));
   // A second run without --resume refuses to mix results; with it, nothing is retrained.
@@ -76,6 +83,11 @@ TEST(Reproduce, ReducedRunWritesEveryClaimAndItsReportRendersInHeadlessChromium)
   for (const char* remote : {"src=\"http", "src=\"//", "href=\"http://", "<link", "<script", "url(http", "@import"})
     EXPECT_THAT(html, ::testing::Not(HasSubstr(remote))) << remote;
   EXPECT_THAT(html, HasSubstr("<svg"));
+  // One table per kind of claim, and when each plan's rules were fixed.
+  for (const char* kind : {"data-kind=\"exact\"", "data-kind=\"implementation\"", "data-kind=\"empirical\""})
+    EXPECT_THAT(html, HasSubstr(kind));
+  EXPECT_THAT(html, HasSubstr("When each plan's decision rules were fixed"));
+  EXPECT_THAT(html, HasSubstr("Test plan, fixed with the test."));
   if (chromium().empty())
     GTEST_SKIP() << "Chromium is not installed (Debian package chromium; bash .ci/bootstrap.sh test installs it)";
   const std::string profile = scratch("chromium_profile");
@@ -91,7 +103,7 @@ TEST(Reproduce, ReducedRunWritesEveryClaimAndItsReportRendersInHeadlessChromium)
     const std::size_t cell = dom.find("<td class=\"verdict ", row), end_row = dom.find("</tr>", row);
     ASSERT_LT(cell, end_row) << "the row of " << id << " has no verdict cell";
     const std::size_t text = dom.find('>', cell) + 1;
-    const std::string verdict = dom.substr(text, dom.find("</td>", text) - text);
+    const std::string verdict = dom.substr(text, std::min(dom.find("</td>", text), dom.find('<', text)) - text);
     EXPECT_TRUE(kVerdicts.count(verdict)) << id << ": " << verdict;
   }
   const std::string shot = scratch("report.png");
@@ -100,6 +112,28 @@ TEST(Reproduce, ReducedRunWritesEveryClaimAndItsReportRendersInHeadlessChromium)
   ASSERT_TRUE(fs::exists(shot));
   EXPECT_EQ(slurp(shot).substr(1, 3), "PNG");
   EXPECT_GT(fs::file_size(shot), 20000u);  // a rendered page, not a blank one
+}
+
+// The claims file is read strictly: a misspelt key, an unknown kind or a rule the plan lacks exits 2.
+TEST(Reproduce, ABadClaimsFileIsABadInput) {
+  const std::string plans = std::string(SYMBREAK_TEST_DATA) + "/reproduce-plans";
+  nlohmann::json claims = nlohmann::json::parse(slurp(std::string(SYMBREAK_SOURCE_DIR) + "/experiments/claims.json"));
+  const auto with = [&](const std::function<void(nlohmann::json&)>& change, const std::string& name) {
+    nlohmann::json c = claims;
+    change(c);
+    const std::string path = scratch(name);
+    std::ofstream(path) << c.dump(1);
+    return path;
+  };
+  expect_bad_input("reproduce --plans " + plans + " --out " + scratch("rc1") + " --claims " +
+                       with([](nlohmann::json& c) { c["claims"][0]["statment"] = "typo"; }, "c1.json"),
+                   "claims[0].statment");
+  expect_bad_input("reproduce --plans " + plans + " --out " + scratch("rc2") + " --claims " +
+                       with([](nlohmann::json& c) { c["claims"][3]["kind"] = "anecdotal"; }, "c2.json"),
+                   "\"anecdotal\"");
+  expect_bad_input("reproduce --plans " + plans + " --out " + scratch("rc3") + " --claims " +
+                       with([](nlohmann::json& c) { c["claims"][0]["checks"]["EQUIV"] = "probably"; }, "c3.json"),
+                   "claims[0].checks.EQUIV");
 }
 
 }  // namespace

@@ -9,6 +9,8 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <kainjow/mustache.hpp>
+#include <tuple>
 #include <map>
 #include <sstream>
 
@@ -16,6 +18,7 @@
 #include "symbreak/experiments/figure.hpp"
 #include "symbreak/io.hpp"
 #include "symbreak/json_reader.hpp"
+#include "symbreak/reproduce/report_template.hpp"
 #include "symbreak/proofs/prover.hpp"
 #include "symbreak/properties/report.hpp"
 #include "symbreak/properties/runner.hpp"
@@ -38,9 +41,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const char* const kPaperA = "Paper A: Zuo &amp; Guerzhoy 2024, <a href=\"https://arxiv.org/abs/2402.05969\">arXiv 2402.05969</a>";
-const char* const kPaperB = "Paper B: Silverstein et al. 2026, <a href=\"https://arxiv.org/abs/2601.22257\">arXiv 2601.22257</a>";
-const char* const kOurs = "symbreak (beyond both papers)";
 
 // The plans every scale runs, in order.
 const std::vector<std::string> kPlans = {"residual", "depth", "symmetry", "biases"};
@@ -105,6 +105,30 @@ std::map<std::string, double> load_estimates(const std::string& dir) {
   per_plan.finish();
   o.finish();
   return minutes;
+}
+
+// A file of the source tree (from the working directory when run there, else the configured source).
+std::string source_file(const std::string& relative) {
+  return fs::exists(relative) ? relative : std::string(SYMBREAK_SOURCE_DIR) + "/" + relative;
+}
+
+// <plans dir>/provenance.json: when each plan's rules were fixed, required for every plan.
+std::vector<std::tuple<std::string, std::string, std::string>> load_provenance(const std::string& dir) {
+  const std::string path = dir + "/provenance.json";
+  if (!fs::exists(path)) throw ConfigError(path + ": missing (each plan directory records when its rules were fixed)");
+  const json root = parse_json_text(read_file(path), path);
+  StrictObject top(root, path, "");
+  top.string("description", "");
+  StrictObject plans = top.object("plans");
+  std::vector<std::tuple<std::string, std::string, std::string>> out;
+  for (const std::string& p : kPlans) {
+    const std::string text = plans.string(p, "");
+    if (text.empty()) plans.fail(p, "is missing: say when the " + p + " plan's rules were fixed");
+    out.emplace_back(p, dir + "/" + p + ".json", text);
+  }
+  plans.finish();
+  top.finish();
+  return out;
 }
 
 std::string sweep_dir(const ReproduceOptions& o, const Plan& p) { return o.out_dir + "/sweeps/" + p.name; }
@@ -202,42 +226,6 @@ std::string check_text(const properties::Verdict& v) {
   return v.property + ": " + std::string(properties::to_string(v.status)) + " (" + properties::evidence(v) + ")";
 }
 
-// The verdict of an exact claim: every listed check has its expected status and every prover report
-// its expected verdict.
-ClaimRow exact_claim(const ExactEvidence& e, std::string id, std::string claim, std::string source,
-                     const std::vector<std::pair<std::string, properties::Status>>& checks,
-                     const std::vector<std::pair<const proofs::ProofReport*, proofs::Verdict>>& proofs_expected, std::string ran,
-                     std::vector<std::string> commands) {
-  ClaimRow r;
-  r.id = std::move(id);
-  r.claim = std::move(claim);
-  r.source = std::move(source);
-  r.ran = std::move(ran);
-  r.commands = std::move(commands);
-  bool ok = true;
-  std::string m;
-  for (const auto& [name, want] : checks) {
-    const auto it = e.checks.find(name);
-    if (it == e.checks.end()) {
-      ok = false;
-      continue;
-    }
-    ok = ok && it->second.status == want;
-    m += (m.empty() ? "" : "; ") + check_text(it->second);
-    r.numbers["checks"][name] = {{"status", std::string(properties::to_string(it->second.status))},
-                                 {"cases", it->second.cases},
-                                 {"evidence", properties::evidence(it->second)}};
-  }
-  for (const auto& [report, want] : proofs_expected) {
-    ok = ok && report->last().verdict == want;
-    m += "; prover: " + prover_text(*report);
-    r.numbers["prover"].push_back(prover_text(*report));
-  }
-  r.measurement = m;
-  r.verdict = ok ? Verdict::reproduced : Verdict::not_reproduced;
-  return r;
-}
-
 // ---- figures built from the sweeps' numbers -------------------------------------------------------
 
 std::string inline_svg(const std::string& path) {
@@ -325,24 +313,6 @@ std::string steps_chart(const Plan& plan, const std::string& dir) {
   }
   b.reference_lines = {{static_cast<double>(plan.conditions.front().steps), "budget"}};
   return b.categories.empty() ? "" : figure_svg(bar_chart(b)) + "<p class=\"note\">Whiskers: the fastest and slowest seed.</p>";
-}
-
-ClaimRow sweep_claim(std::string id, std::string claim, std::string source, const ClaimVerdict* v, std::string ran,
-                     std::vector<std::string> commands) {
-  ClaimRow r;
-  r.id = std::move(id);
-  r.claim = std::move(claim);
-  r.source = std::move(source);
-  r.ran = std::move(ran);
-  r.commands = std::move(commands);
-  if (v) {
-    r.verdict = v->verdict;
-    r.measurement = v->measurement;
-    r.numbers = to_json(*v);
-  } else {
-    r.measurement = "(the plan has no such decision rule)";
-  }
-  return r;
 }
 
 // The exact checks took 6 s with 40 models per property on the 2-core machine (2026-12-02); the
@@ -441,74 +411,74 @@ void run_sweeps(const ReproduceOptions& o, const std::vector<Plan>& plans, bool 
   }
 }
 
-// One row per claim of both papers and ours, in the report's order.
-std::vector<ClaimRow> claim_rows(const ExactEvidence& exact, const Sweeps& sw, int exact_cases) {
-  using S = properties::Status;
-  using PV = proofs::Verdict;
-  const std::string cases = std::to_string(exact_cases);
-  std::vector<ClaimRow> claims;
-  claims.push_back(
-      exact_claim(exact, "A1", "No mask and no PE: the next-token prediction is invariant to permutations of tokens 1..n-1",
-                  kPaperA, {{"EQUIV", S::holds}, {"NEXT", S::holds}}, {{&exact.no_mask, PV::proven}},
-                  "EQUIV and NEXT in Exact arithmetic on " + cases + " random models each; the symbolic prover for every weight",
-                  {"symbreak check --property EQUIV,NEXT --arith exact --cases " + cases + " --seed 1",
-                   "symbreak prove --layers 2 --heads 2 --d-model 4 --mask none --pe none --length 6", "symbreak prove --map"}));
-  claims.push_back(exact_claim(
-      exact, "A2",
-      "The causal mask breaks the symmetry, but only from depth 2: a 1-layer causal model stays invariant at the last position",
-      kPaperA, {{"CAUSAL-BREAKS", S::broken_as_expected}, {"CAUSAL-DEPTH1", S::holds}},
-      {{&exact.causal2, PV::refuted}, {&exact.causal1, PV::proven}},
-      "CAUSAL-BREAKS (exact witness) and CAUSAL-DEPTH1 in Exact; the prover at depth 2 (refuted) and depth 1 (proven)",
-      {"symbreak check --property CAUSAL-BREAKS,CAUSAL-DEPTH1 --arith exact --cases " + cases + " --seed 1",
-       "symbreak prove --layers 2 --mask causal --length 6", "symbreak prove --layers 1 --mask causal --length 6"}));
-  claims.push_back(exact_claim(exact, "A3", "Learned PE breaks the symmetry", kPaperA, {{"PE-BREAKS", S::broken_as_expected}},
-                               {{&exact.learned, PV::refuted}}, "PE-BREAKS in Exact (exact witness); the prover with learned PE",
-                               {"symbreak check --property PE-BREAKS --arith exact --cases " + cases + " --seed 1",
-                                "symbreak prove --layers 1 --pe learned --length 6"}));
-  claims.push_back(sweep_claim("A4", "Causal NoPE learns 3-digit addition with the answer reversed", kPaperA,
-                               sw.verdict("symmetry/A4"), "the symmetry plan: causal NoPE, " + sw.seeds("symmetry"),
-                               {sw.command("symmetry")}));
-  claims.push_back(sweep_claim("A5", "Non-causal NoPE fails: it cannot beat the exact Bayes ceiling of position-blind predictors",
-                               kPaperA, sw.verdict("symmetry/A5"),
-                               "the symmetry plan: non-causal NoPE against the ceiling of theorem T7",
-                               {sw.command("symmetry"), "symbreak prove --ceiling addition3"}));
-  claims.push_back(sweep_claim("A6", "Removing enough residual connections prevents convergence", kPaperA,
-                               sw.verdict("residual/C5"),
-                               "the residual plan on a 6-layer causal NoPE model (" + sw.conditions("residual") + "), " +
-                                   sw.seeds("residual") + ", convergence rates with Wilson intervals",
-                               {sw.command("residual")}));
-  claims.push_back(sweep_claim(
-      "A7", "Residual connections keep the vertical slice above position k about token k", kPaperA, sw.verdict("residual/C6"),
-      "the residual plan: CKA diagonality and token retention, trained minus untrained, bootstrap over seeds",
-      {sw.command("residual"), "symbreak analyze RUN_DIR [--at-init]"}));
-  claims.push_back(exact_claim(exact, "B1", "Attention has QK and VO rotational symmetries, and the key bias cancels in softmax",
-                               kPaperB, {{"ROT-QK", S::holds}, {"ROT-VO", S::holds}, {"BIAS-KEY", S::holds}}, {},
-                               "ROT-QK, ROT-VO and BIAS-KEY in Exact arithmetic (exact rotations)",
-                               {"symbreak check --property ROT-QK,ROT-VO,BIAS-KEY --arith exact --cases " + cases + " --seed 1",
-                                "symbreak prove --rotations"}));
-  claims.push_back(exact_claim(
-      exact, "B2", "Unlearned query and value biases break those symmetries", kPaperB,
-      {{"BIAS-QUERY-BREAKS", S::broken_as_expected}, {"BIAS-VALUE-BREAKS", S::broken_as_expected}}, {},
-      "BIAS-QUERY-BREAKS and BIAS-VALUE-BREAKS in Exact (exact witnesses)",
-      {"symbreak check --property BIAS-QUERY-BREAKS,BIAS-VALUE-BREAKS --arith exact --cases " + cases + " --seed 1"}));
-  claims.push_back(sweep_claim("B3", "The biases narrow the gap between SGD with momentum (and ECD) and AdamW", kPaperB,
-                               sw.verdict("biases/B3"),
-                               "the biases plan on a learned-PE causal model (" + sw.conditions("biases") +
-                                   ": optimizers x bias settings), " + sw.seeds("biases") + ", median steps to 99 %",
-                               {sw.command("biases")}));
-  claims.push_back(sweep_claim(
-      "B4", "With the biases, token key directions align with the query-bias direction", kPaperB, sw.verdict("biases/B4"),
-      "the biases plan: cos(mean key of each token, mean b_Q) per head, z against random directions", {sw.command("biases")}));
-  claims.push_back(sweep_claim(
-      "X1", "A 1-layer causal NoPE model cannot beat the Bayes ceiling; a 2-layer one can learn", kOurs, sw.verdict("depth/X1"),
-      "the depth plan: causal NoPE at depths " + sw.conditions("depth") + ", " + sw.seeds("depth") + ", against theorem T7",
-      {sw.command("depth"), "symbreak prove --ceiling addition3"}));
-  claims.push_back(
-      sweep_claim("X2", "A causal mask or PE lets a model represent absolute position linearly; non-causal NoPE cannot", kOurs,
-                  sw.verdict("symmetry/X2"), "the symmetry plan: linear position probes per layer (after Haviv et al. 2022)",
-                  {sw.command("symmetry")}));
+// {cases}, {seeds:PLAN}, {conditions:PLAN} and {command:PLAN} in a claim's texts.
+std::string expand(std::string text, const Sweeps& sw, int exact_cases, const std::string& where) {
+  std::string out;
+  std::size_t at = 0;
+  while (true) {
+    const std::size_t open = text.find('{', at);
+    if (open == std::string::npos) break;
+    const std::size_t close = text.find('}', open);
+    if (close == std::string::npos) throw ConfigError(where + ": an unclosed '{' in \"" + text + "\"");
+    out += text.substr(at, open - at);
+    const std::string key = text.substr(open + 1, close - open - 1);
+    const std::size_t colon = key.find(':');
+    const std::string what = key.substr(0, colon), plan = colon == std::string::npos ? "" : key.substr(colon + 1);
+    if (key == "cases") out += std::to_string(exact_cases);
+    else if (what == "seeds" && !plan.empty()) out += sw.seeds(plan);
+    else if (what == "conditions" && !plan.empty()) out += sw.conditions(plan);
+    else if (what == "command" && !plan.empty()) out += sw.command(plan);
+    else
+      throw ConfigError(where + ": {" + key + "} is not a placeholder (allowed: {cases}, {seeds:PLAN}, {conditions:PLAN}, {command:PLAN})");
+    at = close + 1;
+  }
+  return out + text.substr(at);
+}
 
-  return claims;
+// One row per claim of claims.json, in its order.
+std::vector<ClaimRow> claim_rows(const ClaimsFile& file, const ExactEvidence& exact, const Sweeps& sw, int exact_cases) {
+  const std::map<std::string, const proofs::ProofReport*> reports = {
+      {"no_mask", &exact.no_mask}, {"causal1", &exact.causal1}, {"causal2", &exact.causal2}, {"learned", &exact.learned}};
+  std::vector<ClaimRow> rows;
+  for (const ClaimSpec& c : file.claims) {
+    const std::string where = file.path + ": claim " + c.id;
+    ClaimRow r;
+    r.id = c.id;
+    r.kind = c.kind;
+    r.claim = expand(c.statement, sw, exact_cases, where);
+    r.source = file.sources.at(c.source);
+    r.ran = expand(c.ran, sw, exact_cases, where);
+    for (const std::string& cmd : c.commands) r.commands.push_back(expand(cmd, sw, exact_cases, where));
+    if (!c.plan.empty()) {
+      const ClaimVerdict* v = sw.verdict(c.plan + "/" + c.rule);
+      if (!v) throw ConfigError(where + ": the " + c.plan + " plan has no decision rule \"" + c.rule + "\"");
+      r.verdict = v->verdict;
+      r.measurement = v->measurement;
+      r.numbers = to_json(*v);
+      rows.push_back(std::move(r));
+      continue;
+    }
+    // Exact evidence: every check has its expected status and every prover report its verdict.
+    bool ok = true;
+    for (const auto& [name, want] : c.checks) {
+      const auto it = exact.checks.find(name);
+      if (it == exact.checks.end()) throw ConfigError(where + ": the exact evidence has no property " + name);
+      ok = ok && properties::to_string(it->second.status) == want;
+      r.measurement += (r.measurement.empty() ? "" : "; ") + check_text(it->second);
+      r.numbers["checks"][name] = {{"status", std::string(properties::to_string(it->second.status))},
+                                   {"cases", it->second.cases},
+                                   {"evidence", properties::evidence(it->second)}};
+    }
+    for (const auto& [name, want] : c.prover) {
+      const proofs::ProofReport& report = *reports.at(name);
+      ok = ok && proofs::to_string(report.last().verdict) == want;
+      r.measurement += "; prover: " + prover_text(report);
+      r.numbers["prover"].push_back(prover_text(report));
+    }
+    r.verdict = ok ? Verdict::reproduced : Verdict::not_reproduced;
+    rows.push_back(std::move(r));
+  }
+  return rows;
 }
 
 // Per-claim details: the figures and tables behind each verdict.
@@ -555,6 +525,15 @@ ReproduceResult reproduce(const ReproduceOptions& o, const std::function<void(co
 
   std::vector<Plan> plans;
   for (const auto& name : kPlans) plans.push_back(load_plan(scale.dir + "/" + name + ".json"));
+  // The claims and the plans' provenance are read (and refused) before anything runs.
+  const ClaimsFile claims = load_claims(o.claims_file.empty() ? source_file("experiments/claims.json") : o.claims_file);
+  for (const ClaimSpec& c : claims.claims) {
+    if (c.plan.empty()) continue;
+    const Plan& p = plans[static_cast<std::size_t>(std::find(kPlans.begin(), kPlans.end(), c.plan) - kPlans.begin())];
+    if (!p.decision.is_object() || !p.decision.contains(c.rule))
+      throw ConfigError(claims.path + ": claim " + c.id + " names the rule \"" + c.rule + "\", which " + p.path + " does not have");
+  }
+  auto provenance = load_provenance(scale.dir);
   ExactEvidence exact;
   if (root) exact = exact_evidence(o, scale.exact_cases, log);
   run_sweeps(o, plans, root, log);
@@ -562,13 +541,14 @@ ReproduceResult reproduce(const ReproduceOptions& o, const std::function<void(co
   if (!root) return result;
 
   const Sweeps sweeps(o, std::move(plans));
-  result.claims = claim_rows(exact, sweeps, scale.exact_cases);
+  result.claims = claim_rows(claims, exact, sweeps, scale.exact_cases);
   const auto sections = claim_sections(exact, sweeps);
   result.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const json env = environment(o, result.wall_seconds);
   json claims_json = {{"environment", env}, {"claims", json::array()}};
   for (const ClaimRow& c : result.claims)
     claims_json["claims"].push_back({{"id", c.id},
+                                     {"kind", std::string(to_string(c.kind))},
                                      {"claim", c.claim},
                                      {"verdict", to_string(c.verdict)},
                                      {"ran", c.ran},
@@ -578,82 +558,113 @@ ReproduceResult reproduce(const ReproduceOptions& o, const std::function<void(co
   result.report = o.out_dir + "/report.html";
   result.claims_json = o.out_dir + "/claims.json";
   write_file_atomically(result.claims_json, claims_json.dump(2) + "\n");
-  write_file_atomically(result.report, report_html(result.claims, env, sections));
+  ReportInput report{result.claims, env, sections, claims.kinds, std::move(provenance), o.scale == "quick"};
+  write_file_atomically(result.report, report_html(report));
   return result;
 }
 
-std::string report_html(const std::vector<ClaimRow>& claims, const json& env,
-                        const std::vector<std::pair<std::string, std::string>>& sections) {
-  std::ostringstream h;
-  h << R"(<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>symbreak: the papers' claims, reproduced</title>
-<style>
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1400px; color: #222; line-height: 1.4; }
-table { border-collapse: collapse; margin: 1em 0; }
-th, td { border: 1px solid #ccc; padding: 0.35em 0.6em; vertical-align: top; text-align: left; }
-th { background: #f3f3f3; }
-td.verdict { font-weight: bold; white-space: nowrap; }
-.reproduced { background: #d8f0d8; color: #145214; }
-.not-reproduced { background: #f6d5d5; color: #7a1010; }
-.inconclusive { background: #fbefc6; color: #6b4d00; }
-.not-run { background: #e6e6e6; color: #555; }
-section { border-top: 2px solid #ddd; margin-top: 2em; padding-top: 0.5em; }
-pre { background: #f6f6f6; padding: 0.6em; overflow-x: auto; }
-.figure { overflow-x: auto; margin: 1em 0; }
-.figure svg { max-width: 100%; height: auto; }
-table.small td, table.small th { padding: 0.1em 0.4em; font-size: 0.85em; }
-.note { color: #555; font-size: 0.9em; }
-</style></head><body>
-<h1>symbreak: the papers' claims, reproduced</h1>
-)";
-  h << "<p>Scale <b>" << html_escape(env.value("scale", "")) << "</b>, " << html_escape(env.value("date", "")) << ", wall time "
-    << static_cast<long>(env.value("wall_seconds", 0.0)) << " s (this invocation; with --resume, runs finished earlier are reused"
-    << " and their time is not counted). Verdicts: <b>reproduced</b> (every interval on the claimed side of its "
-    << "threshold), <b>not reproduced</b> (some interval on the other side), <b>inconclusive</b> (an interval straddles its "
-       "threshold). "
-    << "Thresholds and seeds were fixed in the plan files before the runs.</p>\n";
-  h << "<table id=\"claims\"><thead><tr><th>claim</th><th>source</th><th>what we ran</th><th>measurement (with interval)</th>"
-       "<th>verdict</th><th>evidence</th></tr></thead><tbody>\n";
-  for (const ClaimRow& c : claims) {
-    std::string cls = to_string(c.verdict);
-    for (char& ch : cls)
-      if (ch == ' ') ch = '-';
-    h << "<tr class=\"claim\" data-claim=\"" << c.id << "\"><td><b>" << c.id << ".</b> " << html_escape(c.claim) << "</td><td>"
-      << c.source << "</td><td>" << html_escape(c.ran) << "</td><td>" << html_escape(c.measurement) << "</td><td class=\"verdict "
-      << cls << "\">" << to_string(c.verdict) << "</td><td><a href=\"#" << c.id << "\">details</a></td></tr>\n";
+namespace {
+
+using Mustache = kainjow::mustache::mustache;
+using Data = kainjow::mustache::data;
+
+Data list() { return Data(Data::type::list); }
+
+std::string number_text(const json& k, const char* key) {
+  if (!k.contains(key) || k[key].is_null()) return "—";
+  return text::shortest(k[key].get<double>());
+}
+
+}  // namespace
+
+std::string report_html(const ReportInput& in) {
+  Mustache page{std::string(kReportTemplate)};
+  if (!page.is_valid()) throw std::logic_error("report template: " + page.error_message());
+  Data d;
+  d.set("scale", in.environment.value("scale", ""));
+  d.set("date", in.environment.value("date", ""));
+  d.set("wall_seconds", std::to_string(static_cast<long>(in.environment.value("wall_seconds", 0.0))));
+  d.set("indicative", in.indicative ? Data::type::bool_true : Data::type::bool_false);
+  Data provenance = list();
+  for (const auto& [plan, path, text] : in.provenance) {
+    Data row;
+    row.set("plan", plan);
+    row.set("path", path);
+    row.set("text", text);
+    provenance.push_back(row);
   }
-  h << "</tbody></table>\n";
-  for (const ClaimRow& c : claims) {
-    h << "<section id=\"" << c.id << "\"><h2>" << c.id << ". " << html_escape(c.claim)
-      << "</h2>\n<p><b>Verdict: " << to_string(c.verdict) << ".</b> " << html_escape(c.measurement) << "</p>\n";
-    if (c.numbers.contains("checks") && c.numbers["checks"].is_array() && !c.numbers["checks"].empty()) {
-      h << "<table class=\"small\"><tr><th>check</th><th>estimate</th><th>95 % "
-           "interval</th><th>threshold</th><th>wants</th></tr>";
-      for (const json& k : c.numbers["checks"]) {
-        const auto num = [&](const char* key) {
-          if (!k.contains(key) || k[key].is_null()) return std::string("—");
-          char b[32];
-          std::snprintf(b, sizeof b, "%.4g", k[key].get<double>());
-          return std::string(b);
-        };
-        h << "<tr><td>" << html_escape(k.value("name", "")) << "</td><td>" << num("estimate") << "</td><td>[" << num("lo") << ", "
-          << num("hi") << "]</td><td>" << num("threshold") << "</td><td>" << html_escape(k.value("wants", "")) << "</td></tr>";
-      }
-      h << "</table>\n";
+  d.set("provenance", provenance);
+  // One table per kind of claim, in the claims file's order of kinds.
+  Data kinds = list();
+  for (const auto& [kind, description] : in.kinds) {
+    Data rows = list();
+    for (const ClaimRow& c : in.claims) {
+      if (c.kind != kind) continue;
+      std::string cls = to_string(c.verdict);
+      std::replace(cls.begin(), cls.end(), ' ', '-');
+      Data row;
+      row.set("id", c.id);
+      row.set("statement", c.claim);
+      row.set("source", c.source);
+      row.set("ran", c.ran);
+      row.set("measurement", c.measurement);
+      row.set("verdict", to_string(c.verdict));
+      row.set("verdict_class", cls);
+      row.set("indicative", in.indicative && kind == ClaimKind::empirical ? Data::type::bool_true : Data::type::bool_false);
+      rows.push_back(row);
     }
-    for (const auto& [id, html] : sections)
-      if (id == c.id) h << html << "\n";
-    h << "<p>Rerun this piece:</p><pre>";
-    for (const auto& cmd : c.commands) h << html_escape(cmd) << "\n";
-    h << "</pre>\n<details><summary>every number</summary><pre>" << html_escape(c.numbers.dump(1))
-      << "</pre></details></section>\n";
+    if (rows.is_empty_list()) continue;
+    Data k;
+    k.set("kind", std::string(to_string(kind)));
+    k.set("title", kind == ClaimKind::exact            ? "Exact claims: proved or refuted"
+                   : kind == ClaimKind::implementation ? "Implementation checks: guaranteed by a theorem"
+                                                       : "Empirical claims: decided by the plans' rules");
+    k.set("description", description);
+    k.set("rows", rows);
+    kinds.push_back(k);
   }
-  h << "<section id=\"environment\"><h2>Environment</h2><table>";
-  for (const auto& [k, v] : env.items())
-    h << "<tr><th>" << html_escape(k) << "</th><td>" << html_escape(v.is_string() ? v.get<std::string>() : v.dump())
-      << "</td></tr>";
-  h << "</table></section>\n</body></html>\n";
-  return h.str();
+  d.set("kinds", kinds);
+  Data sections = list();
+  for (const ClaimRow& c : in.claims) {
+    Data sec;
+    sec.set("id", c.id);
+    sec.set("statement", c.claim);
+    sec.set("verdict", to_string(c.verdict));
+    sec.set("measurement", c.measurement);
+    Data checks = list();
+    if (c.numbers.contains("checks") && c.numbers["checks"].is_array())
+      for (const json& k : c.numbers["checks"]) {
+        Data row;
+        row.set("name", k.value("name", ""));
+        row.set("estimate", number_text(k, "estimate"));
+        row.set("lo", number_text(k, "lo"));
+        row.set("hi", number_text(k, "hi"));
+        row.set("threshold", number_text(k, "threshold"));
+        row.set("wants", k.value("wants", ""));
+        checks.push_back(row);
+      }
+    sec.set("has_checks", checks.is_empty_list() ? Data::type::bool_false : Data::type::bool_true);
+    sec.set("checks", checks);
+    std::string figures;
+    for (const auto& [id, html] : in.sections)
+      if (id == c.id) figures += html + "\n";
+    sec.set("figures", figures);
+    Data commands = list();
+    for (const std::string& cmd : c.commands) commands.push_back(Data(cmd));
+    sec.set("commands", commands);
+    sec.set("numbers", c.numbers.dump(1));
+    sections.push_back(sec);
+  }
+  d.set("sections", sections);
+  Data environment = list();
+  for (const auto& [key, value] : in.environment.items()) {
+    Data row;
+    row.set("key", key);
+    row.set("value", value.is_string() ? value.get<std::string>() : value.dump());
+    environment.push_back(row);
+  }
+  d.set("environment", environment);
+  return page.render(d);
 }
 
 }  // namespace symbreak::experiments

@@ -14,9 +14,11 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "symbreak/experiments/sweep.hpp"
+#include "symbreak/reproduce/claims.hpp"
 #include "symbreak/experiments/verdicts.hpp"
 
 namespace symbreak::experiments {
@@ -30,6 +32,7 @@ struct ReproduceOptions {
   bool resume = false;       // reuse DIR's finished runs (otherwise DIR must be new or empty)
   int exact_cases = 0;       // models per exact property (0: by scale)
   std::string worker;        // the symbreak executable for the sweeps
+  std::string claims_file;   // default: experiments/claims.json of the source tree
   std::string command_line;  // how this reproduction was started (recorded in the report)
   MpiSession* mpi = nullptr;
 };
@@ -37,6 +40,7 @@ struct ReproduceOptions {
 // One row of the claims table.
 struct ClaimRow {
   std::string id, claim, source, ran, measurement, evidence;
+  ClaimKind kind = ClaimKind::empirical;
   Verdict verdict = Verdict::not_run;
   std::vector<std::string> commands;  // to rerun this piece
   nlohmann::json numbers;
@@ -56,8 +60,16 @@ struct ReproduceResult {
 // non-empty DIR without --resume).
 ReproduceResult reproduce(const ReproduceOptions& options, const std::function<void(const std::string&)>& log);
 
-// The report from claims (used by reproduce; exposed for tests).
-std::string report_html(const std::vector<ClaimRow>& claims, const nlohmann::json& environment,
-                        const std::vector<std::pair<std::string, std::string>>& sections);
+// The report (used by reproduce; exposed for tests): a table per kind of claim, then each claim's
+// section with its checks, figures and commands, rendered from report.html.mustache.
+struct ReportInput {
+  const std::vector<ClaimRow>& claims;
+  const nlohmann::json& environment;
+  const std::vector<std::pair<std::string, std::string>>& sections;  // (claim id, figures' HTML)
+  const std::vector<std::pair<ClaimKind, std::string>>& kinds;       // each kind's description, in order
+  std::vector<std::tuple<std::string, std::string, std::string>> provenance;  // (plan, path, when its rules were fixed)
+  bool indicative = false;  // quick scale: the empirical verdicts are labelled indicative
+};
+std::string report_html(const ReportInput& input);
 
 }  // namespace symbreak::experiments
