@@ -26,7 +26,7 @@ Action register_sweep(CLI::App& app, int* argc, char*** argv) {
     std::string plan, out;
     int jobs = 1;
     std::optional<int> threads;
-    bool status = false, quiet = false;
+    bool status = false, quiet = false, markdown = false;
   };
   auto f = std::make_shared<Flags>();
   CLI::App* cmd = app.add_subcommand(
@@ -37,10 +37,17 @@ Action register_sweep(CLI::App& app, int* argc, char*** argv) {
   cmd->add_option("--threads", f->threads, "Threads per run (default: this host's cores / (jobs x ranks on the host))")
       ->check(CLI::Range(1, 256));
   cmd->add_flag("--status", f->status, "Print progress and the results table (Wilson 95 % intervals) from the ledger, and exit");
+  cmd->add_flag("--markdown", f->markdown,
+                "Print results.md as the ledger gives it now (the tables the READMEs quote), and exit")
+      ->excludes("--status");
   cmd->add_flag("--quiet", f->quiet, "No progress output");
   return [f, argc, argv]() {
     if (f->status) {
       std::cout << experiments::sweep_status(f->plan, f->out);
+      return 0;
+    }
+    if (f->markdown) {
+      std::cout << experiments::sweep_markdown(f->plan, f->out);
       return 0;
     }
     experiments::SweepOptions o;
