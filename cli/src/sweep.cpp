@@ -26,7 +26,7 @@ Action register_sweep(CLI::App& app, int* argc, char*** argv) {
     std::string plan, out;
     int jobs = 1;
     std::optional<int> threads;
-    bool status = false, quiet = false, markdown = false;
+    bool status = false, quiet = false, markdown = false, tables = false;
   };
   auto f = std::make_shared<Flags>();
   CLI::App* cmd = app.add_subcommand(
@@ -40,10 +40,19 @@ Action register_sweep(CLI::App& app, int* argc, char*** argv) {
   cmd->add_flag("--markdown", f->markdown,
                 "Print results.md as the ledger gives it now (the tables the READMEs quote), and exit")
       ->excludes("--status");
+  cmd->add_flag("--rewrite-tables", f->tables,
+                "Rewrite results.json and results.md from the ledger (after a rule's code changed), and exit")
+      ->excludes("--status")
+      ->excludes("--markdown");
   cmd->add_flag("--quiet", f->quiet, "No progress output");
   return [f, argc, argv]() {
     if (f->status) {
       std::cout << experiments::sweep_status(f->plan, f->out);
+      return 0;
+    }
+    if (f->tables) {
+      experiments::write_sweep_tables(experiments::load_plan(f->plan), f->out);
+      std::cout << "rewrote " << f->out << "/results.json and results.md from the ledger\n";
       return 0;
     }
     if (f->markdown) {

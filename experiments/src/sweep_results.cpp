@@ -227,7 +227,7 @@ std::string sweep_markdown(const std::string& plan_path, const std::string& out_
   return results_markdown(plan, runs, summarize(plan, runs), evaluate_plan(plan, out_dir));
 }
 
-void write_sweep_results(const Plan& plan, const std::string& out_dir) {
+void write_sweep_tables(const Plan& plan, const std::string& out_dir) {
   const std::string db = out_dir + "/ledger.sqlite";
   if (!fs::exists(db)) return;
   std::vector<RunRecord> runs;
@@ -241,7 +241,14 @@ void write_sweep_results(const Plan& plan, const std::string& out_dir) {
   const auto verdicts = evaluate_plan(plan, out_dir);
   write_file_atomically(out_dir + "/results.json", results_json(plan, runs, summaries, verdicts, bookkeeping).dump(2) + "\n");
   write_file_atomically(out_dir + "/results.md", results_markdown(plan, runs, summaries, verdicts));
-  write_convergence_chart(plan, summaries, out_dir);
+}
+
+void write_sweep_results(const Plan& plan, const std::string& out_dir) {
+  const std::string db = out_dir + "/ledger.sqlite";
+  if (!fs::exists(db)) return;
+  write_sweep_tables(plan, out_dir);
+  const std::vector<RunRecord> runs = Ledger(db, true).runs();
+  write_convergence_chart(plan, summarize(plan, runs), out_dir);
   write_curves_chart(plan, runs, out_dir);
   write_pearson_grids(plan, runs, out_dir);
 }

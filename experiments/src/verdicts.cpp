@@ -177,12 +177,17 @@ std::vector<int> ablated_blocks(const PlanCondition& c) {
 struct SliceNumbers {
   double D = kNaN, retention = kNaN;
 };
+// Every pair (l, l+1) of the blocks counts, trained and untrained alike, so both means are over the
+// same pair set: a pair whose D is undefined (a collapsed slot: no variance to correlate) counts as
+// D = 1, no diagonal structure. (The first version skipped such pairs, so where all-off seed 3
+// collapsed its trained and untrained means were taken over different pairs.)
 SliceNumbers slice_numbers(const json& a, const std::vector<int>& blocks) {
   std::vector<double> Ds, Rs;
   for (int l : blocks) {
+    double D = 1.0;  // collapsed or absent: no structure
     for (const json& p : a["pairs"])
-      if (p["from"] == l && p["to"] == l + 1 && !p["diagonality_index"].is_null())
-        Ds.push_back(p["diagonality_index"].get<double>());
+      if (p["from"] == l && p["to"] == l + 1 && !p["diagonality_index"].is_null()) D = p["diagonality_index"].get<double>();
+    Ds.push_back(D);
     const json& r = a["retention"][static_cast<std::size_t>(l + 1)]["own_token"];
     if (!r.is_null()) Rs.push_back(r.get<double>());
   }

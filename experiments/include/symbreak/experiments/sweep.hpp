@@ -166,6 +166,8 @@ std::string sweep_status(const std::string& plan_path, const std::string& out_di
 // Writes results.json, results.md and the summary figures (convergence rates, learning curves) of a
 // ledger. Called at the end of a sweep; safe to call at any time.
 void write_sweep_results(const Plan& plan, const std::string& out_dir);
+// results.json and results.md only (no figures), from the ledger and the runs' files.
+void write_sweep_tables(const Plan& plan, const std::string& out_dir);
 // results.md as the ledger in out_dir gives it now, without writing anything: the committed tables are
 // checked against it, and `symbreak sweep --markdown` prints it for the READMEs.
 std::string sweep_markdown(const std::string& plan_path, const std::string& out_dir);
