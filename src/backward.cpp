@@ -89,8 +89,11 @@ void attention_head_backward(Tensor<T>& dq, Tensor<T>& dk, Tensor<T>& dv, const 
     const T* p = weights.row(i);
     const T* dO = dout.row(i);
     // dP_ij = dO_i · v_j, and dv_j += P_ij dO_i
+    // Keys with P_ij = 0 (masked) are skipped: they contribute exactly nothing, and in floats their
+    // values may not be finite (0 · NaN = NaN would leak into every gradient of the row).
     T weighted(0);
     for (int j = 0; j < nk; ++j) {
+      if (p[j] == T(0)) continue;
       T dot(0);
       for (int c = 0; c < dvw; ++c) {
         dot += dO[c] * v(j, c);
@@ -101,6 +104,7 @@ void attention_head_backward(Tensor<T>& dq, Tensor<T>& dk, Tensor<T>& dv, const 
     }
     // dS_ij = P_ij (dP_ij - Σ_k P_ik dP_ik); keys the query cannot see have P_ij = 0 and get nothing.
     for (int j = 0; j < nk; ++j) {
+      if (p[j] == T(0)) continue;
       const T dscore = p[j] * (dp[j] - weighted) * scale;
       if (dscore == T(0)) continue;
       for (int c = 0; c < dh; ++c) {

@@ -1,5 +1,7 @@
 #include "symbreak/layers.hpp"
 
+#include <type_traits>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -115,7 +117,20 @@ void attention_head_forward(Tensor<T>& out, Tensor<T>& weights, const Tensor<T>&
     for (int j = 0; j < k.rows; ++j) row.data[j] = s[j] * scale;
     softmax_row(s, row.data.data(), k.rows, mask, i);
   }
-  gemm(out, weights, v);  // (n_q, dv)
+  if constexpr (std::is_floating_point_v<T>) {
+    // out_i = Σ over visible j of weights_ij · v_j. In floats a masked key must add nothing even when
+    // its value is NaN or inf (0 · NaN = NaN in a GEMM over every key; pytorch#101967 is that bug).
+    out.resize(q.rows, v.cols);
+    out.zero();
+    for (int i = 0; i < q.rows; ++i)
+      for (int j = 0; j < k.rows; ++j) {
+        if (!mask.visible(i, j)) continue;
+        const T w = weights(i, j);
+        for (int c = 0; c < v.cols; ++c) out(i, c) += w * v(j, c);
+      }
+  } else {
+    gemm(out, weights, v);  // (n_q, dv); exact and symbolic products by zero are zero
+  }
 }
 
 template <class T>

@@ -24,18 +24,19 @@ TEST(CliValidate, CorrectBuiltinPassesWithReports) {
   const CliResult r = run_cli("validate --builtin tiled:8:8 --cases 6 --json " + json + " --junit " + junit + " --html " + html);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   for (const char* p : {"REFERENCE", "KV-PERM", "Q-PERM", "CAUSAL", "MASK", "CONVEX", "HEADS", "BATCH", "ROBUST", "DETERMINISM",
+                        "MASKED-INDEPENDENCE",
                         "BWD-REFERENCE", "BWD-CAUSAL", "BWD-MASK", "BWD-ROWSUM", "BWD-ROBUST", "BWD-DETERMINISM"})
     EXPECT_THAT(r.output, HasSubstr(p));
   EXPECT_THAT(r.output, HasSubstr("and its gradients"));
   EXPECT_THAT(r.output, HasSubstr("all properties pass"));
   const auto j = nlohmann::json::parse(slurp(json));
   EXPECT_EQ(j["passed"], true);
-  EXPECT_EQ(j["verdicts"].size(), 16u);
+  EXPECT_EQ(j["verdicts"].size(), 17u);
   const auto root = XmlReader(slurp(junit)).parse();
   ASSERT_EQ(root->name, "testsuites");
   const auto suites = root->all("testsuite");
   ASSERT_EQ(suites.size(), 1u);
-  EXPECT_EQ(suites[0]->all("testcase").size(), 16u);
+  EXPECT_EQ(suites[0]->all("testcase").size(), 17u);
   for (const auto* c : suites[0]->all("testcase"))
     for (const char* a : {"name", "classname", "time"}) EXPECT_TRUE(c->attributes.count(a)) << a;
   const std::string page = slurp(html);

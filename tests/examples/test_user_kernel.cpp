@@ -28,7 +28,8 @@ struct TwoPassKernel {
         float* out = p.out + (static_cast<std::size_t>(bh) * p.n_q + i) * p.d_v;
         for (int c = 0; c < p.d_v; ++c) {
           float acc = 0;
-          for (int j = 0; j < p.n_k; ++j) acc += s[j] * p.v[(static_cast<std::size_t>(bh) * p.n_k + j) * p.d_v + c];
+          for (int j = 0; j < p.n_k; ++j)  // a masked key (weight 0) adds nothing, even a NaN value (MASKED-INDEPENDENCE)
+            if (s[j] != 0.0f) acc += s[j] * p.v[(static_cast<std::size_t>(bh) * p.n_k + j) * p.d_v + c];
           out[c] = acc / sum;
         }
       }

@@ -89,7 +89,10 @@ int FORWARD_NAME(const symbreak_attention_problem* p) {
       for (int i = 0; i < nq; ++i)
         for (int c = 0; c < dv; ++c) {
           ACC_T acc = 0;
-          for (int j = 0; j < keys; ++j) acc += (ACC_T)(w[(size_t)i * keys + j] * v[(size_t)j * dv + c]);
+          for (int j = 0; j < keys; ++j) {
+            if (w[(size_t)i * keys + j] == 0.0f) continue; /* a masked key adds nothing, even a NaN value */
+            acc += (ACC_T)(w[(size_t)i * keys + j] * v[(size_t)j * dv + c]);
+          }
           out[(size_t)i * dv + c] = (float)acc;
         }
     }

@@ -4,6 +4,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <sstream>
@@ -229,7 +230,7 @@ TEST(Capabilities, AbiVersionOnePluginsKeepWorking) {
   const OpReport r = run_suite(*kernel, options(4, 8));
   EXPECT_TRUE(r.passed()) << killers(r);
   EXPECT_EQ(verdict(r, "REFERENCE").status, VerdictStatus::pass);
-  EXPECT_EQ(r.verdicts.size(), 10u);  // the backward properties need a backward pass
+  EXPECT_EQ(r.verdicts.size(), 11u);  // the 11 forward properties; the backward ones need a backward pass
   ValidateOptions o = options(4, 8);
   o.properties = {"BWD-REFERENCE"};
   EXPECT_EQ(run_suite(*kernel, o).verdicts[0].status, VerdictStatus::not_applicable);
@@ -514,6 +515,44 @@ TEST(Determinism, ANondeterministicBackwardDeclaredDeterministicIsRejectedOnEver
   parsed.apply({"deterministic"}, "--supports");
   EXPECT_TRUE(parsed.deterministic);
   EXPECT_THAT(parsed.words(), HasSubstr("deterministic"));
+}
+
+// MASKED-INDEPENDENCE: nothing may flow from a masked key. PyTorch 1.13 (Debian's libtorch) lets a NaN
+// in a masked value row through (pytorch#101967) and turns a masked score that overflowed to +inf into
+// NaN; its builtins declare masked-finite, so they are held to the finite poisons only.
+TEST(MaskedIndependence, LibtorchLetsMaskedNaNThroughUnlessDeclaredFinite) {
+  const auto names = builtin_kernel_names();
+  if (std::find(names.begin(), names.end(), "torch-sdpa") == names.end()) GTEST_SKIP() << "built without libtorch";
+  auto kernel = builtin_kernel("torch-sdpa", 20);
+  ValidateOptions o = options(1, 20);
+  o.properties = {"MASKED-INDEPENDENCE"};
+  o.failure_dir.clear();
+  EXPECT_TRUE(kernel->capabilities().masked_finite);
+  EXPECT_TRUE(run_suite(*kernel, o).passed());
+  Capabilities strict = kernel->declared();
+  strict.masked_finite = false;
+  kernel->override_capabilities(strict);
+  const OpReport r = run_suite(*kernel, o);
+  ASSERT_FALSE(r.passed());
+  EXPECT_THAT(first_failure(r)->message, HasSubstr("masked keys poisoned with"));
+  std::printf("[ finding  ] libtorch 1.13 SDPA without masked-finite: %s\n", first_failure(r)->message.c_str());
+}
+
+TEST(MaskedIndependence, TheWordParsesAndCorrectKernelsPassWithEveryPoison) {
+  Capabilities c;
+  c.apply({"masked-finite"}, "--supports");
+  EXPECT_TRUE(c.masked_finite);
+  EXPECT_THAT(c.words(), HasSubstr("masked-finite"));
+  for (const std::string& name : {"correct_naive", "correct_online", "correct_causal_only"}) {
+    auto kernel = plugin_kernel(plugin(name), 20);
+    for (std::uint64_t seed = 1; seed <= 5; ++seed) {
+      ValidateOptions o = options(seed, 20);
+      o.properties = {"MASKED-INDEPENDENCE"};
+      o.failure_dir.clear();
+      const OpReport r = run_suite(*kernel, o);
+      EXPECT_TRUE(r.passed()) << name << " seed " << seed << ": " << (first_failure(r) ? first_failure(r)->message : "");
+    }
+  }
 }
 
 // A backward failure on an input where the forward pass already fails is reported as inherited.

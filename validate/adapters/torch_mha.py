@@ -75,7 +75,10 @@ def main():
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     run = functional if args.mode == "functional" else multihead
-    print("symbreak-exec 1 backward" + ("" if args.mode == "functional" else " dv=dhead scale=default"), flush=True)
+    # masked-finite: PyTorch 1.13 multiplies masked value rows by their zero weight, so a NaN there
+    # reaches the output (pytorch#101967); MASKED-INDEPENDENCE then uses finite poisons only.
+    print("symbreak-exec 1 backward masked-finite" + ("" if args.mode == "functional" else " dv=dhead scale=default"),
+          flush=True)
 
     def save(directory, name, tensor):
         tmp = os.path.join(directory, name + ".tmp.npy")

@@ -73,7 +73,8 @@ std::string Capabilities::text() const {
   std::string s = "masks " + (masks.empty() ? std::string("(none supported)") : masks) + "; " +
                   (cross ? "n_q != n_k" : "n_q == n_k only") + "; " + (any_scale ? "any scale" : "scale 1/sqrt(d_head) only") +
                   "; " + (dv_differs ? "d_v != d_head" : "d_v == d_head only") + "; " +
-                  (backward ? "forward and backward" : "forward only") + (deterministic ? "; deterministic" : "");
+                  (backward ? "forward and backward" : "forward only") + (deterministic ? "; deterministic" : "") +
+                  (masked_finite ? "; masked K/V assumed finite" : "");
   const auto limit = [&s](const char* name, int v) {
     if (v > 0) s += "; " + std::string(name) + " <= " + std::to_string(v);
   };
@@ -90,7 +91,7 @@ std::string Capabilities::words() const {
     if (supports(m)) masks += (masks.empty() ? "" : ",") + std::string(to_string(m));
   std::string s = masks + (cross ? " cross" : " square") + (any_scale ? " scale=any" : " scale=default") +
                   (dv_differs ? " dv=any" : " dv=dhead") + (backward ? " backward" : " no-backward") +
-                  (deterministic ? " deterministic" : "");
+                  (deterministic ? " deterministic" : "") + (masked_finite ? " masked-finite" : "");
   for (const auto& [name, v] : {std::pair{"max-batch", max_batch}, {"max-heads", max_heads}, {"max-n", max_n}, {"max-d", max_d}})
     if (v > 0) s += " " + std::string(name) + "=" + std::to_string(v);
   return s;
@@ -116,7 +117,7 @@ void Capabilities::apply(const std::vector<std::string>& words, std::string_view
   const auto fail = [&](const std::string& word, const std::string& why) {
     throw std::invalid_argument(std::string(source) + ": \"" + word + "\" " + why +
                                 " (allowed: none, causal, explicit, square, cross, scale=default, scale=any, dv=dhead, dv=any, "
-                                "backward, no-backward, deterministic, max-batch=N, max-heads=N, max-n=N, max-d=N)");
+                                "backward, no-backward, deterministic, masked-finite, max-batch=N, max-heads=N, max-n=N, max-d=N)");
   };
   for (const std::string& w : words) {
     if (w == "none" || w == "causal" || w == "explicit") {
@@ -132,6 +133,7 @@ void Capabilities::apply(const std::vector<std::string>& words, std::string_view
     else if (w == "backward") backward = true;
     else if (w == "no-backward") backward = false;
     else if (w == "deterministic") deterministic = true;
+    else if (w == "masked-finite") masked_finite = true;
     else if (w.starts_with("max-")) {
       const std::size_t eq = w.find('=');
       if (eq == std::string::npos) fail(w, "needs a value");

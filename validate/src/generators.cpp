@@ -187,7 +187,7 @@ rc::Gen<OpCase> case_gen(const OpProperty& p, const Capabilities& caps) {
                       : name == "HEADS"  ? op.heads
                       : name == "BATCH"  ? op.batch
                                          : 0;
-    const bool causal_change = name == "CAUSAL" || name == "BWD-CAUSAL";
+    const bool causal_change = name == "CAUSAL" || name == "BWD-CAUSAL" || (name == "MASKED-INDEPENDENCE" && op.causal);
     const int positions = causal_change ? std::max(1, op.n_k - 1) : op.n_k;
     return rc::gen::map(rc::gen::tuple(gen::permutation(count, count), rc::gen::inRange(0, positions),
                                        rc::gen::inRange<std::uint32_t>(0, 1u << 31)),

@@ -226,6 +226,10 @@ class IsolatedKernel final : public Kernel {
     }
     load_status_ = h.status;
     declared_ = Capabilities::from_abi(h.caps, h.has_backward != 0);
+    if (path_.empty()) {  // a built-in declares in C++, with the words the version-1 caps struct cannot carry
+      declared_.deterministic = builtin_.capabilities.deterministic;
+      declared_.masked_finite = builtin_.capabilities.masked_finite;
+    }
     if (h.status != 0) {
       load_error_ = h.message;
       stop();

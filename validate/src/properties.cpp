@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "symbreak/rng.hpp"
+#include "symbreak/text.hpp"
 #include "symbreak/validate/reference.hpp"
 
 namespace symbreak::validate {
@@ -439,6 +440,81 @@ OpOutcome check_bwd_determinism(Kernel& f, const OpCase& c, const Tolerance&, bo
   return {};
 }
 
+// MASKED-INDEPENDENCE: keys a query cannot see are poisoned and that query's output must equal the
+// clean run's exactly (float equality; nothing may flow from a masked key, pytorch#101967). Causal:
+// keys j ≥ t, queries i < t; an explicit mask: key `position` and the queries that may not attend
+// it. The poisons: ±1e30 in K and 1e30 in V (finite, and their scores do not overflow: a finite
+// additive mask such as −1e4 lets them through), then NaN and ±3e38 (whose scores overflow to ±inf,
+// and inf − inf = NaN in a kernel that adds −inf to a score). A kernel that declares masked-finite
+// gets the finite poisons only.
+struct Poison {
+  const char* what;
+  bool in_k, in_v;
+  float value;
+  bool finite;  // also run when the kernel declares masked-finite
+};
+const Poison kPoisons[] = {{"+1e30 in K", true, false, 1e30f, true},
+                           {"-1e30 in K", true, false, -1e30f, true},
+                           {"1e30 in V", false, true, 1e30f, true},
+                           {"NaN in K and V", true, true, std::numeric_limits<float>::quiet_NaN(), false},
+                           {"NaN in V", false, true, std::numeric_limits<float>::quiet_NaN(), false},
+                           {"+3e38 in K (scores overflow)", true, false, 3e38f, false},
+                           {"-3e38 in K (scores overflow)", true, false, -3e38f, false}};
+
+OpOutcome check_masked_independence(Kernel& f, const OpCase& c, const Tolerance&, bool) {
+  const AttentionOp& x = c.op;
+  const AttentionMask m = x.visibility();
+  std::vector<bool> poisoned(static_cast<std::size_t>(x.n_k), false);
+  if (x.causal) {
+    for (int j = std::clamp(c.transform.position, 1, x.n_k); j < x.n_k; ++j) poisoned[static_cast<std::size_t>(j)] = true;
+  } else {
+    poisoned[static_cast<std::size_t>(std::clamp(c.transform.position, 0, x.n_k - 1))] = true;
+  }
+  if (!x.mask.empty()) {  // with both a causal flag and a mask, also the keys no query may attend
+    for (int j = 0; j < x.n_k; ++j) {
+      bool nobody = true;
+      for (int i = 0; i < x.n_q && nobody; ++i) nobody = !m.visible(i, j);
+      if (nobody) poisoned[static_cast<std::size_t>(j)] = true;
+    }
+  }
+  const auto blind = [&](int i) {
+    for (int j = 0; j < x.n_k; ++j)
+      if (poisoned[static_cast<std::size_t>(j)] && m.visible(i, j)) return false;
+    return true;
+  };
+  const std::vector<std::size_t> rows = rows_where(x, x.n_q, x.d_v, blind);
+  if (rows.empty()) return {};  // every query sees a poisoned key: nothing to compare
+  const CallResult clean = f.forward(x);
+  if (!clean.ok()) return call_failed(clean, x);
+  const bool finite_only = f.capabilities().masked_finite;
+  for (const Poison& poison : kPoisons) {
+    if (finite_only && !poison.finite) continue;
+    AttentionOp x2 = x;
+    for (int bh = 0; bh < x.batch * x.heads; ++bh)
+      for (int j = 0; j < x.n_k; ++j) {
+        if (!poisoned[static_cast<std::size_t>(j)]) continue;
+        if (poison.in_k)
+          std::fill_n(x2.k.begin() + (static_cast<std::ptrdiff_t>(bh) * x.n_k + j) * x.d_head, x.d_head, poison.value);
+        if (poison.in_v) std::fill_n(x2.v.begin() + (static_cast<std::ptrdiff_t>(bh) * x.n_k + j) * x.d_v, x.d_v, poison.value);
+      }
+    const CallResult dirty = f.forward(x2);
+    if (!dirty.ok()) return call_failed(dirty, x2);
+    for (std::size_t i : rows)
+      if (!(dirty.out[i] == clean.out[i])) {
+        OpOutcome o;
+        o.passed = false;
+        o.error = std::isfinite(dirty.out[i]) ? std::abs(static_cast<double>(dirty.out[i]) - clean.out[i])
+                                              : std::numeric_limits<double>::infinity();
+        o.element = element_at(x, x.n_q, x.d_v, i, "O");
+        o.message = std::string("masked keys poisoned with ") + poison.what + ": the output of a query that cannot see them " +
+                    "changed from " + text::shortest(clean.out[i]) + " to " + text::shortest(dirty.out[i]) +
+                    " (nothing may flow from a masked key; declare masked-finite if the kernel assumes finite masked values)";
+        return o;
+      }
+  }
+  return {};
+}
+
 // ---- backward ------------------------------------------------------------------------------------
 
 const std::vector<float>& gradient(const CallResult& r, int t) { return t == 0 ? r.dq : t == 1 ? r.dk : r.dv; }
@@ -598,6 +674,15 @@ const std::vector<OpProperty>& op_catalogue() {
       {"DETERMINISM",
        "the same input run 3 times gives the same bits (a failure when the kernel declares deterministic, else a warning)",
        Pass::forward, kAll, "", false, false, false, check_determinism},
+      {"MASKED-INDEPENDENCE",
+       "keys a query cannot see, poisoned with ±1e30, ±3e38 or NaN in K or V, leave its output exactly unchanged",
+       Pass::forward,
+       {M::causal, M::explicit_mask, M::causal_and_explicit},
+       "a causal or explicit mask",
+       false,
+       false,
+       true,
+       check_masked_independence},
       {"BWD-REFERENCE", "each of dQ, dK, dV within c·err_ref + atol of the exact gradient", Pass::backward, kAll, "", false,
        false, false, check_bwd_reference},
       {"BWD-CAUSAL",

@@ -168,7 +168,8 @@ int tiled_attention(const symbreak_attention_problem* p, int block_q, int block_
         }
       }
       for (int ii = 0; ii < iq; ++ii) {
-        if (l[ii] == 0) return 2;  // a query without a visible key
+        // l = 0 only when every visible score is −inf (a valid op has a visible key per query):
+        // the result is 0/0 = NaN, as in the exact limit, not a refusal of the input.
         for (int c = 0; c < dv; ++c)
           out[static_cast<std::size_t>(i0 + ii) * dv + c] = acc[static_cast<std::size_t>(ii) * dv + c] / l[ii];
       }

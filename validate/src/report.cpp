@@ -40,12 +40,12 @@ std::string skipped_text(const OpVerdict& v) {
 
 void print_report(std::ostream& out, const OpReport& r) {
   out << "region: " << r.capabilities << "\n\n";
-  out << pad("property", 15) << pad("cases", 7) << pad("verdict", 9) << pad("worst error vs bound", 24) << "detail\n";
+  out << pad("property", 21) << pad("cases", 7) << pad("verdict", 9) << pad("worst error vs bound", 24) << "detail\n";
   for (const OpVerdict& v : r.verdicts) {
-    out << pad(v.property, 15) << pad(std::to_string(v.cases), 7) << pad(status_text(v), 9) << pad(error_text(v), 24) << detail(v)
+    out << pad(v.property, 21) << pad(std::to_string(v.cases), 7) << pad(status_text(v), 9) << pad(error_text(v), 24) << detail(v)
         << '\n';
     if (!v.skipped.empty() && v.status != VerdictStatus::not_applicable)
-      out << pad("", 55) << "skipped: " << skipped_text(v) << '\n';
+      out << pad("", 61) << "skipped: " << skipped_text(v) << '\n';
   }
   for (const OpVerdict& v : r.verdicts) {
     if (v.status != VerdictStatus::fail) continue;
@@ -62,9 +62,9 @@ void print_report(std::ostream& out, const OpReport& r) {
 void print_seeds_summary(std::ostream& out, const std::string& kernel, const SeedsReport& seeds) {
   const std::size_t total = seeds.runs.size();
   out << "\n" << kernel << ": " << seeds.seeds_passed() << " of " << total << " seeds pass\n\n";
-  out << pad("property", 15) << "failed on\n";
+  out << pad("property", 21) << "failed on\n";
   for (const auto& [property, failed] : seeds.failures_by_property)
-    out << pad(property, 15) << failed << " of " << total << " seeds\n";
+    out << pad(property, 21) << failed << " of " << total << " seeds\n";
   out << (seeds.first_failure ? "\nthe first failing seed:\n" : "\nthe last seed:\n");
   print_report(out, seeds.shown());
 }

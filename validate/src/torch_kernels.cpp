@@ -106,11 +106,15 @@ int backward_with(Attention f, const symbreak_attention_backward_problem* b) {
 }  // namespace
 
 // PyTorch 1.13 takes no scale (1/sqrt(d_head) always), and MultiheadAttention needs d_v == d_head.
-// Both differentiate with autograd.
+// Both differentiate with autograd. Both multiply every value row by its softmax weight, masked ones
+// too, so a NaN in a masked value reaches the output (pytorch#101967, fixed after 1.13), and both add
+// −inf to masked scores, so a masked score that overflowed to +inf becomes NaN: declared as
+// masked-finite, and MASKED-INDEPENDENCE checks them with finite, non-overflowing poisons only.
 Capabilities torch_capabilities(bool dv_equals_dhead) {
   Capabilities c;
   c.any_scale = false;
   c.dv_differs = !dv_equals_dhead;
+  c.masked_finite = true;
   return c;
 }
 

@@ -10,6 +10,9 @@
 //   scale=default | scale=any
 //   dv=dhead | dv=any
 //   backward | no-backward   whether symbreak_attention_backward (or its exec equivalent) exists
+//   masked-finite            masked K/V values may be assumed finite with scores that do not overflow:
+//                            MASKED-INDEPENDENCE poisons them with ±1e30 only, not NaN or ±3e38
+//                            (PyTorch 1.13 lets both through: pytorch#101967, and inf − inf = NaN)
 //   deterministic            the same input gives the same bits, forward and backward (DETERMINISM and
 //                            BWD-DETERMINISM then fail instead of warn); the C ABI declares it in version 2
 //   max-batch=N, max-heads=N, max-n=N, max-d=N   size limits (0: none)
@@ -33,6 +36,7 @@ struct Capabilities {
   bool dv_differs = true;  // d_v != d_head
   bool backward = false;
   bool deterministic = false;  // repeated runs give the same bits (held to it when declared)
+  bool masked_finite = false;  // masked K/V are assumed finite (no NaN poisoning)
   int max_batch = 0, max_heads = 0, max_n = 0, max_d = 0;  // 0: no limit
 
   // The mask modes inside the region (an explicit mask with the causal flag needs both).

@@ -69,6 +69,7 @@ struct OpProperty {
   bool needs_square = false;      // n_q == n_k
   bool full_mask_column = false;  // sometimes a key that no query may attend
   std::function<OpOutcome(Kernel&, const OpCase&, const Tolerance&, bool strict_determinism)> check;
+  // MASKED-INDEPENDENCE reads the kernel's declaration (masked-finite) itself, through the kernel.
 };
 
 const std::vector<OpProperty>& op_catalogue();
