@@ -112,8 +112,9 @@ Action register_validate(CLI::App& app) {
     }
     std::cout << "symbreak validate: " << kernel->name() << " against O = softmax(scale·QKᵀ + mask)·V"
               << (kernel->capabilities().backward && !options.forward_only ? " and its gradients" : "") << "\n"
-              << "tolerance: max|X − exact| ≤ " << options.tolerance.c << "·err_ref + " << options.tolerance.atol_ulps
-              << "·2^-24·max|exact| per tensor, err_ref = the worst correct float32 kernel's error (invariances: both inputs)\n";
+              << "tolerance: |X − exact| ≤ " << options.tolerance.c << "·err_ref + " << options.tolerance.atol_ulps
+              << "·2^-24·max(1, max|exact|, the size of the element's summed terms) per element; err_ref = the worst "
+                 "correct float32 kernel's error per tensor (invariances: both inputs)\n";
     const auto write_reports = [&](const validate::OpReport& report) {
       if (!f->json_path.empty()) write_file_atomically(f->json_path, validate::report_json(report));
       if (!f->junit_path.empty()) write_file_atomically(f->junit_path, validate::report_junit(report));
