@@ -39,7 +39,15 @@ PY
     [ -f "${run}final.json" ] && git add "$run"
   done
   for f in "$dir"configs "$dir"results.json "$dir"results.md "$dir"*.png "$dir"*.svg; do
-    [ -e "$f" ] && git add "$f"
+    [ -e "$f" ] || continue
+    # Figures over 2 MB stay out of git (the heatmap SVGs draw a rectangle per cell until the
+    # figures move to cairo, issue 19); the ledger and runs regenerate them.
+    if [ -f "$f" ] && [ "$(stat -c %s "$f")" -gt 2097152 ]; then
+      echo "not staged (over 2 MB): $f"
+      git rm -q --cached --ignore-unmatch "$f"
+      continue
+    fi
+    git add "$f"
   done
   echo "staged $(git diff --cached --name-only -- "$dir" | wc -l) files of $dir"
 done
