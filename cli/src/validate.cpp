@@ -62,7 +62,9 @@ Action register_validate(CLI::App& app) {
   cmd->add_option("--html", f->html_path, "Write a self-contained HTML report");
   cmd->add_option("--supports", f->supports,
                   "Override what the kernel declares it supports: none,causal,explicit (mask modes), square|cross, "
-                  "scale=default|scale=any, dv=dhead|dv=any, backward|no-backward, max-n=N, max-d=N, max-batch=N, max-heads=N")
+                  "scale=default|scale=any, dv=dhead|dv=any, backward|no-backward, deterministic, masked-finite, max-n=N, max-d=N, "
+                  "max-batch=N, max-heads=N; version 2: causal=top-left|causal=bottom-right, gqa, window, padding, "
+                  "mask=per-head, empty-rows=zero, layout=bnhd|layout=bhnd")
       ->delimiter(',');
   cmd->add_option("--seeds", f->seeds,
                   "Run the suite on every seed of A-B (or 1-N for N) and summarise (kill rates, flaky kernels)");

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "symbreak/rng.hpp"
+#include "symbreak/validate/case_dir.hpp"
 #include "symbreak/validate/reference.hpp"
 #include "symbreak/validate/validate.hpp"
 
@@ -70,9 +71,12 @@ TEST_P(Mutant, IsRejectedOnEverySeed) {
     o.fail_fast = true;  // the kill rate needs one failing property, not all of them
     // A backward mutant's forward pass is the correct template: the forward properties pass on it
     // whatever the seed, so its verdict is the backward properties' (the full suite runs them after).
-    if (GetParam().starts_with("bwd_"))
-      for (const OpProperty& p : op_catalogue())
-        if (p.pass == Pass::backward) o.properties.emplace_back(p.name);
+    // A version-2 mutant (tests/mutants/v2_template.h) plants its bug in a version-2 feature: the
+    // version-1 properties pass on it, so its verdict is the version-2 properties'.
+    const bool v2 = kernel->declared().uses_v2();
+    for (const OpProperty& p : op_catalogue())
+      if ((!GetParam().starts_with("bwd_") || p.pass == Pass::backward) && (!v2 || !p.feature.empty()))
+        o.properties.emplace_back(p.name);
     o.shrink_seconds = 0;
     o.failure_dir.clear();
     const OpReport r = run_suite(*kernel, o);
@@ -101,7 +105,8 @@ void PrintTo(const Correct& c, std::ostream* os) { *os << c.name; }
 
 std::vector<Correct> correct_kernels() {
   std::vector<Correct> out;
-  for (const std::string& name : {"correct_naive", "correct_online", "correct_causal_only", "correct_jacobian_causal"})
+  for (const char* name :
+       {"correct_naive", "correct_online", "correct_causal_only", "correct_jacobian_causal", "correct_v2", "correct_v1_frozen"})
     out.push_back({name, [name] { return plugin_kernel(plugin(name), 20); }});
   for (const std::string& name : builtin_kernel_names()) {
     if (name == "tiled:BQ:BK") {
@@ -230,7 +235,11 @@ TEST(Capabilities, AbiVersionOnePluginsKeepWorking) {
   const OpReport r = run_suite(*kernel, options(4, 8));
   EXPECT_TRUE(r.passed()) << killers(r);
   EXPECT_EQ(verdict(r, "REFERENCE").status, VerdictStatus::pass);
-  EXPECT_EQ(r.verdicts.size(), 11u);  // the 11 forward properties; the backward ones need a backward pass
+  // The 11 version-1 forward properties run; the backward ones need a backward pass, and the
+  // version-2 ones a version-2 feature, so they are not applicable.
+  int ran = 0;
+  for (const OpVerdict& v : r.verdicts) ran += v.status != VerdictStatus::not_applicable;
+  EXPECT_EQ(ran, 11);
   ValidateOptions o = options(4, 8);
   o.properties = {"BWD-REFERENCE"};
   EXPECT_EQ(run_suite(*kernel, o).verdicts[0].status, VerdictStatus::not_applicable);
@@ -255,6 +264,169 @@ TEST(Capabilities, WordsParseAndNameTheirErrors) {
   }
   EXPECT_THROW(c.apply({"max-n=lots"}, "--supports"), std::invalid_argument);
   EXPECT_THROW(exec_kernel(std::string(SYMBREAK_EXEC_STUB) + " bad_capability", 5), KernelLoadError);
+}
+
+// ---- ABI version 2: the op as production kernels run it ------------------------------------------
+
+TEST(AbiVersionTwo, WordsParseAndNameContradictionsAndWhatIsNotSupported) {
+  Capabilities c;
+  c.apply(split_words("causal=bottom-right gqa window padding explicit mask=per-head empty-rows=zero layout=bnhd backward"),
+          "test");
+  EXPECT_TRUE(c.align_bottom_right && !c.align_top_left && c.gqa && c.window && c.padding && c.mask_per_head &&
+              c.empty_rows && c.layout_bnhd && c.mask_causal && c.mask_explicit && !c.mask_none);
+  Capabilities again;
+  again.apply(split_words(c.words()), "round trip");
+  EXPECT_EQ(again.words(), c.words());
+  const auto error = [](const std::string& words) {
+    try {
+      Capabilities x;
+      x.apply(split_words(words), "--supports");
+    } catch (const std::invalid_argument& e) {
+      return std::string(e.what());
+    }
+    return std::string("(accepted)");
+  };
+  EXPECT_THAT(error("causal=top-left causal=bottom-right"), HasSubstr("\"causal=bottom-right\" contradicts the other alignment"));
+  EXPECT_THAT(error("window=abc"), HasSubstr("\"window=abc\" takes no value"));
+  EXPECT_THAT(error("causal=diagonal"), HasSubstr("\"causal=diagonal\" is not an alignment"));
+  EXPECT_THAT(error("gqa max-heads=1"), HasSubstr("\"gqa\" contradicts max-heads=1"));
+  EXPECT_THAT(error("dtype=bf16"), HasSubstr("\"dtype=bf16\" is not supported by this version"));
+  EXPECT_THAT(error("empty-rows=nan"), HasSubstr("\"empty-rows=nan\" is not supported by this version"));
+  EXPECT_THAT(error("layout=nhbd"), HasSubstr("\"layout=nhbd\" is not a layout"));
+  EXPECT_THAT(error("causal mask=per-head"), HasSubstr("needs the explicit mask mode"));
+}
+
+AttentionOp random_op(int batch, int heads, int heads_kv, int n_q, int n_k, int d, std::uint64_t seed) {
+  AttentionOp op;
+  op.batch = batch;
+  op.heads = heads;
+  op.heads_kv = heads_kv;
+  op.n_q = n_q;
+  op.n_k = n_k;
+  op.d_head = op.d_v = d;
+  op.scale = 0.5f;
+  Rng rng(seed);
+  for (auto* x : {&op.q, &op.k, &op.v}) {
+    x->resize(x == &op.q ? op.q_size() : x == &op.k ? op.k_size() : op.v_size());
+    for (float& f : *x) f = static_cast<float>(rng.normal());
+  }
+  op.d_out.resize(op.out_size());
+  for (float& f : op.d_out) f = static_cast<float>(rng.normal());
+  return op;
+}
+
+TEST(AbiVersionTwo, TheExactReferenceOfGroupedHeadsIsTheRepeatInterleavedOp) {
+  const AttentionOp grouped = random_op(2, 6, 2, 5, 7, 3, 11);
+  AttentionOp expanded = grouped;  // K and V repeated per query head: head h gets KV head h / 3
+  expanded.heads_kv = 0;
+  expanded.k.clear();
+  expanded.v.clear();
+  for (int b = 0; b < 2; ++b)
+    for (int h = 0; h < 6; ++h) {
+      const std::size_t from = (static_cast<std::size_t>(b) * 2 + h / 3) * 7 * 3;
+      expanded.k.insert(expanded.k.end(), grouped.k.begin() + from, grouped.k.begin() + from + 21);
+      expanded.v.insert(expanded.v.end(), grouped.v.begin() + from, grouped.v.begin() + from + 21);
+    }
+  EXPECT_EQ(exact_attention(grouped), exact_attention(expanded));  // exact equality, not a tolerance
+  // dK, dV of a KV head: the exact sum of its query heads' gradients.
+  const ExactGradients g = exact_attention_backward(grouped), e = exact_attention_backward(expanded);
+  EXPECT_EQ(g.dq, e.dq);
+  for (int b = 0; b < 2; ++b)
+    for (int kv = 0; kv < 2; ++kv)
+      for (std::size_t i = 0; i < 21; ++i) {
+        Exact sum = 0;
+        for (int h = kv * 3; h < kv * 3 + 3; ++h) sum += e.dk[(static_cast<std::size_t>(b) * 6 + h) * 21 + i];
+        EXPECT_EQ(g.dk[(static_cast<std::size_t>(b) * 2 + kv) * 21 + i], sum);
+      }
+}
+
+TEST(AbiVersionTwo, BottomRightCausalIsTheShiftedExplicitMaskAndEmptyRowsAreZero) {
+  for (const auto& [n_q, n_k] : std::vector<std::pair<int, int>>{{3, 7}, {7, 3}}) {
+    AttentionOp aligned = random_op(1, 1, 0, n_q, n_k, 2, 5);
+    aligned.causal = true;
+    aligned.alignment = Alignment::bottom_right;
+    aligned.empty_rows = true;
+    AttentionOp masked = aligned;  // the same visibility as an explicit mask (rows above the keys: none)
+    masked.causal = false;
+    masked.alignment = Alignment::top_left;
+    masked.mask.assign(static_cast<std::size_t>(n_q) * n_k, 0);
+    for (int i = 0; i < n_q; ++i)
+      for (int j = 0; j < n_k; ++j) masked.mask[static_cast<std::size_t>(i) * n_k + j] = j <= i + n_k - n_q;
+    EXPECT_EQ(exact_attention(aligned), exact_attention(masked));
+    const std::vector<Exact> out = exact_attention(aligned);
+    const ExactGradients g = exact_attention_backward(aligned);
+    for (int i = 0; i < n_q; ++i) {
+      if (i + n_k - n_q >= 0) continue;  // a row that sees no key: zero output and zero dQ
+      for (int c = 0; c < 2; ++c) {
+        EXPECT_EQ(out[static_cast<std::size_t>(i) * 2 + c], 0);
+        EXPECT_EQ(g.dq[static_cast<std::size_t>(i) * 2 + c], 0);
+      }
+    }
+  }
+}
+
+TEST(AbiVersionTwo, CaseDirectoriesCarryEveryVersionTwoField) {
+  AttentionOp op = random_op(2, 4, 2, 5, 9, 3, 21);
+  op.causal = true;
+  op.alignment = Alignment::bottom_right;
+  op.window_left = 3;
+  op.window_right = 1;
+  op.kv_lens = {9, 6};
+  op.empty_rows = true;
+  op.mask.assign(static_cast<std::size_t>(2) * 4 * 5 * 9, 1);
+  op.mask[7] = 0;
+  op.mask_per_head = true;
+  const std::string dir = ::testing::TempDir() + "/symbreak_v2_case";
+  write_case_dir(dir, op, "{}");
+  const OpCase back = read_case_dir(dir);
+  EXPECT_EQ(back.op.shape_string(), op.shape_string());
+  EXPECT_EQ(back.op.k, op.k);
+  EXPECT_EQ(back.op.mask, op.mask);
+  EXPECT_EQ(back.op.kv_lens, op.kv_lens);
+  EXPECT_EQ(exact_attention(back.op), exact_attention(op));
+}
+
+TEST(AbiVersionTwo, AVersionOneKernelDeclaredWithVersionTwoWordsIsToldSo) {
+  auto kernel = plugin_kernel(plugin("correct_v1_frozen"), 20);
+  Capabilities c = kernel->declared();
+  c.apply({"gqa"}, "--supports");
+  kernel->override_capabilities(c);
+  ValidateOptions o = options(1, 5);
+  o.properties = {"GQA-MAPPING"};
+  const OpReport r = run_suite(*kernel, o);
+  ASSERT_NE(first_failure(r), nullptr);
+  EXPECT_THAT(first_failure(r)->message, HasSubstr("needs the version-2 ABI (gqa"));
+}
+
+TEST(AbiVersionTwo, AKernelThatIgnoresStridesFailsWhenItDeclaresTheLayout) {
+  // A kernel that declares layout=bnhd but reads [b][h][n][d] as if contiguous: the validator lays
+  // the tensors out as [b][n][h][d], so any case with two heads and two rows shows it.
+  const auto contiguous_only = [](const symbreak_attention_problem_v2& p) {
+    symbreak_attention_problem_v2 wrong = p;
+    AttentionOp shape;
+    shape.batch = p.batch;
+    shape.heads = p.heads;
+    shape.heads_kv = p.heads_kv == p.heads ? 0 : p.heads_kv;
+    shape.n_q = p.n_q;
+    shape.n_k = p.n_k;
+    shape.d_head = p.d_head;
+    shape.d_v = p.d_v;
+    const symbreak_attention_problem_v2 packed = shape.problem_v2(nullptr);
+    std::copy(packed.q_strides, packed.q_strides + 3, wrong.q_strides);
+    std::copy(packed.k_strides, packed.k_strides + 3, wrong.k_strides);
+    std::copy(packed.v_strides, packed.v_strides + 3, wrong.v_strides);
+    std::copy(packed.out_strides, packed.out_strides + 3, wrong.out_strides);
+    return naive_attention_v2(&wrong);
+  };
+  Capabilities caps;
+  caps.gqa = caps.layout_bnhd = true;
+  CallableKernelV2 bad("contiguous only", contiguous_only, {}, caps);
+  ValidateOptions o = options(2, 40);
+  o.properties = {"GQA-MAPPING"};
+  EXPECT_FALSE(run_suite(bad, o).passed());
+  caps.layout_bnhd = false;  // declared honestly, the same kernel passes
+  CallableKernelV2 good("contiguous only", contiguous_only, {}, caps);
+  EXPECT_TRUE(run_suite(good, o).passed());
 }
 
 TEST(Capabilities, EdgeCasesRunInEverySupportedModeBeforeTheSearch) {

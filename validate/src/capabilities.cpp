@@ -58,9 +58,59 @@ std::vector<MaskMode> Capabilities::mask_modes() const {
   return out;
 }
 
+namespace {
+
+// Does the causal condition or a window fall at a position that depends on the alignment?
+bool aligned_cross(const AttentionOp& op) {
+  if (!op.causal && !op.windowed()) return false;
+  for (int b = 0; b < op.batch; ++b)
+    if (op.kv_len(b) != op.n_q) return true;
+  return false;
+}
+
+bool has_empty_row(const AttentionOp& op) {
+  for (int b = 0; b < op.batch; ++b)
+    for (int h = 0; h < op.heads; ++h)
+      for (int i = 0; i < op.n_q; ++i)
+        if (op.row_empty(b, h, i)) return true;
+  return false;
+}
+
+}  // namespace
+
+std::string v2_words_of(const AttentionOp& op) {
+  std::string s;
+  const auto add = [&s](const char* w) { s += (s.empty() ? "" : " ") + std::string(w); };
+  if (aligned_cross(op) && op.causal) add(op.alignment == Alignment::bottom_right ? "causal=bottom-right" : "causal=top-left");
+  else if (aligned_cross(op) && op.alignment == Alignment::bottom_right) add("causal=bottom-right");
+  if (op.kv_heads() != op.heads) add("gqa");
+  if (op.windowed()) add("window");
+  if (!op.kv_lens.empty()) add("padding");
+  if (op.mask_per_head) add("mask=per-head");
+  if (has_empty_row(op)) add("empty-rows=zero");
+  return s;
+}
+
+unsigned Capabilities::features() const {
+  return (align_top_left ? SYMBREAK_FEATURE_ALIGN_TOP_LEFT : 0u) | (align_bottom_right ? SYMBREAK_FEATURE_ALIGN_BOTTOM_RIGHT : 0u) |
+         (gqa ? SYMBREAK_FEATURE_GQA : 0u) | (window ? SYMBREAK_FEATURE_WINDOW : 0u) | (padding ? SYMBREAK_FEATURE_PADDING : 0u) |
+         (mask_per_head ? SYMBREAK_FEATURE_MASK_PER_HEAD : 0u) | (empty_rows ? SYMBREAK_FEATURE_EMPTY_ROWS : 0u) |
+         (layout_bnhd ? SYMBREAK_FEATURE_STRIDES : 0u) | (deterministic ? SYMBREAK_FEATURE_DETERMINISTIC : 0u) |
+         (masked_finite ? SYMBREAK_FEATURE_MASKED_FINITE : 0u);
+}
+
+bool Capabilities::uses_v2() const {
+  return align_top_left || align_bottom_right || gqa || window || padding || mask_per_head || empty_rows || layout_bnhd;
+}
+
 bool Capabilities::allows(const AttentionOp& op) const {
   const auto within = [](int value, int limit) { return limit <= 0 || value <= limit; };
-  return supports(mask_mode_of(op)) && (cross || op.n_q == op.n_k) && (dv_differs || op.d_v == op.d_head) &&
+  if (aligned_cross(op) && !(op.alignment == Alignment::bottom_right ? align_bottom_right : align_top_left)) return false;
+  if ((op.kv_heads() != op.heads && !gqa) || (op.windowed() && !window) || (!op.kv_lens.empty() && !padding) ||
+      (op.mask_per_head && !mask_per_head) || (!empty_rows && has_empty_row(op)))
+    return false;
+  const bool square = op.n_q == op.n_k || (op.causal && aligned_cross(op));  // an aligned causal op is declared by alignment
+  return supports(mask_mode_of(op)) && (cross || square) && (dv_differs || op.d_v == op.d_head) &&
          (any_scale || op.scale == 1.0f / std::sqrt(static_cast<float>(op.d_head))) && within(op.batch, max_batch) &&
          within(op.heads, max_heads) && within(op.n_q, max_n) && within(op.n_k, max_n) && within(op.d_head, max_d) &&
          within(op.d_v, max_d) && (!op.backward() || backward);
@@ -75,6 +125,7 @@ std::string Capabilities::text() const {
                   "; " + (dv_differs ? "d_v != d_head" : "d_v == d_head only") + "; " +
                   (backward ? "forward and backward" : "forward only") + (deterministic ? "; deterministic" : "") +
                   (masked_finite ? "; masked K/V assumed finite" : "");
+  if (uses_v2()) s += "; version 2: " + v2_words();
   const auto limit = [&s](const char* name, int v) {
     if (v > 0) s += "; " + std::string(name) + " <= " + std::to_string(v);
   };
@@ -92,8 +143,25 @@ std::string Capabilities::words() const {
   std::string s = masks + (cross ? " cross" : " square") + (any_scale ? " scale=any" : " scale=default") +
                   (dv_differs ? " dv=any" : " dv=dhead") + (backward ? " backward" : " no-backward") +
                   (deterministic ? " deterministic" : "") + (masked_finite ? " masked-finite" : "");
+  if (uses_v2()) s += " " + v2_words();
   for (const auto& [name, v] : {std::pair{"max-batch", max_batch}, {"max-heads", max_heads}, {"max-n", max_n}, {"max-d", max_d}})
     if (v > 0) s += " " + std::string(name) + "=" + std::to_string(v);
+  return s;
+}
+
+std::string Capabilities::v2_words() const {
+  std::string s;
+  const auto add = [&s](bool on, const char* w) {
+    if (on) s += (s.empty() ? "" : " ") + std::string(w);
+  };
+  add(align_top_left, "causal=top-left");
+  add(align_bottom_right, "causal=bottom-right");
+  add(gqa, "gqa");
+  add(window, "window");
+  add(padding, "padding");
+  add(mask_per_head, "mask=per-head");
+  add(empty_rows, "empty-rows=zero");
+  add(layout_bnhd, "layout=bnhd");
   return s;
 }
 
@@ -117,14 +185,43 @@ void Capabilities::apply(const std::vector<std::string>& words, std::string_view
   const auto fail = [&](const std::string& word, const std::string& why) {
     throw std::invalid_argument(std::string(source) + ": \"" + word + "\" " + why +
                                 " (allowed: none, causal, explicit, square, cross, scale=default, scale=any, dv=dhead, dv=any, "
-                                "backward, no-backward, deterministic, masked-finite, max-batch=N, max-heads=N, max-n=N, max-d=N)");
+                                "backward, no-backward, deterministic, masked-finite, max-batch=N, max-heads=N, max-n=N, max-d=N; "
+                                "version 2: causal=top-left, causal=bottom-right, gqa, window, padding, mask=per-head, "
+                                "empty-rows=zero, layout=bnhd, layout=bhnd)");
+  };
+  const auto no_value = [&](const std::string& w, const char* name) {
+    if (w.starts_with(std::string(name) + "=")) fail(w, "takes no value (write " + std::string(name) + ")");
   };
   for (const std::string& w : words) {
-    if (w == "none" || w == "causal" || w == "explicit") {
+    no_value(w, "gqa");
+    no_value(w, "window");
+    no_value(w, "padding");
+    if (w == "none" || w == "causal" || w == "explicit" || w == "causal=top-left" || w == "causal=bottom-right") {
       if (!masks_named) mask_none = mask_causal = mask_explicit = false;
       masks_named = true;
-      (w == "none" ? mask_none : w == "causal" ? mask_causal : mask_explicit) = true;
-    } else if (w == "square") cross = false;
+      (w == "none" ? mask_none : w == "explicit" ? mask_explicit : mask_causal) = true;
+      if (w == "causal=top-left") align_top_left = true;
+      if (w == "causal=bottom-right") align_bottom_right = true;
+      if (align_top_left && align_bottom_right)
+        fail(w, "contradicts the other alignment (a kernel aligns its causal mask one way: declare causal=top-left or "
+                "causal=bottom-right)");
+    } else if (w.starts_with("causal=")) fail(w, "is not an alignment (causal=top-left or causal=bottom-right)");
+    else if (w == "gqa") gqa = true;
+    else if (w == "window") window = true;
+    else if (w == "padding") padding = true;
+    else if (w == "mask=per-head") mask_per_head = true;
+    else if (w == "mask=shared") mask_per_head = false;
+    else if (w.starts_with("mask=")) fail(w, "is not a mask kind (mask=per-head or mask=shared)");
+    else if (w == "empty-rows=zero") empty_rows = true;
+    else if (w == "empty-rows=nan")
+      fail(w, "is not supported by this version (rows with no visible key are checked against zero output and gradients)");
+    else if (w.starts_with("empty-rows")) fail(w, "is not a result for empty rows (empty-rows=zero)");
+    else if (w == "layout=bnhd") layout_bnhd = true;
+    else if (w == "layout=bhnd") layout_bnhd = false;
+    else if (w.starts_with("layout=")) fail(w, "is not a layout (layout=bhnd or layout=bnhd)");
+    else if (w.starts_with("dtype=") || w == "softcap" || w == "bias" || w == "alibi")
+      fail(w, "is not supported by this version (float32 inputs, no softcap, no additive bias)");
+    else if (w == "square") cross = false;
     else if (w == "cross") cross = true;
     else if (w == "scale=default") any_scale = false;
     else if (w == "scale=any") any_scale = true;
@@ -156,6 +253,8 @@ void Capabilities::apply(const std::vector<std::string>& words, std::string_view
     }
   }
   if (!mask_none && !mask_causal && !mask_explicit) fail("", "leaves no mask mode");
+  if (gqa && max_heads == 1) fail("gqa", "contradicts max-heads=1 (grouped heads need at least 2 query heads)");
+  if (mask_per_head && !mask_explicit) fail("mask=per-head", "needs the explicit mask mode");
 }
 
 symbreak_attention_caps Capabilities::abi_defaults() {
@@ -178,6 +277,22 @@ Capabilities Capabilities::from_abi(const symbreak_attention_caps& a, bool backw
   c.max_n = a.max_n;
   c.max_d = a.max_d;
   c.backward = backward;
+  return c;
+}
+
+Capabilities Capabilities::from_abi_v2(const symbreak_attention_caps_v2& a, bool backward) {
+  Capabilities c = from_abi(a.v1, backward);
+  const unsigned f = a.features;
+  c.align_top_left = f & SYMBREAK_FEATURE_ALIGN_TOP_LEFT;
+  c.align_bottom_right = f & SYMBREAK_FEATURE_ALIGN_BOTTOM_RIGHT;
+  c.gqa = f & SYMBREAK_FEATURE_GQA;
+  c.window = f & SYMBREAK_FEATURE_WINDOW;
+  c.padding = f & SYMBREAK_FEATURE_PADDING;
+  c.mask_per_head = f & SYMBREAK_FEATURE_MASK_PER_HEAD;
+  c.empty_rows = f & SYMBREAK_FEATURE_EMPTY_ROWS;
+  c.layout_bnhd = f & SYMBREAK_FEATURE_STRIDES;
+  c.deterministic = f & SYMBREAK_FEATURE_DETERMINISTIC;
+  c.masked_finite = f & SYMBREAK_FEATURE_MASKED_FINITE;
   return c;
 }
 

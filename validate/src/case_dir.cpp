@@ -12,17 +12,18 @@ using nlohmann::json;
 
 void write_case_dir(const std::string& dir, const AttentionOp& op, const std::string& extra_json, const std::vector<float>& o) {
   std::filesystem::create_directories(dir);
-  const auto shape = [&](int n, int d) {
-    return std::vector<std::size_t>{static_cast<std::size_t>(op.batch), static_cast<std::size_t>(op.heads),
+  const auto shape = [&](int n, int d, int heads = 0) {
+    return std::vector<std::size_t>{static_cast<std::size_t>(op.batch), static_cast<std::size_t>(heads ? heads : op.heads),
                                     static_cast<std::size_t>(n), static_cast<std::size_t>(d)};
   };
   write_file_atomically(dir + "/q.npy", npy_bytes(op.q, shape(op.n_q, op.d_head)));
-  write_file_atomically(dir + "/k.npy", npy_bytes(op.k, shape(op.n_k, op.d_head)));
-  write_file_atomically(dir + "/v.npy", npy_bytes(op.v, shape(op.n_k, op.d_v)));
+  write_file_atomically(dir + "/k.npy", npy_bytes(op.k, shape(op.n_k, op.d_head, op.kv_heads())));
+  write_file_atomically(dir + "/v.npy", npy_bytes(op.v, shape(op.n_k, op.d_v, op.kv_heads())));
   std::filesystem::remove(dir + "/mask.npy");
   if (!op.mask.empty())
     write_file_atomically(dir + "/mask.npy",
-                          npy_bytes(op.mask, {static_cast<std::size_t>(op.n_q), static_cast<std::size_t>(op.n_k)}));
+                          op.mask_per_head ? npy_bytes(op.mask, shape(op.n_q, op.n_k))
+                                           : npy_bytes(op.mask, {static_cast<std::size_t>(op.n_q), static_cast<std::size_t>(op.n_k)}));
   std::filesystem::remove(dir + "/d_out.npy");
   std::filesystem::remove(dir + "/o.npy");
   if (op.backward()) {
@@ -33,6 +34,12 @@ void write_case_dir(const std::string& dir, const AttentionOp& op, const std::st
   j["causal"] = op.causal;
   j["scale"] = op.scale;
   j["pass"] = op.backward() ? "backward" : "forward";
+  // Version 2 (attention_abi.h): written only when used, so version-1 cases read as before.
+  if (op.kv_heads() != op.heads) j["heads_kv"] = op.kv_heads();
+  if (op.alignment == Alignment::bottom_right) j["alignment"] = "bottom-right";
+  if (op.windowed()) j["window"] = {op.window_left, op.window_right};
+  if (!op.kv_lens.empty()) j["kv_lens"] = op.kv_lens;
+  if (op.empty_rows) j["empty_rows"] = "zero";
   write_file_atomically(dir + "/case.json", j.dump(2) + "\n");
 }
 
@@ -54,17 +61,23 @@ OpCase read_case_dir(const std::string& dir, std::string* property) {
     op.d_head = static_cast<int>(q.shape[3]);
     op.n_k = static_cast<int>(k.shape[2]);
     op.d_v = static_cast<int>(v.shape[3]);
-    if (k.shape[0] != q.shape[0] || k.shape[1] != q.shape[1] || k.shape[3] != q.shape[3] || v.shape[0] != q.shape[0] ||
-        v.shape[1] != q.shape[1] || v.shape[2] != k.shape[2])
-      throw std::invalid_argument(dir + ": q, k and v shapes do not fit together");
+    if (k.shape[0] != q.shape[0] || k.shape[3] != q.shape[3] || v.shape[0] != q.shape[0] || v.shape[1] != k.shape[1] ||
+        v.shape[2] != k.shape[2] || k.shape[1] == 0 || q.shape[1] % k.shape[1] != 0)
+      throw std::invalid_argument(dir + ": q, k and v shapes do not fit together (k and v may have fewer heads only if they "
+                                        "divide q's)");
+    if (k.shape[1] != q.shape[1]) op.heads_kv = static_cast<int>(k.shape[1]);
     op.q = q.f4;
     op.k = k.f4;
     op.v = v.f4;
     if (std::filesystem::exists(dir + "/mask.npy")) {
       const NpyArray m = read_npy(dir + "/mask.npy");
-      if (m.dtype != NpyArray::DType::u1 || m.shape.size() != 2 || m.shape[0] != q.shape[2] || m.shape[1] != k.shape[2])
-        throw std::invalid_argument(dir + "/mask.npy: must be a uint8 array [n_q][n_k]");
+      const bool per_head = m.shape.size() == 4 && m.shape[0] == q.shape[0] && m.shape[1] == q.shape[1] &&
+                            m.shape[2] == q.shape[2] && m.shape[3] == k.shape[2];
+      if (m.dtype != NpyArray::DType::u1 ||
+          !(per_head || (m.shape.size() == 2 && m.shape[0] == q.shape[2] && m.shape[1] == k.shape[2])))
+        throw std::invalid_argument(dir + "/mask.npy: must be a uint8 array [n_q][n_k] or [batch][heads][n_q][n_k]");
       op.mask = m.u1;
+      op.mask_per_head = per_head;
     }
     if (std::filesystem::exists(dir + "/d_out.npy")) {
       const NpyArray g = read_npy(dir + "/d_out.npy");
@@ -86,6 +99,35 @@ OpCase read_case_dir(const std::string& dir, std::string* property) {
     throw std::invalid_argument(dir + "/case.json: needs \"causal\" (true or false) and \"scale\" (a number)");
   c.op.causal = j["causal"].get<bool>();
   c.op.scale = j["scale"].get<float>();
+  const auto bad = [&](const char* key, const char* want) {
+    throw std::invalid_argument(dir + "/case.json: \"" + std::string(key) + "\" must be " + want);
+  };
+  if (j.contains("heads_kv") && (!j["heads_kv"].is_number_integer() || j["heads_kv"].get<int>() != c.op.kv_heads()))
+    bad("heads_kv", "the number of heads in k.npy and v.npy");
+  if (j.contains("alignment")) {
+    if (j["alignment"] == "bottom-right") c.op.alignment = Alignment::bottom_right;
+    else if (j["alignment"] == "top-left") c.op.alignment = Alignment::top_left;
+    else bad("alignment", "\"top-left\" or \"bottom-right\"");
+  }
+  if (j.contains("window")) {
+    const json& w = j["window"];
+    if (!w.is_array() || w.size() != 2 || !w[0].is_number_integer() || !w[1].is_number_integer())
+      bad("window", "[left, right] (whole numbers, -1: unbounded)");
+    c.op.window_left = w[0].get<int>();
+    c.op.window_right = w[1].get<int>();
+  }
+  if (j.contains("kv_lens")) {
+    const json& l = j["kv_lens"];
+    if (!l.is_array()) bad("kv_lens", "one key length per batch item");
+    for (const json& x : l) {
+      if (!x.is_number_integer()) bad("kv_lens", "one key length per batch item");
+      c.op.kv_lens.push_back(x.get<int>());
+    }
+  }
+  if (j.contains("empty_rows")) {
+    if (j["empty_rows"] != "zero") bad("empty_rows", "\"zero\"");
+    c.op.empty_rows = true;
+  }
   if (property) *property = j.value("property", "");
   if (j.contains("transform")) {
     const json& t = j["transform"];

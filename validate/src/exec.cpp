@@ -97,24 +97,25 @@ class ExecKernel final : public Kernel {
       fs::remove_all(dir);
       return r;
     }
-    const auto read = [&](const char* file, int rows, int cols) {
+    const auto read = [&](const char* file, int rows, int cols, int heads = 0) {
+      heads = heads ? heads : op.heads;
       const NpyArray a = read_npy(dir + "/" + file);
-      const std::vector<std::size_t> want{static_cast<std::size_t>(op.batch), static_cast<std::size_t>(op.heads),
+      const std::vector<std::size_t> want{static_cast<std::size_t>(op.batch), static_cast<std::size_t>(heads),
                                           static_cast<std::size_t>(rows), static_cast<std::size_t>(cols)};
       if (a.dtype != NpyArray::DType::f4) throw NpyError(dir + "/" + file + ": dtype must be float32 ('<f4')");
       if (a.shape != want) {
         std::string have;
         for (std::size_t d : a.shape) have += (have.empty() ? "" : ", ") + std::to_string(d);
         throw NpyError(dir + "/" + file + ": shape [" + have + "] (expected [" + std::to_string(op.batch) + ", " +
-                       std::to_string(op.heads) + ", " + std::to_string(rows) + ", " + std::to_string(cols) + "])");
+                       std::to_string(heads) + ", " + std::to_string(rows) + ", " + std::to_string(cols) + "])");
       }
       return a.f4;
     };
     try {
       if (op.backward()) {
         r.dq = read("d_q.npy", op.n_q, op.d_head);
-        r.dk = read("d_k.npy", op.n_k, op.d_head);
-        r.dv = read("d_v.npy", op.n_k, op.d_v);
+        r.dk = read("d_k.npy", op.n_k, op.d_head, op.kv_heads());
+        r.dv = read("d_v.npy", op.n_k, op.d_v, op.kv_heads());
       } else {
         r.out = read("out.npy", op.n_q, op.d_v);
       }

@@ -127,14 +127,28 @@ void blind_key(AttentionOp& op, int j) {
 
 }  // namespace
 
+bool declares_feature(const Capabilities& caps, std::string_view feature) {
+  if (feature.empty()) return true;
+  if (feature == "align") return (caps.align_top_left || caps.align_bottom_right) && caps.mask_causal;
+  if (feature == "gqa") return caps.gqa && (caps.max_heads == 0 || caps.max_heads >= 2);
+  if (feature == "window") return caps.window;
+  if (feature == "padding") return caps.padding;
+  if (feature == "empty-rows")
+    return caps.empty_rows && (caps.mask_explicit || (caps.align_bottom_right && caps.mask_causal) ||
+                               (caps.window && (caps.align_top_left || caps.align_bottom_right)));
+  return false;
+}
+
 std::vector<MaskMode> property_modes(const OpProperty& p, const Capabilities& caps) {
   std::vector<MaskMode> out;
+  if (!declares_feature(caps, p.feature)) return out;
   for (MaskMode m : p.modes)
     if (caps.supports(m)) out.push_back(m);
   return out;
 }
 
 rc::Gen<OpCase> case_gen(const OpProperty& p, const Capabilities& caps) {
+  if (!p.feature.empty()) return v2_case_gen(p, caps);
   const std::vector<MaskMode> modes = property_modes(p, caps);
   const bool robust = p.robust, square = p.needs_square, backward = p.pass == Pass::backward;
   const int max_n = backward ? 16 : 24;
@@ -203,6 +217,7 @@ rc::Gen<OpCase> case_gen(const OpProperty& p, const Capabilities& caps) {
 }
 
 std::vector<OpCase> edge_cases(const OpProperty& p, const Capabilities& caps) {
+  if (!p.feature.empty()) return v2_edge_cases(p, caps);
   std::vector<OpCase> out;
   const bool backward = p.pass == Pass::backward;
   for (MaskMode mode : property_modes(p, caps)) {

@@ -23,6 +23,12 @@ rc::Gen<OpCase> case_gen(const OpProperty& p, const Capabilities& caps);
 // supported) a tiny and a large scale. Backward properties get dO too.
 std::vector<OpCase> edge_cases(const OpProperty& p, const Capabilities& caps);
 
+// Version-2 properties (OpProperty::feature; v2_generators.cpp): cases that exercise the feature,
+// combined with the other version-2 features the kernel declares, always inside its region.
+bool declares_feature(const Capabilities& caps, std::string_view feature);
+rc::Gen<OpCase> v2_case_gen(const OpProperty& p, const Capabilities& caps);
+std::vector<OpCase> v2_edge_cases(const OpProperty& p, const Capabilities& caps);
+
 // The kinds of cases a property does not run on this kernel, and why ("no-mask cases: not supported").
 std::vector<std::string> skipped_kinds(const OpProperty& p, const Capabilities& caps);
 

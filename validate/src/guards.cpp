@@ -23,28 +23,43 @@ bool same_bits(float a, float b) { return std::memcmp(&a, &b, sizeof a) == 0; }
 
 }  // namespace
 
-GuardedLayout::GuardedLayout(const AttentionOp& op) : backward(op.backward()) {
+void GuardedLayout::Buffer::strides(Layout l, long long out[3]) const {
+  if (l == Layout::bnhd) {
+    out[1] = cols;
+    out[2] = static_cast<long long>(heads) * cols;
+  } else {
+    out[2] = cols;
+    out[1] = static_cast<long long>(rows) * cols;
+  }
+  out[0] = static_cast<long long>(heads) * rows * cols;
+}
+
+GuardedLayout::GuardedLayout(const AttentionOp& op, Layout l) : backward(op.backward()), layout(l) {
   std::size_t at = kGuard;
-  const auto add = [&](std::string_view name, std::size_t size, bool output) {
-    buffers.push_back({name, at, size, output});
+  const int kvh = op.kv_heads();
+  const auto add = [&](std::string_view name, int heads, int rows, int cols, bool output) {
+    const std::size_t size = static_cast<std::size_t>(op.batch) * heads * rows * cols;
+    buffers.push_back({name, at, size, output, op.batch, heads, rows, cols});
     at += size + kGuard;
   };
-  add("q", op.q_size(), false);
-  add("k", op.k_size(), false);
-  add("v", op.v_size(), false);
+  add("q", op.heads, op.n_q, op.d_head, false);
+  add("k", kvh, op.n_k, op.d_head, false);
+  add("v", kvh, op.n_k, op.d_v, false);
   // The mask between guard bytes of its own (0xA5: a read past it sees "visible"), then a NaN guard
-  // for the next buffer.
+  // for the next buffer; the key lengths likewise (a read past them sees 0xA5A5A5A5, not a length).
   mask = at;
   mask_floats = (op.mask.size() + 3) / 4;
   at += mask_floats + 2 * kGuard;
+  lens = at;
+  at += op.kv_lens.size() + 2 * kGuard;
   if (backward) {
-    add("o", op.out_size(), false);
-    add("d_out", op.out_size(), false);
-    add("d_q", op.q_size(), true);
-    add("d_k", op.k_size(), true);
-    add("d_v", op.v_size(), true);
+    add("o", op.heads, op.n_q, op.d_v, false);
+    add("d_out", op.heads, op.n_q, op.d_v, false);
+    add("d_q", op.heads, op.n_q, op.d_head, true);
+    add("d_k", kvh, op.n_k, op.d_head, true);
+    add("d_v", kvh, op.n_k, op.d_v, true);
   } else {
-    add("out", op.out_size(), true);
+    add("out", op.heads, op.n_q, op.d_v, true);
   }
   total = at;
 }
@@ -67,6 +82,28 @@ std::vector<const std::vector<float>*> inputs(const GuardedLayout& l, const Atte
   return in;
 }
 
+// A [b][h][n][d] tensor in the buffer's layout, and back.
+std::vector<float> to_layout(const std::vector<float>& x, const GuardedLayout::Buffer& b, Layout l) {
+  if (l == Layout::bhnd) return x;
+  std::vector<float> out(x.size());
+  long long s[3];
+  b.strides(l, s);
+  write_strided(out.data(), s, x, b.batch, b.heads, b.rows, b.cols);
+  return out;
+}
+std::vector<float> from_layout(const float* at, const GuardedLayout::Buffer& b, Layout l) {
+  if (l == Layout::bhnd) return std::vector<float>(at, at + b.size);
+  std::vector<float> out(b.size);
+  long long s[3];
+  b.strides(l, s);
+  std::size_t i = 0;
+  for (int x = 0; x < b.batch; ++x)
+    for (int h = 0; h < b.heads; ++h)
+      for (int r = 0; r < b.rows; ++r)
+        for (int c = 0; c < b.cols; ++c) out[i++] = at[x * s[0] + h * s[1] + r * s[2] + c];
+  return out;
+}
+
 }  // namespace
 
 void fill_guarded(float* arena, const GuardedLayout& l, const AttentionOp& op, const std::vector<float>& o) {
@@ -76,11 +113,18 @@ void fill_guarded(float* arena, const GuardedLayout& l, const AttentionOp& op, c
   std::memset(reinterpret_cast<unsigned char*>(arena + l.mask - GuardedLayout::kGuard), kMaskGuard,
               (l.mask_floats + 2 * GuardedLayout::kGuard) * sizeof(float));
   if (!op.mask.empty()) std::memcpy(arena + l.mask, op.mask.data(), op.mask.size());
+  std::memset(reinterpret_cast<unsigned char*>(arena + l.lens - GuardedLayout::kGuard), kMaskGuard,
+              (op.kv_lens.size() + 2 * GuardedLayout::kGuard) * sizeof(float));
+  if (!op.kv_lens.empty()) std::memcpy(arena + l.lens, op.kv_lens.data(), op.kv_lens.size() * sizeof(int));
   const auto in = inputs(l, op, o);
   std::size_t next = 0;
   for (const auto& b : l.buffers) {
-    if (b.output) std::fill(arena + b.offset - GuardedLayout::kGuard, arena + b.offset + b.size + GuardedLayout::kGuard, canary);
-    else std::copy(in[next]->begin(), in[next]->end(), arena + b.offset), ++next;
+    if (b.output) {
+      std::fill(arena + b.offset - GuardedLayout::kGuard, arena + b.offset + b.size + GuardedLayout::kGuard, canary);
+    } else {
+      const std::vector<float> laid = to_layout(*in[next++], b, l.layout);
+      std::copy(laid.begin(), laid.end(), arena + b.offset);
+    }
   }
 }
 
@@ -104,7 +148,7 @@ std::string check_guarded(const float* arena, const GuardedLayout& l, const Atte
   const float nan_bits = std::numeric_limits<float>::quiet_NaN();
   for (const auto& b : l.buffers) {
     if (b.output) continue;
-    const std::vector<float>& original = *in[next++];
+    const std::vector<float> original = to_layout(*in[next++], b, l.layout);
     for (std::size_t i = 0; i < original.size(); ++i)
       if (!same_bits(arena[b.offset + i], original[i])) return "modified the input " + std::string(b.name);
     // Writes into an input's guard region land in memory the kernel does not own either.
@@ -112,6 +156,8 @@ std::string check_guarded(const float* arena, const GuardedLayout& l, const Atte
       if (!same_bits(arena[i], nan_bits)) return "wrote into memory before the input " + std::string(b.name);
   }
   if (!op.mask.empty() && std::memcmp(arena + l.mask, op.mask.data(), op.mask.size()) != 0) return "modified the input mask";
+  if (!op.kv_lens.empty() && std::memcmp(arena + l.lens, op.kv_lens.data(), op.kv_lens.size() * sizeof(int)) != 0)
+    return "modified the input kv_lens";
   for (const auto& b : l.buffers) {
     if (!b.output) continue;
     const std::size_t unwritten = static_cast<std::size_t>(
@@ -142,9 +188,36 @@ symbreak_attention_backward_problem guarded_backward_problem(float* arena, const
   return b;
 }
 
+symbreak_attention_problem_v2 guarded_problem_v2(float* arena, const GuardedLayout& l, const AttentionOp& op) {
+  const GuardedLayout::Buffer& out = l.at(l.backward ? "o" : "out");
+  symbreak_attention_problem_v2 p = op.problem_v2(arena + out.offset);
+  p.q = arena + l.at("q").offset;
+  p.k = arena + l.at("k").offset;
+  p.v = arena + l.at("v").offset;
+  l.at("q").strides(l.layout, p.q_strides);
+  l.at("k").strides(l.layout, p.k_strides);
+  l.at("v").strides(l.layout, p.v_strides);
+  out.strides(l.layout, p.out_strides);
+  p.mask = op.mask.empty() ? nullptr : reinterpret_cast<const unsigned char*>(arena + l.mask);
+  p.kv_lens = op.kv_lens.empty() ? nullptr : reinterpret_cast<const int*>(arena + l.lens);
+  return p;
+}
+
+symbreak_attention_backward_problem_v2 guarded_backward_problem_v2(float* arena, const GuardedLayout& l,
+                                                                   const symbreak_attention_problem_v2& forward) {
+  symbreak_attention_backward_problem_v2 b{};
+  b.struct_size = sizeof b;
+  b.forward = &forward;
+  b.d_out = arena + l.at("d_out").offset;
+  b.d_q = arena + l.at("d_q").offset;
+  b.d_k = arena + l.at("d_k").offset;
+  b.d_v = arena + l.at("d_v").offset;
+  return b;
+}
+
 std::vector<float> read_output(const float* arena, const GuardedLayout& l, std::string_view name) {
   const auto& b = l.at(name);
-  return std::vector<float>(arena + b.offset, arena + b.offset + b.size);
+  return from_layout(arena + b.offset, b, l.layout);
 }
 
 // ---- The kernel interface and in-process callables ------------------------------------------------
@@ -183,8 +256,8 @@ namespace {
 
 // One guarded call in this process: `call` gets the arena and returns the kernel's code.
 CallResult guarded_call(const AttentionOp& op, const std::vector<float>& o,
-                        const std::function<int(float*, const GuardedLayout&)>& call) {
-  const GuardedLayout layout(op);
+                        const std::function<int(float*, const GuardedLayout&)>& call, Layout layout_kind = Layout::bhnd) {
+  const GuardedLayout layout(op, layout_kind);
   std::vector<float> arena(layout.total);
   fill_guarded(arena.data(), layout, op, o);
   CallResult r;
@@ -211,6 +284,12 @@ CallResult guarded_call(const AttentionOp& op, const std::vector<float>& o,
 }  // namespace
 
 CallResult CallableKernel::forward(const AttentionOp& op) {
+  if (op.uses_v2()) {
+    CallResult r;
+    r.status = CallResult::Status::returned_error;
+    r.message = "this case needs the version-2 problem (" + v2_words_of(op) + "): use CallableKernelV2";
+    return r;
+  }
   AttentionOp forward_op = op;
   forward_op.d_out.clear();
   return guarded_call(forward_op, {},
@@ -219,8 +298,37 @@ CallResult CallableKernel::forward(const AttentionOp& op) {
 
 CallResult CallableKernel::backward(const AttentionOp& op, const std::vector<float>& o) {
   if (!backward_) return Kernel::backward(op, o);
+  if (op.uses_v2()) return forward(op);  // the same refusal
   return guarded_call(op, o,
                       [&](float* arena, const GuardedLayout& l) { return backward_(guarded_backward_problem(arena, l, op)); });
+}
+
+CallableKernelV2::CallableKernelV2(std::string name, Forward forward, Backward backward, Capabilities caps, std::string cli_flags)
+    : name_(std::move(name)),
+      forward_(std::move(forward)),
+      backward_(std::move(backward)),
+      caps_(caps),
+      flags_(std::move(cli_flags)) {
+  caps_.backward = caps_.backward || static_cast<bool>(backward_);
+}
+
+CallResult CallableKernelV2::forward(const AttentionOp& op) {
+  AttentionOp forward_op = op;
+  forward_op.d_out.clear();
+  return guarded_call(
+      forward_op, {}, [&](float* arena, const GuardedLayout& l) { return forward_(guarded_problem_v2(arena, l, forward_op)); },
+      caps_.layout_bnhd ? Layout::bnhd : Layout::bhnd);
+}
+
+CallResult CallableKernelV2::backward(const AttentionOp& op, const std::vector<float>& o) {
+  if (!backward_) return Kernel::backward(op, o);
+  return guarded_call(
+      op, o,
+      [&](float* arena, const GuardedLayout& l) {
+        const symbreak_attention_problem_v2 p = guarded_problem_v2(arena, l, op);
+        return backward_(guarded_backward_problem_v2(arena, l, p));
+      },
+      caps_.layout_bnhd ? Layout::bnhd : Layout::bhnd);
 }
 
 }  // namespace symbreak::validate

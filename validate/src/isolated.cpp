@@ -32,6 +32,9 @@ struct Request {
   int batch, heads, n_q, n_k, d_head, d_v, causal, has_mask;
   float scale;
   std::size_t q, k, v, mask, out, d_out, d_q, d_k, d_v_offset;
+  // Version 2: the problem as the parent built it, its pointers as offsets into the arena.
+  int v2;
+  symbreak_attention_problem_v2 problem;
 };
 
 // What the child reports after loading: whether it can serve, and what the kernel declares.
@@ -39,6 +42,8 @@ struct Handshake {
   int status;  // 0 ok, 1 cannot load, 2 missing symbol, 3 wrong ABI version, 4 capabilities failed
   int has_backward;
   symbreak_attention_caps caps;
+  int has_v2;         // serves version-2 problems
+  unsigned features;  // SYMBREAK_FEATURE_* (version 2)
   char message[480];
 };
 
@@ -128,7 +133,13 @@ class IsolatedKernel final : public Kernel {
       r.message = load_error_;
       return r;
     }
-    const GuardedLayout layout(op);
+    if (!has_v2_ && op.uses_v2()) {
+      r.status = Status::returned_error;
+      r.message = "this case needs the version-2 ABI (" + v2_words_of(op) +
+                  "), and the kernel exports only version-1 functions; do not declare these words for it";
+      return r;
+    }
+    const GuardedLayout layout(op, has_v2_ && declared_.layout_bnhd ? Layout::bnhd : Layout::bhnd);
     if (layout.total * sizeof(float) > kArenaBytes) {
       r.status = Status::returned_error;
       r.message = "case too large for the shared arena";
@@ -158,6 +169,11 @@ class IsolatedKernel final : public Kernel {
       req.d_q = layout.at("d_q").offset;
       req.d_k = layout.at("d_k").offset;
       req.d_v_offset = layout.at("d_v").offset;
+    }
+    req.v2 = has_v2_ ? 1 : 0;
+    if (has_v2_) {
+      // The child was forked after the arena was mapped, so the arena has the same address there.
+      req.problem = guarded_problem_v2(arena_, layout, op);
     }
     int code = 0;
     if (!write_all(child_.to, &req, sizeof req)) return died(r);
@@ -225,10 +241,15 @@ class IsolatedKernel final : public Kernel {
       return;
     }
     load_status_ = h.status;
-    declared_ = Capabilities::from_abi(h.caps, h.has_backward != 0);
+    has_v2_ = h.has_v2 != 0;
+    symbreak_attention_caps_v2 caps{};
+    caps.v1 = h.caps;
+    caps.features = h.features;
+    declared_ = Capabilities::from_abi_v2(caps, h.has_backward != 0);
     if (path_.empty()) {  // a built-in declares in C++, with the words the version-1 caps struct cannot carry
-      declared_.deterministic = builtin_.capabilities.deterministic;
-      declared_.masked_finite = builtin_.capabilities.masked_finite;
+      const Capabilities b = builtin_.capabilities;
+      declared_.deterministic = b.deterministic;
+      declared_.masked_finite = b.masked_finite;
     }
     if (h.status != 0) {
       load_error_ = h.message;
@@ -255,7 +276,9 @@ class IsolatedKernel final : public Kernel {
       h.caps.max_heads = c.max_heads;
       h.caps.max_n = c.max_n;
       h.caps.max_d = c.max_d;
-      h.has_backward = static_cast<bool>(kernel.backward);
+      h.has_v2 = static_cast<bool>(kernel.forward_v2);
+      h.has_backward = h.has_v2 ? static_cast<bool>(kernel.backward_v2) : static_cast<bool>(kernel.backward);
+      h.features = h.has_v2 ? c.features() : 0u;
     } else {
       h.caps = Capabilities::abi_defaults();
       void* lib = ::dlopen(path_.c_str(), RTLD_NOW | RTLD_LOCAL);
@@ -268,15 +291,40 @@ class IsolatedKernel final : public Kernel {
         auto backward =
             reinterpret_cast<int (*)(const symbreak_attention_backward_problem*)>(::dlsym(lib, "symbreak_attention_backward"));
         auto capabilities = reinterpret_cast<int (*)(symbreak_attention_caps*)>(::dlsym(lib, "symbreak_attention_capabilities"));
+        auto forward_v2 =
+            reinterpret_cast<int (*)(const symbreak_attention_problem_v2*)>(::dlsym(lib, "symbreak_attention_forward_v2"));
+        auto backward_v2 = reinterpret_cast<int (*)(const symbreak_attention_backward_problem_v2*)>(
+            ::dlsym(lib, "symbreak_attention_backward_v2"));
+        auto capabilities_v2 =
+            reinterpret_cast<int (*)(symbreak_attention_caps_v2*)>(::dlsym(lib, "symbreak_attention_capabilities_v2"));
+        symbreak_attention_caps_v2 caps2{};
+        caps2.struct_size = sizeof caps2;
+        caps2.v1 = h.caps;
+        if (forward_v2 && !forward) forward = reinterpret_cast<int (*)(const symbreak_attention_problem*)>(forward_v2);
         if (!version || !forward) {
           h.status = 2;
           std::snprintf(h.message, sizeof h.message, "%s does not export %s", path_.c_str(),
                         !version ? "symbreak_attention_abi_version" : "symbreak_attention_forward");
-        } else if (const int v = version(); v != SYMBREAK_ATTENTION_ABI_VERSION) {
+        } else if (const int v = version(); v != 1 && v != 2) {
           h.status = 3;
-          std::snprintf(h.message, sizeof h.message, "%s implements ABI version %d (expected %d)", path_.c_str(), v,
-                        SYMBREAK_ATTENTION_ABI_VERSION);
-        } else if (capabilities && capabilities(&h.caps) != 0) {
+          std::snprintf(h.message, sizeof h.message, "%s implements ABI version %d (this validator serves 1 and 2)", path_.c_str(),
+                        v);
+        } else if (forward_v2 && v != 2) {
+          h.status = 3;
+          std::snprintf(h.message, sizeof h.message,
+                        "%s exports symbreak_attention_forward_v2 but its abi_version returns %d (a version-2 plugin returns 2)",
+                        path_.c_str(), v);
+        } else if (forward_v2 && capabilities_v2 && capabilities_v2(&caps2) != 0) {
+          h.status = 4;
+          std::snprintf(h.message, sizeof h.message, "%s: symbreak_attention_capabilities_v2 returned an error", path_.c_str());
+        } else if (forward_v2 && (caps2.features & SYMBREAK_FEATURE_ALIGN_TOP_LEFT) &&
+                   (caps2.features & SYMBREAK_FEATURE_ALIGN_BOTTOM_RIGHT)) {
+          h.status = 4;
+          std::snprintf(h.message, sizeof h.message,
+                        "%s: symbreak_attention_capabilities_v2 declares both causal alignments (declare the one the kernel "
+                        "implements)",
+                        path_.c_str());
+        } else if (!forward_v2 && capabilities && capabilities(&h.caps) != 0) {
           h.status = 4;
           std::snprintf(h.message, sizeof h.message, "%s: symbreak_attention_capabilities returned an error", path_.c_str());
         } else if (!(h.caps.mask_modes & (SYMBREAK_MASK_NONE | SYMBREAK_MASK_CAUSAL | SYMBREAK_MASK_EXPLICIT))) {
@@ -284,6 +332,19 @@ class IsolatedKernel final : public Kernel {
           std::snprintf(h.message, sizeof h.message,
                         "%s: symbreak_attention_capabilities declares no mask mode (mask_modes = %u)", path_.c_str(),
                         h.caps.mask_modes);
+        } else if (forward_v2) {
+          h.caps = caps2.v1;
+          h.features = caps2.features;
+          h.has_v2 = 1;
+          kernel.forward_v2 = forward_v2;
+          if (backward_v2) kernel.backward_v2 = backward_v2;
+          h.has_backward = backward_v2 != nullptr;
+          if (!(h.caps.mask_modes & (SYMBREAK_MASK_NONE | SYMBREAK_MASK_CAUSAL | SYMBREAK_MASK_EXPLICIT))) {
+            h.status = 4;
+            std::snprintf(h.message, sizeof h.message,
+                          "%s: symbreak_attention_capabilities_v2 declares no mask mode (mask_modes = %u)", path_.c_str(),
+                          h.caps.mask_modes);
+          }
         } else {
           kernel.forward = forward;
           if (backward) kernel.backward = backward;
@@ -295,6 +356,24 @@ class IsolatedKernel final : public Kernel {
     if (h.status != 0) ::_exit(0);
     Request req;
     while (read_all(in, &req, sizeof req, -1) == 1) {
+      if (req.v2) {
+        const symbreak_attention_problem_v2 p = req.problem;  // points into the shared arena
+        int code = 0;
+        if (req.backward) {
+          symbreak_attention_backward_problem_v2 b{};
+          b.struct_size = sizeof b;
+          b.forward = &p;
+          b.d_out = arena_ + req.d_out;
+          b.d_q = arena_ + req.d_q;
+          b.d_k = arena_ + req.d_k;
+          b.d_v = arena_ + req.d_v_offset;
+          code = kernel.backward_v2 ? kernel.backward_v2(&b) : -1;
+        } else {
+          code = kernel.forward_v2(&p);
+        }
+        if (!write_all(out, &code, sizeof code)) break;
+        continue;
+      }
       symbreak_attention_problem p{};
       p.batch = req.batch;
       p.heads = req.heads;
@@ -334,6 +413,7 @@ class IsolatedKernel final : public Kernel {
   int load_status_ = 0;
   std::string load_error_;
   Capabilities declared_;
+  bool has_v2_ = false;
 };
 
 }  // namespace

@@ -98,8 +98,9 @@ Element element_at(const AttentionOp& op, int rows, int cols, std::size_t index,
   index /= cols;
   e.row = static_cast<int>(index % rows);
   index /= rows;
-  e.head = static_cast<int>(index % op.heads);
-  e.batch = static_cast<int>(index / op.heads);
+  const int heads = e.tensor == "dK" || e.tensor == "dV" ? op.kv_heads() : op.heads;  // K-shaped: KV heads
+  e.head = static_cast<int>(index % heads);
+  e.batch = static_cast<int>(index / heads);
   return e;
 }
 
@@ -618,6 +619,45 @@ OpOutcome check_bwd_rowsum(Kernel& f, const OpCase& c, const Tolerance& t, bool)
   return check_bwd_invariance(f, x, x2, t, idx, "every key shifted by one vector (a softmax row's gradient must sum to 0)");
 }
 
+// PADDING: REFERENCE, then the keys past each batch item's length poisoned (NaN and ±3e38 in K and
+// V, or ±1e30 only when the kernel declares masked-finite): the output must be bit-identical to the
+// clean run's. Nothing may flow from padding (the varlen form of pytorch#101967).
+OpOutcome check_padding(Kernel& f, const OpCase& c, const Tolerance& t, bool strict) {
+  OpOutcome o = check_reference(f, c, t, strict);
+  if (!o.passed || c.op.kv_lens.empty()) return o;
+  const AttentionOp& x = c.op;
+  const CallResult clean = f.forward(x);
+  if (!clean.ok()) return call_failed(clean, x);
+  const bool finite_only = f.capabilities().masked_finite;
+  for (const Poison& poison : kPoisons) {
+    if (finite_only && !poison.finite) continue;
+    AttentionOp dirty = x;
+    for (int b = 0; b < x.batch; ++b)
+      for (int h = 0; h < x.kv_heads(); ++h)
+        for (int j = x.kv_len(b); j < x.n_k; ++j) {
+          const std::size_t row = (static_cast<std::size_t>(b) * x.kv_heads() + h) * x.n_k + j;
+          if (poison.in_k)
+            for (int cc = 0; cc < x.d_head; ++cc) dirty.k[row * x.d_head + cc] = poison.value;
+          if (poison.in_v)
+            for (int cc = 0; cc < x.d_v; ++cc) dirty.v[row * x.d_v + cc] = poison.value;
+        }
+    const CallResult r = f.forward(dirty);
+    if (!r.ok()) return call_failed(r, dirty);
+    for (std::size_t i = 0; i < r.out.size(); ++i)
+      if (!same_bits(r.out[i], clean.out[i])) {
+        OpOutcome bad;
+        bad.passed = false;
+        bad.error = std::isfinite(r.out[i]) ? std::abs(static_cast<double>(r.out[i]) - clean.out[i])
+                                            : std::numeric_limits<double>::infinity();
+        bad.element = element_at(x, x.n_q, x.d_v, i, "O");
+        bad.message = std::string("padded keys poisoned with ") + poison.what + " changed the output (" +
+                      std::to_string(r.out[i]) + " instead of " + std::to_string(clean.out[i]) + ")";
+        return bad;
+      }
+  }
+  return o;
+}
+
 using M = MaskMode;
 const std::vector<M> kAll = {M::none, M::causal, M::explicit_mask, M::causal_and_explicit};
 
@@ -711,6 +751,39 @@ const std::vector<OpProperty>& op_catalogue() {
       {"BWD-DETERMINISM",
        "the same backward input run 3 times gives the same dQ, dK, dV bits (a failure when the kernel declares deterministic)",
        Pass::backward, kAll, "", false, false, false, check_bwd_determinism},
+      // ---- Version 2: each about one feature, run when the kernel declares it; the edge cases first.
+      {"ALIGNMENT",
+       "causal (and window) with n_q <, = and > n_k in the declared alignment, a decode step (n_q = 1, n_k = 4096), "
+       "against the exact reference",
+       Pass::forward, {M::causal, M::causal_and_explicit}, "causal=top-left or causal=bottom-right", true, false, false,
+       check_reference, "align"},
+      {"GQA-MAPPING",
+       "grouped-query heads (query head h reads KV head h / (heads / heads_kv)), MQA included, distinct K and V per KV "
+       "head, against the exact reference",
+       Pass::forward, kAll, "gqa", true, false, false, check_reference, "gqa"},
+      {"WINDOW-BOUNDARY",
+       "sliding windows: left = n_k − 1 with causal, left = right = 0, window ∩ causal, widths around the tile size, "
+       "against the exact reference",
+       Pass::forward, kAll, "window", true, false, false, check_reference, "window"},
+      {"PADDING",
+       "per-batch key lengths (1, n_k, tile ± 1) against the exact reference; keys past a length poisoned with NaN or "
+       "±3e38 leave the output bit-identical",
+       Pass::forward, kAll, "padding", true, false, false, check_padding, "padding"},
+      {"EMPTY-ROWS",
+       "query rows with no visible key (all-False mask rows, bottom-right rows above the keys, windows past the length) "
+       "are zero; fully masked tiles inside live rows change nothing",
+       Pass::forward, kAll, "empty-rows=zero", true, false, false, check_reference, "empty-rows"},
+      {"BWD-ALIGNMENT", "BWD-REFERENCE on ALIGNMENT's cases", Pass::backward, {M::causal, M::causal_and_explicit},
+       "causal=top-left or causal=bottom-right",
+       true, false, false, check_bwd_reference, "align"},
+      {"BWD-GQA-MAPPING", "BWD-REFERENCE on GQA-MAPPING's cases: dK and dV sum over the query heads of a group",
+       Pass::backward, kAll, "gqa", true, false, false, check_bwd_reference, "gqa"},
+      {"BWD-WINDOW-BOUNDARY", "BWD-REFERENCE on WINDOW-BOUNDARY's cases", Pass::backward, kAll, "window", true, false, false,
+       check_bwd_reference, "window"},
+      {"BWD-PADDING", "BWD-REFERENCE on PADDING's cases: padded keys get zero gradients", Pass::backward, kAll, "padding",
+       true, false, false, check_bwd_reference, "padding"},
+      {"BWD-EMPTY-ROWS", "BWD-REFERENCE on EMPTY-ROWS' cases: empty rows get zero dQ and give nothing to dK, dV",
+       Pass::backward, kAll, "empty-rows=zero", true, false, false, check_bwd_reference, "empty-rows"},
   };
   return properties;
 }

@@ -39,6 +39,99 @@ bool usable(const symbreak_attention_problem* p) {
          p->out && (!p->causal || p->n_q == p->n_k);
 }
 
+}  // namespace
+
+std::vector<HeadSlice> head_slices(const AttentionOp& op) {
+  std::vector<HeadSlice> out;
+  for (int b = 0; b < op.batch; ++b)
+    for (int h = 0; h < op.heads; ++h) {
+      HeadSlice s;
+      s.b = b;
+      s.h = h;
+      s.kv_head = op.kv_head_of(h);
+      const int nk = op.kv_len(b);
+      for (int i = 0; i < op.n_q; ++i)
+        if (!op.row_empty(b, h, i)) s.rows.push_back(i);
+      AttentionOp& x = s.op;
+      x.n_q = static_cast<int>(s.rows.size());
+      x.n_k = nk;
+      x.d_head = op.d_head;
+      x.d_v = op.d_v;
+      x.scale = op.scale;
+      if (x.n_q == 0) {
+        out.push_back(std::move(s));
+        continue;
+      }
+      const std::size_t q0 = (static_cast<std::size_t>(b) * op.heads + h) * op.n_q,
+                        k0 = (static_cast<std::size_t>(b) * op.kv_heads() + s.kv_head) * op.n_k;
+      for (int i : s.rows) {
+        x.q.insert(x.q.end(), op.q.begin() + static_cast<std::ptrdiff_t>((q0 + i) * op.d_head),
+                   op.q.begin() + static_cast<std::ptrdiff_t>((q0 + i + 1) * op.d_head));
+        if (op.backward())
+          x.d_out.insert(x.d_out.end(), op.d_out.begin() + static_cast<std::ptrdiff_t>((q0 + i) * op.d_v),
+                         op.d_out.begin() + static_cast<std::ptrdiff_t>((q0 + i + 1) * op.d_v));
+      }
+      x.k.assign(op.k.begin() + static_cast<std::ptrdiff_t>(k0 * op.d_head),
+                 op.k.begin() + static_cast<std::ptrdiff_t>((k0 + nk) * op.d_head));
+      x.v.assign(op.v.begin() + static_cast<std::ptrdiff_t>(k0 * op.d_v), op.v.begin() + static_cast<std::ptrdiff_t>((k0 + nk) * op.d_v));
+      x.mask.resize(static_cast<std::size_t>(x.n_q) * nk);
+      bool all = true;
+      for (int r = 0; r < x.n_q; ++r)
+        for (int j = 0; j < nk; ++j) all &= (x.mask[static_cast<std::size_t>(r) * nk + j] = op.visible(b, h, s.rows[r], j)) != 0;
+      if (all) x.mask.clear();
+      out.push_back(std::move(s));
+    }
+  return out;
+}
+
+std::size_t HeadSlice::q_row(const AttentionOp& op, int r) const {
+  return (static_cast<std::size_t>(b) * op.heads + h) * op.n_q + rows[static_cast<std::size_t>(r)];
+}
+std::size_t HeadSlice::k_row(const AttentionOp& op, int j) const {
+  return (static_cast<std::size_t>(b) * op.kv_heads() + kv_head) * op.n_k + j;
+}
+
+namespace {
+
+// Runs a float32 kernel (forward and optionally backward) slice by slice and assembles the whole op's
+// outputs: empty rows zero, dK and dV summed over the query heads of a group in head order.
+struct Assembled {
+  std::vector<float> out, dq, dk, dv;
+};
+template <class Call>
+Assembled assemble(const AttentionOp& op, const std::vector<HeadSlice>& slices, bool backward, Call&& call) {
+  Assembled a;
+  a.out.assign(op.out_size(), 0.0f);
+  if (backward) {
+    a.dq.assign(op.q_size(), 0.0f);
+    a.dk.assign(op.k_size(), 0.0f);
+    a.dv.assign(op.v_size(), 0.0f);
+  }
+  std::vector<float> out, dq, dk, dv;
+  for (const HeadSlice& s : slices) {
+    if (s.rows.empty()) continue;
+    out.assign(s.op.out_size(), 0.0f);
+    if (backward) {
+      dq.assign(s.op.q_size(), 0.0f);
+      dk.assign(s.op.k_size(), 0.0f);
+      dv.assign(s.op.v_size(), 0.0f);
+    }
+    if (call(s.op, out, dq, dk, dv) != 0) throw std::logic_error("a reference kernel refused a valid op");
+    for (int r = 0; r < s.op.n_q; ++r)
+      for (int c = 0; c < op.d_v; ++c)
+        a.out[s.q_row(op, r) * op.d_v + c] = out[static_cast<std::size_t>(r) * op.d_v + c];
+    if (!backward) continue;
+    for (int r = 0; r < s.op.n_q; ++r)
+      for (int c = 0; c < op.d_head; ++c)
+        a.dq[s.q_row(op, r) * op.d_head + c] = dq[static_cast<std::size_t>(r) * op.d_head + c];
+    for (int j = 0; j < s.op.n_k; ++j) {
+      for (int c = 0; c < op.d_head; ++c) a.dk[s.k_row(op, j) * op.d_head + c] += dk[static_cast<std::size_t>(j) * op.d_head + c];
+      for (int c = 0; c < op.d_v; ++c) a.dv[s.k_row(op, j) * op.d_v + c] += dv[static_cast<std::size_t>(j) * op.d_v + c];
+    }
+  }
+  return a;
+}
+
 // Runs attention_head_forward<T> on every (batch, head).
 template <class T, class Write>
 void forward_heads(const symbreak_attention_problem& p, const T& scale, Write&& write) {
@@ -70,10 +163,14 @@ void backward_heads(const symbreak_attention_backward_problem& b, const T& scale
 
 std::vector<Exact> exact_attention(const AttentionOp& op) {
   op.validate();
-  std::vector<Exact> result(op.out_size());
-  forward_heads<Exact>(op.problem(nullptr), exact_from_double(op.scale), [&](std::size_t bh, const Tensor<Exact>& out) {
-    std::copy(out.data.begin(), out.data.end(), result.begin() + static_cast<std::ptrdiff_t>(bh * out.size()));
-  });
+  std::vector<Exact> result(op.out_size());  // rows with no visible key stay 0
+  for (const HeadSlice& s : head_slices(op)) {
+    if (s.rows.empty()) continue;
+    forward_heads<Exact>(s.op.problem(nullptr), exact_from_double(op.scale), [&](std::size_t, const Tensor<Exact>& out) {
+      for (int r = 0; r < s.op.n_q; ++r)
+        for (int c = 0; c < op.d_v; ++c) result[s.q_row(op, r) * op.d_v + c] = out(r, c);
+    });
+  }
   return result;
 }
 
@@ -81,12 +178,18 @@ ExactGradients exact_attention_backward(const AttentionOp& op) {
   op.validate();
   if (!op.backward()) throw std::invalid_argument("exact_attention_backward: the op has no d_out");
   ExactGradients g{std::vector<Exact>(op.q_size()), std::vector<Exact>(op.k_size()), std::vector<Exact>(op.v_size())};
-  const auto b = op.backward_problem(nullptr, nullptr, nullptr, nullptr);
-  backward_heads<Exact>(b, exact_from_double(op.scale), [&](std::size_t bh, const auto& dq, const auto& dk, const auto& dv) {
-    std::copy(dq.data.begin(), dq.data.end(), g.dq.begin() + static_cast<std::ptrdiff_t>(bh * dq.size()));
-    std::copy(dk.data.begin(), dk.data.end(), g.dk.begin() + static_cast<std::ptrdiff_t>(bh * dk.size()));
-    std::copy(dv.data.begin(), dv.data.end(), g.dv.begin() + static_cast<std::ptrdiff_t>(bh * dv.size()));
-  });
+  for (const HeadSlice& s : head_slices(op)) {
+    if (s.rows.empty()) continue;
+    const auto b = s.op.backward_problem(nullptr, nullptr, nullptr, nullptr);
+    backward_heads<Exact>(b, exact_from_double(op.scale), [&](std::size_t, const auto& dq, const auto& dk, const auto& dv) {
+      for (int r = 0; r < s.op.n_q; ++r)
+        for (int c = 0; c < op.d_head; ++c) g.dq[s.q_row(op, r) * op.d_head + c] = dq(r, c);
+      for (int j = 0; j < s.op.n_k; ++j) {  // exact sums over a group's query heads
+        for (int c = 0; c < op.d_head; ++c) g.dk[s.k_row(op, j) * op.d_head + c] += dk(j, c);
+        for (int c = 0; c < op.d_v; ++c) g.dv[s.k_row(op, j) * op.d_v + c] += dv(j, c);
+      }
+    });
+  }
   return g;
 }
 
@@ -435,38 +538,77 @@ TermSizes term_sizes(const AttentionOp& op) {
 }  // namespace
 
 std::vector<float> float_forward(const AttentionOp& op) {
-  std::vector<float> out(op.out_size());
-  const symbreak_attention_problem p = op.problem(out.data());
-  if (naive_attention(&p) != 0) throw std::logic_error("the naive kernel refused a valid op");
-  return out;
+  return assemble(op, head_slices(op), false, [](const AttentionOp& x, std::vector<float>& out, auto&, auto&, auto&) {
+           const symbreak_attention_problem p = x.problem(out.data());
+           return naive_attention(&p);
+         }).out;
 }
+
+namespace {
+
+// Term sizes of the whole op, slice by slice (dK, dV summed over a group).
+TermSizes op_term_sizes(const AttentionOp& op, const std::vector<HeadSlice>& slices) {
+  TermSizes t;
+  t.out.assign(op.out_size(), 0.0);
+  if (op.backward()) {
+    t.dq.assign(op.q_size(), 0.0);
+    t.dk.assign(op.k_size(), 0.0);
+    t.dv.assign(op.v_size(), 0.0);
+  }
+  for (const HeadSlice& s : slices) {
+    if (s.rows.empty()) continue;
+    const TermSizes x = term_sizes(s.op);
+    for (int r = 0; r < s.op.n_q; ++r) {
+      for (int c = 0; c < op.d_v; ++c) t.out[s.q_row(op, r) * op.d_v + c] = x.out[static_cast<std::size_t>(r) * op.d_v + c];
+      if (op.backward())
+        for (int c = 0; c < op.d_head; ++c) t.dq[s.q_row(op, r) * op.d_head + c] = x.dq[static_cast<std::size_t>(r) * op.d_head + c];
+    }
+    if (!op.backward()) continue;
+    for (int j = 0; j < s.op.n_k; ++j) {
+      for (int c = 0; c < op.d_head; ++c) t.dk[s.k_row(op, j) * op.d_head + c] += x.dk[static_cast<std::size_t>(j) * op.d_head + c];
+      for (int c = 0; c < op.d_v; ++c) t.dv[s.k_row(op, j) * op.d_v + c] += x.dv[static_cast<std::size_t>(j) * op.d_v + c];
+    }
+  }
+  return t;
+}
+
+// The panel's variants of one slice: the op as given, q pre-scaled, √scale on both q and k.
+AttentionOp q_prescaled(AttentionOp x) {
+  for (float& v : x.q) v *= x.scale;
+  x.scale = 1;
+  return x;
+}
+AttentionOp split_scale(AttentionOp x) {
+  const float root = std::sqrt(std::abs(x.scale)), sign = x.scale < 0 ? -1.0f : 1.0f;
+  for (float& v : x.q) v *= root * sign;
+  for (float& v : x.k) v *= root;
+  x.scale = 1;
+  return x;
+}
+
+}  // namespace
 
 Reference::Reference(const AttentionOp& op) {
   for (const Exact& e : exact_attention(op)) {
     exact.push_back(exact_to_double(e));
     scale = std::max(scale, std::abs(exact.back()));
   }
+  const std::vector<HeadSlice> slices = head_slices(op);
   using Kernel = int (*)(const symbreak_attention_problem*);
-  const auto measure = [&](const AttentionOp& variant, Kernel kernel) {
-    std::vector<float> out(op.out_size());
-    const symbreak_attention_problem p = variant.problem(out.data());
-    if (kernel(&p) != 0) throw std::logic_error("a reference kernel refused a valid op");
-    for (std::size_t i = 0; i < exact.size(); ++i) err = std::max(err, std::abs(static_cast<double>(out[i]) - exact[i]));
+  const auto measure = [&](AttentionOp (*variant)(AttentionOp), Kernel kernel) {
+    const Assembled a = assemble(op, slices, false, [&](const AttentionOp& x, std::vector<float>& out, auto&, auto&, auto&) {
+      const AttentionOp v = variant ? variant(x) : x;
+      const symbreak_attention_problem p = v.problem(out.data());
+      return kernel(&p);
+    });
+    for (std::size_t i = 0; i < exact.size(); ++i) err = std::max(err, std::abs(static_cast<double>(a.out[i]) - exact[i]));
   };
-  measure(op, naive_attention);
-  measure(op, sequential_attention);
-  measure(op, [](const symbreak_attention_problem* p) { return tiled_attention(p, 16, 16); });
-  AttentionOp q_scaled = op;
-  for (float& x : q_scaled.q) x *= op.scale;
-  q_scaled.scale = 1;
-  measure(q_scaled, naive_attention);
-  AttentionOp split = op;
-  const float root = std::sqrt(std::abs(op.scale)), sign = op.scale < 0 ? -1.0f : 1.0f;
-  for (float& x : split.q) x *= root * sign;
-  for (float& x : split.k) x *= root;
-  split.scale = 1;
-  measure(split, naive_attention);
-  terms = term_sizes(op).out;
+  measure(nullptr, naive_attention);
+  measure(nullptr, sequential_attention);
+  measure(nullptr, [](const symbreak_attention_problem* p) { return tiled_attention(p, 16, 16); });
+  measure(q_prescaled, naive_attention);
+  measure(split_scale, naive_attention);
+  terms = op_term_sizes(op, slices).out;
 }
 
 GradientReference::GradientReference(const AttentionOp& op) : o(float_forward(op)) {
@@ -477,30 +619,99 @@ GradientReference::GradientReference(const AttentionOp& op) : o(float_forward(op
       exact[t].push_back(exact_to_double(x));
       scale[t] = std::max(scale[t], std::abs(exact[t].back()));
     }
+  const std::vector<HeadSlice> slices = head_slices(op);
   // `q_factor` multiplies the dq a variant computes (the chain rule of a pre-scaled q).
   using Kernel = int (*)(const symbreak_attention_backward_problem*);
-  const auto measure = [&](const AttentionOp& variant, Kernel kernel, float q_factor) {
-    std::vector<float> dq(op.q_size()), dk(op.k_size()), dv(op.v_size());
-    const auto b = variant.backward_problem(o.data(), dq.data(), dk.data(), dv.data());
-    if (kernel(&b) != 0) throw std::logic_error("a reference kernel refused a valid op");
-    const std::vector<float>* f[3] = {&dq, &dk, &dv};
+  const auto measure = [&](AttentionOp (*variant)(AttentionOp), Kernel kernel, float q_factor) {
+    const Assembled a = assemble(op, slices, true, [&](const AttentionOp& x, auto&, auto& dq, auto& dk, auto& dv) {
+      const AttentionOp v = variant ? variant(x) : x;
+      const std::vector<float> slice_o = float_forward(x);
+      const auto b = v.backward_problem(slice_o.data(), dq.data(), dk.data(), dv.data());
+      return kernel(&b);
+    });
+    const std::vector<float>* f[3] = {&a.dq, &a.dk, &a.dv};
     for (int t = 0; t < 3; ++t)
       for (std::size_t i = 0; i < exact[t].size(); ++i)
         err[t] = std::max(err[t], std::abs(static_cast<double>((*f[t])[i]) * (t == 0 ? q_factor : 1.0f) - exact[t][i]));
   };
-  measure(op, naive_attention_backward, 1.0f);
-  measure(op, sequential_attention_backward, 1.0f);
-  measure(
-      op, [](const symbreak_attention_backward_problem* b) { return tiled_attention_backward(b, 16, 16); }, 1.0f);
-  AttentionOp q_scaled = op;
-  for (float& x : q_scaled.q) x *= op.scale;
-  q_scaled.scale = 1;
-  measure(q_scaled, naive_attention_backward, op.scale);
-  measure(op, jacobian_attention_backward, 1.0f);
-  TermSizes t = term_sizes(op);
+  measure(nullptr, naive_attention_backward, 1.0f);
+  measure(nullptr, sequential_attention_backward, 1.0f);
+  measure(nullptr, [](const symbreak_attention_backward_problem* b) { return tiled_attention_backward(b, 16, 16); }, 1.0f);
+  measure(q_prescaled, naive_attention_backward, op.scale);
+  measure(nullptr, jacobian_attention_backward, 1.0f);
+  TermSizes t = op_term_sizes(op, slices);
   terms[0] = std::move(t.dq);
   terms[1] = std::move(t.dk);
   terms[2] = std::move(t.dv);
+}
+
+// ---- Version 2: symbreak's kernels on the whole op, slice by slice ---------------------------------
+
+namespace {
+
+template <class Kernel>
+int forward_v2_with(const symbreak_attention_problem_v2* p, Kernel kernel) {
+  if (!p || p->struct_size < static_cast<int>(sizeof(symbreak_attention_problem_v2)) || !p->q || !p->k || !p->v || !p->out)
+    return 1;
+  try {
+    AttentionOp op = op_from_problem(*p);
+    op.validate();
+    const Assembled a = assemble(op, head_slices(op), false, [&](const AttentionOp& x, std::vector<float>& out, auto&, auto&, auto&) {
+      const symbreak_attention_problem v1 = x.problem(out.data());
+      return kernel(&v1);
+    });
+    write_strided(p->out, p->out_strides, a.out, op.batch, op.heads, op.n_q, op.d_v);
+  } catch (const std::exception&) {
+    return 2;
+  }
+  return 0;
+}
+
+template <class Kernel>
+int backward_v2_with(const symbreak_attention_backward_problem_v2* b, Kernel kernel) {
+  if (!b || b->struct_size < static_cast<int>(sizeof(symbreak_attention_backward_problem_v2)) || !b->forward || !b->d_out ||
+      !b->d_q || !b->d_k || !b->d_v)
+    return 1;
+  const symbreak_attention_problem_v2& p = *b->forward;
+  if (p.struct_size < static_cast<int>(sizeof(symbreak_attention_problem_v2)) || !p.q || !p.k || !p.v) return 1;
+  try {
+    AttentionOp op = op_from_problem(p);
+    // d_out is read through out's strides
+    op.d_out = op_from_problem([&] {
+                 symbreak_attention_problem_v2 x = p;
+                 x.q = b->d_out;
+                 x.d_head = p.d_v;
+                 std::copy(p.out_strides, p.out_strides + 3, x.q_strides);
+                 return x;
+               }())
+                   .q;
+    op.validate();
+    const Assembled a = assemble(op, head_slices(op), true, [&](const AttentionOp& x, auto&, auto& dq, auto& dk, auto& dv) {
+      const std::vector<float> o = float_forward(x);
+      const auto v1 = x.backward_problem(o.data(), dq.data(), dk.data(), dv.data());
+      return kernel(&v1);
+    });
+    const int kvh = op.kv_heads();
+    write_strided(b->d_q, p.q_strides, a.dq, op.batch, op.heads, op.n_q, op.d_head);
+    write_strided(b->d_k, p.k_strides, a.dk, op.batch, kvh, op.n_k, op.d_head);
+    write_strided(b->d_v, p.v_strides, a.dv, op.batch, kvh, op.n_k, op.d_v);
+  } catch (const std::exception&) {
+    return 2;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int naive_attention_v2(const symbreak_attention_problem_v2* p) { return forward_v2_with(p, naive_attention); }
+int tiled_attention_v2(const symbreak_attention_problem_v2* p, int block_q, int block_k) {
+  return forward_v2_with(p, [=](const symbreak_attention_problem* x) { return tiled_attention(x, block_q, block_k); });
+}
+int naive_attention_backward_v2(const symbreak_attention_backward_problem_v2* b) {
+  return backward_v2_with(b, naive_attention_backward);
+}
+int tiled_attention_backward_v2(const symbreak_attention_backward_problem_v2* b, int block_q, int block_k) {
+  return backward_v2_with(b, [=](const symbreak_attention_backward_problem* x) { return tiled_attention_backward(x, block_q, block_k); });
 }
 
 }  // namespace symbreak::validate

@@ -1,7 +1,13 @@
 /* The C ABI of an attention implementation that `symbreak validate --plugin LIB.so` loads.
  * Build your kernel as a shared library exporting the two required functions below; the
  * capabilities and the backward pass are optional. A plugin written for the first release (the two
- * required functions only) keeps working: it is assumed to support every case. */
+ * required functions only) keeps working: it is assumed to support every case.
+ *
+ * Version 2 (below the version-1 section) adds the op as production kernels run it: grouped-query
+ * heads, causal alignment when n_q != n_k, sliding windows, per-batch key lengths, per-head masks,
+ * rows with no visible key, and strided layouts. A plugin opts in by exporting
+ * symbreak_attention_forward_v2 (and optionally _backward_v2, _capabilities_v2); one that exports only
+ * the version-1 functions is served version-1 cases, whatever number its abi_version returns. */
 #ifndef SYMBREAK_ATTENTION_ABI_H
 #define SYMBREAK_ATTENTION_ABI_H
 
@@ -9,7 +15,7 @@
 extern "C" {
 #endif
 
-#define SYMBREAK_ATTENTION_ABI_VERSION 1
+#define SYMBREAK_ATTENTION_ABI_VERSION 2
 
 /* ---- Required: the forward pass  O = softmax(scale · Q Kᵀ + mask) · V  per batch and head ---- */
 typedef struct symbreak_attention_problem {
@@ -22,7 +28,7 @@ typedef struct symbreak_attention_problem {
   float scale;               /* multiply q.k by this before softmax */
   float* out;                /* [batch][heads][n_q][d_v], written by the implementation */
 } symbreak_attention_problem;
-int symbreak_attention_abi_version(void);                            /* returns 1 */
+int symbreak_attention_abi_version(void);                            /* returns 1 or 2 */
 int symbreak_attention_forward(const symbreak_attention_problem* p); /* 0 = success */
 
 /* ---- Optional: what the kernel supports ----
@@ -52,6 +58,71 @@ typedef struct symbreak_attention_backward_problem {
   float* d_v;         /* [batch][heads][n_k][d_v], written */
 } symbreak_attention_backward_problem;
 int symbreak_attention_backward(const symbreak_attention_backward_problem* p); /* 0 = success */
+
+
+/* ================================ Version 2 ================================
+ *   O[b,h] = softmax(scale · Q[b,h] K[b,g(h)]ᵀ  restricted to the keys visible from each query) · V[b,g(h)]
+ * with g(h) = h / (heads / heads_kv) (repeat-interleave: query heads 0..G-1 share KV head 0, ...).
+ * Key j is visible from query i of batch b, head h iff all of:
+ *   j < kv_len(b)                          (kv_lens NULL: kv_len = n_k)
+ *   causal:  j <= i + offset(b)
+ *   window:  i + offset(b) - window_left <= j <= i + offset(b) + window_right   (-1: that side unbounded)
+ *   mask:    mask[i][j] (or mask[b][h][i][j] when mask_per_head) is nonzero
+ * where the alignment sets offset(b): top-left 0 (PyTorch is_causal), bottom-right kv_len(b) - n_q
+ * (FlashAttention >= 2.1, PyTorch causal_lower_right, decoding with a KV cache). Both coincide when
+ * n_q = kv_len; version-1 kernels and `causal` alone see only that case.
+ * A query row with no visible key is written as zeros (the PyTorch/ONNX contract), with zero
+ * gradients; the validator generates such rows only for kernels declaring SYMBREAK_FEATURE_EMPTY_ROWS.
+ * Element (b, h, i, c) of a tensor is at  b*stride[0] + h*stride[1] + i*stride[2] + c  (the last
+ * dimension is contiguous). */
+#define SYMBREAK_ALIGN_TOP_LEFT 0
+#define SYMBREAK_ALIGN_BOTTOM_RIGHT 1
+typedef struct symbreak_attention_problem_v2 {
+  int struct_size; /* sizeof(symbreak_attention_problem_v2) of the validator: later versions only append */
+  int batch, heads, heads_kv, n_q, n_k, d_head, d_v;
+  const float* q;              /* strides q_strides, shape [batch][heads][n_q][d_head] */
+  const float* k;              /* [batch][heads_kv][n_k][d_head] */
+  const float* v;              /* [batch][heads_kv][n_k][d_v] */
+  float* out;                  /* [batch][heads][n_q][d_v], written */
+  long long q_strides[3], k_strides[3], v_strides[3], out_strides[3]; /* elements, for batch, head, row */
+  const unsigned char* mask;   /* NULL, [n_q][n_k], or [batch][heads][n_q][n_k] when mask_per_head (contiguous) */
+  int mask_per_head;
+  int causal;                  /* 1: the causal condition applies */
+  int alignment;               /* SYMBREAK_ALIGN_*: the offset of causal and window */
+  int window_left, window_right; /* -1: unbounded; both -1: no window */
+  const int* kv_lens;          /* NULL, or [batch] in 1..n_k: keys j >= kv_lens[b] are padding */
+  float scale;
+} symbreak_attention_problem_v2;
+int symbreak_attention_forward_v2(const symbreak_attention_problem_v2* p); /* 0 = success */
+
+/* The backward pass: d_q has q's shape and strides, d_k k's, d_v v's, d_out out's. forward->out holds
+ * the forward output O (read-only here). With heads_kv < heads, d_k and d_v sum over the group. */
+typedef struct symbreak_attention_backward_problem_v2 {
+  int struct_size;
+  const symbreak_attention_problem_v2* forward;
+  const float* d_out;
+  float *d_q, *d_k, *d_v;
+} symbreak_attention_backward_problem_v2;
+int symbreak_attention_backward_v2(const symbreak_attention_backward_problem_v2* p); /* 0 = success */
+
+/* Capabilities: the validator fills the version-1 fields with "supported" and `features` with 0;
+ * the kernel restricts the first and sets the feature bits it supports (extensions are opt-in). */
+#define SYMBREAK_FEATURE_ALIGN_TOP_LEFT 1u      /* causal or window where n_q != kv_len, top-left aligned */
+#define SYMBREAK_FEATURE_ALIGN_BOTTOM_RIGHT 2u  /* causal or window where n_q != kv_len, bottom-right aligned */
+#define SYMBREAK_FEATURE_GQA 4u                 /* heads_kv < heads */
+#define SYMBREAK_FEATURE_WINDOW 8u              /* window_left / window_right */
+#define SYMBREAK_FEATURE_PADDING 16u            /* kv_lens */
+#define SYMBREAK_FEATURE_MASK_PER_HEAD 32u      /* mask_per_head */
+#define SYMBREAK_FEATURE_EMPTY_ROWS 64u         /* rows with no visible key, written as zeros */
+#define SYMBREAK_FEATURE_STRIDES 128u           /* any strides (otherwise contiguous [b][h][n][d]) */
+#define SYMBREAK_FEATURE_DETERMINISTIC 256u     /* the same input gives the same bits, forward and backward */
+#define SYMBREAK_FEATURE_MASKED_FINITE 512u     /* masked K/V may be assumed finite (no NaN poisoning) */
+typedef struct symbreak_attention_caps_v2 {
+  int struct_size;
+  symbreak_attention_caps v1;
+  unsigned features; /* SYMBREAK_FEATURE_* bits */
+} symbreak_attention_caps_v2;
+int symbreak_attention_capabilities_v2(symbreak_attention_caps_v2* caps); /* 0 = success */
 
 #ifdef __cplusplus
 }

@@ -16,6 +16,15 @@
 //   deterministic            the same input gives the same bits, forward and backward (DETERMINISM and
 //                            BWD-DETERMINISM then fail instead of warn); the C ABI declares it in version 2
 //   max-batch=N, max-heads=N, max-n=N, max-d=N   size limits (0: none)
+// Version 2 (attention_abi.h; C ABI version-1 plugins cannot declare them):
+//   causal=top-left | causal=bottom-right   causal (and window) with n_q != kv_len in that alignment
+//                            (implies the causal mask mode; the plain word `causal` stays square only)
+//   gqa                      heads_kv < heads (query head h reads KV head h / (heads / heads_kv))
+//   window                   sliding windows (left, right), inclusive, at the aligned query position
+//   padding                  per-batch key lengths (keys past them are padding)
+//   mask=per-head            an explicit mask per batch item and head
+//   empty-rows=zero          rows with no visible key, written as zero output and zero gradients
+//   layout=bnhd | layout=bhnd   the tensors' layout ([batch][seq][heads][d] reads through strides)
 #pragma once
 
 #include <string>
@@ -38,6 +47,14 @@ struct Capabilities {
   bool deterministic = false;  // repeated runs give the same bits (held to it when declared)
   bool masked_finite = false;  // masked K/V are assumed finite (no NaN poisoning)
   int max_batch = 0, max_heads = 0, max_n = 0, max_d = 0;  // 0: no limit
+  // Version 2.
+  bool align_top_left = false, align_bottom_right = false;
+  bool gqa = false, window = false, padding = false, mask_per_head = false, empty_rows = false;
+  bool layout_bnhd = false;
+
+  // SYMBREAK_FEATURE_* bits of the version-2 words (and deterministic, masked-finite).
+  unsigned features() const;
+  bool uses_v2() const;  // declares anything only version 2 can serve
 
   // The mask modes inside the region (an explicit mask with the causal flag needs both).
   std::vector<MaskMode> mask_modes() const;
@@ -48,15 +65,20 @@ struct Capabilities {
   std::string text() const;
   // The handshake words that declare this region.
   std::string words() const;
+  std::string v2_words() const;  // "causal=bottom-right gqa window"
 
   // Applies declaration words (see above). Throws std::invalid_argument naming an unknown word or a
   // bad number; `source` prefixes the message ("--supports", "the exec handshake").
   void apply(const std::vector<std::string>& words, std::string_view source);
   static Capabilities from_abi(const symbreak_attention_caps& caps, bool backward);
+  static Capabilities from_abi_v2(const symbreak_attention_caps_v2& caps, bool backward);
   static symbreak_attention_caps abi_defaults();  // everything supported
 };
 
 MaskMode mask_mode_of(const AttentionOp& op);
+
+// The version-2 features an op uses, as declaration words ("gqa window"); empty for a version-1 op.
+std::string v2_words_of(const AttentionOp& op);
 
 // What an op uses beyond the region most kernels support (the default scale, d_v == d_head,
 // n_q == n_k, no explicit mask), in words, and the declaration words that would leave it out:

@@ -13,18 +13,26 @@
 
 namespace symbreak::validate {
 
+// Where a tensor's element (b, h, n, c) lies: [b][h][n][d] (the default) or [b][n][h][d] (the
+// layout of a (batch, seq, heads, d) tensor, for kernels that declare `layout=bnhd`; version 2 only).
+enum class Layout { bhnd, bnhd };
+
 struct GuardedLayout {
   static constexpr std::size_t kGuard = 64;  // floats on each side of every buffer
   struct Buffer {
     std::string_view name;
     std::size_t offset = 0, size = 0;
     bool output = false;
+    int batch = 0, heads = 0, rows = 0, cols = 0;
+    // Element strides for batch, head and row in this layout.
+    void strides(Layout layout, long long out[3]) const;
   };
   // forward: q, k, v, out; backward: q, k, v, o (the forward output, read-only), d_out, d_q, d_k, d_v.
   std::vector<Buffer> buffers;
-  std::size_t mask = 0, mask_floats = 0, total = 0;
+  std::size_t mask = 0, mask_floats = 0, lens = 0, total = 0;
   bool backward = false;
-  explicit GuardedLayout(const AttentionOp& op);
+  Layout layout = Layout::bhnd;
+  explicit GuardedLayout(const AttentionOp& op, Layout layout = Layout::bhnd);
   const Buffer& at(std::string_view name) const;
 };
 
@@ -38,7 +46,11 @@ std::string check_guarded(const float* arena, const GuardedLayout& layout, const
 // Problems pointing into the arena.
 symbreak_attention_problem guarded_problem(float* arena, const GuardedLayout& layout, const AttentionOp& op);
 symbreak_attention_backward_problem guarded_backward_problem(float* arena, const GuardedLayout& layout, const AttentionOp& op);
-// Copies an output buffer out of the arena.
+symbreak_attention_problem_v2 guarded_problem_v2(float* arena, const GuardedLayout& layout, const AttentionOp& op);
+// The backward problem points at `forward`, which the caller keeps alive.
+symbreak_attention_backward_problem_v2 guarded_backward_problem_v2(float* arena, const GuardedLayout& layout,
+                                                                   const symbreak_attention_problem_v2& forward);
+// Copies an output buffer out of the arena (in [b][h][n][d] order whatever the layout).
 std::vector<float> read_output(const float* arena, const GuardedLayout& layout, std::string_view name);
 
 }  // namespace symbreak::validate

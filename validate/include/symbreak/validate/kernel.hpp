@@ -72,4 +72,25 @@ class CallableKernel final : public Kernel {
   std::string flags_;
 };
 
+// A C++ callable speaking the version-2 problem (grouped heads, alignment, windows, lengths, empty
+// rows, strides), with the same guards.
+class CallableKernelV2 final : public Kernel {
+ public:
+  using Forward = std::function<int(const symbreak_attention_problem_v2&)>;
+  using Backward = std::function<int(const symbreak_attention_backward_problem_v2&)>;
+  CallableKernelV2(std::string name, Forward forward, Backward backward = {}, Capabilities caps = {}, std::string cli_flags = "");
+  CallResult forward(const AttentionOp& op) override;
+  CallResult backward(const AttentionOp& op, const std::vector<float>& o) override;
+  std::string name() const override { return name_; }
+  std::string cli_flags() const override { return flags_; }
+  Capabilities declared() const override { return caps_; }
+
+ private:
+  std::string name_;
+  Forward forward_;
+  Backward backward_;
+  Capabilities caps_;
+  std::string flags_;
+};
+
 }  // namespace symbreak::validate

@@ -69,6 +69,9 @@ struct OpProperty {
   bool needs_square = false;      // n_q == n_k
   bool full_mask_column = false;  // sometimes a key that no query may attend
   std::function<OpOutcome(Kernel&, const OpCase&, const Tolerance&, bool strict_determinism)> check;
+  // Version-2 properties: the feature they are about ("align", "gqa", "window", "padding",
+  // "empty-rows"); applicable only when the kernel declares it. Empty for the version-1 properties.
+  std::string_view feature = {};
   // MASKED-INDEPENDENCE reads the kernel's declaration (masked-finite) itself, through the kernel.
 };
 

@@ -27,6 +27,19 @@
 
 namespace symbreak::validate {
 
+// One (batch, query head) of an op as a version-1 op of one batch item and one head: the query rows
+// that see a key, the keys below the batch item's length from the KV head the query head reads, and
+// the visibility as an explicit mask (none when every key is visible). The exact reference and the
+// panel run slice by slice; rows with no visible key are zero, dK and dV sum over a group's heads.
+struct HeadSlice {
+  AttentionOp op;
+  int b = 0, h = 0, kv_head = 0;
+  std::vector<int> rows;  // the op's query rows, in order
+  std::size_t q_row(const AttentionOp& whole, int r) const;  // row index into whole's q / out / d_out
+  std::size_t k_row(const AttentionOp& whole, int j) const;  // row index into whole's k / v
+};
+std::vector<HeadSlice> head_slices(const AttentionOp& op);
+
 std::vector<Exact> exact_attention(const AttentionOp& op);
 
 struct ExactGradients {
@@ -39,6 +52,13 @@ int naive_attention(const symbreak_attention_problem* p);
 int tiled_attention(const symbreak_attention_problem* p, int block_q, int block_k);
 int naive_attention_backward(const symbreak_attention_backward_problem* p);
 int tiled_attention_backward(const symbreak_attention_backward_problem* p, int block_q, int block_k);
+
+// Version 2 (any strides, grouped heads, alignment, window, lengths, empty rows): the same kernels,
+// slice by slice.
+int naive_attention_v2(const symbreak_attention_problem_v2* p);
+int tiled_attention_v2(const symbreak_attention_problem_v2* p, int block_q, int block_k);
+int naive_attention_backward_v2(const symbreak_attention_backward_problem_v2* b);
+int tiled_attention_backward_v2(const symbreak_attention_backward_problem_v2* b, int block_q, int block_k);
 
 // The float32 forward output the backward problem carries (the naive kernel's).
 std::vector<float> float_forward(const AttentionOp& op);

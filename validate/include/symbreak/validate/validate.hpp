@@ -46,6 +46,9 @@ struct BuiltinKernel {
   std::function<int(const symbreak_attention_problem*)> forward;
   std::function<int(const symbreak_attention_backward_problem*)> backward;  // may be empty
   Capabilities capabilities;
+  // Version 2 (attention_abi.h): when set, every call goes through these instead.
+  std::function<int(const symbreak_attention_problem_v2*)> forward_v2 = {};
+  std::function<int(const symbreak_attention_backward_problem_v2*)> backward_v2 = {};
 };
 // Adds a built-in kernel (optional modules such as the libtorch kernels register themselves).
 bool register_builtin_kernel(const std::string& name, BuiltinKernel kernel);

@@ -1,0 +1,169 @@
+/* A correct version-2 attention plugin (forward and backward, plain loops over strided tensors), with
+ * hooks where the history corpus plants the bugs that real kernels shipped. A file defines the hooks
+ * it changes, then includes this one. The defaults are the op of attention_abi.h:
+ *   KV_HEAD(h, heads, heads_kv)   the KV head a query head reads: repeat-interleave
+ *   OFFSET(p, b, kv_len)          the aligned query offset of batch item b
+ *   CAUSAL_AT(at)                 the last key the causal condition admits (inclusive)
+ *   WINDOW_LO(at, left)           the first key a window admits (inclusive)
+ *   KEY_LIMIT(p, b, kv_len)       forward: keys at or past it are padding
+ *   BWD_KEY_LIMIT(p, b, kv_len)   backward: the same
+ *   EMPTY_ROW(out, n)             what a row with no visible key writes (zeros)
+ *   ADD_MASKED_KEYS               1: the weighted sum runs over every key, masked ones with weight 0
+ *   FEATURES                      the SYMBREAK_FEATURE_* bits declared */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "symbreak/attention_abi.h"
+
+#ifndef KV_HEAD
+#define KV_HEAD(h, heads, heads_kv) ((h) / ((heads) / (heads_kv)))
+#endif
+#ifndef OFFSET
+#define OFFSET(p, b, kv_len) ((p)->alignment == SYMBREAK_ALIGN_BOTTOM_RIGHT ? (kv_len) - (p)->n_q : 0)
+#endif
+#ifndef CAUSAL_AT
+#define CAUSAL_AT(at) (at)
+#endif
+#ifndef WINDOW_LO
+#define WINDOW_LO(at, left) ((at) - (left))
+#endif
+#ifndef KEY_LIMIT
+#define KEY_LIMIT(p, b, kv_len) (kv_len)
+#endif
+#ifndef BWD_KEY_LIMIT
+#define BWD_KEY_LIMIT(p, b, kv_len) (kv_len)
+#endif
+#ifndef EMPTY_ROW
+#define EMPTY_ROW(out, n)                  \
+  do {                                     \
+    for (int c_ = 0; c_ < (n); ++c_) (out)[c_] = 0.0f; \
+  } while (0)
+#endif
+#ifndef ADD_MASKED_KEYS
+#define ADD_MASKED_KEYS 0
+#endif
+#ifndef FEATURES
+#define FEATURES                                                                                                   \
+  (SYMBREAK_FEATURE_ALIGN_BOTTOM_RIGHT | SYMBREAK_FEATURE_GQA | SYMBREAK_FEATURE_WINDOW | SYMBREAK_FEATURE_PADDING | \
+   SYMBREAK_FEATURE_MASK_PER_HEAD | SYMBREAK_FEATURE_EMPTY_ROWS | SYMBREAK_FEATURE_STRIDES)
+#endif
+
+int symbreak_attention_abi_version(void) { return 2; }
+
+int symbreak_attention_capabilities_v2(symbreak_attention_caps_v2* caps) {
+  caps->features = FEATURES;
+  return 0;
+}
+
+static int kv_len_of(const symbreak_attention_problem_v2* p, int b) { return p->kv_lens ? p->kv_lens[b] : p->n_k; }
+
+static int visible(const symbreak_attention_problem_v2* p, int b, int h, int i, int j, int limit) {
+  const int kv_len = kv_len_of(p, b);
+  if (j >= limit) return 0;
+  const int at = i + OFFSET(p, b, kv_len);
+  if (p->causal && j > CAUSAL_AT(at)) return 0;
+  if (p->window_left >= 0 && j < WINDOW_LO(at, p->window_left)) return 0;
+  if (p->window_right >= 0 && j > at + p->window_right) return 0;
+  if (p->mask) {
+    const size_t row = p->mask_per_head ? ((size_t)b * p->heads + h) * p->n_q + i : (size_t)i;
+    if (!p->mask[row * p->n_k + j]) return 0;
+  }
+  return 1;
+}
+
+#define AT(base, s, b, h, r) ((base) + (b) * (s)[0] + (h) * (s)[1] + (r) * (s)[2])
+
+/* P[j] for one query row; returns 0 when the row sees no key. */
+static int softmax_row(const symbreak_attention_problem_v2* p, int b, int h, int i, int limit, float* P) {
+  const int g = KV_HEAD(h, p->heads, p->heads_kv);
+  const float* q = AT(p->q, p->q_strides, b, h, i);
+  float m = -INFINITY, sum = 0;
+  int any = 0;
+  for (int j = 0; j < p->n_k; ++j) {
+    P[j] = -INFINITY;
+    if (!visible(p, b, h, i, j, limit)) continue;
+    const float* k = AT(p->k, p->k_strides, b, g, j);
+    float s = 0;
+    for (int c = 0; c < p->d_head; ++c) s += q[c] * k[c];
+    P[j] = s * p->scale;
+    if (P[j] > m) m = P[j];
+    any = 1;
+  }
+  for (int j = 0; j < p->n_k; ++j) sum += (P[j] = P[j] == -INFINITY ? 0.0f : expf(P[j] - m));
+  for (int j = 0; j < p->n_k; ++j) P[j] /= sum; /* an empty row: 0/0 */
+  return any;
+}
+
+int symbreak_attention_forward_v2(const symbreak_attention_problem_v2* p) {
+  float* P = malloc(sizeof(float) * (size_t)p->n_k);
+  if (!P) return 1;
+  for (int b = 0; b < p->batch; ++b)
+    for (int h = 0; h < p->heads; ++h)
+      for (int i = 0; i < p->n_q; ++i) {
+        const int g = KV_HEAD(h, p->heads, p->heads_kv), limit = KEY_LIMIT(p, b, kv_len_of(p, b));
+        float* out = AT(p->out, p->out_strides, b, h, i);
+        if (!softmax_row(p, b, h, i, limit, P)) {
+          EMPTY_ROW(out, p->d_v);
+          continue;
+        }
+        for (int c = 0; c < p->d_v; ++c) {
+          float acc = 0;
+          for (int j = 0; j < p->n_k; ++j)
+            if (ADD_MASKED_KEYS ? j < p->n_k : P[j] != 0.0f) acc += P[j] * AT(p->v, p->v_strides, b, g, j)[c];
+          out[c] = acc;
+        }
+      }
+  free(P);
+  return 0;
+}
+
+int symbreak_attention_backward_v2(const symbreak_attention_backward_problem_v2* bp) {
+  const symbreak_attention_problem_v2* p = bp->forward;
+  float *P = malloc(sizeof(float) * (size_t)p->n_k), *dP = malloc(sizeof(float) * (size_t)p->n_k);
+  if (!P || !dP) return 1;
+  for (int b = 0; b < p->batch; ++b) {
+    for (int h = 0; h < p->heads; ++h)
+      for (int i = 0; i < p->n_q; ++i) memset(AT(bp->d_q, p->q_strides, b, h, i), 0, sizeof(float) * (size_t)p->d_head);
+    for (int g = 0; g < p->heads_kv; ++g)
+      for (int j = 0; j < p->n_k; ++j) {
+        memset(AT(bp->d_k, p->k_strides, b, g, j), 0, sizeof(float) * (size_t)p->d_head);
+        memset(AT(bp->d_v, p->v_strides, b, g, j), 0, sizeof(float) * (size_t)p->d_v);
+      }
+  }
+  for (int b = 0; b < p->batch; ++b)
+    for (int h = 0; h < p->heads; ++h)
+      for (int i = 0; i < p->n_q; ++i) {
+        const int g = KV_HEAD(h, p->heads, p->heads_kv), limit = BWD_KEY_LIMIT(p, b, kv_len_of(p, b));
+        if (!softmax_row(p, b, h, i, limit, P)) continue; /* an empty row: zero gradients */
+        const float* dO = AT(bp->d_out, p->out_strides, b, h, i);
+        const float* q = AT(p->q, p->q_strides, b, h, i);
+        float* dq = AT(bp->d_q, p->q_strides, b, h, i);
+        float D = 0;
+        for (int j = 0; j < p->n_k; ++j) {
+          dP[j] = 0;
+          if (P[j] == 0.0f) continue;
+          const float* v = AT(p->v, p->v_strides, b, g, j);
+          float* dv = AT(bp->d_v, p->v_strides, b, g, j);
+          for (int c = 0; c < p->d_v; ++c) {
+            dP[j] += dO[c] * v[c];
+            dv[c] += P[j] * dO[c];
+          }
+          D += P[j] * dP[j];
+        }
+        for (int j = 0; j < p->n_k; ++j) {
+          if (P[j] == 0.0f) continue;
+          const float ds = P[j] * (dP[j] - D) * p->scale;
+          const float* k = AT(p->k, p->k_strides, b, g, j);
+          float* dk = AT(bp->d_k, p->k_strides, b, g, j);
+          for (int c = 0; c < p->d_head; ++c) {
+            dq[c] += ds * k[c];
+            dk[c] += ds * q[c];
+          }
+        }
+      }
+  free(P);
+  free(dP);
+  return 0;
+}
+
