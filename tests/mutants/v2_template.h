@@ -7,6 +7,8 @@
  *   WINDOW_LO(at, left)           the first key a window admits (inclusive)
  *   KEY_LIMIT(p, b, kv_len)       forward: keys at or past it are padding
  *   BWD_KEY_LIMIT(p, b, kv_len)   backward: the same
+ *   BWD_WINDOW                    1: the backward pass applies the window too
+ *   BWD_KV_FROM(h, group)         1: query head h adds to its KV head's dK, dV (all heads of a group do)
  *   EMPTY_ROW(out, n)             what a row with no visible key writes (zeros)
  *   ADD_MASKED_KEYS               1: the weighted sum runs over every key, masked ones with weight 0
  *   FEATURES                      the SYMBREAK_FEATURE_* bits declared */
@@ -40,6 +42,12 @@
     for (int c_ = 0; c_ < (n); ++c_) (out)[c_] = 0.0f; \
   } while (0)
 #endif
+#ifndef BWD_WINDOW
+#define BWD_WINDOW 1
+#endif
+#ifndef BWD_KV_FROM
+#define BWD_KV_FROM(h, group) 1
+#endif
 #ifndef ADD_MASKED_KEYS
 #define ADD_MASKED_KEYS 0
 #endif
@@ -58,13 +66,14 @@ int symbreak_attention_capabilities_v2(symbreak_attention_caps_v2* caps) {
 
 static int kv_len_of(const symbreak_attention_problem_v2* p, int b) { return p->kv_lens ? p->kv_lens[b] : p->n_k; }
 
-static int visible(const symbreak_attention_problem_v2* p, int b, int h, int i, int j, int limit) {
+static int visible(const symbreak_attention_problem_v2* p, int b, int h, int i, int j, int limit, int bwd) {
   const int kv_len = kv_len_of(p, b);
   if (j >= limit) return 0;
   const int at = i + OFFSET(p, b, kv_len);
   if (p->causal && j > CAUSAL_AT(at)) return 0;
-  if (p->window_left >= 0 && j < WINDOW_LO(at, p->window_left)) return 0;
-  if (p->window_right >= 0 && j > at + p->window_right) return 0;
+  const int window = !bwd || BWD_WINDOW;
+  if (window && p->window_left >= 0 && j < WINDOW_LO(at, p->window_left)) return 0;
+  if (window && p->window_right >= 0 && j > at + p->window_right) return 0;
   if (p->mask) {
     const size_t row = p->mask_per_head ? ((size_t)b * p->heads + h) * p->n_q + i : (size_t)i;
     if (!p->mask[row * p->n_k + j]) return 0;
@@ -75,14 +84,14 @@ static int visible(const symbreak_attention_problem_v2* p, int b, int h, int i, 
 #define AT(base, s, b, h, r) ((base) + (b) * (s)[0] + (h) * (s)[1] + (r) * (s)[2])
 
 /* P[j] for one query row; returns 0 when the row sees no key. */
-static int softmax_row(const symbreak_attention_problem_v2* p, int b, int h, int i, int limit, float* P) {
+static int softmax_row(const symbreak_attention_problem_v2* p, int b, int h, int i, int limit, int bwd, float* P) {
   const int g = KV_HEAD(h, p->heads, p->heads_kv);
   const float* q = AT(p->q, p->q_strides, b, h, i);
   float m = -INFINITY, sum = 0;
   int any = 0;
   for (int j = 0; j < p->n_k; ++j) {
     P[j] = -INFINITY;
-    if (!visible(p, b, h, i, j, limit)) continue;
+    if (!visible(p, b, h, i, j, limit, bwd)) continue;
     const float* k = AT(p->k, p->k_strides, b, g, j);
     float s = 0;
     for (int c = 0; c < p->d_head; ++c) s += q[c] * k[c];
@@ -103,7 +112,7 @@ int symbreak_attention_forward_v2(const symbreak_attention_problem_v2* p) {
       for (int i = 0; i < p->n_q; ++i) {
         const int g = KV_HEAD(h, p->heads, p->heads_kv), limit = KEY_LIMIT(p, b, kv_len_of(p, b));
         float* out = AT(p->out, p->out_strides, b, h, i);
-        if (!softmax_row(p, b, h, i, limit, P)) {
+        if (!softmax_row(p, b, h, i, limit, 0, P)) {
           EMPTY_ROW(out, p->d_v);
           continue;
         }
@@ -135,7 +144,8 @@ int symbreak_attention_backward_v2(const symbreak_attention_backward_problem_v2*
     for (int h = 0; h < p->heads; ++h)
       for (int i = 0; i < p->n_q; ++i) {
         const int g = KV_HEAD(h, p->heads, p->heads_kv), limit = BWD_KEY_LIMIT(p, b, kv_len_of(p, b));
-        if (!softmax_row(p, b, h, i, limit, P)) continue; /* an empty row: zero gradients */
+        if (!softmax_row(p, b, h, i, limit, 1, P)) continue; /* an empty row: zero gradients */
+        const int adds_kv = BWD_KV_FROM(h, p->heads / p->heads_kv);
         const float* dO = AT(bp->d_out, p->out_strides, b, h, i);
         const float* q = AT(p->q, p->q_strides, b, h, i);
         float* dq = AT(bp->d_q, p->q_strides, b, h, i);
@@ -147,7 +157,7 @@ int symbreak_attention_backward_v2(const symbreak_attention_backward_problem_v2*
           float* dv = AT(bp->d_v, p->v_strides, b, g, j);
           for (int c = 0; c < p->d_v; ++c) {
             dP[j] += dO[c] * v[c];
-            dv[c] += P[j] * dO[c];
+            if (adds_kv) dv[c] += P[j] * dO[c];
           }
           D += P[j] * dP[j];
         }
@@ -158,7 +168,7 @@ int symbreak_attention_backward_v2(const symbreak_attention_backward_problem_v2*
           float* dk = AT(bp->d_k, p->k_strides, b, g, j);
           for (int c = 0; c < p->d_head; ++c) {
             dq[c] += ds * k[c];
-            dk[c] += ds * q[c];
+            if (adds_kv) dk[c] += ds * q[c];
           }
         }
       }

@@ -715,7 +715,7 @@ TEST(MaskedIndependence, TheWordParsesAndCorrectKernelsPassWithEveryPoison) {
   c.apply({"masked-finite"}, "--supports");
   EXPECT_TRUE(c.masked_finite);
   EXPECT_THAT(c.words(), HasSubstr("masked-finite"));
-  for (const std::string& name : {"correct_naive", "correct_online", "correct_causal_only"}) {
+  for (const char* name : {"correct_naive", "correct_online", "correct_causal_only"}) {
     auto kernel = plugin_kernel(plugin(name), 20);
     for (std::uint64_t seed = 1; seed <= 5; ++seed) {
       ValidateOptions o = options(seed, 20);
