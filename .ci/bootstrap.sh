@@ -34,6 +34,22 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
+# The tests validate ONNX Runtime (CPU) through its npm package, whose CPU library ships inside it;
+# ONNXRUNTIME_NODE_INSTALL=skip keeps its install step from fetching GPU files. Node comes from Debian
+# when the machine has none (a machine with NodeSource's nodejs keeps it: Debian's npm conflicts).
+if [ "$mode" = test ] && [ "${SYMBREAK_SKIP_ORT:-0}" != 1 ]; then
+  if ! command -v node > /dev/null || ! command -v npm > /dev/null; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends nodejs npm
+  fi
+  if [ ! -d validate/adapters/ort/node_modules/onnxruntime-node ]; then
+    echo "bootstrap: installing onnxruntime-node (validate/adapters/ort/package-lock.json)"
+    (cd validate/adapters/ort && ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund --loglevel=error)
+  fi
+fi
+
 build=${SYMBREAK_BUILD_DIR:-build}
 torch_flag=()
 [ "${SYMBREAK_SKIP_TORCH:-0}" = 1 ] && torch_flag=(-DSYMBREAK_WITH_TORCH=OFF)

@@ -25,18 +25,21 @@ TEST(CliValidate, CorrectBuiltinPassesWithReports) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   for (const char* p : {"REFERENCE", "KV-PERM", "Q-PERM", "CAUSAL", "MASK", "CONVEX", "HEADS", "BATCH", "ROBUST", "DETERMINISM",
                         "MASKED-INDEPENDENCE",
-                        "BWD-REFERENCE", "BWD-CAUSAL", "BWD-MASK", "BWD-ROWSUM", "BWD-ROBUST", "BWD-DETERMINISM"})
+                        "BWD-REFERENCE", "BWD-CAUSAL", "BWD-MASK", "BWD-ROWSUM", "BWD-ROBUST", "BWD-DETERMINISM",
+                        // version 2 (the naive built-in declares every version-2 feature, bottom-right aligned)
+                        "ALIGNMENT", "GQA-MAPPING", "WINDOW-BOUNDARY", "PADDING", "EMPTY-ROWS", "BWD-ALIGNMENT",
+                        "BWD-GQA-MAPPING", "BWD-WINDOW-BOUNDARY", "BWD-PADDING", "BWD-EMPTY-ROWS"})
     EXPECT_THAT(r.output, HasSubstr(p));
   EXPECT_THAT(r.output, HasSubstr("and its gradients"));
   EXPECT_THAT(r.output, HasSubstr("all properties pass"));
   const auto j = nlohmann::json::parse(slurp(json));
   EXPECT_EQ(j["passed"], true);
-  EXPECT_EQ(j["verdicts"].size(), 17u);
+  EXPECT_EQ(j["verdicts"].size(), 27u);
   const auto root = XmlReader(slurp(junit)).parse();
   ASSERT_EQ(root->name, "testsuites");
   const auto suites = root->all("testsuite");
   ASSERT_EQ(suites.size(), 1u);
-  EXPECT_EQ(suites[0]->all("testcase").size(), 17u);
+  EXPECT_EQ(suites[0]->all("testcase").size(), 27u);
   for (const auto* c : suites[0]->all("testcase"))
     for (const char* a : {"name", "classname", "time"}) EXPECT_TRUE(c->attributes.count(a)) << a;
   const std::string page = slurp(html);

@@ -103,6 +103,15 @@ struct Correct {
 };
 void PrintTo(const Correct& c, std::ostream* os) { *os << c.name; }
 
+// ONNX Runtime's Attention through validate/adapters/ort (the npm package must be installed there).
+std::string ort_command(const std::string& alignment) {
+  const std::string dir = std::filesystem::path(SYMBREAK_ORT_ADAPTER).parent_path().string();
+  if (!std::filesystem::exists(dir + "/node_modules/onnxruntime-node"))
+    throw std::runtime_error("onnxruntime-node is not installed in " + dir +
+                             ": run `bash .ci/bootstrap.sh test`, or `ONNXRUNTIME_NODE_INSTALL=skip npm ci` there");
+  return std::string(SYMBREAK_NODE) + " " + SYMBREAK_ORT_ADAPTER + " --causal " + alignment;
+}
+
 std::vector<Correct> correct_kernels() {
   std::vector<Correct> out;
   for (const char* name :
@@ -117,6 +126,10 @@ std::vector<Correct> correct_kernels() {
     }
   }
   out.push_back({"exec_stub", [] { return exec_kernel(std::string(SYMBREAK_EXEC_STUB) + " good", 20); }});
+  if (std::string(SYMBREAK_NODE).size())
+    for (const char* a : {"top-left", "bottom-right"})
+      out.push_back({std::string("onnxruntime_") + (a[0] == 't' ? "top_left" : "bottom_right"),
+                     [a] { return exec_kernel(ort_command(a), 60); }});
   if (std::system("/usr/bin/python3 -c 'import torch, numpy' > /dev/null 2>&1") == 0)
     for (const char* mode : {"functional", "mha"})
       out.push_back({std::string("pytorch_") + mode, [mode] {
@@ -429,6 +442,25 @@ TEST(AbiVersionTwo, AKernelThatIgnoresStridesFailsWhenItDeclaresTheLayout) {
   EXPECT_TRUE(run_suite(good, o).passed());
 }
 
+TEST(OnnxRuntime, LetsMaskedNaNThroughUnlessDeclaredFinite) {
+  if (!std::string(SYMBREAK_NODE).size()) GTEST_SKIP() << "configured without node (SYMBREAK_SKIP_ORT=1)";
+  // The finding in validate/README.md: onnxruntime-node 1.31.1's CPU Attention lets a NaN in a masked
+  // key's K or V reach the output, through attn_mask and through is_causal. The adapter declares
+  // masked-finite; without that word MASKED-INDEPENDENCE must catch it (if a later ONNX Runtime
+  // fixes it, this test says so and the declaration can go).
+  auto kernel = exec_kernel(ort_command("top-left"), 60);
+  EXPECT_TRUE(kernel->declared().masked_finite);
+  ValidateOptions o = options(3, 40);
+  o.properties = {"MASKED-INDEPENDENCE"};
+  EXPECT_TRUE(run_suite(*kernel, o).passed());
+  Capabilities honest = kernel->declared();
+  honest.masked_finite = false;
+  kernel->override_capabilities(honest);
+  const OpReport r = run_suite(*kernel, o);
+  ASSERT_NE(first_failure(r), nullptr) << "ONNX Runtime no longer leaks masked NaN: drop masked-finite from the adapter";
+  EXPECT_THAT(first_failure(r)->message, HasSubstr("poisoned with NaN"));
+}
+
 TEST(Capabilities, EdgeCasesRunInEverySupportedModeBeforeTheSearch) {
   // A kernel that records the ops it is given.
   std::vector<AttentionOp> seen;
@@ -471,7 +503,7 @@ TEST(FaultIsolation, CrashesAbortsAndRefusalsFailTheCaseNotTheValidator) {
     const char* message;
   };
   for (const Expect& e : {Expect{"faulty_segfault", "crashed: SIGSEGV"}, Expect{"faulty_abort", "crashed: SIGABRT"},
-                          Expect{"faulty_nonzero_return", "returned 7"}, Expect{"faulty_wrong_abi", "ABI version 2 (expected 1)"},
+                          Expect{"faulty_nonzero_return", "returned 7"}, Expect{"faulty_wrong_abi", "ABI version 3 (this validator serves 1 and 2)"},
                           Expect{"faulty_missing_symbol", "does not export symbreak_attention_forward"}}) {
     auto kernel = plugin_kernel(plugin(e.plugin), 10);
     const OpReport r = run_suite(*kernel, quick({"REFERENCE", "HEADS", "BATCH"}));
