@@ -10,7 +10,11 @@
                     It always scales by 1/sqrt(d_head) and needs d_v == d_head, which the handshake
                     declares so the validator generates only such cases.
 
-Both modes also serve backward cases through autograd (the handshake says "backward").
+Both modes also serve backward cases through autograd (the handshake says "backward"), and the
+version-2 cases PyTorch 1.13 can express: causal with n_q != n_k top-left aligned (causal=top-left:
+the mask given to PyTorch is tril over (n_q, n_k)), per-head masks (mha: a 3-D attn_mask of
+batch*heads planes), and key lengths (padding; mha: key_padding_mask). Not declared: grouped heads
+(1.13 has none), windows, and rows with no visible key (1.13 returns NaN there: pytorch#41508).
 
 The exec protocol: print the handshake line, then for every case directory read from stdin, load
 q.npy, k.npy, v.npy, mask.npy (optional) and case.json; for a forward case write out.npy there, for a
@@ -32,26 +36,31 @@ def load_case(directory):
     v = torch.from_numpy(np.load(os.path.join(directory, "v.npy")))
     with open(os.path.join(directory, "case.json")) as f:
         case = json.load(f)
-    n_q, n_k = q.shape[2], k.shape[2]
-    allowed = torch.ones(n_q, n_k, dtype=torch.bool)
+    if case.get("heads_kv") or case.get("window") or case.get("alignment", "top-left") != "top-left":
+        raise ValueError("grouped heads, windows and bottom-right alignment are not declared")
+    batch, heads, n_q, n_k = q.shape[0], q.shape[1], q.shape[2], k.shape[2]
+    allowed = torch.ones(batch, heads, n_q, n_k, dtype=torch.bool)
     mask_path = os.path.join(directory, "mask.npy")
     if os.path.exists(mask_path):
-        allowed &= torch.from_numpy(np.load(mask_path) != 0)  # symbreak: nonzero = may attend
+        allowed &= torch.from_numpy(np.load(mask_path) != 0)  # symbreak: nonzero = may attend; 2-D or per head
     if case["causal"]:
-        allowed &= torch.ones(n_q, n_k, dtype=torch.bool).tril()
+        allowed &= torch.ones(n_q, n_k, dtype=torch.bool).tril()  # top-left when n_q != n_k
+    padded = torch.zeros(batch, n_k, dtype=torch.bool)  # True = a padding key (PyTorch's convention)
+    for b, length in enumerate(case.get("kv_lens", [])):
+        padded[b, length:] = True
     d_out = None
     if case.get("pass") == "backward":
         d_out = torch.from_numpy(np.load(os.path.join(directory, "d_out.npy")))
-    return q, k, v, allowed, float(case["scale"]), d_out
+    return q, k, v, allowed, padded, float(case["scale"]), d_out
 
 
-def functional(q, k, v, allowed, scale):
+def functional(q, k, v, allowed, padded, scale):
     scores = torch.matmul(q, k.transpose(-1, -2)) * scale
-    scores = scores.masked_fill(~allowed, float("-inf"))
+    scores = scores.masked_fill(~allowed | padded[:, None, None, :], float("-inf"))
     return torch.matmul(torch.nn.functional.softmax(scores, dim=-1), v)
 
 
-def multihead(q, k, v, allowed, scale):
+def multihead(q, k, v, allowed, padded, scale):
     batch, heads, n_q, d = q.shape
     n_k, e = k.shape[2], heads * d
     mha = torch.nn.MultiheadAttention(e, heads, bias=False, batch_first=True)
@@ -63,8 +72,10 @@ def multihead(q, k, v, allowed, scale):
     def tokens_first(x, n):  # (batch, heads, n, d) -> (batch, n, heads*d)
         return x.permute(0, 2, 1, 3).reshape(batch, n, e)
 
+    # PyTorch: True = masked out; a 3-D attn_mask has one (n_q, n_k) plane per batch item and head.
     out, _ = mha(tokens_first(q, n_q), tokens_first(k, n_k), tokens_first(v, n_k),
-                 attn_mask=~allowed, need_weights=False)  # PyTorch: True = masked out
+                 attn_mask=~allowed.reshape(batch * heads, n_q, n_k),
+                 key_padding_mask=padded if padded.any() else None, need_weights=False)
     return out.reshape(batch, n_q, heads, d).permute(0, 2, 1, 3)
 
 
@@ -77,8 +88,8 @@ def main():
     run = functional if args.mode == "functional" else multihead
     # masked-finite: PyTorch 1.13 multiplies masked value rows by their zero weight, so a NaN there
     # reaches the output (pytorch#101967); MASKED-INDEPENDENCE then uses finite poisons only.
-    print("symbreak-exec 1 backward masked-finite" + ("" if args.mode == "functional" else " dv=dhead scale=default"),
-          flush=True)
+    print("symbreak-exec 1 none explicit causal=top-left padding mask=per-head backward masked-finite" +
+          ("" if args.mode == "functional" else " dv=dhead scale=default"), flush=True)
 
     def save(directory, name, tensor):
         tmp = os.path.join(directory, name + ".tmp.npy")
@@ -90,14 +101,14 @@ def main():
         if not directory:
             continue
         try:
-            q, k, v, allowed, scale, d_out = load_case(directory)
+            q, k, v, allowed, padded, scale, d_out = load_case(directory)
             if d_out is None:
                 with torch.no_grad():
-                    save(directory, "out", run(q, k, v, allowed, scale))
+                    save(directory, "out", run(q, k, v, allowed, padded, scale))
             else:
                 for t in (q, k, v):
                     t.requires_grad_(True)
-                run(q, k, v, allowed, scale).backward(d_out)
+                run(q, k, v, allowed, padded, scale).backward(d_out)
                 for name, t in (("d_q", q), ("d_k", k), ("d_v", v)):
                     # autograd leaves an input that does not influence the output without a gradient
                     save(directory, name, t.grad if t.grad is not None else torch.zeros_like(t))
