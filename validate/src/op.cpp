@@ -138,8 +138,6 @@ symbreak_attention_problem_v2 AttentionOp::problem_v2(float* out) const {
   return p;
 }
 
-namespace {
-
 std::vector<float> read_strided(const float* src, const long long strides[3], int batch, int heads, int rows, int cols) {
   std::vector<float> out(static_cast<std::size_t>(batch) * heads * rows * cols);
   std::size_t at = 0;
@@ -151,8 +149,6 @@ std::vector<float> read_strided(const float* src, const long long strides[3], in
       }
   return out;
 }
-
-}  // namespace
 
 void write_strided(float* dst, const long long strides[3], const std::vector<float>& src, int batch, int heads, int rows,
                    int cols) {

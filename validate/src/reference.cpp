@@ -676,15 +676,7 @@ int backward_v2_with(const symbreak_attention_backward_problem_v2* b, Kernel ker
   if (p.struct_size < static_cast<int>(sizeof(symbreak_attention_problem_v2)) || !p.q || !p.k || !p.v) return 1;
   try {
     AttentionOp op = op_from_problem(p);
-    // d_out is read through out's strides
-    op.d_out = op_from_problem([&] {
-                 symbreak_attention_problem_v2 x = p;
-                 x.q = b->d_out;
-                 x.d_head = p.d_v;
-                 std::copy(p.out_strides, p.out_strides + 3, x.q_strides);
-                 return x;
-               }())
-                   .q;
+    op.d_out = read_strided(b->d_out, p.out_strides, p.batch, p.heads, p.n_q, p.d_v);  // d_out has out's strides
     op.validate();
     const Assembled a = assemble(op, head_slices(op), true, [&](const AttentionOp& x, auto&, auto& dq, auto& dk, auto& dv) {
       const std::vector<float> o = float_forward(x);

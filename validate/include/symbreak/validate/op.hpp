@@ -66,7 +66,8 @@ struct AttentionOp {
 
 // The op a version-2 problem describes (its buffers copied through their strides; `out` left empty).
 AttentionOp op_from_problem(const symbreak_attention_problem_v2& p);
-// Writes a [batch][heads][rows][cols] contiguous tensor into strided memory.
+// Reads strided memory into a [batch][heads][rows][cols] contiguous tensor, and writes one back.
+std::vector<float> read_strided(const float* src, const long long strides[3], int batch, int heads, int rows, int cols);
 void write_strided(float* dst, const long long strides[3], const std::vector<float>& src, int batch, int heads, int rows, int cols);
 
 }  // namespace symbreak::validate
