@@ -21,6 +21,7 @@ struct ValidateFlags {
   std::string json_path, junit_path, html_path;
   std::string failure_dir = ".symbreak/validate";
   std::vector<std::string> supports;
+  std::vector<std::string> compare;
   std::string seeds;
   bool strict_determinism = false, list_builtins = false, forward_only = false, fail_fast = false;
   double tolerance_c = 2, atol_ulps = 4;
@@ -37,6 +38,21 @@ std::function<void(const std::string&, int, int)> progress_bar() {
   };
 }
 
+// One side of --compare: plugin:LIB.so, exec:CMD or builtin:NAME.
+std::unique_ptr<validate::Kernel> kernel_from_spec(const std::string& spec, double timeout) {
+  const auto colon = spec.find(':');
+  const std::string kind = colon == std::string::npos ? "" : spec.substr(0, colon), what = colon == std::string::npos ? "" : spec.substr(colon + 1);
+  if (what.empty() || (kind != "plugin" && kind != "exec" && kind != "builtin"))
+    throw std::invalid_argument("--compare: \"" + spec + "\" is not a kernel (write plugin:LIB.so, exec:\"CMD\" or builtin:NAME)");
+  try {
+    if (kind == "plugin") return validate::plugin_kernel(what, timeout);
+    if (kind == "exec") return validate::exec_kernel(what, timeout);
+    return validate::builtin_kernel(what, timeout);
+  } catch (const validate::KernelLoadError& e) {
+    throw std::invalid_argument("--compare " + spec + ": " + e.what());
+  }
+}
+
 }  // namespace
 
 Action register_validate(CLI::App& app) {
@@ -46,8 +62,13 @@ Action register_validate(CLI::App& app) {
       cmd->add_option("--plugin", f->plugin, "A shared library implementing validate/include/symbreak/attention_abi.h");
   auto* exec = cmd->add_option("--exec", f->exec, "A command speaking the exec protocol (validate/README.md)");
   auto* builtin = cmd->add_option("--builtin", f->builtin, "A built-in kernel: naive, tiled, tiled:BQ:BK, torch-mha, torch-sdpa");
-  plugin->excludes(exec)->excludes(builtin);
-  exec->excludes(builtin);
+  auto* compare = cmd->add_option("--compare", f->compare,
+                                  "Run one spec against two kernels (each plugin:LIB.so, exec:\"CMD\" or builtin:NAME) and "
+                                  "name the first case where they disagree beyond their bounds")
+                      ->expected(2);
+  plugin->excludes(exec)->excludes(builtin)->excludes(compare);
+  exec->excludes(builtin)->excludes(compare);
+  builtin->excludes(compare);
   cmd->add_flag("--list-builtins", f->list_builtins, "List the built-in kernels of this build");
   cmd->add_option("--property", f->properties, "Properties to run (default: all)")->delimiter(',');
   cmd->add_option("--cases", f->cases, "Generated cases per property")->check(CLI::Range(1, 100000));
@@ -79,8 +100,13 @@ Action register_validate(CLI::App& app) {
       for (const auto& name : validate::builtin_kernel_names()) std::cout << name << '\n';
       return 0;
     }
-    if (f->plugin.empty() && f->exec.empty() && f->builtin.empty())
-      throw std::invalid_argument("validate: give one of --plugin LIB.so, --exec \"CMD\" or --builtin NAME");
+    if (f->plugin.empty() && f->exec.empty() && f->builtin.empty() && f->compare.empty())
+      throw std::invalid_argument("validate: give one of --plugin LIB.so, --exec \"CMD\", --builtin NAME or --compare A B");
+    if (!f->compare.empty() && (!f->replay.empty() || !f->seeds.empty() || !f->supports.empty() || !f->junit_path.empty() ||
+                                !f->html_path.empty() || !f->json_path.empty()))
+      throw std::invalid_argument(
+          "--compare runs one seed on two kernels as declared: --replay, --seeds, --supports, --json, --junit and --html "
+          "do not apply (replay the saved case on each kernel with the lines it prints)");
     check_writable(f->json_path, "--json");
     check_writable(f->junit_path, "--junit");
     check_writable(f->html_path, "--html");
@@ -99,6 +125,15 @@ Action register_validate(CLI::App& app) {
     options.failure_dir = f->failure_dir;
     options.progress = progress_bar();
 
+    if (!f->compare.empty()) {
+      auto a = kernel_from_spec(f->compare[0], f->timeout), b = kernel_from_spec(f->compare[1], f->timeout);
+      std::cout << "symbreak validate --compare: one spec, two kernels; they must agree within the sum of their "
+                   "per-element bounds against the exact reference (c·err_ref + atol each)\n";
+      const validate::CompareReport report = validate::compare_kernels(*a, *b, options);
+      if (options.progress) std::cerr << "\r" << std::string(60, ' ') << "\r";
+      validate::print_compare(std::cout, report);
+      return report.agreed() ? 0 : 1;
+    }
     std::unique_ptr<validate::Kernel> kernel;
     try {
       if (!f->plugin.empty()) kernel = validate::plugin_kernel(f->plugin, f->timeout);

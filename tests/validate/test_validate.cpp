@@ -442,6 +442,89 @@ TEST(AbiVersionTwo, AKernelThatIgnoresStridesFailsWhenItDeclaresTheLayout) {
   EXPECT_TRUE(run_suite(good, o).passed());
 }
 
+TEST(GroupedHeads, PermutingWithinGroupsPermutesTheExactOutput) {
+  // Exact equality: in Exact the op commutes with the group-respecting shuffle element for element.
+  AttentionOp op;
+  op.batch = 2;
+  op.heads = 6;
+  op.heads_kv = 2;
+  op.n_q = 3;
+  op.n_k = 4;
+  op.d_head = 2;
+  op.d_v = 3;
+  op.scale = 0.5f;
+  Rng rng(7);
+  const auto draw = [&](std::vector<float>& x, std::size_t n) {
+    x.resize(n);
+    for (float& v : x) v = static_cast<float>(rng.normal());
+  };
+  draw(op.q, op.q_size());
+  draw(op.k, op.k_size());
+  draw(op.v, op.v_size());
+  op.mask_per_head = true;
+  op.mask.assign(static_cast<std::size_t>(op.batch) * op.heads * op.n_q * op.n_k, 1);
+  op.mask[5] = op.mask[17] = op.mask[40] = 0;  // heads differ in their masks: the mask must travel too
+  const std::vector<int> perm = {5, 3, 4, 1, 0, 2};  // groups swapped, heads shuffled inside each
+  const AttentionOp moved = permute_grouped_heads(op, perm);
+  const std::vector<Exact> before = exact_attention(op), after = exact_attention(moved);
+  const std::size_t per_head = static_cast<std::size_t>(op.n_q) * op.d_v;
+  for (std::size_t i = 0; i < after.size(); ++i) {
+    const std::size_t h = (i / per_head) % op.heads, b = i / (per_head * op.heads);
+    ASSERT_EQ(after[i], before[(b * op.heads + perm[h]) * per_head + i % per_head]) << "element " << i;
+  }
+  EXPECT_THROW(permute_grouped_heads(op, {0, 1, 3, 2, 4, 5}), std::logic_error);  // head 3 leaves group 0
+}
+
+TEST(GroupedHeads, GqaPermAloneCatchesTiledHeadMappingOnEverySeed) {
+  // onnx/onnx#7274's tiled mapping (tests/mutants/history/mutant_gqa_tile.c) without the exact
+  // reference: the metamorphic check by itself rejects it, and passes the correct kernel.
+  auto tiled = plugin_kernel(plugin("mutant_gqa_tile"), 20);
+  auto correct = plugin_kernel(plugin("correct_v2"), 20);
+  for (std::uint64_t seed = 1; seed <= 20; ++seed) {
+    ValidateOptions o = options(seed, 10);
+    o.properties = {"GQA-PERM"};
+    o.shrink_seconds = 0;
+    o.failure_dir.clear();
+    const OpReport bad = run_suite(*tiled, o);
+    ASSERT_NE(first_failure(bad), nullptr) << "seed " << seed;
+    EXPECT_THAT(first_failure(bad)->message, HasSubstr("query heads within their groups permuted"));
+    o.properties = {"GQA-PERM", "BWD-GQA-PERM"};
+    EXPECT_TRUE(run_suite(*correct, o).passed()) << "seed " << seed;
+  }
+}
+
+TEST(Compare, TheCommonRegionIsWhatBothDeclare) {
+  Capabilities a, b;
+  a.apply(split_words("none causal=bottom-right gqa window padding backward max-n=64"), "a");
+  b.apply(split_words("causal=top-left gqa none causal max-n=16 max-d=8 masked-finite"), "b");
+  const Capabilities c = common_region(a, b);
+  EXPECT_TRUE(c.gqa && c.mask_none && c.mask_causal && c.masked_finite);
+  EXPECT_FALSE(c.align_top_left || c.align_bottom_right || c.window || c.padding || c.backward || c.mask_explicit);
+  EXPECT_EQ(c.max_n, 16);
+  EXPECT_EQ(c.max_d, 8);
+  EXPECT_EQ(c.max_batch, 0);
+}
+
+TEST(Compare, AgreeingKernelsAgreeAndAPlantedBugIsNamedAsTheOneOff) {
+  auto correct = plugin_kernel(plugin("correct_v2"), 20);
+  auto tiled = plugin_kernel(plugin("mutant_gqa_tile"), 20);
+  ValidateOptions o = options(4, 10);
+  o.shrink_seconds = 1;
+  o.failure_dir.clear();
+  const CompareReport bad = compare_kernels(*correct, *tiled, o);
+  ASSERT_FALSE(bad.agreed());
+  EXPECT_THAT(bad.disagreement->property, ::testing::AnyOf("ALIGNMENT", "GQA-MAPPING"));  // a case with grouped heads
+  EXPECT_THAT(bad.disagreement->message, HasSubstr("mutant_gqa_tile.so (B) is off the exact value"));
+  EXPECT_GT(bad.disagreement->difference, bad.disagreement->bound);
+  const CompareReport swapped = compare_kernels(*tiled, *correct, o);
+  ASSERT_FALSE(swapped.agreed());
+  EXPECT_THAT(swapped.disagreement->message, HasSubstr("mutant_gqa_tile.so (A) is off the exact value"));
+  auto other = plugin_kernel(plugin("correct_v2"), 20);
+  const CompareReport same = compare_kernels(*correct, *other, o);
+  EXPECT_TRUE(same.agreed()) << same.disagreement->message;
+  EXPECT_GT(same.cases, 50);
+}
+
 TEST(OnnxRuntime, LetsMaskedNaNThroughUnlessDeclaredFinite) {
   if (!std::string(SYMBREAK_NODE).size()) GTEST_SKIP() << "configured without node (SYMBREAK_SKIP_ORT=1)";
   // The finding in validate/README.md: onnxruntime-node 1.31.1's CPU Attention lets a NaN in a masked

@@ -130,7 +130,7 @@ void blind_key(AttentionOp& op, int j) {
 bool declares_feature(const Capabilities& caps, std::string_view feature) {
   if (feature.empty()) return true;
   if (feature == "align") return (caps.align_top_left || caps.align_bottom_right) && caps.mask_causal;
-  if (feature == "gqa") return caps.gqa && (caps.max_heads == 0 || caps.max_heads >= 2);
+  if (feature == "gqa" || feature == "gqa-perm") return caps.gqa && (caps.max_heads == 0 || caps.max_heads >= 2);
   if (feature == "window") return caps.window;
   if (feature == "padding") return caps.padding;
   if (feature == "empty-rows")

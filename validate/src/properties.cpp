@@ -84,6 +84,35 @@ AttentionOp permute_batch(const AttentionOp& op, const std::vector<int>& perm) {
   return out;
 }
 
+AttentionOp permute_grouped_heads(const AttentionOp& op, const std::vector<int>& perm) {
+  const int kvh = op.kv_heads(), group = op.heads / kvh;
+  if (perm.size() != static_cast<std::size_t>(op.heads))
+    throw std::logic_error("permute_grouped_heads: a permutation of " + std::to_string(perm.size()) + " heads for " +
+                           std::to_string(op.heads));
+  std::vector<int> kv_perm(static_cast<std::size_t>(kvh));
+  for (int h = 0; h < op.heads; ++h) {
+    const int g = h / group, from = perm[static_cast<std::size_t>(h)];
+    if (h % group == 0) kv_perm[static_cast<std::size_t>(g)] = from / group;
+    if (from / group != kv_perm[static_cast<std::size_t>(g)])
+      throw std::logic_error("permute_grouped_heads: head " + std::to_string(from) + " leaves its group");
+  }
+  AttentionOp out = op;
+  const auto q_src = [&](int b, int h, int r) { return std::tuple{b, perm[static_cast<std::size_t>(h)], r}; };
+  const auto kv_src = [&](int b, int g, int r) { return std::tuple{b, kv_perm[static_cast<std::size_t>(g)], r}; };
+  out.q = remap(op.q, op.batch, op.heads, op.n_q, op.d_head, q_src);
+  if (op.backward()) out.d_out = remap(op.d_out, op.batch, op.heads, op.n_q, op.d_v, q_src);
+  out.k = remap(op.k, op.batch, kvh, op.n_k, op.d_head, kv_src);
+  out.v = remap(op.v, op.batch, kvh, op.n_k, op.d_v, kv_src);
+  if (op.mask_per_head) {  // [batch][heads][n_q][n_k]: each head's mask travels with its head
+    const std::size_t per_head = static_cast<std::size_t>(op.n_q) * op.n_k;
+    for (int b = 0; b < op.batch; ++b)
+      for (int h = 0; h < op.heads; ++h)
+        std::copy_n(op.mask.begin() + static_cast<std::ptrdiff_t>((static_cast<std::size_t>(b) * op.heads + perm[static_cast<std::size_t>(h)]) * per_head),
+                    per_head, out.mask.begin() + static_cast<std::ptrdiff_t>((static_cast<std::size_t>(b) * op.heads + h) * per_head));
+  }
+  return out;
+}
+
 // ---- Checking one case -------------------------------------------------------------------------
 
 namespace {
@@ -118,6 +147,7 @@ TensorShape shape_of(const AttentionOp& op, int t) {
   }
 }
 constexpr int kOutput = 3;
+const std::vector<float>& gradient(const CallResult& r, int t) { return t == 0 ? r.dq : t == 1 ? r.dk : r.dv; }
 
 // A call that did not produce a result. A kernel that refuses a case (a nonzero return) inside the
 // region it declared usually forgot a word of its declaration: the message says what the case used
@@ -250,6 +280,80 @@ OpOutcome check_reference(Kernel& f, const OpCase& c, const Tolerance& t, bool) 
   return o;
 }
 
+// ---- --compare: two kernels on one case -----------------------------------------------------------
+
+// The flat index of an element of tensor t ([batch][heads][rows][cols]; K-shaped tensors: KV heads).
+std::size_t flat_index(const AttentionOp& op, int t, const Element& e) {
+  const TensorShape s = shape_of(op, t);
+  const int heads = t == 1 || t == 2 ? op.kv_heads() : op.heads;
+  return ((static_cast<std::size_t>(e.batch) * heads + e.head) * s.rows + e.row) * s.cols + e.col;
+}
+
+// A and B each lie within `one.at(i)` of the exact value when correct, so they may differ by twice
+// that. Compared both ways round: a NaN on either side is a disagreement.
+OpOutcome disagreement(const AttentionOp& op, int t, const std::vector<float>& a, const std::vector<float>& b,
+                       const std::vector<double>& exact, const ElementBound& one, const std::string& a_name,
+                       const std::string& b_name) {
+  const ElementBound both{2 * one.fixed, 2 * one.atol_unit, one.floor, one.terms};
+  const std::vector<std::size_t> all = all_indices(a.size());
+  OpOutcome ab = compare(op, t, a, std::vector<double>(b.begin(), b.end()), all, both, "A vs B");
+  const OpOutcome ba = compare(op, t, b, std::vector<double>(a.begin(), a.end()), all, both, "B vs A");
+  if (ab.passed && !ba.passed) ab = ba;
+  if (ab.passed) return ab;
+  const std::size_t i = flat_index(op, t, ab.element);
+  const auto off = [&](float x) { return !(std::abs(static_cast<double>(x) - exact[i]) <= one.at(i)); };
+  const bool a_off = off(a[i]), b_off = off(b[i]);
+  const std::string verdict = a_off && b_off ? "both are off the exact value"
+                              : a_off        ? a_name + " (A) is off the exact value; " + b_name + " (B) is within its bound"
+                              : b_off        ? b_name + " (B) is off the exact value; " + a_name + " (A) is within its bound"
+                                             : "each is within its bound of the exact value";
+  ab.error = std::abs(static_cast<double>(a[i]) - b[i]);
+  ab.bound = both.at(i);
+  ab.message = "A = " + text::shortest(a[i]) + ", B = " + text::shortest(b[i]) + ", exact = " + text::shortest(exact[i]) +
+               " (each correct kernel within " + text::shortest(one.at(i)) + " of it): " + verdict;
+  return ab;
+}
+
+// A kernel that did not produce a result, named.
+OpOutcome call_failed_named(const CallResult& r, const AttentionOp& op, const std::string& which) {
+  OpOutcome o = call_failed(r, op);
+  o.message = which + ": " + o.message;
+  return o;
+}
+
+}  // namespace
+
+OpOutcome check_agreement(Kernel& a, Kernel& b, const OpCase& c, const Tolerance& t, bool backward) {
+  const AttentionOp& x = c.op;
+  if (!backward) {
+    const Reference ref(x);
+    const CallResult ra = a.forward(x);
+    if (!ra.ok()) return call_failed_named(ra, x, "A " + a.name());
+    const CallResult rb = b.forward(x);
+    if (!rb.ok()) return call_failed_named(rb, x, "B " + b.name());
+    OpOutcome o = disagreement(x, kOutput, ra.out, rb.out, ref.exact, bound_against_reference(t, ref.err, ref.scale, ref.terms),
+                               a.name(), b.name());
+    o.ref_err = ref.err;
+    return o;
+  }
+  const GradientReference ref(x);
+  const CallResult ra = a.backward(x, ref.o);
+  if (!ra.ok()) return call_failed_named(ra, x, "A " + a.name());
+  const CallResult rb = b.backward(x, ref.o);
+  if (!rb.ok()) return call_failed_named(rb, x, "B " + b.name());
+  OpOutcome worst;
+  for (int g = 0; g < 3; ++g) {
+    OpOutcome o = disagreement(x, g, gradient(ra, g), gradient(rb, g), ref.exact[g],
+                               bound_against_reference(t, ref.err[g], ref.scale[g], ref.terms[g]), a.name(), b.name());
+    o.ref_err = ref.err[g];
+    if (!o.passed) return o;  // the first tensor that disagrees
+    worst = g == 0 ? o : worse(worst, o);
+  }
+  return worst;
+}
+
+namespace {
+
 // An invariance O(x') = T(O(x)): `expected_index(i)` is the index of O(x) that output i of O(x') must equal.
 template <class Map>
 OpOutcome check_invariance(Kernel& f, const AttentionOp& x, const AttentionOp& x2, const Tolerance& t, Map expected_index,
@@ -379,6 +483,24 @@ OpOutcome check_heads(Kernel& f, const OpCase& c, const Tolerance& t, bool) {
         return (b * x.heads + perm[h]) * per_head + i % per_head;
       },
       all_indices(x.out_size()), "heads permuted");
+}
+
+// Element i of a [batch][heads][rows][cols] tensor after its heads were permuted by `perm`
+// (perm[h] = the old head now at h): the index of the same element before.
+std::size_t index_before_head_permutation(std::size_t i, const std::vector<int>& perm, std::size_t per_head) {
+  const std::size_t heads = perm.size(), h = (i / per_head) % heads, b = i / (per_head * heads);
+  return (b * heads + static_cast<std::size_t>(perm[h])) * per_head + i % per_head;
+}
+
+// GQA-PERM: shuffling the KV heads (each with its group of query heads) and the query heads inside
+// each group shuffles the output heads the same way.
+OpOutcome check_gqa_perm(Kernel& f, const OpCase& c, const Tolerance& t, bool) {
+  const AttentionOp& x = c.op;
+  const std::vector<int>& perm = c.transform.permutation;
+  const std::size_t per_head = static_cast<std::size_t>(x.n_q) * x.d_v;
+  return check_invariance(
+      f, x, permute_grouped_heads(x, perm), t, [&](std::size_t i) { return index_before_head_permutation(i, perm, per_head); },
+      all_indices(x.out_size()), "KV heads and the query heads within their groups permuted");
 }
 
 OpOutcome check_batch(Kernel& f, const OpCase& c, const Tolerance& t, bool) {
@@ -518,7 +640,6 @@ OpOutcome check_masked_independence(Kernel& f, const OpCase& c, const Tolerance&
 
 // ---- backward ------------------------------------------------------------------------------------
 
-const std::vector<float>& gradient(const CallResult& r, int t) { return t == 0 ? r.dq : t == 1 ? r.dk : r.dv; }
 
 // BWD-REFERENCE, BWD-ROBUST: each of dQ, dK, dV within c·err_ref + atol of the exact gradient.
 OpOutcome check_bwd_reference(Kernel& f, const OpCase& c, const Tolerance& t, bool) {
@@ -536,8 +657,12 @@ OpOutcome check_bwd_reference(Kernel& f, const OpCase& c, const Tolerance& t, bo
 }
 
 // A backward invariance: the gradients of x2, at `indices[t]` of tensor t, equal those of x.
+// `source(g, i)`: the element of x's gradient g that element i of x2's gradient g must equal
+// (the identity unless the transform moves elements, as GQA-PERM's does).
+using GradientSource = std::function<std::size_t(int, std::size_t)>;
 OpOutcome check_bwd_invariance(Kernel& f, const AttentionOp& x, const AttentionOp& x2, const Tolerance& t,
-                               const std::vector<std::size_t> (&indices)[3], const std::string& what) {
+                               const std::vector<std::size_t> (&indices)[3], const std::string& what,
+                               const GradientSource& source = {}) {
   const GradientReference r1(x), r2(x2);
   const CallResult g1 = f.backward(x, r1.o);
   if (!g1.ok()) return call_failed(g1, x);
@@ -547,9 +672,11 @@ OpOutcome check_bwd_invariance(Kernel& f, const AttentionOp& x, const AttentionO
   bool any = false;
   for (int g = 0; g < 3; ++g) {
     if (indices[g].empty()) continue;
-    std::vector<double> expected(gradient(g1, g).begin(), gradient(g1, g).end());
+    const auto from = [&](std::size_t i) { return source ? source(g, i) : i; };
+    std::vector<double> expected(gradient(g2, g).size());
+    for (std::size_t i = 0; i < expected.size(); ++i) expected[i] = gradient(g1, g)[from(i)];
     const ElementBound bound{t.c * (r1.err[g] + r2.err[g]), 2 * t.atol_ulps * kU32, std::max(r1.scale[g], r2.scale[g]),
-                             [&](std::size_t i) { return std::max(r1.terms[g][i], r2.terms[g][i]); }};
+                             [&](std::size_t i) { return std::max(r1.terms[g][from(i)], r2.terms[g][i]); }};
     OpOutcome o = compare(x2, g, gradient(g2, g), expected, indices[g], bound, what);
     o.ref_err = r1.err[g] + r2.err[g];
     worst = any ? worse(worst, o) : o;
@@ -571,6 +698,22 @@ OpOutcome check_bwd_causal(Kernel& f, const OpCase& c, const Tolerance& t, bool)
   const auto later_key = [&](int j) { return j >= first; };
   const std::vector<std::size_t> idx[3] = {{}, rows_where(x, x.n_k, x.d_head, later_key), rows_where(x, x.n_k, x.d_v, later_key)};
   return check_bwd_invariance(f, x, x2, t, idx, "queries that cannot see a key changed; its dK, dV");
+}
+
+// BWD-GQA-PERM: GQA-PERM's shuffle permutes dQ like Q and dK, dV like K, V (their group sums are
+// taken in another order, which the bound allows).
+OpOutcome check_bwd_gqa_perm(Kernel& f, const OpCase& c, const Tolerance& t, bool) {
+  const AttentionOp& x = c.op;
+  const std::vector<int>& perm = c.transform.permutation;
+  const int kvh = x.kv_heads(), group = x.heads / kvh;
+  std::vector<int> kv_perm(static_cast<std::size_t>(kvh));
+  for (int g = 0; g < kvh; ++g) kv_perm[static_cast<std::size_t>(g)] = perm[static_cast<std::size_t>(g * group)] / group;
+  const std::vector<std::size_t> idx[3] = {all_indices(x.q_size()), all_indices(x.k_size()), all_indices(x.v_size())};
+  const std::size_t per_head[3] = {static_cast<std::size_t>(x.n_q) * x.d_head, static_cast<std::size_t>(x.n_k) * x.d_head,
+                                   static_cast<std::size_t>(x.n_k) * x.d_v};
+  return check_bwd_invariance(f, x, permute_grouped_heads(x, perm), t, idx,
+                              "KV heads and the query heads within their groups permuted",
+                              [&](int g, std::size_t i) { return index_before_head_permutation(i, g == 0 ? perm : kv_perm, per_head[g]); });
 }
 
 // BWD-MASK: the queries that may not attend key `position` change (q and dO rows); its dK and dV are
@@ -761,6 +904,10 @@ const std::vector<OpProperty>& op_catalogue() {
        "grouped-query heads (query head h reads KV head h / (heads / heads_kv)), MQA included, distinct K and V per KV "
        "head, against the exact reference",
        Pass::forward, kAll, "gqa", true, false, false, check_reference, "gqa"},
+      {"GQA-PERM",
+       "shuffling the KV heads (each carrying its group of query heads) and the query heads within each group shuffles "
+       "the output heads the same way",
+       Pass::forward, kAll, "gqa", true, false, false, check_gqa_perm, "gqa-perm"},
       {"WINDOW-BOUNDARY",
        "sliding windows: left = n_k − 1 with causal, left = right = 0, window ∩ causal, widths around the tile size, "
        "against the exact reference",
@@ -778,6 +925,8 @@ const std::vector<OpProperty>& op_catalogue() {
        true, false, false, check_bwd_reference, "align"},
       {"BWD-GQA-MAPPING", "BWD-REFERENCE on GQA-MAPPING's cases: dK and dV sum over the query heads of a group",
        Pass::backward, kAll, "gqa", true, false, false, check_bwd_reference, "gqa"},
+      {"BWD-GQA-PERM", "GQA-PERM's shuffle permutes dQ like Q and dK, dV like K, V", Pass::backward, kAll, "gqa", true,
+       false, false, check_bwd_gqa_perm, "gqa-perm"},
       {"BWD-WINDOW-BOUNDARY", "BWD-REFERENCE on WINDOW-BOUNDARY's cases", Pass::backward, kAll, "window", true, false, false,
        check_bwd_reference, "window"},
       {"BWD-PADDING", "BWD-REFERENCE on PADDING's cases: padded keys get zero gradients", Pass::backward, kAll, "padding",

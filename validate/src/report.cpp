@@ -1,11 +1,11 @@
 #include "symbreak/validate/report.hpp"
 
-#include <unistd.h>
 
 #include <cstdio>
 #include <ctime>
 #include <nlohmann/json.hpp>
 
+#include "symbreak/junit.hpp"
 #include "symbreak/text.hpp"
 
 namespace symbreak::validate {
@@ -101,38 +101,28 @@ std::string report_json(const OpReport& r) {
 }
 
 std::string report_junit(const OpReport& r) {
-  int failures = 0, skipped = 0;
+  junit::TestSuite suite;
+  suite.name = "symbreak.validate." + r.kernel;
+  suite.seconds = r.seconds;
   for (const OpVerdict& v : r.verdicts) {
-    failures += v.status == VerdictStatus::fail;
-    skipped += v.status == VerdictStatus::not_applicable || v.status == VerdictStatus::not_run;
+    junit::TestCase c;
+    c.name = v.property;
+    c.classname = suite.name;
+    c.seconds = v.seconds;
+    if (v.status == VerdictStatus::fail) {
+      c.outcome = junit::Outcome::failure;
+      c.type = "FAIL";
+      c.message = v.message;
+      c.detail = v.message + " at " + v.element.text() + " on " + v.shape + "\nreplay: " + v.replay;
+    } else if (v.status == VerdictStatus::not_applicable || v.status == VerdictStatus::not_run) {
+      c.outcome = junit::Outcome::skipped;
+      c.message = v.message;
+    }
+    c.system_out = std::to_string(v.cases) + " cases in modes " + v.region + "; worst error " + error_text(v) +
+                   (v.skipped.empty() ? "" : "; skipped: " + skipped_text(v));
+    suite.cases.push_back(std::move(c));
   }
-  char host[256] = "localhost", stamp[32], t[32];
-  gethostname(host, sizeof host - 1);
-  const std::time_t now = std::time(nullptr);
-  std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", std::gmtime(&now));
-  std::snprintf(t, sizeof t, "%.3f", r.seconds);
-  const std::string n = std::to_string(r.verdicts.size()), f = std::to_string(failures);
-  std::string x = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"symbreak validate\" tests=\"" + n +
-                  "\" failures=\"" + f + "\" errors=\"0\" time=\"" + t + "\">\n";
-  x += "  <testsuite name=\"" + escape("symbreak.validate." + r.kernel) + "\" tests=\"" + n + "\" failures=\"" + f +
-       "\" errors=\"0\" skipped=\"" + std::to_string(skipped) + "\" time=\"" + t + "\" timestamp=\"" + stamp + "\" hostname=\"" +
-       escape(host) + "\">\n";
-  for (const OpVerdict& v : r.verdicts) {
-    char s[32];
-    std::snprintf(s, sizeof s, "%.3f", v.seconds);
-    x += "    <testcase name=\"" + escape(v.property) + "\" classname=\"" + escape("symbreak.validate." + r.kernel) +
-         "\" time=\"" + s + "\">\n";
-    if (v.status == VerdictStatus::fail)
-      x += "      <failure message=\"" + escape(v.message) + "\" type=\"FAIL\">" +
-           escape(v.message + " at " + v.element.text() + " on " + v.shape + "\nreplay: " + v.replay) + "</failure>\n";
-    else if (v.status == VerdictStatus::not_applicable || v.status == VerdictStatus::not_run)
-      x += "      <skipped message=\"" + escape(v.message) + "\"/>\n";
-    x += "      <system-out>" +
-         escape(std::to_string(v.cases) + " cases in modes " + v.region + "; worst error " + error_text(v) +
-                (v.skipped.empty() ? "" : "; skipped: " + skipped_text(v))) +
-         "</system-out>\n    </testcase>\n";
-  }
-  return x + "  </testsuite>\n</testsuites>\n";
+  return junit::document("symbreak validate", suite);
 }
 
 std::string report_html(const OpReport& r) {

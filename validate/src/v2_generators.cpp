@@ -187,7 +187,7 @@ void force_feature(Shape& s, std::string_view feature, const Capabilities& caps,
     s.mode = caps.supports(MaskMode::causal_and_explicit) && rng.below(3) == 0 ? MaskMode::causal_and_explicit : MaskMode::causal;
     if (s.n_q == s.n_k) s.n_k += 1 + static_cast<int>(rng.below(5));
     if (rng.below(2) == 0) std::swap(s.n_q, s.n_k);
-  } else if (feature == "gqa") {
+  } else if (feature == "gqa" || feature == "gqa-perm") {
     const int kvh = 1 + static_cast<int>(rng.below(2)), group = 2 + static_cast<int>(rng.below(2));
     s.heads_kv = kvh;
     s.heads = kvh * group;
@@ -230,6 +230,31 @@ void maybe_features(Shape& s, const Capabilities& caps, Rng& rng) {
   if (caps.mask_per_head && has_explicit(s.mode)) s.per_head_mask = rng.below(2) == 0;
 }
 
+// GQA-PERM's transform: the KV heads shuffled, each carrying its group of query heads along, and
+// the query heads shuffled inside each group; perm[h] is the old query head that becomes head h.
+// Never the identity when there are two heads (then both levels are reversed instead).
+std::vector<int> grouped_head_permutation(const AttentionOp& op, Rng& rng) {
+  const int kvh = op.kv_heads(), group = op.heads / kvh;
+  const auto shuffled = [&rng](int n) {
+    std::vector<int> v(static_cast<std::size_t>(n));
+    for (int i = 0; i < n; ++i) v[static_cast<std::size_t>(i)] = i;
+    for (int i = n - 1; i > 0; --i) std::swap(v[static_cast<std::size_t>(i)], v[rng.below(static_cast<std::uint64_t>(i) + 1)]);
+    return v;
+  };
+  const std::vector<int> kv = shuffled(kvh);
+  std::vector<int> perm(static_cast<std::size_t>(op.heads));
+  for (int g = 0; g < kvh; ++g) {
+    const std::vector<int> inner = shuffled(group);
+    for (int r = 0; r < group; ++r) perm[static_cast<std::size_t>(g * group + r)] = kv[static_cast<std::size_t>(g)] * group + inner[static_cast<std::size_t>(r)];
+  }
+  bool identity = true;
+  for (int h = 0; h < op.heads; ++h) identity &= perm[static_cast<std::size_t>(h)] == h;
+  if (identity)
+    for (int h = 0; h < op.heads; ++h)
+      perm[static_cast<std::size_t>(h)] = (kvh - 1 - h / group) * group + (group - 1 - h % group);
+  return perm;
+}
+
 }  // namespace
 
 rc::Gen<OpCase> v2_case_gen(const OpProperty& p, const Capabilities& caps) {
@@ -249,8 +274,10 @@ rc::Gen<OpCase> v2_case_gen(const OpProperty& p, const Capabilities& caps) {
         s.density = 0.2 + 0.6 * rng.uniform();
         force_feature(s, feature, caps, rng);
         maybe_features(s, caps, rng);
-        if (std::optional<AttentionOp> op = settle(s, caps, backward)) return OpCase{*op, {}};
-        return OpCase{plain_case(caps, backward, s.seed), {}};
+        std::optional<AttentionOp> op = settle(s, caps, backward);
+        OpCase c{op ? std::move(*op) : plain_case(caps, backward, s.seed), {}};
+        if (feature == "gqa-perm") c.transform.permutation = grouped_head_permutation(c.op, rng);
+        return c;
       });
 }
 
@@ -259,7 +286,14 @@ std::vector<OpCase> v2_edge_cases(const OpProperty& p, const Capabilities& caps)
   const bool backward = p.pass == Pass::backward;
   const std::string_view f = p.feature;
   const auto add = [&](Shape s) {
-    if (std::optional<AttentionOp> op = settle(s, caps, backward, /*square_if_unaligned=*/false)) out.push_back({*op, {}});
+    std::optional<AttentionOp> op = settle(s, caps, backward, /*square_if_unaligned=*/false);
+    if (!op) return;
+    OpCase c{std::move(*op), {}};
+    if (f == "gqa-perm") {
+      Rng rng(s.seed);
+      c.transform.permutation = grouped_head_permutation(c.op, rng);
+    }
+    out.push_back(std::move(c));
   };
   const MaskMode causal = MaskMode::causal;
   std::uint64_t seed = 100;
@@ -299,7 +333,7 @@ std::vector<OpCase> v2_edge_cases(const OpProperty& p, const Capabilities& caps)
         add(pad);
       }
     }
-  } else if (f == "gqa") {
+  } else if (f == "gqa" || f == "gqa-perm") {
     for (const auto& [heads, kv] : std::vector<std::pair<int, int>>{{4, 2}, {6, 1}, {8, 2}, {6, 3}}) {
       for (const int n : {1, 2, 5, 17}) {
         Shape s = shape(n, n, caps.supports(causal) ? causal : caps.mask_modes().front());

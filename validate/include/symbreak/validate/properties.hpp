@@ -76,6 +76,12 @@ struct OpProperty {
 };
 
 const std::vector<OpProperty>& op_catalogue();
+
+// --compare: kernels A and B on the same case (forward, or backward: dQ, dK, dV) agree within twice
+// the per-element bound of the exact reference, since each correct kernel lies within that bound of
+// the exact value. On a disagreement the message gives A, B and the exact value and says which of
+// them is off it; a kernel that does not run the case is named as "A <name>" or "B <name>".
+OpOutcome check_agreement(Kernel& a, Kernel& b, const OpCase& c, const Tolerance& t, bool backward);
 const OpProperty& find_op_property(std::string_view name);  // throws std::invalid_argument with the names
 
 // The transformed inputs of the invariances (used by the properties and by replay).
@@ -83,5 +89,9 @@ AttentionOp permute_keys(const AttentionOp& op, const std::vector<int>& perm);
 AttentionOp permute_queries(const AttentionOp& op, const std::vector<int>& perm);
 AttentionOp permute_heads(const AttentionOp& op, const std::vector<int>& perm);
 AttentionOp permute_batch(const AttentionOp& op, const std::vector<int>& perm);
+// Grouped heads: perm[h] is the old query head now at h, and must keep every group together (the
+// KV heads move with their groups; a per-head mask moves with its head). Throws std::logic_error
+// for a permutation that splits a group.
+AttentionOp permute_grouped_heads(const AttentionOp& op, const std::vector<int>& perm);
 
 }  // namespace symbreak::validate

@@ -18,6 +18,7 @@
 
 #include "symbreak/validate/capabilities.hpp"
 #include "symbreak/validate/case_dir.hpp"
+#include "symbreak/validate/compare.hpp"
 #include "symbreak/validate/kernel.hpp"
 #include "symbreak/validate/properties.hpp"
 #include "symbreak/validate/reference.hpp"
