@@ -1,8 +1,8 @@
 #include "symbreak/properties/report.hpp"
 
+#include "symbreak/junit.hpp"
 #include "symbreak/text.hpp"
 
-#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -17,7 +17,6 @@ namespace {
 using text::display_width;
 using text::pad;
 using text::sci;
-const auto xml_escape = text::escape_markup;
 
 std::string finding_text(const Verdict& v) {
   const Finding& f = *v.finding;
@@ -139,48 +138,31 @@ std::string to_json(const std::vector<Verdict>& verdicts, std::uint64_t seed) {
 }
 
 std::string to_junit(const std::vector<Verdict>& verdicts, const std::string& suite_name) {
-  int failures = 0, errors = 0, skipped = 0;
-  double total = 0;
+  junit::TestSuite suite;
+  suite.name = suite_name;
   for (const auto& v : verdicts) {
-    failures += v.status == Status::violated;
-    errors += v.status == Status::error;
-    skipped += v.status == Status::not_applicable;
-    total += v.seconds;
-  }
-  char host[256] = "localhost";
-  gethostname(host, sizeof host - 1);
-  char stamp[32];
-  const std::time_t now = std::time(nullptr);
-  std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", std::gmtime(&now));
-  const auto seconds = [](double s) {
-    char b[32];
-    std::snprintf(b, sizeof b, "%.3f", s);
-    return std::string(b);
-  };
-  std::string x = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
-  x += "<testsuites name=\"symbreak check\" tests=\"" + std::to_string(verdicts.size()) + "\" failures=\"" +
-       std::to_string(failures) + "\" errors=\"" + std::to_string(errors) + "\" time=\"" + seconds(total) + "\">\n";
-  x += "  <testsuite name=\"" + xml_escape(suite_name) + "\" tests=\"" + std::to_string(verdicts.size()) + "\" failures=\"" +
-       std::to_string(failures) + "\" errors=\"" + std::to_string(errors) + "\" skipped=\"" + std::to_string(skipped) +
-       "\" time=\"" + seconds(total) + "\" timestamp=\"" + stamp + "\" hostname=\"" + xml_escape(host) + "\">\n";
-  for (const auto& v : verdicts) {
-    x += "    <testcase name=\"" + xml_escape(v.property + " [" + std::string(to_string(v.arith)) + "]") +
-         "\" classname=\"symbreak." + xml_escape(v.property) + "\" time=\"" + seconds(v.seconds) + "\">\n";
-    const std::string text = xml_escape(evidence(v));
+    junit::TestCase c;
+    c.name = v.property + " [" + std::string(to_string(v.arith)) + "]";
+    c.classname = "symbreak." + v.property;
+    c.seconds = v.seconds;
+    const std::string text = evidence(v);
     if (v.status == Status::violated) {
-      std::string detail = text;
-      if (v.finding) detail += "\nreplay: " + xml_escape(v.finding->replay);
-      x += "      <failure message=\"" + text + "\" type=\"VIOLATED\">" + detail + "</failure>\n";
+      c.outcome = junit::Outcome::failure;
+      c.type = "VIOLATED";
+      c.message = text;
+      c.detail = text + (v.finding ? "\nreplay: " + v.finding->replay : "");
     } else if (v.status == Status::error) {
-      x += "      <error message=\"" + text + "\" type=\"ERROR\">" + text + "</error>\n";
+      c.outcome = junit::Outcome::error;
+      c.type = "ERROR";
+      c.message = c.detail = text;
     } else if (v.status == Status::not_applicable) {
-      x += "      <skipped message=\"" + text + "\"/>\n";
+      c.outcome = junit::Outcome::skipped;
+      c.message = text;
     }
-    x += "      <system-out>" + std::to_string(v.cases) + " cases: " + text + "</system-out>\n";
-    x += "    </testcase>\n";
+    c.system_out = std::to_string(v.cases) + " cases: " + text;
+    suite.cases.push_back(std::move(c));
   }
-  x += "  </testsuite>\n</testsuites>\n";
-  return x;
+  return junit::document("symbreak check", suite);
 }
 
 }  // namespace symbreak::properties

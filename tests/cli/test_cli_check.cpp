@@ -1,6 +1,7 @@
 // End-to-end: symbreak check and symbreak check --map, as a user runs them.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <pugixml.hpp>
 
 #include <cstdlib>
 #include <filesystem>
@@ -9,7 +10,6 @@
 #include <sstream>
 
 #include "cli_runner.hpp"
-#include "xml_check.hpp"
 
 namespace symbreak::test {
 namespace {
@@ -51,26 +51,30 @@ TEST(CliCheck, JunitIsWellFormedWithTheRequiredElements) {
       "--junit " +
       path);
   EXPECT_EQ(r.exit_code, 1) << r.output;  // EQUIV and NEXT fail on the offset model; PREFIX passes
-  const auto root = XmlReader(slurp(path)).parse();
-  ASSERT_EQ(root->name, "testsuites");
-  for (const char* a : {"tests", "failures", "errors", "time"}) EXPECT_TRUE(root->attributes.count(a)) << a;
-  const auto suites = root->all("testsuite");
-  ASSERT_EQ(suites.size(), 1u);
+  pugi::xml_document doc;
+  const pugi::xml_parse_result parsed = doc.load_string(slurp(path).c_str());
+  ASSERT_TRUE(parsed) << "not well-formed XML: " << parsed.description() << " at byte " << parsed.offset;
+  const pugi::xml_node root = doc.document_element();
+  ASSERT_STREQ(root.name(), "testsuites");
+  for (const char* a : {"tests", "failures", "errors", "time"}) EXPECT_TRUE(root.attribute(a)) << a;
+  const auto suites = root.children("testsuite");
+  ASSERT_EQ(std::distance(suites.begin(), suites.end()), 1);
+  const pugi::xml_node suite = root.child("testsuite");
   for (const char* a : {"name", "tests", "failures", "errors", "skipped", "time", "timestamp", "hostname"})
-    EXPECT_TRUE(suites[0]->attributes.count(a)) << a;
-  const auto cases = suites[0]->all("testcase");
-  EXPECT_EQ(std::to_string(cases.size()), suites[0]->attributes.at("tests"));
+    EXPECT_TRUE(suite.attribute(a)) << a;
+  const auto cases = suite.children("testcase");
+  EXPECT_EQ(std::distance(cases.begin(), cases.end()), suite.attribute("tests").as_int());
   int failures = 0;
-  for (const auto* c : cases) {
-    for (const char* a : {"name", "classname", "time"}) EXPECT_TRUE(c->attributes.count(a)) << a;
-    for (const auto* f : c->all("failure")) {
+  for (const pugi::xml_node c : cases) {
+    for (const char* a : {"name", "classname", "time"}) EXPECT_TRUE(c.attribute(a)) << a;
+    for (const pugi::xml_node f : c.children("failure")) {
       ++failures;
-      EXPECT_TRUE(f->attributes.count("message"));
-      EXPECT_THAT(f->text, HasSubstr("replay:"));
+      EXPECT_TRUE(f.attribute("message"));
+      EXPECT_THAT(std::string(f.text().get()), HasSubstr("replay:"));
     }
   }
   EXPECT_GT(failures, 0);
-  EXPECT_EQ(std::to_string(failures), suites[0]->attributes.at("failures"));
+  EXPECT_EQ(failures, suite.attribute("failures").as_int());
 }
 
 TEST(CliCheck, JsonCarriesVerdictsAndEvidence) {

@@ -1,6 +1,7 @@
 // End-to-end: symbreak validate, as a kernel author runs it.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <pugixml.hpp>
 
 #include <filesystem>
 #include <fstream>
@@ -8,7 +9,6 @@
 #include <sstream>
 
 #include "cli_runner.hpp"
-#include "xml_check.hpp"
 
 namespace symbreak::test {
 namespace {
@@ -28,23 +28,53 @@ TEST(CliValidate, CorrectBuiltinPassesWithReports) {
                         "BWD-REFERENCE", "BWD-CAUSAL", "BWD-MASK", "BWD-ROWSUM", "BWD-ROBUST", "BWD-DETERMINISM",
                         // version 2 (the naive built-in declares every version-2 feature, bottom-right aligned)
                         "ALIGNMENT", "GQA-MAPPING", "WINDOW-BOUNDARY", "PADDING", "EMPTY-ROWS", "BWD-ALIGNMENT",
-                        "BWD-GQA-MAPPING", "BWD-WINDOW-BOUNDARY", "BWD-PADDING", "BWD-EMPTY-ROWS"})
+                        "BWD-GQA-MAPPING", "BWD-WINDOW-BOUNDARY", "BWD-PADDING", "BWD-EMPTY-ROWS", "GQA-PERM", "BWD-GQA-PERM"})
     EXPECT_THAT(r.output, HasSubstr(p));
   EXPECT_THAT(r.output, HasSubstr("and its gradients"));
   EXPECT_THAT(r.output, HasSubstr("all properties pass"));
   const auto j = nlohmann::json::parse(slurp(json));
   EXPECT_EQ(j["passed"], true);
-  EXPECT_EQ(j["verdicts"].size(), 27u);
-  const auto root = XmlReader(slurp(junit)).parse();
-  ASSERT_EQ(root->name, "testsuites");
-  const auto suites = root->all("testsuite");
-  ASSERT_EQ(suites.size(), 1u);
-  EXPECT_EQ(suites[0]->all("testcase").size(), 27u);
-  for (const auto* c : suites[0]->all("testcase"))
-    for (const char* a : {"name", "classname", "time"}) EXPECT_TRUE(c->attributes.count(a)) << a;
+  EXPECT_EQ(j["verdicts"].size(), 29u);
+  pugi::xml_document doc;
+  const pugi::xml_parse_result parsed = doc.load_string(slurp(junit).c_str());
+  ASSERT_TRUE(parsed) << "not well-formed XML: " << parsed.description() << " at byte " << parsed.offset;
+  const pugi::xml_node root = doc.document_element();
+  ASSERT_STREQ(root.name(), "testsuites");
+  const auto suites = root.children("testsuite");
+  ASSERT_EQ(std::distance(suites.begin(), suites.end()), 1);
+  const auto cases = root.child("testsuite").children("testcase");
+  EXPECT_EQ(std::distance(cases.begin(), cases.end()), 29);
+  for (const pugi::xml_node c : cases)
+    for (const char* a : {"name", "classname", "time"}) EXPECT_TRUE(c.attribute(a)) << a;
   const std::string page = slurp(html);
   EXPECT_THAT(page, AllOf(HasSubstr("<!DOCTYPE html>"), HasSubstr("REFERENCE"), HasSubstr("<style>")));
   EXPECT_THAT(page, AllOf(Not(HasSubstr("src=")), Not(HasSubstr("href=")))) << "the HTML report must be self-contained";
+}
+
+TEST(CliValidate, CompareNamesTheFirstDisagreementAndWhichKernelIsOff) {
+  // A cross-backend report: a correct bottom-right kernel against FlashAttention < 2.1's top-left
+  // convention declared as bottom-right (tests/mutants/history/mutant_causal_top_left.c).
+  const std::string db = scratch("validate_compare");
+  std::filesystem::remove_all(db);
+  const CliResult r = run_cli("validate --compare plugin:" + plugin("correct_v2") + " plugin:" + plugin("mutant_causal_top_left") +
+                              " --cases 10 --shrink-cap 2 --failures " + db);
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_THAT(r.output, AllOf(HasSubstr("DISAGREE after"), HasSubstr("(B) is off the exact value"), HasSubstr("replay B: ")));
+  const std::size_t at = r.output.find("replay B: ");
+  ASSERT_NE(at, std::string::npos);
+  const std::string line = r.output.substr(at + 10, r.output.find('\n', at) - at - 10);
+  const std::string dir = line.substr(line.find("--replay ") + 9);
+  EXPECT_EQ(run_cli("validate --plugin " + plugin("mutant_causal_top_left") + " --replay " + dir).exit_code, 1);
+  EXPECT_EQ(run_cli("validate --plugin " + plugin("correct_v2") + " --replay " + dir).exit_code, 0);
+
+  const CliResult same = run_cli("validate --compare plugin:" + plugin("correct_v2") + " builtin:tiled --cases 5 --failures " + db);
+  EXPECT_EQ(same.exit_code, 0) << same.output;
+  EXPECT_THAT(same.output, HasSubstr("agree: "));
+
+  const CliResult bad = run_cli("validate --compare pluggin:x.so builtin:naive");
+  EXPECT_EQ(bad.exit_code, 2) << bad.output;
+  EXPECT_THAT(bad.output, HasSubstr("\"pluggin:x.so\" is not a kernel"));
+  EXPECT_EQ(run_cli("validate --compare builtin:naive builtin:tiled --seeds 1-3").exit_code, 2);
 }
 
 TEST(CliValidate, MutantFailsWithAReplayLineThatReplays) {
