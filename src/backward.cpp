@@ -79,8 +79,10 @@ void attention_backward(Tensor<T>& dqkv, const Tensor<T>& dout, const Tensor<T>&
 
 template <class T>
 void attention_head_backward(Tensor<T>& dq, Tensor<T>& dk, Tensor<T>& dv, const Tensor<T>& dout, const Tensor<T>& q,
-                             const Tensor<T>& k, const Tensor<T>& v, const Tensor<T>& weights, const T& scale) {
+                             const Tensor<T>& k, const Tensor<T>& v, const Tensor<T>& weights, const T& scale,
+                             double softcap) {
   const int nq = q.rows, nk = k.rows, dh = q.cols, dvw = v.cols;
+  const T cap = Arith<T>::from_double(softcap > 0 ? softcap : 1);
   dq = Tensor<T>(nq, dh);
   dk = Tensor<T>(nk, dh);
   dv = Tensor<T>(nk, dvw);
@@ -105,7 +107,13 @@ void attention_head_backward(Tensor<T>& dq, Tensor<T>& dk, Tensor<T>& dv, const 
     // dS_ij = P_ij (dP_ij - Σ_k P_ik dP_ik); keys the query cannot see have P_ij = 0 and get nothing.
     for (int j = 0; j < nk; ++j) {
       if (p[j] == T(0)) continue;
-      const T dscore = p[j] * (dp[j] - weighted) * scale;
+      T dscore = p[j] * (dp[j] - weighted) * scale;
+      if (softcap > 0) {  // d(c·tanh(r/c))/dr = 1 − tanh²(r/c), r as the forward computed it
+        T r(0);
+        for (int c = 0; c < dh; ++c) r += q(i, c) * k(j, c);
+        const T t = Arith<T>::tanh(r * scale / cap);
+        dscore = dscore * (T(1) - t * t);
+      }
       if (dscore == T(0)) continue;
       for (int c = 0; c < dh; ++c) {
         dq(i, c) += dscore * k(j, c);
@@ -293,7 +301,7 @@ void backward_reference(const Model<T>& model, std::span<const int> tokens, cons
                                       const T&);                                                                                \
   template void activation_backward<T>(Tensor<T>&, const Tensor<T>&, const Tensor<T>&, const Tensor<T>&, Activation);           \
   template void attention_head_backward<T>(Tensor<T>&, Tensor<T>&, Tensor<T>&, const Tensor<T>&, const Tensor<T>&,              \
-                                           const Tensor<T>&, const Tensor<T>&, const Tensor<T>&, const T&);                     \
+                                           const Tensor<T>&, const Tensor<T>&, const Tensor<T>&, const T&, double);             \
   template void embedding_backward<T>(Tensor<T>&, Tensor<T>*, const Tensor<T>&, std::span<const int>, int);                     \
   template double cross_entropy<T>(Tensor<T>&, const Tensor<T>&, std::span<const int>);                                         \
   template void backward<T>(const Model<T>&, std::span<const int>, const Activations<T>&, const Tensor<T>&, Weights<T>&, bool);
@@ -304,6 +312,6 @@ template void backward_reference<float>(const Model<float>&, std::span<const int
                                         const Tensor<float>&, Weights<float>&);
 template void attention_head_backward<Exact>(Tensor<Exact>&, Tensor<Exact>&, Tensor<Exact>&, const Tensor<Exact>&,
                                              const Tensor<Exact>&, const Tensor<Exact>&, const Tensor<Exact>&,
-                                             const Tensor<Exact>&, const Exact&);
+                                             const Tensor<Exact>&, const Exact&, double);
 
 }  // namespace symbreak

@@ -194,6 +194,16 @@ static Exact compute_gelu_tanh_gate(const Exact& x) {
   return fixed_from_mpfr(r.get());
 }
 
+static Exact compute_tanh(const Exact& x) {
+  // 1 - tanh(40) < 2e-34, below the grid's half step (P >= 64): exactly ±1 on the grid.
+  if (x < -40) return Exact(-1);
+  if (x > 40) return Exact(1);
+  Mpfr a(kArgumentBits), r(kWorkingBits);
+  set_argument(a.get(), x);
+  mpfr_tanh(r.get(), a.get(), MPFR_RNDN);
+  return fixed_from_mpfr(r.get());
+}
+
 Exact exact_sinusoid(int pos, int i, int d, bool cosine) {
   Mpfr exponent(kArgumentBits), angle(kWorkingBits), r(kWorkingBits);
   mpfr_set_si(exponent.get(), -i, MPFR_RNDN);
@@ -209,6 +219,7 @@ Exact exact_exp(const Exact& x) { return memoized<compute_exp>(x); }
 Exact exact_rsqrt(const Exact& x) { return memoized<compute_rsqrt>(x); }
 Exact exact_normal_cdf(const Exact& x) { return memoized<compute_normal_cdf>(x); }
 Exact exact_gelu_tanh_gate(const Exact& x) { return memoized<compute_gelu_tanh_gate>(x); }
+Exact exact_tanh(const Exact& x) { return memoized<compute_tanh>(x); }
 
 std::size_t exact_bits(const Exact& q) {
   mpq_srcptr v = raw(q);

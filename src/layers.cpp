@@ -108,13 +108,17 @@ static void softmax_row(T* p, const T* scores, int n, const AttentionMask& mask,
 
 template <class T>
 void attention_head_forward(Tensor<T>& out, Tensor<T>& weights, const Tensor<T>& q, const Tensor<T>& k, const Tensor<T>& v,
-                            const T& scale, const AttentionMask& mask) {
+                            const T& scale, const AttentionMask& mask, double softcap) {
   if (q.cols != k.cols || k.rows != v.rows) throw std::invalid_argument("attention: q, k, v shapes do not fit together");
+  if (!(softcap >= 0) || !std::isfinite(softcap)) throw std::invalid_argument("attention: softcap must be finite and >= 0");
   gemm(weights, q, k, /*transpose_b=*/true);  // (n_q, n_k) scores, softmaxed in place below
   Tensor<T> row(1, k.rows);
+  const T cap = Arith<T>::from_double(softcap);
   for (int i = 0; i < q.rows; ++i) {
     T* s = weights.row(i);
     for (int j = 0; j < k.rows; ++j) row.data[j] = s[j] * scale;
+    if (softcap > 0)
+      for (int j = 0; j < k.rows; ++j) row.data[j] = cap * Arith<T>::tanh(row.data[j] / cap);
     softmax_row(s, row.data.data(), k.rows, mask, i);
   }
   if constexpr (std::is_floating_point_v<T>) {
@@ -199,7 +203,7 @@ void residual_forward(Tensor<T>& out, const Tensor<T>& a, const Tensor<T>& b, bo
                                      const T&);                                                                                \
   template void attention_bias_forward<T>(Tensor<T>&, int, const Tensor<T>&, const Tensor<T>&, const Tensor<T>&);              \
   template void attention_head_forward<T>(Tensor<T>&, Tensor<T>&, const Tensor<T>&, const Tensor<T>&, const Tensor<T>&,        \
-                                          const T&, const AttentionMask&);                                                     \
+                                          const T&, const AttentionMask&, double);                                             \
   template void attention_forward<T>(Tensor<T>&, Tensor<T>&, const Tensor<T>&, int, int, int, const T&, const ModelConfig&);   \
   template void activation_forward<T>(Tensor<T>&, const Tensor<T>&, Activation, Tensor<T>*);                                   \
   template void residual_forward<T>(Tensor<T>&, const Tensor<T>&, const Tensor<T>&, bool);

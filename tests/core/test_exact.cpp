@@ -77,6 +77,11 @@ TEST(Exact, FunctionsMatchHandValues) {
   EXPECT_EQ(exact_gelu_tanh_gate(Exact(0)), q(1, 2));
   // 0.5·(1 + tanh(√(2/π)·(1 + 0.044715))) = 0.8411919906082768
   EXPECT_NEAR(exact_to_double(exact_gelu_tanh_gate(Exact(1))), 0.8411919906082768, 1e-15);
+  EXPECT_EQ(exact_tanh(Exact(0)), Exact(0));
+  EXPECT_NEAR(exact_to_double(exact_tanh(Exact(1))), 0.76159415595576489, 1e-17);
+  EXPECT_EQ(exact_tanh(-q(7, 3)), -exact_tanh(q(7, 3)));  // odd on the grid: round-to-nearest is symmetric
+  EXPECT_EQ(exact_tanh(Exact(41)), Exact(1));             // saturated: within the grid's half step of ±1
+  EXPECT_EQ(exact_tanh(Exact(-1000)), Exact(-1));
   EXPECT_EQ(exact_sinusoid(0, 0, 8, false), Exact(0));
   EXPECT_EQ(exact_sinusoid(0, 0, 8, true), Exact(1));
   EXPECT_NEAR(exact_to_double(exact_sinusoid(3, 2, 8, false)), std::sin(3 / std::pow(10000.0, 0.25)), 1e-15);
@@ -89,6 +94,7 @@ TEST(Exact, FunctionsAreFunctionsOfTheValueNotTheRepresentation) {
     EXPECT_EQ(exact_exp(-x), exact_exp(-b));
     EXPECT_EQ(exact_normal_cdf(x), exact_normal_cdf(b));
     EXPECT_EQ(exact_rsqrt(x), exact_rsqrt(b));
+    EXPECT_EQ(exact_tanh(x), exact_tanh(b));
     EXPECT_EQ(exact_round_fixed(x), exact_round_fixed(b));
   }
 }

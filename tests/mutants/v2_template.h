@@ -8,9 +8,13 @@
  *   KEY_LIMIT(p, b, kv_len)       forward: keys at or past it are padding
  *   BWD_KEY_LIMIT(p, b, kv_len)   backward: the same
  *   BWD_WINDOW                    1: the backward pass applies the window too
+ *   BWD_SOFTCAP                   1: the backward pass multiplies dS by the softcap's slope
  *   BWD_KV_FROM(h, group)         1: query head h adds to its KV head's dK, dV (all heads of a group do)
  *   EMPTY_ROW(out, n)             what a row with no visible key writes (zeros)
  *   ADD_MASKED_KEYS               1: the weighted sum runs over every key, masked ones with weight 0
+ *   CAP(s, c)                     the soft-capped score, c > 0: c·tanh(s/c)
+ *   CAP_SLOPE(s, c)               its derivative in s, which the backward multiplies dS by: 1 − tanh²(s/c)
+ *   MASKED_SCORE(p)               the score a masked key gets before the softmax (−inf: no weight)
  *   FEATURES                      the SYMBREAK_FEATURE_* bits declared */
 #include <math.h>
 #include <stdlib.h>
@@ -48,13 +52,25 @@
 #ifndef BWD_KV_FROM
 #define BWD_KV_FROM(h, group) 1
 #endif
+#ifndef BWD_SOFTCAP
+#define BWD_SOFTCAP 1
+#endif
 #ifndef ADD_MASKED_KEYS
 #define ADD_MASKED_KEYS 0
+#endif
+#ifndef CAP
+#define CAP(s, c) ((c) * tanhf((s) / (c)))
+#endif
+#ifndef CAP_SLOPE
+#define CAP_SLOPE(s, c) (1.0f - tanhf((s) / (c)) * tanhf((s) / (c)))
+#endif
+#ifndef MASKED_SCORE
+#define MASKED_SCORE(p) (-INFINITY)
 #endif
 #ifndef FEATURES
 #define FEATURES                                                                                                   \
   (SYMBREAK_FEATURE_ALIGN_BOTTOM_RIGHT | SYMBREAK_FEATURE_GQA | SYMBREAK_FEATURE_WINDOW | SYMBREAK_FEATURE_PADDING | \
-   SYMBREAK_FEATURE_MASK_PER_HEAD | SYMBREAK_FEATURE_EMPTY_ROWS | SYMBREAK_FEATURE_STRIDES)
+   SYMBREAK_FEATURE_MASK_PER_HEAD | SYMBREAK_FEATURE_EMPTY_ROWS | SYMBREAK_FEATURE_STRIDES | SYMBREAK_FEATURE_SOFTCAP)
 #endif
 
 int symbreak_attention_abi_version(void) { return 2; }
@@ -83,22 +99,34 @@ static int visible(const symbreak_attention_problem_v2* p, int b, int h, int i, 
 
 #define AT(base, s, b, h, r) ((base) + (b) * (s)[0] + (h) * (s)[1] + (r) * (s)[2])
 
-/* P[j] for one query row; returns 0 when the row sees no key. */
-static int softmax_row(const symbreak_attention_problem_v2* p, int b, int h, int i, int limit, int bwd, float* P) {
+/* P[j] for one query row; returns 0 when the row sees no key. With `slope`, also the softcap's
+ * derivative at each visible key's score (1 without a softcap). */
+static int softmax_row(const symbreak_attention_problem_v2* p, int b, int h, int i, int limit, int bwd, float* P, float* slope) {
   const int g = KV_HEAD(h, p->heads, p->heads_kv);
   const float* q = AT(p->q, p->q_strides, b, h, i);
   float m = -INFINITY, sum = 0;
   int any = 0;
   for (int j = 0; j < p->n_k; ++j) {
-    P[j] = -INFINITY;
-    if (!visible(p, b, h, i, j, limit, bwd)) continue;
+    P[j] = MASKED_SCORE(p);
+    if (slope) slope[j] = 0.0f;
+    if (!visible(p, b, h, i, j, limit, bwd)) {
+      if (P[j] > m) m = P[j];
+      continue;
+    }
     const float* k = AT(p->k, p->k_strides, b, g, j);
     float s = 0;
     for (int c = 0; c < p->d_head; ++c) s += q[c] * k[c];
     P[j] = s * p->scale;
+    if (p->softcap > 0) {
+      if (slope) slope[j] = CAP_SLOPE(P[j], p->softcap);
+      P[j] = CAP(P[j], p->softcap);
+    } else if (slope) {
+      slope[j] = 1.0f;
+    }
     if (P[j] > m) m = P[j];
     any = 1;
   }
+  if (!any) m = -INFINITY;
   for (int j = 0; j < p->n_k; ++j) sum += (P[j] = P[j] == -INFINITY ? 0.0f : expf(P[j] - m));
   for (int j = 0; j < p->n_k; ++j) P[j] /= sum; /* an empty row: 0/0 */
   return any;
@@ -112,7 +140,7 @@ int symbreak_attention_forward_v2(const symbreak_attention_problem_v2* p) {
       for (int i = 0; i < p->n_q; ++i) {
         const int g = KV_HEAD(h, p->heads, p->heads_kv), limit = KEY_LIMIT(p, b, kv_len_of(p, b));
         float* out = AT(p->out, p->out_strides, b, h, i);
-        if (!softmax_row(p, b, h, i, limit, 0, P)) {
+        if (!softmax_row(p, b, h, i, limit, 0, P, NULL)) {
           EMPTY_ROW(out, p->d_v);
           continue;
         }
@@ -129,8 +157,9 @@ int symbreak_attention_forward_v2(const symbreak_attention_problem_v2* p) {
 
 int symbreak_attention_backward_v2(const symbreak_attention_backward_problem_v2* bp) {
   const symbreak_attention_problem_v2* p = bp->forward;
-  float *P = malloc(sizeof(float) * (size_t)p->n_k), *dP = malloc(sizeof(float) * (size_t)p->n_k);
-  if (!P || !dP) return 1;
+  float *P = malloc(sizeof(float) * (size_t)p->n_k), *dP = malloc(sizeof(float) * (size_t)p->n_k),
+        *slope = malloc(sizeof(float) * (size_t)p->n_k);
+  if (!P || !dP || !slope) return 1;
   for (int b = 0; b < p->batch; ++b) {
     for (int h = 0; h < p->heads; ++h)
       for (int i = 0; i < p->n_q; ++i) memset(AT(bp->d_q, p->q_strides, b, h, i), 0, sizeof(float) * (size_t)p->d_head);
@@ -144,7 +173,7 @@ int symbreak_attention_backward_v2(const symbreak_attention_backward_problem_v2*
     for (int h = 0; h < p->heads; ++h)
       for (int i = 0; i < p->n_q; ++i) {
         const int g = KV_HEAD(h, p->heads, p->heads_kv), limit = BWD_KEY_LIMIT(p, b, kv_len_of(p, b));
-        if (!softmax_row(p, b, h, i, limit, 1, P)) continue; /* an empty row: zero gradients */
+        if (!softmax_row(p, b, h, i, limit, 1, P, slope)) continue; /* an empty row: zero gradients */
         const int adds_kv = BWD_KV_FROM(h, p->heads / p->heads_kv);
         const float* dO = AT(bp->d_out, p->out_strides, b, h, i);
         const float* q = AT(p->q, p->q_strides, b, h, i);
@@ -163,7 +192,7 @@ int symbreak_attention_backward_v2(const symbreak_attention_backward_problem_v2*
         }
         for (int j = 0; j < p->n_k; ++j) {
           if (P[j] == 0.0f) continue;
-          const float ds = P[j] * (dP[j] - D) * p->scale;
+          const float ds = P[j] * (dP[j] - D) * p->scale * (BWD_SOFTCAP ? slope[j] : 1.0f);
           const float* k = AT(p->k, p->k_strides, b, g, j);
           float* dk = AT(bp->d_k, p->k_strides, b, g, j);
           for (int c = 0; c < p->d_head; ++c) {
@@ -174,6 +203,7 @@ int symbreak_attention_backward_v2(const symbreak_attention_backward_problem_v2*
       }
   free(P);
   free(dP);
+  free(slope);
   return 0;
 }
 

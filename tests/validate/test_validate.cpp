@@ -283,10 +283,11 @@ TEST(Capabilities, WordsParseAndNameTheirErrors) {
 
 TEST(AbiVersionTwo, WordsParseAndNameContradictionsAndWhatIsNotSupported) {
   Capabilities c;
-  c.apply(split_words("causal=bottom-right gqa window padding explicit mask=per-head empty-rows=zero layout=bnhd backward"),
+  c.apply(split_words("causal=bottom-right gqa window padding explicit mask=per-head empty-rows=zero softcap layout=bnhd backward"),
           "test");
   EXPECT_TRUE(c.align_bottom_right && !c.align_top_left && c.gqa && c.window && c.padding && c.mask_per_head &&
-              c.empty_rows && c.layout_bnhd && c.mask_causal && c.mask_explicit && !c.mask_none);
+              c.empty_rows && c.softcap && c.layout_bnhd && c.mask_causal && c.mask_explicit && !c.mask_none);
+  EXPECT_TRUE(c.features() & SYMBREAK_FEATURE_SOFTCAP);
   Capabilities again;
   again.apply(split_words(c.words()), "round trip");
   EXPECT_EQ(again.words(), c.words());
@@ -301,6 +302,7 @@ TEST(AbiVersionTwo, WordsParseAndNameContradictionsAndWhatIsNotSupported) {
   };
   EXPECT_THAT(error("causal=top-left causal=bottom-right"), HasSubstr("\"causal=bottom-right\" contradicts the other alignment"));
   EXPECT_THAT(error("window=abc"), HasSubstr("\"window=abc\" takes no value"));
+  EXPECT_THAT(error("softcap=50"), HasSubstr("\"softcap=50\" takes no value"));
   EXPECT_THAT(error("causal=diagonal"), HasSubstr("\"causal=diagonal\" is not an alignment"));
   EXPECT_THAT(error("gqa max-heads=1"), HasSubstr("\"gqa\" contradicts max-heads=1"));
   EXPECT_THAT(error("dtype=bf16"), HasSubstr("\"dtype=bf16\" is not supported by this version"));
@@ -386,6 +388,7 @@ TEST(AbiVersionTwo, CaseDirectoriesCarryEveryVersionTwoField) {
   op.window_right = 1;
   op.kv_lens = {9, 6};
   op.empty_rows = true;
+  op.softcap = 2.5f;
   op.mask.assign(static_cast<std::size_t>(2) * 4 * 5 * 9, 1);
   op.mask[7] = 0;
   op.mask_per_head = true;
@@ -490,6 +493,36 @@ TEST(GroupedHeads, GqaPermAloneCatchesTiledHeadMappingOnEverySeed) {
     EXPECT_THAT(first_failure(bad)->message, HasSubstr("query heads within their groups permuted"));
     o.properties = {"GQA-PERM", "BWD-GQA-PERM"};
     EXPECT_TRUE(run_suite(*correct, o).passed()) << "seed " << seed;
+  }
+}
+
+TEST(Softcap, SoftcapAloneCatchesEveryHistoricalSoftcapBugOnEverySeed) {
+  // The history corpus's softcap mutants die in ALIGNMENT too (its cases draw a cap a quarter of the
+  // time); SOFTCAP and BWD-SOFTCAP alone must kill each of them, and pass the correct kernel.
+  auto correct = plugin_kernel(plugin("correct_v2"), 20);
+  for (const char* name : {"mutant_softcap_after_mask", "mutant_softcap_times_logit", "mutant_softcap_exp_overflow",
+                           "mutant_softcap_dropped", "mutant_softcap_reciprocal", "mutant_bwd_softcap_no_dtanh"}) {
+    auto mutant = plugin_kernel(plugin(name), 20);
+    for (std::uint64_t seed = 1; seed <= 20; ++seed) {
+      ValidateOptions o = options(seed, 10);
+      o.properties = {"SOFTCAP", "BWD-SOFTCAP"};
+      o.shrink_seconds = 0;
+      o.failure_dir.clear();
+      EXPECT_FALSE(run_suite(*mutant, o).passed()) << name << " survived seed " << seed;
+      if (std::string(name) == "mutant_softcap_after_mask") EXPECT_TRUE(run_suite(*correct, o).passed()) << "seed " << seed;
+    }
+  }
+}
+
+TEST(Softcap, ACaseDirectoryRejectsANegativeCap) {
+  AttentionOp op = random_op(1, 1, 1, 2, 3, 2, 5);
+  const std::string dir = ::testing::TempDir() + "/symbreak_softcap_case";
+  write_case_dir(dir, op, R"({"softcap": -1})");
+  try {
+    read_case_dir(dir);
+    FAIL() << "a negative softcap was accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_THAT(e.what(), HasSubstr("\"softcap\" must be a number >= 0"));
   }
 }
 

@@ -88,6 +88,7 @@ std::string v2_words_of(const AttentionOp& op) {
   if (!op.kv_lens.empty()) add("padding");
   if (op.mask_per_head) add("mask=per-head");
   if (has_empty_row(op)) add("empty-rows=zero");
+  if (op.softcap != 0) add("softcap");
   return s;
 }
 
@@ -96,18 +97,18 @@ unsigned Capabilities::features() const {
          (gqa ? SYMBREAK_FEATURE_GQA : 0u) | (window ? SYMBREAK_FEATURE_WINDOW : 0u) | (padding ? SYMBREAK_FEATURE_PADDING : 0u) |
          (mask_per_head ? SYMBREAK_FEATURE_MASK_PER_HEAD : 0u) | (empty_rows ? SYMBREAK_FEATURE_EMPTY_ROWS : 0u) |
          (layout_bnhd ? SYMBREAK_FEATURE_STRIDES : 0u) | (deterministic ? SYMBREAK_FEATURE_DETERMINISTIC : 0u) |
-         (masked_finite ? SYMBREAK_FEATURE_MASKED_FINITE : 0u);
+         (masked_finite ? SYMBREAK_FEATURE_MASKED_FINITE : 0u) | (softcap ? SYMBREAK_FEATURE_SOFTCAP : 0u);
 }
 
 bool Capabilities::uses_v2() const {
-  return align_top_left || align_bottom_right || gqa || window || padding || mask_per_head || empty_rows || layout_bnhd;
+  return align_top_left || align_bottom_right || gqa || window || padding || mask_per_head || empty_rows || layout_bnhd || softcap;
 }
 
 bool Capabilities::allows(const AttentionOp& op) const {
   const auto within = [](int value, int limit) { return limit <= 0 || value <= limit; };
   if (aligned_cross(op) && !(op.alignment == Alignment::bottom_right ? align_bottom_right : align_top_left)) return false;
   if ((op.kv_heads() != op.heads && !gqa) || (op.windowed() && !window) || (!op.kv_lens.empty() && !padding) ||
-      (op.mask_per_head && !mask_per_head) || (!empty_rows && has_empty_row(op)))
+      (op.mask_per_head && !mask_per_head) || (!empty_rows && has_empty_row(op)) || (op.softcap != 0 && !softcap))
     return false;
   const bool square = op.n_q == op.n_k || (op.causal && aligned_cross(op));  // an aligned causal op is declared by alignment
   return supports(mask_mode_of(op)) && (cross || square) && (dv_differs || op.d_v == op.d_head) &&
@@ -161,6 +162,7 @@ std::string Capabilities::v2_words() const {
   add(padding, "padding");
   add(mask_per_head, "mask=per-head");
   add(empty_rows, "empty-rows=zero");
+  add(softcap, "softcap");
   add(layout_bnhd, "layout=bnhd");
   return s;
 }
@@ -196,6 +198,7 @@ void Capabilities::apply(const std::vector<std::string>& words, std::string_view
     no_value(w, "gqa");
     no_value(w, "window");
     no_value(w, "padding");
+    no_value(w, "softcap");
     if (w == "none" || w == "causal" || w == "explicit" || w == "causal=top-left" || w == "causal=bottom-right") {
       if (!masks_named) mask_none = mask_causal = mask_explicit = false;
       masks_named = true;
@@ -219,8 +222,9 @@ void Capabilities::apply(const std::vector<std::string>& words, std::string_view
     else if (w == "layout=bnhd") layout_bnhd = true;
     else if (w == "layout=bhnd") layout_bnhd = false;
     else if (w.starts_with("layout=")) fail(w, "is not a layout (layout=bhnd or layout=bnhd)");
-    else if (w.starts_with("dtype=") || w == "softcap" || w == "bias" || w == "alibi")
-      fail(w, "is not supported by this version (float32 inputs, no softcap, no additive bias)");
+    else if (w == "softcap") softcap = true;
+    else if (w.starts_with("dtype=") || w == "bias" || w == "alibi")
+      fail(w, "is not supported by this version (float32 inputs, no additive bias)");
     else if (w == "square") cross = false;
     else if (w == "cross") cross = true;
     else if (w == "scale=default") any_scale = false;
@@ -293,6 +297,7 @@ Capabilities Capabilities::from_abi_v2(const symbreak_attention_caps_v2& a, bool
   c.layout_bnhd = f & SYMBREAK_FEATURE_STRIDES;
   c.deterministic = f & SYMBREAK_FEATURE_DETERMINISTIC;
   c.masked_finite = f & SYMBREAK_FEATURE_MASKED_FINITE;
+  c.softcap = f & SYMBREAK_FEATURE_SOFTCAP;
   return c;
 }
 

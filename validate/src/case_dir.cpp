@@ -40,6 +40,7 @@ void write_case_dir(const std::string& dir, const AttentionOp& op, const std::st
   if (op.windowed()) j["window"] = {op.window_left, op.window_right};
   if (!op.kv_lens.empty()) j["kv_lens"] = op.kv_lens;
   if (op.empty_rows) j["empty_rows"] = "zero";
+  if (op.softcap != 0) j["softcap"] = op.softcap;
   write_file_atomically(dir + "/case.json", j.dump(2) + "\n");
 }
 
@@ -127,6 +128,10 @@ OpCase read_case_dir(const std::string& dir, std::string* property) {
   if (j.contains("empty_rows")) {
     if (j["empty_rows"] != "zero") bad("empty_rows", "\"zero\"");
     c.op.empty_rows = true;
+  }
+  if (j.contains("softcap")) {
+    if (!j["softcap"].is_number() || !(j["softcap"].get<double>() >= 0)) bad("softcap", "a number >= 0 (0: none)");
+    c.op.softcap = j["softcap"].get<float>();
   }
   if (property) *property = j.value("property", "");
   if (j.contains("transform")) {

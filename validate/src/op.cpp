@@ -1,5 +1,7 @@
 #include "symbreak/validate/op.hpp"
 
+#include "symbreak/text.hpp"
+
 #include <cmath>
 #include <stdexcept>
 
@@ -23,7 +25,8 @@ bool AttentionOp::row_empty(int b, int h, int i) const {
 }
 
 bool AttentionOp::uses_v2() const {
-  if (kv_heads() != heads || windowed() || !kv_lens.empty() || mask_per_head || (causal && n_q != n_k)) return true;
+  if (kv_heads() != heads || windowed() || !kv_lens.empty() || mask_per_head || (causal && n_q != n_k) || softcap != 0)
+    return true;
   for (int b = 0; b < batch; ++b)
     for (int h = 0; h < heads; ++h)
       for (int i = 0; i < n_q; ++i)
@@ -57,6 +60,8 @@ void AttentionOp::validate() const {
   if (!d_out.empty() && d_out.size() != out_size())
     throw std::invalid_argument("attention op: d_out must have batch × heads × n_q × d_v elements");
   if (!std::isfinite(scale)) throw std::invalid_argument("attention op: the scale must be finite");
+  if (!(softcap >= 0) || !std::isfinite(softcap))
+    throw std::invalid_argument("attention op: softcap " + std::to_string(softcap) + " must be finite and >= 0 (0: none)");
   if (window_left < -1 || window_right < -1)
     throw std::invalid_argument("attention op: a window side must be -1 (unbounded) or at least 0");
   if (!kv_lens.empty()) {
@@ -135,6 +140,7 @@ symbreak_attention_problem_v2 AttentionOp::problem_v2(float* out) const {
   p.window_right = window_right;
   p.kv_lens = kv_lens.empty() ? nullptr : kv_lens.data();
   p.scale = scale;
+  p.softcap = softcap;
   return p;
 }
 
@@ -172,6 +178,7 @@ AttentionOp op_from_problem(const symbreak_attention_problem_v2& p) {
   op.d_v = p.d_v;
   op.causal = p.causal != 0;
   op.scale = p.scale;
+  op.softcap = p.softcap;
   op.alignment = p.alignment == SYMBREAK_ALIGN_BOTTOM_RIGHT ? Alignment::bottom_right : Alignment::top_left;
   op.window_left = p.window_left;
   op.window_right = p.window_right;
@@ -203,6 +210,7 @@ std::string AttentionOp::shape_string() const {
     for (std::size_t b = 0; b < kv_lens.size(); ++b) s += (b ? "," : "") + std::to_string(kv_lens[b]);
   }
   if (!mask.empty()) s += mask_per_head ? " mask=per-head" : " mask";
+  if (softcap != 0) s += " softcap=" + text::shortest(softcap);
   if (empty_rows) s += " empty-rows";
   if (!d_out.empty()) s += " backward";
   return s;

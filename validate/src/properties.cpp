@@ -908,6 +908,10 @@ const std::vector<OpProperty>& op_catalogue() {
        "shuffling the KV heads (each carrying its group of query heads) and the query heads within each group shuffles "
        "the output heads the same way",
        Pass::forward, kAll, "gqa", true, false, false, check_gqa_perm, "gqa-perm"},
+      {"SOFTCAP",
+       "logit soft-capping c·tanh(s/c) before the mask: c from 0.5 to 50, logits far beyond the cap (saturated) and "
+       "within it, sizes 1, 2, 5, 15-17, 33, a decode row against 1024 keys, masked keys, against the exact reference",
+       Pass::forward, kAll, "softcap", true, false, false, check_reference, "softcap"},
       {"WINDOW-BOUNDARY",
        "sliding windows: left = n_k − 1 with causal, left = right = 0, window ∩ causal, widths around the tile size, "
        "against the exact reference",
@@ -927,6 +931,8 @@ const std::vector<OpProperty>& op_catalogue() {
        Pass::backward, kAll, "gqa", true, false, false, check_bwd_reference, "gqa"},
       {"BWD-GQA-PERM", "GQA-PERM's shuffle permutes dQ like Q and dK, dV like K, V", Pass::backward, kAll, "gqa", true,
        false, false, check_bwd_gqa_perm, "gqa-perm"},
+      {"BWD-SOFTCAP", "BWD-REFERENCE on SOFTCAP's cases: the chain rule through c·tanh(s/c) multiplies dS by 1 − tanh²",
+       Pass::backward, kAll, "softcap", true, false, false, check_bwd_reference, "softcap"},
       {"BWD-WINDOW-BOUNDARY", "BWD-REFERENCE on WINDOW-BOUNDARY's cases", Pass::backward, kAll, "window", true, false, false,
        check_bwd_reference, "window"},
       {"BWD-PADDING", "BWD-REFERENCE on PADDING's cases: padded keys get zero gradients", Pass::backward, kAll, "padding",

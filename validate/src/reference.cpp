@@ -34,6 +34,18 @@ AttentionMask mask_of(const symbreak_attention_problem& p) {
   return m;
 }
 
+// softcap(s) = c·tanh(s/c) for c > 0 (the identity for c = 0), and its slope 1 − tanh²(s/c), in float
+// as a kernel computes them. The panel's kernels take a slice's softcap beside its version-1 problem.
+struct Softcap {
+  float c = 0;
+  float operator()(float s) const { return c > 0 ? c * std::tanh(s / c) : s; }
+  float slope(float s) const {
+    if (c <= 0) return 1.0f;
+    const float t = std::tanh(s / c);
+    return 1.0f - t * t;
+  }
+};
+
 bool usable(const symbreak_attention_problem* p) {
   return p && p->batch > 0 && p->heads > 0 && p->n_q > 0 && p->n_k > 0 && p->d_head > 0 && p->d_v > 0 && p->q && p->k && p->v &&
          p->out && (!p->causal || p->n_q == p->n_k);
@@ -58,6 +70,7 @@ std::vector<HeadSlice> head_slices(const AttentionOp& op) {
       x.d_head = op.d_head;
       x.d_v = op.d_v;
       x.scale = op.scale;
+      x.softcap = op.softcap;
       if (x.n_q == 0) {
         out.push_back(std::move(s));
         continue;
@@ -134,27 +147,27 @@ Assembled assemble(const AttentionOp& op, const std::vector<HeadSlice>& slices, 
 
 // Runs attention_head_forward<T> on every (batch, head).
 template <class T, class Write>
-void forward_heads(const symbreak_attention_problem& p, const T& scale, Write&& write) {
+void forward_heads(const symbreak_attention_problem& p, const T& scale, float softcap, Write&& write) {
   const AttentionMask mask = mask_of(p);
   Tensor<T> out, weights;
   for (std::size_t bh = 0; bh < static_cast<std::size_t>(p.batch) * p.heads; ++bh) {
     const Head<T> h = head_of<T>(p, bh);
-    attention_head_forward(out, weights, h.q, h.k, h.v, scale, mask);
+    attention_head_forward(out, weights, h.q, h.k, h.v, scale, mask, softcap);
     write(bh, out);
   }
 }
 
 // Runs attention_head_forward<T> and attention_head_backward<T> on every (batch, head).
 template <class T, class Write>
-void backward_heads(const symbreak_attention_backward_problem& b, const T& scale, Write&& write) {
+void backward_heads(const symbreak_attention_backward_problem& b, const T& scale, float softcap, Write&& write) {
   const symbreak_attention_problem& p = b.forward;
   const AttentionMask mask = mask_of(p);
   Tensor<T> out, weights, dout(p.n_q, p.d_v), dq, dk, dv;
   for (std::size_t bh = 0; bh < static_cast<std::size_t>(p.batch) * p.heads; ++bh) {
     const Head<T> h = head_of<T>(p, bh);
     for (std::size_t i = 0; i < dout.size(); ++i) dout.data[i] = Arith<T>::from_double(b.d_out[bh * dout.size() + i]);
-    attention_head_forward(out, weights, h.q, h.k, h.v, scale, mask);
-    attention_head_backward(dq, dk, dv, dout, h.q, h.k, h.v, weights, scale);
+    attention_head_forward(out, weights, h.q, h.k, h.v, scale, mask, softcap);
+    attention_head_backward(dq, dk, dv, dout, h.q, h.k, h.v, weights, scale, softcap);
     write(bh, dq, dk, dv);
   }
 }
@@ -166,7 +179,7 @@ std::vector<Exact> exact_attention(const AttentionOp& op) {
   std::vector<Exact> result(op.out_size());  // rows with no visible key stay 0
   for (const HeadSlice& s : head_slices(op)) {
     if (s.rows.empty()) continue;
-    forward_heads<Exact>(s.op.problem(nullptr), exact_from_double(op.scale), [&](std::size_t, const Tensor<Exact>& out) {
+    forward_heads<Exact>(s.op.problem(nullptr), exact_from_double(op.scale), op.softcap, [&](std::size_t, const Tensor<Exact>& out) {
       for (int r = 0; r < s.op.n_q; ++r)
         for (int c = 0; c < op.d_v; ++c) result[s.q_row(op, r) * op.d_v + c] = out(r, c);
     });
@@ -181,7 +194,7 @@ ExactGradients exact_attention_backward(const AttentionOp& op) {
   for (const HeadSlice& s : head_slices(op)) {
     if (s.rows.empty()) continue;
     const auto b = s.op.backward_problem(nullptr, nullptr, nullptr, nullptr);
-    backward_heads<Exact>(b, exact_from_double(op.scale), [&](std::size_t, const auto& dq, const auto& dk, const auto& dv) {
+    backward_heads<Exact>(b, exact_from_double(op.scale), op.softcap, [&](std::size_t, const auto& dq, const auto& dk, const auto& dv) {
       for (int r = 0; r < s.op.n_q; ++r)
         for (int c = 0; c < op.d_head; ++c) g.dq[s.q_row(op, r) * op.d_head + c] = dq(r, c);
       for (int j = 0; j < s.op.n_k; ++j) {  // exact sums over a group's query heads
@@ -193,10 +206,12 @@ ExactGradients exact_attention_backward(const AttentionOp& op) {
   return g;
 }
 
-int naive_attention(const symbreak_attention_problem* p) {
+namespace {
+
+int naive_forward(const symbreak_attention_problem* p, float softcap) {
   if (!usable(p)) return 1;
   try {
-    forward_heads<float>(*p, p->scale, [&](std::size_t bh, const Tensor<float>& out) {
+    forward_heads<float>(*p, p->scale, softcap, [&](std::size_t bh, const Tensor<float>& out) {
       std::copy(out.data.begin(), out.data.end(), p->out + bh * out.size());
     });
   } catch (const std::exception&) {
@@ -205,10 +220,10 @@ int naive_attention(const symbreak_attention_problem* p) {
   return 0;
 }
 
-int naive_attention_backward(const symbreak_attention_backward_problem* b) {
+int naive_backward(const symbreak_attention_backward_problem* b, float softcap) {
   if (!b || !usable(&b->forward) || !b->d_out || !b->d_q || !b->d_k || !b->d_v) return 1;
   try {
-    backward_heads<float>(*b, b->forward.scale, [&](std::size_t bh, const auto& dq, const auto& dk, const auto& dv) {
+    backward_heads<float>(*b, b->forward.scale, softcap, [&](std::size_t bh, const auto& dq, const auto& dk, const auto& dv) {
       std::copy(dq.data.begin(), dq.data.end(), b->d_q + bh * dq.size());
       std::copy(dk.data.begin(), dk.data.end(), b->d_k + bh * dk.size());
       std::copy(dv.data.begin(), dv.data.end(), b->d_v + bh * dv.size());
@@ -219,10 +234,17 @@ int naive_attention_backward(const symbreak_attention_backward_problem* b) {
   return 0;
 }
 
+}  // namespace
+
+int naive_attention(const symbreak_attention_problem* p) { return naive_forward(p, 0); }
+int naive_attention_backward(const symbreak_attention_backward_problem* b) { return naive_backward(b, 0); }
+
+namespace {
+
 // FlashAttention's forward pass: for each block of queries, stream over blocks of keys keeping a
 // running max m, a running denominator l and an unnormalised accumulator; when the max grows, the
 // old l and accumulator are rescaled by exp(m_old - m_new).
-int tiled_attention(const symbreak_attention_problem* p, int block_q, int block_k) {
+int tiled_forward(const symbreak_attention_problem* p, int block_q, int block_k, Softcap cap) {
   if (!usable(p) || block_q < 1 || block_k < 1) return 1;
   const AttentionMask mask = mask_of(*p);
   const int nq = p->n_q, nk = p->n_k, dh = p->d_head, dv = p->d_v;
@@ -251,7 +273,7 @@ int tiled_attention(const symbreak_attention_problem* p, int block_q, int block_
             }
             float dot = 0;
             for (int c = 0; c < dh; ++c) dot += q[static_cast<std::size_t>(i) * dh + c] * k[static_cast<std::size_t>(j) * dh + c];
-            s[jj] = dot * p->scale;
+            s[jj] = cap(dot * p->scale);
             block_max = std::max(block_max, s[jj]);
           }
           if (block_max == neg_inf) continue;  // nothing visible in this block
@@ -285,18 +307,19 @@ int tiled_attention(const symbreak_attention_problem* p, int block_q, int block_
 // (m_i + log l_i); D_i = rowsum(dO_i ∘ O_i) comes from the forward output; then, key block by key
 // block (outer) and query block by query block (inner), P is recomputed from the logsumexp and
 //   dV_j += P_ij dO_i,  dS_ij = P_ij (dO_i·v_j − D_i),  dQ_i += scale dS_ij k_j,  dK_j += scale dS_ij q_i.
-int tiled_attention_backward(const symbreak_attention_backward_problem* b, int block_q, int block_k) {
+int tiled_backward(const symbreak_attention_backward_problem* b, int block_q, int block_k, Softcap cap) {
   if (!b || !usable(&b->forward) || !b->d_out || !b->d_q || !b->d_k || !b->d_v || block_q < 1 || block_k < 1) return 1;
   const symbreak_attention_problem& p = b->forward;
   const AttentionMask mask = mask_of(p);
   const int nq = p.n_q, nk = p.n_k, dh = p.d_head, dv = p.d_v;
   const float neg_inf = -std::numeric_limits<float>::infinity();
   std::vector<float> lse(nq), D(nq);
-  const auto score = [&](const float* q, const float* k, int i, int j) {
+  const auto raw = [&](const float* q, const float* k, int i, int j) {  // scale·q·k, before the softcap
     float dot = 0;
     for (int c = 0; c < dh; ++c) dot += q[static_cast<std::size_t>(i) * dh + c] * k[static_cast<std::size_t>(j) * dh + c];
     return dot * p.scale;
   };
+  const auto score = [&](const float* q, const float* k, int i, int j) { return cap(raw(q, k, i, j)); };
   for (int bh = 0; bh < p.batch * p.heads; ++bh) {
     const std::size_t qo = static_cast<std::size_t>(bh) * nq * dh, ko = static_cast<std::size_t>(bh) * nk * dh,
                       vo = static_cast<std::size_t>(bh) * nk * dv, oo = static_cast<std::size_t>(bh) * nq * dv;
@@ -335,7 +358,7 @@ int tiled_attention_backward(const symbreak_attention_backward_problem* b, int b
               dV[static_cast<std::size_t>(j) * dv + c] += P * dO[static_cast<std::size_t>(i) * dv + c];
               dp += dO[static_cast<std::size_t>(i) * dv + c] * v[static_cast<std::size_t>(j) * dv + c];
             }
-            const float ds = P * (dp - D[i]) * p.scale;
+            const float ds = P * (dp - D[i]) * p.scale * cap.slope(raw(q, k, i, j));
             for (int c = 0; c < dh; ++c) {
               dQ[static_cast<std::size_t>(i) * dh + c] += ds * k[static_cast<std::size_t>(j) * dh + c];
               dK[static_cast<std::size_t>(j) * dh + c] += ds * q[static_cast<std::size_t>(i) * dh + c];
@@ -345,12 +368,19 @@ int tiled_attention_backward(const symbreak_attention_backward_problem* b, int b
   return 0;
 }
 
+}  // namespace
+
+int tiled_attention(const symbreak_attention_problem* p, int block_q, int block_k) { return tiled_forward(p, block_q, block_k, {}); }
+int tiled_attention_backward(const symbreak_attention_backward_problem* b, int block_q, int block_k) {
+  return tiled_backward(b, block_q, block_k, {});
+}
+
 namespace {
 
 // The plainest float32 loops (as most hand-written kernels are): dot products and weighted sums
 // accumulated one term after another, exp via std::exp. Their rounding grows with the number of keys
 // faster than a blocked GEMM's, and they are correct, so the tolerance panel includes them.
-int sequential_attention(const symbreak_attention_problem* p) {
+int sequential_attention(const symbreak_attention_problem* p, Softcap cap) {
   const AttentionMask mask = mask_of(*p);
   const int nq = p->n_q, nk = p->n_k, dh = p->d_head, dv = p->d_v;
   std::vector<float> w(nk);
@@ -364,7 +394,7 @@ int sequential_attention(const symbreak_attention_problem* p) {
       for (int j = 0; j < nk; ++j) {
         float s = 0;
         for (int c = 0; c < dh; ++c) s += q[static_cast<std::size_t>(i) * dh + c] * k[static_cast<std::size_t>(j) * dh + c];
-        w[j] = mask.visible(i, j) ? s * p->scale : -std::numeric_limits<float>::infinity();
+        w[j] = mask.visible(i, j) ? cap(s * p->scale) : -std::numeric_limits<float>::infinity();
         m = std::max(m, w[j]);
       }
       for (int j = 0; j < nk; ++j) sum += (w[j] = w[j] == -std::numeric_limits<float>::infinity() ? 0.0f : std::exp(w[j] - m));
@@ -379,11 +409,11 @@ int sequential_attention(const symbreak_attention_problem* p) {
 }
 
 // The same plain loops for the backward pass: P recomputed, dP = dO·vᵀ, D = Σ_j P dP, dS = P (dP − D).
-int sequential_attention_backward(const symbreak_attention_backward_problem* b) {
+int sequential_attention_backward(const symbreak_attention_backward_problem* b, Softcap cap) {
   const symbreak_attention_problem& p = b->forward;
   const AttentionMask mask = mask_of(p);
   const int nq = p.n_q, nk = p.n_k, dh = p.d_head, dv = p.d_v;
-  std::vector<float> P(static_cast<std::size_t>(nq) * nk), dS(static_cast<std::size_t>(nq) * nk);
+  std::vector<float> P(static_cast<std::size_t>(nq) * nk), dS(static_cast<std::size_t>(nq) * nk), slope(nk);
   for (int bh = 0; bh < p.batch * p.heads; ++bh) {
     const std::size_t qo = static_cast<std::size_t>(bh) * nq * dh, ko = static_cast<std::size_t>(bh) * nk * dh,
                       vo = static_cast<std::size_t>(bh) * nk * dv, oo = static_cast<std::size_t>(bh) * nq * dv;
@@ -398,7 +428,8 @@ int sequential_attention_backward(const symbreak_attention_backward_problem* b) 
       for (int j = 0; j < nk; ++j) {
         float s = 0;
         for (int c = 0; c < dh; ++c) s += q[static_cast<std::size_t>(i) * dh + c] * k[static_cast<std::size_t>(j) * dh + c];
-        Pi[j] = mask.visible(i, j) ? s * p.scale : -std::numeric_limits<float>::infinity();
+        slope[j] = cap.slope(s * p.scale);
+        Pi[j] = mask.visible(i, j) ? cap(s * p.scale) : -std::numeric_limits<float>::infinity();
         m = std::max(m, Pi[j]);
       }
       for (int j = 0; j < nk; ++j) sum += (Pi[j] = Pi[j] == -std::numeric_limits<float>::infinity() ? 0.0f : std::exp(Pi[j] - m));
@@ -413,7 +444,7 @@ int sequential_attention_backward(const symbreak_attention_backward_problem* b) 
         D += Pi[j] * dp;
       }
       for (int j = 0; j < nk; ++j) {
-        const float g = Pi[j] * (dS[static_cast<std::size_t>(i) * nk + j] - D) * p.scale;
+        const float g = Pi[j] * (dS[static_cast<std::size_t>(i) * nk + j] - D) * p.scale * slope[j];
         for (int c = 0; c < dh; ++c) {
           dQ[static_cast<std::size_t>(i) * dh + c] += g * k[static_cast<std::size_t>(j) * dh + c];
           dK[static_cast<std::size_t>(j) * dh + c] += g * q[static_cast<std::size_t>(i) * dh + c];
@@ -429,11 +460,11 @@ int sequential_attention_backward(const symbreak_attention_backward_problem* b) 
 // one rounded sum per key, instead of P_ij (dP_ij − D_i). Correct, and at uniform P its rounding
 // is about an ulp of the cancelling terms, larger than the rowsum form's; the panel includes it so
 // that err_ref covers it (issue 17: a correct backward of this form was flagged at n = 130).
-int jacobian_attention_backward(const symbreak_attention_backward_problem* b) {
+int jacobian_attention_backward(const symbreak_attention_backward_problem* b, Softcap cap) {
   const symbreak_attention_problem& p = b->forward;
   const AttentionMask mask = mask_of(p);
   const int nq = p.n_q, nk = p.n_k, dh = p.d_head, dv = p.d_v;
-  std::vector<float> P(nk), dP(nk), dS(nk);
+  std::vector<float> P(nk), dP(nk), dS(nk), slope(nk);
   for (int bh = 0; bh < p.batch * p.heads; ++bh) {
     const std::size_t qo = static_cast<std::size_t>(bh) * nq * dh, ko = static_cast<std::size_t>(bh) * nk * dh,
                       vo = static_cast<std::size_t>(bh) * nk * dv, oo = static_cast<std::size_t>(bh) * nq * dv;
@@ -447,7 +478,8 @@ int jacobian_attention_backward(const symbreak_attention_backward_problem* b) {
       for (int j = 0; j < nk; ++j) {
         float s = 0;
         for (int c = 0; c < dh; ++c) s += q[static_cast<std::size_t>(i) * dh + c] * k[static_cast<std::size_t>(j) * dh + c];
-        P[j] = mask.visible(i, j) ? s * p.scale : -std::numeric_limits<float>::infinity();
+        slope[j] = cap.slope(s * p.scale);
+        P[j] = mask.visible(i, j) ? cap(s * p.scale) : -std::numeric_limits<float>::infinity();
         m = std::max(m, P[j]);
       }
       for (int j = 0; j < nk; ++j) sum += (P[j] = P[j] == -std::numeric_limits<float>::infinity() ? 0.0f : std::exp(P[j] - m));
@@ -462,6 +494,7 @@ int jacobian_attention_backward(const symbreak_attention_backward_problem* b) {
       for (int j = 0; j < nk; ++j) {
         dS[j] = 0;
         for (int t = 0; t < nk; ++t) dS[j] += P[t] * ((t == j ? 1.0f : 0.0f) - P[j]) * dP[t];
+        dS[j] *= slope[j];
       }
       for (int j = 0; j < nk; ++j)
         for (int c = 0; c < dh; ++c) {
@@ -494,8 +527,8 @@ TermSizes term_sizes(const AttentionOp& op) {
   }
   const AttentionMask mask = op.visibility();
   const int nq = op.n_q, nk = op.n_k, dh = op.d_head, dv = op.d_v;
-  const double scale = std::abs(static_cast<double>(op.scale));
-  std::vector<double> P(nk), absdP(nk);
+  const double scale = std::abs(static_cast<double>(op.scale)), cap = op.softcap;
+  std::vector<double> P(nk), absdP(nk), slope(nk, 1.0);
   for (int bh = 0; bh < op.batch * op.heads; ++bh) {
     const std::size_t qo = static_cast<std::size_t>(bh) * nq * dh, ko = static_cast<std::size_t>(bh) * nk * dh,
                       vo = static_cast<std::size_t>(bh) * nk * dv, oo = static_cast<std::size_t>(bh) * nq * dv;
@@ -504,7 +537,13 @@ TermSizes term_sizes(const AttentionOp& op) {
       for (int j = 0; j < nk; ++j) {
         double s = 0;
         for (int c = 0; c < dh; ++c) s += static_cast<double>(op.q[qo + static_cast<std::size_t>(i) * dh + c]) * op.k[ko + static_cast<std::size_t>(j) * dh + c];
-        P[j] = mask.visible(i, j) ? s * op.scale : -std::numeric_limits<double>::infinity();
+        s *= op.scale;
+        if (cap > 0) {
+          const double t = std::tanh(s / cap);
+          slope[j] = 1 - t * t;
+          s = cap * t;
+        }
+        P[j] = mask.visible(i, j) ? s : -std::numeric_limits<double>::infinity();
         m = std::max(m, P[j]);
       }
       for (int j = 0; j < nk; ++j) sum += (P[j] = std::isinf(P[j]) ? 0.0 : std::exp(P[j] - m));
@@ -523,7 +562,7 @@ TermSizes term_sizes(const AttentionOp& op) {
         mean_abs += P[j] * absdP[j];
       }
       for (int j = 0; j < nk; ++j) {
-        const double A = P[j] * (absdP[j] + mean_abs) * scale;
+        const double A = P[j] * (absdP[j] + mean_abs) * scale * slope[j];
         if (A == 0) continue;
         for (int c = 0; c < dh; ++c) {
           t.dq[qo + static_cast<std::size_t>(i) * dh + c] += A * std::abs(op.k[ko + static_cast<std::size_t>(j) * dh + c]);
@@ -540,7 +579,7 @@ TermSizes term_sizes(const AttentionOp& op) {
 std::vector<float> float_forward(const AttentionOp& op) {
   return assemble(op, head_slices(op), false, [](const AttentionOp& x, std::vector<float>& out, auto&, auto&, auto&) {
            const symbreak_attention_problem p = x.problem(out.data());
-           return naive_attention(&p);
+           return naive_forward(&p, x.softcap);
          }).out;
 }
 
@@ -594,20 +633,21 @@ Reference::Reference(const AttentionOp& op) {
     scale = std::max(scale, std::abs(exact.back()));
   }
   const std::vector<HeadSlice> slices = head_slices(op);
-  using Kernel = int (*)(const symbreak_attention_problem*);
+  using Kernel = int (*)(const symbreak_attention_problem*, float softcap);
   const auto measure = [&](AttentionOp (*variant)(AttentionOp), Kernel kernel) {
     const Assembled a = assemble(op, slices, false, [&](const AttentionOp& x, std::vector<float>& out, auto&, auto&, auto&) {
       const AttentionOp v = variant ? variant(x) : x;
       const symbreak_attention_problem p = v.problem(out.data());
-      return kernel(&p);
+      return kernel(&p, x.softcap);
     });
     for (std::size_t i = 0; i < exact.size(); ++i) err = std::max(err, std::abs(static_cast<double>(a.out[i]) - exact[i]));
   };
-  measure(nullptr, naive_attention);
-  measure(nullptr, sequential_attention);
-  measure(nullptr, [](const symbreak_attention_problem* p) { return tiled_attention(p, 16, 16); });
-  measure(q_prescaled, naive_attention);
-  measure(split_scale, naive_attention);
+  const Kernel sequential = [](const symbreak_attention_problem* p, float c) { return sequential_attention(p, {c}); };
+  measure(nullptr, naive_forward);
+  measure(nullptr, sequential);
+  measure(nullptr, [](const symbreak_attention_problem* p, float c) { return tiled_forward(p, 16, 16, {c}); });
+  measure(q_prescaled, naive_forward);
+  measure(split_scale, naive_forward);
   terms = op_term_sizes(op, slices).out;
 }
 
@@ -621,24 +661,24 @@ GradientReference::GradientReference(const AttentionOp& op) : o(float_forward(op
     }
   const std::vector<HeadSlice> slices = head_slices(op);
   // `q_factor` multiplies the dq a variant computes (the chain rule of a pre-scaled q).
-  using Kernel = int (*)(const symbreak_attention_backward_problem*);
+  using Kernel = int (*)(const symbreak_attention_backward_problem*, float softcap);
   const auto measure = [&](AttentionOp (*variant)(AttentionOp), Kernel kernel, float q_factor) {
     const Assembled a = assemble(op, slices, true, [&](const AttentionOp& x, auto&, auto& dq, auto& dk, auto& dv) {
       const AttentionOp v = variant ? variant(x) : x;
       const std::vector<float> slice_o = float_forward(x);
       const auto b = v.backward_problem(slice_o.data(), dq.data(), dk.data(), dv.data());
-      return kernel(&b);
+      return kernel(&b, x.softcap);
     });
     const std::vector<float>* f[3] = {&a.dq, &a.dk, &a.dv};
     for (int t = 0; t < 3; ++t)
       for (std::size_t i = 0; i < exact[t].size(); ++i)
         err[t] = std::max(err[t], std::abs(static_cast<double>((*f[t])[i]) * (t == 0 ? q_factor : 1.0f) - exact[t][i]));
   };
-  measure(nullptr, naive_attention_backward, 1.0f);
-  measure(nullptr, sequential_attention_backward, 1.0f);
-  measure(nullptr, [](const symbreak_attention_backward_problem* b) { return tiled_attention_backward(b, 16, 16); }, 1.0f);
-  measure(q_prescaled, naive_attention_backward, op.scale);
-  measure(nullptr, jacobian_attention_backward, 1.0f);
+  measure(nullptr, naive_backward, 1.0f);
+  measure(nullptr, [](const symbreak_attention_backward_problem* b, float c) { return sequential_attention_backward(b, {c}); }, 1.0f);
+  measure(nullptr, [](const symbreak_attention_backward_problem* b, float c) { return tiled_backward(b, 16, 16, {c}); }, 1.0f);
+  measure(q_prescaled, naive_backward, op.scale);
+  measure(nullptr, [](const symbreak_attention_backward_problem* b, float c) { return jacobian_attention_backward(b, {c}); }, 1.0f);
   TermSizes t = op_term_sizes(op, slices);
   terms[0] = std::move(t.dq);
   terms[1] = std::move(t.dk);
@@ -658,7 +698,7 @@ int forward_v2_with(const symbreak_attention_problem_v2* p, Kernel kernel) {
     op.validate();
     const Assembled a = assemble(op, head_slices(op), false, [&](const AttentionOp& x, std::vector<float>& out, auto&, auto&, auto&) {
       const symbreak_attention_problem v1 = x.problem(out.data());
-      return kernel(&v1);
+      return kernel(&v1, x.softcap);
     });
     write_strided(p->out, p->out_strides, a.out, op.batch, op.heads, op.n_q, op.d_v);
   } catch (const std::exception&) {
@@ -681,7 +721,7 @@ int backward_v2_with(const symbreak_attention_backward_problem_v2* b, Kernel ker
     const Assembled a = assemble(op, head_slices(op), true, [&](const AttentionOp& x, auto&, auto& dq, auto& dk, auto& dv) {
       const std::vector<float> o = float_forward(x);
       const auto v1 = x.backward_problem(o.data(), dq.data(), dk.data(), dv.data());
-      return kernel(&v1);
+      return kernel(&v1, x.softcap);
     });
     const int kvh = op.kv_heads();
     write_strided(b->d_q, p.q_strides, a.dq, op.batch, op.heads, op.n_q, op.d_head);
@@ -695,15 +735,13 @@ int backward_v2_with(const symbreak_attention_backward_problem_v2* b, Kernel ker
 
 }  // namespace
 
-int naive_attention_v2(const symbreak_attention_problem_v2* p) { return forward_v2_with(p, naive_attention); }
+int naive_attention_v2(const symbreak_attention_problem_v2* p) { return forward_v2_with(p, naive_forward); }
 int tiled_attention_v2(const symbreak_attention_problem_v2* p, int block_q, int block_k) {
-  return forward_v2_with(p, [=](const symbreak_attention_problem* x) { return tiled_attention(x, block_q, block_k); });
+  return forward_v2_with(p, [=](const symbreak_attention_problem* x, float c) { return tiled_forward(x, block_q, block_k, {c}); });
 }
-int naive_attention_backward_v2(const symbreak_attention_backward_problem_v2* b) {
-  return backward_v2_with(b, naive_attention_backward);
-}
+int naive_attention_backward_v2(const symbreak_attention_backward_problem_v2* b) { return backward_v2_with(b, naive_backward); }
 int tiled_attention_backward_v2(const symbreak_attention_backward_problem_v2* b, int block_q, int block_k) {
-  return backward_v2_with(b, [=](const symbreak_attention_backward_problem* x) { return tiled_attention_backward(x, block_q, block_k); });
+  return backward_v2_with(b, [=](const symbreak_attention_backward_problem* x, float c) { return tiled_backward(x, block_q, block_k, {c}); });
 }
 
 }  // namespace symbreak::validate

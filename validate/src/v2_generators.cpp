@@ -32,6 +32,7 @@ struct Shape {
   std::vector<int> dead_rows; // explicit masks: rows made all-False (EMPTY-ROWS)
   std::pair<int, int> live_band{-1, -1};  // explicit masks: rows see only keys in [first, last)
   bool huge = false;          // logits of order ±1e4 (scores far apart)
+  float softcap = 0;          // > 0: logit soft-capping
   bool any_scale = false;
   std::uint64_t seed = 1;
 };
@@ -51,6 +52,7 @@ AttentionOp fill(const Shape& s, const Capabilities& caps, bool backward) {
   op.window_right = s.window_right;
   op.kv_lens = s.kv_lens;
   op.empty_rows = caps.empty_rows;
+  op.softcap = s.softcap;
   Rng rng(s.seed);
   op.scale = s.any_scale && caps.any_scale ? static_cast<float>(0.1 + 2 * rng.uniform())
                                            : 1.0f / std::sqrt(static_cast<float>(op.d_head));
@@ -122,6 +124,7 @@ bool settle_shape(Shape& s, const Capabilities& caps, bool square_if_unaligned) 
   }
   if (s.heads_kv >= s.heads) s.heads_kv = 0;
   if (!caps.window) s.window_left = s.window_right = -1;
+  if (!caps.softcap) s.softcap = 0;
   if (!caps.padding) s.kv_lens.clear();
   if (s.kv_lens.size() != static_cast<std::size_t>(s.batch)) s.kv_lens.clear();
   for (int& l : s.kv_lens) l = std::clamp(l, 1, s.n_k);
@@ -191,6 +194,10 @@ void force_feature(Shape& s, std::string_view feature, const Capabilities& caps,
     const int kvh = 1 + static_cast<int>(rng.below(2)), group = 2 + static_cast<int>(rng.below(2));
     s.heads_kv = kvh;
     s.heads = kvh * group;
+  } else if (feature == "softcap") {
+    const float caps_drawn[] = {0.5f, 1, 5, 20, 30, 50};  // Gemma 2 uses 50 (attention) and 30 (final logits)
+    s.softcap = caps_drawn[rng.below(6)];
+    s.huge = rng.below(2) == 0;  // logits far beyond the cap: the saturated regime
   } else if (feature == "window") {
     const int w[] = {0, 1, 2, 3, s.n_k / 2, s.n_k - 1};
     s.window_left = w[rng.below(6)];
@@ -228,6 +235,7 @@ void maybe_features(Shape& s, const Capabilities& caps, Rng& rng) {
     for (int& l : s.kv_lens) l = 1 + static_cast<int>(rng.below(static_cast<std::size_t>(s.n_k)));
   }
   if (caps.mask_per_head && has_explicit(s.mode)) s.per_head_mask = rng.below(2) == 0;
+  if (caps.softcap && rng.below(4) == 0 && s.softcap == 0) s.softcap = static_cast<float>(1 + 49 * rng.uniform());
 }
 
 // GQA-PERM's transform: the KV heads shuffled, each carrying its group of query heads along, and
@@ -348,6 +356,30 @@ std::vector<OpCase> v2_edge_cases(const OpProperty& p, const Capabilities& caps)
     tile.heads_kv = 2;
     tile.huge = true;
     add(tile);
+  } else if (f == "softcap") {
+    const MaskMode m = caps.supports(causal) ? causal : caps.mask_modes().front();
+    // Sizes 1, 2, 5, 17 and around a tile of 16; caps from 0.5 (every score squeezed) to 50 (Gemma 2),
+    // with logits far beyond the cap (tanh saturated: near-ties at ±cap) and within it.
+    for (const auto& [n, cap, huge] : std::vector<std::tuple<int, float, bool>>{
+             {1, 30, false}, {2, 1, true}, {5, 50, true}, {17, 5, true}, {15, 20, true}, {16, 20, true}, {17, 20, false},
+             {33, 0.5f, false}}) {
+      Shape s = shape(n, n, m);
+      s.softcap = cap;
+      s.huge = huge;
+      add(s);
+    }
+    Shape decode = shape(1, backward ? 130 : 1024, MaskMode::none);  // one query, a long cache, saturated logits
+    decode.softcap = 30;
+    decode.huge = true;
+    decode.d_head = decode.d_v = 8;
+    add(decode);
+    if (caps.mask_explicit) {
+      Shape masked = shape(6, 20, MaskMode::explicit_mask);  // masked keys stay out: −inf is not capped to −c
+      masked.softcap = 2;
+      masked.huge = true;
+      masked.density = 0.3;
+      add(masked);
+    }
   } else if (f == "window") {
     const MaskMode m = caps.supports(causal) ? causal : caps.mask_modes().front();
     for (const auto& [n, left, right, mode] : std::vector<std::tuple<int, int, int, MaskMode>>{

@@ -61,6 +61,10 @@ struct Arith {
     if constexpr (is_exact) return exact_gelu_tanh_gate(x);
     else return T(0.5) * (T(1) + std::tanh(T(0.79788456080286535588) * (x + T(0.044715) * x * x * x)));
   }
+  static T tanh(const T& x) {
+    if constexpr (is_exact) return exact_tanh(x);
+    else return std::tanh(x);
+  }
   // Entry of the sinusoidal positional encoding: sin or cos of pos · 10000^(-i/d).
   static T sinusoid(int pos, int i, int d, bool cosine) {
     if constexpr (is_exact) return exact_sinusoid(pos, i, d, cosine);
@@ -99,6 +103,7 @@ struct Arith<Expr> {
   static Expr rsqrt(const Expr& x) { return Expr::call("rsqrt", {x}); }
   static Expr normal_cdf(const Expr& x) { return Expr::call("Phi", {x}); }
   static Expr gelu_tanh_gate(const Expr& x) { return Expr::call("tanh_gate", {x}); }
+  static Expr tanh(const Expr& x) { return Expr::call("tanh", {x}); }
   static Expr sinusoid(int pos, int i, int d, bool cosine) {
     return Expr::symbol(std::string(cosine ? "cos" : "sin") + "[pos " + std::to_string(pos) + "][" + std::to_string(i) + "/" +
                         std::to_string(d) + "]");

@@ -36,10 +36,13 @@ void attention_backward(Tensor<T>& dqkv, const Tensor<T>& dout, const Tensor<T>&
 // Forward: attention_head_forward (one head; q (n_q, dh), k (n_k, dh), v (n_k, dv) → out (n_q, dv),
 // weights P (n_q, n_k)). dout (n_q, dv) → dq (n_q, dh), dk (n_k, dh), dv (n_k, dv) (written).
 //   dv = Pᵀ dO,  dP = dO vᵀ,  dS_ij = P_ij (dP_ij − Σ_k P_ik dP_ik),  dq = scale dS k,  dk = scale dSᵀ q.
+// With softcap > 0 the chain rule through s = c·tanh(r/c), r = scale·q kᵀ, multiplies dS_ij by
+// 1 − tanh²(r_ij/c) (recomputed from q and k, so in Exact it is the forward's own tanh).
 // Also in Exact: the exact reference gradient of `symbreak validate`.
 template <class T>
 void attention_head_backward(Tensor<T>& dq, Tensor<T>& dk, Tensor<T>& dv, const Tensor<T>& dout, const Tensor<T>& q,
-                             const Tensor<T>& k, const Tensor<T>& v, const Tensor<T>& weights, const T& scale);
+                             const Tensor<T>& k, const Tensor<T>& v, const Tensor<T>& weights, const T& scale,
+                             double softcap = 0);
 
 // Forward: activation_forward. dout (N, F) → din (N, F) (written). `gate` is the forward's GELU gate.
 template <class T>

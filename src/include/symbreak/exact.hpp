@@ -48,6 +48,7 @@ Exact exact_exp(const Exact& x);             // fixed grid 2^-P (softmax only ca
 Exact exact_rsqrt(const Exact& x);           // 1/sqrt(x), x > 0; relative P bits
 Exact exact_normal_cdf(const Exact& x);      // Φ(x) = (1 + erf(x/√2)) / 2; fixed grid
 Exact exact_gelu_tanh_gate(const Exact& x);  // (1 + tanh(√(2/π)(x + 0.044715x³))) / 2; fixed grid
+Exact exact_tanh(const Exact& x);            // tanh(x); fixed grid (attention's logit softcap)
 // sin or cos of pos · 10000^(-i/d): the sinusoidal positional encoding entry; fixed grid.
 Exact exact_sinusoid(int pos, int i, int d, bool cosine);
 

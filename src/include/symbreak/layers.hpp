@@ -61,10 +61,11 @@ struct AttentionMask {
 // One attention head: q (n_q, dh), k (n_k, dh), v (n_k, dv) → out (n_q, dv), weights (n_q, n_k).
 //   weights[i,j] = normalise(exp(s_ij - m_i) / Σ_visible exp(s_ik - m_i)),  s = scale·q kᵀ,
 //   m_i = max over visible s_ik; invisible keys get exactly 0.  out = weights · v.
+// softcap > 0 (Gemma 2's logit soft-capping): s = softcap·tanh(scale·q kᵀ / softcap) instead.
 // Every query must see at least one key (std::invalid_argument otherwise).
 template <class T>
 void attention_head_forward(Tensor<T>& out, Tensor<T>& weights, const Tensor<T>& q, const Tensor<T>& k, const Tensor<T>& v,
-                            const T& scale, const AttentionMask& mask);
+                            const T& scale, const AttentionMask& mask, double softcap = 0);
 
 // qkv (B·n, 3d) → out (B·n, d), att (B·H·n, n).
 //   att[b,h,i,:] = softmax_j(scale · q_i·k_j over keys j visible from i), 0 elsewhere

@@ -12,6 +12,7 @@
 //   - `is_causal`: the causal mask, top-left aligned when Sq != Skv (--causal top-left);
 //   - `past_key`/`past_value`: with the first Skv - Sq keys passed as the past, is_causal aligns the
 //     current queries bottom-right, as when decoding with a KV cache (--causal bottom-right);
+//   - `softcap`: c·tanh(s/c) on the scores (softcap);
 //   - key lengths (padding) are passed as attn_mask rows (the operator has no lengths input in opset
 //     23), so PADDING checks that masked keys change nothing.
 // Not expressible in opset 23: sliding windows (local_window_size is proposed for opset 25), a
@@ -79,9 +80,10 @@ function valueInfo(name, elemType, rank) {
 }
 
 const sessions = new Map();
-async function session(key, { causal, scale, mask, past }) {
+async function session(key, { causal, scale, softcap, mask, past }) {
   if (sessions.has(key)) return sessions.get(key);
   const attribute = [onnx.AttributeProto.create({ name: 'scale', type: onnx.AttributeProto.AttributeType.FLOAT, f: scale })];
+  if (softcap > 0) attribute.push(onnx.AttributeProto.create({ name: 'softcap', type: onnx.AttributeProto.AttributeType.FLOAT, f: softcap }));
   if (causal) attribute.push(onnx.AttributeProto.create({ name: 'is_causal', type: onnx.AttributeProto.AttributeType.INT, i: 1 }));
   const input = ['Q', 'K', 'V', mask ? 'M' : '', past ? 'PK' : '', past ? 'PV' : ''];
   while (input.length && input[input.length - 1] === '') input.pop();
@@ -139,7 +141,9 @@ async function serve(dir) {
   // Bottom-right: the keys before the last Sq are the past.
   const past = c.causal && alignment === 'bottom-right' && Skv > Sq ? Skv - Sq : 0;
   if (c.causal && alignment === 'bottom-right' && Skv < Sq) return 'error: bottom-right with n_q > n_k needs rows with no key';
-  const s = await session(`${c.causal}|${c.scale}|${!!mask}|${past > 0}`, { causal: c.causal, scale: c.scale, mask: !!mask, past: past > 0 });
+  const softcap = c.softcap || 0;
+  const s = await session(`${c.causal}|${c.scale}|${softcap}|${!!mask}|${past > 0}`,
+                          { causal: c.causal, scale: c.scale, softcap, mask: !!mask, past: past > 0 });
   const feeds = {};
   if (past) {
     feeds.K = new ort.Tensor('float32', keyRows(k.data, k.shape, past, Skv), [B, Hkv, Skv - past, D]);
@@ -163,7 +167,7 @@ async function main() {
   // masked-finite: a NaN in a masked key's K or V reaches the output (validate/README.md, "ONNX
   // Runtime"); the finite poisons pass. Padding would shift the bottom-right offset per batch item,
   // and rows above the keys would need a mask instead of is_causal, which past_key cannot express.
-  const words = ['none', 'explicit', causalWord, 'gqa', 'mask=per-head', 'scale=any', 'dv=any', 'no-backward', 'masked-finite'];
+  const words = ['none', 'explicit', causalWord, 'gqa', 'mask=per-head', 'scale=any', 'dv=any', 'no-backward', 'masked-finite', 'softcap'];
   if (alignment === 'top-left') words.push('padding', 'empty-rows=zero');
   process.stdout.write(`symbreak-exec 1 ${words.join(' ')}\n`);
   const lines = readline.createInterface({ input: process.stdin, terminal: false });

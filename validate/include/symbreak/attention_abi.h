@@ -61,7 +61,7 @@ int symbreak_attention_backward(const symbreak_attention_backward_problem* p); /
 
 
 /* ================================ Version 2 ================================
- *   O[b,h] = softmax(scale · Q[b,h] K[b,g(h)]ᵀ  restricted to the keys visible from each query) · V[b,g(h)]
+ *   O[b,h] = softmax(softcap(scale · Q[b,h] K[b,g(h)]ᵀ)  restricted to the keys visible from each query) · V[b,g(h)]
  * with g(h) = h / (heads / heads_kv) (repeat-interleave: query heads 0..G-1 share KV head 0, ...).
  * Key j is visible from query i of batch b, head h iff all of:
  *   j < kv_len(b)                          (kv_lens NULL: kv_len = n_k)
@@ -92,6 +92,8 @@ typedef struct symbreak_attention_problem_v2 {
   int window_left, window_right; /* -1: unbounded; both -1: no window */
   const int* kv_lens;          /* NULL, or [batch] in 1..n_k: keys j >= kv_lens[b] are padding */
   float scale;
+  float softcap;               /* > 0: each score s = scale·q·k becomes softcap·tanh(s / softcap) before
+                                  the mask (Gemma 2); 0: none. Only for kernels declaring SYMBREAK_FEATURE_SOFTCAP */
 } symbreak_attention_problem_v2;
 int symbreak_attention_forward_v2(const symbreak_attention_problem_v2* p); /* 0 = success */
 
@@ -117,6 +119,7 @@ int symbreak_attention_backward_v2(const symbreak_attention_backward_problem_v2*
 #define SYMBREAK_FEATURE_STRIDES 128u           /* any strides (otherwise contiguous [b][h][n][d]) */
 #define SYMBREAK_FEATURE_DETERMINISTIC 256u     /* the same input gives the same bits, forward and backward */
 #define SYMBREAK_FEATURE_MASKED_FINITE 512u     /* masked K/V may be assumed finite (no NaN poisoning) */
+#define SYMBREAK_FEATURE_SOFTCAP 1024u          /* softcap > 0 */
 typedef struct symbreak_attention_caps_v2 {
   int struct_size;
   symbreak_attention_caps v1;

@@ -1,6 +1,6 @@
 // The attention op that third-party kernels implement, with the layouts of attention_abi.h:
 //
-//   O[b,h] = softmax(scale · Q[b,h] K[b,g(h)]ᵀ over the keys visible from each query) · V[b,g(h)]
+//   O[b,h] = softmax(softcap(scale · Q[b,h] K[b,g(h)]ᵀ) over the keys visible from each query) · V[b,g(h)]
 //
 // and, for the backward pass, the upstream gradient dO from which a kernel computes dQ, dK and dV.
 // g(h) = h / (heads / heads_kv) (grouped-query heads, repeat-interleave). Visibility (visible()) is
@@ -34,6 +34,7 @@ struct AttentionOp {
   std::vector<int> kv_lens;         // empty, or [batch] key lengths in 1..n_k
   bool mask_per_head = false;
   bool empty_rows = false;          // rows with no visible key are allowed (and must come out zero)
+  float softcap = 0;                // > 0: scores s become softcap·tanh(s / softcap) before the mask
 
   int kv_heads() const { return heads_kv > 0 ? heads_kv : heads; }
   int kv_head_of(int h) const { return h / (heads / kv_heads()); }
@@ -55,7 +56,8 @@ struct AttentionOp {
   // Checks sizes, the version-2 fields, and (unless empty_rows) that every query sees a key; throws
   // std::invalid_argument naming the problem.
   void validate() const;
-  // An ABI problem pointing at this op's buffers (and at `out`). Version 1 needs !uses_v2().
+  // An ABI problem pointing at this op's buffers (and at `out`). Version 1 needs !uses_v2() (the
+  // validator's own panel kernels take a slice's softcap beside it).
   symbreak_attention_problem problem(float* out) const;
   // A backward problem: `o` is the forward output, the gradients are written to dq, dk, dv.
   symbreak_attention_backward_problem backward_problem(const float* o, float* dq, float* dk, float* dv) const;
