@@ -218,4 +218,12 @@ std::string npy_bytes(const std::vector<unsigned char>& values, const std::vecto
   return with_data(header_bytes("|u1", shape), values);
 }
 
+std::string npy_bytes(const std::vector<std::int32_t>& values, const std::vector<std::size_t>& shape) {
+  return with_data(header_bytes("<i4", shape), values);
+}
+
+std::string npy_bytes(const std::vector<double>& values, const std::vector<std::size_t>& shape) {
+  return with_data(header_bytes("<f8", shape), values);
+}
+
 }  // namespace symbreak

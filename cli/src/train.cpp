@@ -27,6 +27,8 @@ Action register_train(CLI::App& app) {
     std::uint64_t seed = 1;
     std::optional<int> steps, threads;
     bool resume = false;
+    std::string trace;
+    std::vector<int> snapshots{1, 10, 100};
   };
   auto f = std::make_shared<Flags>();
   CLI::App* cmd = app.add_subcommand("train", "Train the reference model on 3-digit addition");
@@ -36,6 +38,12 @@ Action register_train(CLI::App& app) {
   cmd->add_option("--steps", f->steps, "Override the number of steps")->check(CLI::Range(1, 100000000));
   cmd->add_option("--threads", f->threads, "Override the thread count")->check(CLI::Range(1, 256));
   cmd->add_flag("--resume", f->resume, "Continue from --out/checkpoint.bin (bit-identical to an uninterrupted run)");
+  cmd->add_option("--trace", f->trace,
+                  "Write a step-by-step trace for parity with PyTorch (experiments/parity): initial weights, every step's "
+                  "batch, lr, loss and gradient norm, weights and optimizer state at --trace-steps");
+  cmd->add_option("--trace-steps", f->snapshots, "Steps after which --trace keeps the weights and optimizer state")
+      ->delimiter(',')
+      ->check(CLI::Range(1, 100000000));
   return [f]() {
     experiments::TrainOptions o;
     o.config = experiments::load_train_config(f->config);
@@ -44,6 +52,8 @@ Action register_train(CLI::App& app) {
     o.steps = f->steps;
     o.threads = f->threads;
     o.resume = f->resume;
+    o.trace_dir = f->trace;
+    o.trace_snapshots = f->snapshots;
     const bool tty = ::isatty(1);
     o.progress = [tty](const experiments::Progress& p) {
       char line[240];

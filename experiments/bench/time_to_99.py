@@ -46,8 +46,9 @@ def learning_rate(cfg, step):
     return base * (lo + (1 - lo) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
-def torch_worker(config_path, seed, threshold):
-    """In a fresh interpreter: trains the PyTorch model; prints the seconds to the first eval >= threshold."""
+def torch_worker(config_path, seed, threshold, curve=False):
+    """In a fresh interpreter: trains the PyTorch model; prints the seconds to the first eval >= threshold
+    (with curve: trains to the last step and prints every evaluation, for experiments/parity/rate.py)."""
     import torch
     import torch.nn.functional as F
 
@@ -85,6 +86,7 @@ def torch_worker(config_path, seed, threshold):
         return (x[:, 8:] == test_answer).all(dim=1).float().mean().item()
 
     start = time.perf_counter()
+    evaluations = []
     for step in range(t["steps"]):
         for g in opt.param_groups:
             g["lr"] = learning_rate(cfg, step)
@@ -98,11 +100,16 @@ def torch_worker(config_path, seed, threshold):
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), t.get("grad_clip", 1.0))
         opt.step()
-        if (step + 1) % t["eval_every"] == 0:
+        if curve and ((step + 1) % t["eval_every"] == 0 or step + 1 == t["steps"]):
+            evaluations.append((step + 1, exact_match()))
+        elif (step + 1) % t["eval_every"] == 0:
             em = exact_match()
             if em >= threshold:
                 print(json.dumps({"seconds": time.perf_counter() - start, "step": step + 1, "exact": em}))
                 return
+    if curve:
+        print(json.dumps({"curve": evaluations, "wall_seconds": time.perf_counter() - start}))
+        return
     print(json.dumps({"seconds": None, "step": None, "exact": exact_match()}))
 
 
@@ -127,7 +134,7 @@ def run_symbreak(build, config, seed, threshold, threads):
 
 def main():
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
-        torch_worker(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]))
+        torch_worker(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), curve="--curve" in sys.argv[5:])
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--build", default="build")

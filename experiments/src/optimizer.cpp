@@ -91,7 +91,12 @@ std::vector<std::vector<float>> like(const std::vector<Tensor<float>*>& params) 
   return s;
 }
 
-// PyTorch's AdamW: decoupled weight decay (matrices only, as nanoGPT), bias-corrected moments.
+// PyTorch's AdamW: decoupled weight decay (matrices only, as nanoGPT), bias-corrected moments. The
+// scalars are formed in double and rounded once, and each element's update is the same float32
+// operations in the same order as torch.optim.AdamW's (1.13, single-tensor path), so the two round
+// alike: p·(1 − lr·wd); m·β1 + (1−β1)·g; v·β2 + ((1−β2)·g)·g; p + (−lr/(1−β1^t))·m / (√v/√(1−β2^t) + ε).
+// (Forming 1 − β2 in float from a rounded β2 gives 0.02000004 for 0.02: the trajectory-parity test,
+// experiments/parity, caught that.)
 class AdamW final : public Optimizer {
  public:
   explicit AdamW(const OptimizerConfig& c) : c_(c) {}
@@ -101,10 +106,10 @@ class AdamW final : public Optimizer {
     const float gs = static_cast<float>(grad_scale);
     ++t_;
     const float b1 = static_cast<float>(c_.beta1), b2 = static_cast<float>(c_.beta2);
-    const float correction1 = static_cast<float>(1 - std::pow(c_.beta1, t_));
-    const float correction2 = static_cast<float>(1 - std::pow(c_.beta2, t_));
-    const float step_size = static_cast<float>(lr) / correction1, eps = static_cast<float>(c_.eps);
-    const float decay = static_cast<float>(lr * c_.weight_decay);
+    const float one_minus_b1 = static_cast<float>(1 - c_.beta1), one_minus_b2 = static_cast<float>(1 - c_.beta2);
+    const float neg_step_size = static_cast<float>(-(lr / (1 - std::pow(c_.beta1, static_cast<double>(t_)))));
+    const float correction2_sqrt = static_cast<float>(std::sqrt(1 - std::pow(c_.beta2, static_cast<double>(t_))));
+    const float eps = static_cast<float>(c_.eps), keep = static_cast<float>(1 - lr * c_.weight_decay);
     for_each_chunk(sizes_of(params), [&](std::size_t i, std::size_t begin, std::size_t end) {
       float* p = params[i]->data.data();
       const float* g = grads[i]->data.data();
@@ -112,11 +117,11 @@ class AdamW final : public Optimizer {
       float* v = v_[i].data();
       const bool decays = params[i]->rows > 1 && params[i]->cols > 1;
       for (std::size_t k = begin; k < end; ++k) {
-        if (decays) p[k] -= decay * p[k];
+        if (decays) p[k] *= keep;
         const float gk = g[k] * gs;
-        m[k] = b1 * m[k] + (1 - b1) * gk;
-        v[k] = b2 * v[k] + (1 - b2) * gk * gk;
-        p[k] -= step_size * m[k] / (std::sqrt(v[k] / correction2) + eps);
+        m[k] = m[k] * b1 + one_minus_b1 * gk;
+        v[k] = v[k] * b2 + one_minus_b2 * gk * gk;
+        p[k] += neg_step_size * m[k] / (std::sqrt(v[k]) / correction2_sqrt + eps);
       }
     });
   }
@@ -128,6 +133,7 @@ class AdamW final : public Optimizer {
       write_floats(out, v_[i]);
     }
   }
+  NamedState state() const override { return {{"exp_avg", &m_}, {"exp_avg_sq", &v_}}; }
   void load(std::istream& in) override {
     t_ = read_u64(in);
     const std::uint64_t n = read_u64(in);
@@ -170,6 +176,7 @@ class Sgd final : public Optimizer {
     write_u64(out, buf_.size());
     for (const auto& b : buf_) write_floats(out, b);
   }
+  NamedState state() const override { return {{"momentum_buffer", &buf_}}; }
   void load(std::istream& in) override {
     const std::uint64_t n = read_u64(in);
     buf_.assign(n, {});

@@ -4,11 +4,13 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -16,6 +18,7 @@
 #include "symbreak/experiments/optimizer.hpp"
 #include "symbreak/experiments/step.hpp"
 #include "symbreak/io.hpp"
+#include "symbreak/npy.hpp"
 #include "symbreak/rng.hpp"
 
 // OpenBLAS is the BLAS symbreak builds with (CMakeLists.txt: BLA_VENDOR OpenBLAS, REQUIRED).
@@ -329,10 +332,17 @@ class Stepper {
     }
     runner_.reduce();
     const std::vector<const Tensor<float>*> grads(grads_.begin(), grads_.end());
-    const double scale = c_.grad_clip > 0 ? clip_scale(gradient_norm(grads), c_.grad_clip) : 1.0;
+    grad_norm_ = gradient_norm(grads);
+    const double scale = c_.grad_clip > 0 ? clip_scale(grad_norm_, c_.grad_clip) : 1.0;
     optimizer_.step(params_, grads, loss, lr, scale);
     return loss;
   }
+
+  // The last step's (last pass's) tokens and targets, and its gradient norm before clipping.
+  const std::vector<int>& tokens() const { return tokens_; }
+  const std::vector<int>& targets() const { return targets_; }
+  double grad_norm() const { return grad_norm_; }
+  Weights<float>& gradients() { return runner_.gradients(); }  // the last step's, before clipping
 
  private:
   const TrainConfig& c_;
@@ -342,8 +352,96 @@ class Stepper {
   GradientRunner runner_;
   std::vector<Tensor<float>*> params_, grads_;
   std::vector<int> tokens_, targets_;
+  double grad_norm_ = 0;
   std::vector<std::vector<int>> batch_seqs_;  // this step's examples, encoded
   const std::vector<bool> held_out_;          // the test pairs, which training never draws
+};
+
+// Writes a training trace (TrainOptions::trace_dir): everything another implementation needs to replay
+// the run step by step and compare, as .npy files.
+class TraceWriter {
+ public:
+  TraceWriter(const TrainOptions& o, int steps) : o_(o), steps_(steps) {
+    const TrainConfig& c = o.config;
+    if (c.model.mask != MaskKind::causal)
+      throw ConfigError("--trace: model.mask must be \"causal\" (a trace records one pass per step)");
+    if (c.bias.enabled) throw ConfigError("--trace: symmetry_breaking_bias.enabled must be false (the biases are random per step)");
+    if (o.resume) throw ConfigError("--trace cannot be combined with --resume (the trace starts at step 0)");
+    for (int k : o.trace_snapshots)
+      if (k < 1 || k > steps) throw ConfigError("--trace: snapshot step " + std::to_string(k) + " is outside 1.." + std::to_string(steps));
+    std::error_code ec;
+    std::filesystem::create_directories(o.trace_dir + "/init", ec);
+    if (ec) throw ConfigError("--trace " + o.trace_dir + ": cannot create the directory");
+  }
+
+  void weights(const std::string& dir, const Weights<float>& w) const {
+    std::filesystem::create_directories(dir);
+    for (const auto& [name, t] : named_parameters(w))
+      write_file_atomically(dir + "/" + name + ".npy", npy_bytes(t->data, shape(*t)));
+  }
+
+  bool snapshot(int step) const {
+    return std::find(o_.trace_snapshots.begin(), o_.trace_snapshots.end(), step) != o_.trace_snapshots.end();
+  }
+
+  // `before`: the model before this step, kept for snapshot steps. Besides the state after the step,
+  // a snapshot keeps the step's gradient before clipping (NAME.grad.npy) and the same model's loss and
+  // gradient on the same batch in double (NAME.grad64.npy, double.json): the trainer's float32 engine
+  // and the one model definition in double, for the parity test's float64 comparison.
+  void step(int step, Stepper& stepper, double lr, double loss, const Weights<float>& w, const Optimizer& optimizer,
+            const Model<float>* before) {
+    if (n_ == 0) n_ = static_cast<int>(stepper.tokens().size()) / o_.config.batch;
+    tokens_.insert(tokens_.end(), stepper.tokens().begin(), stepper.tokens().end());
+    targets_.insert(targets_.end(), stepper.targets().begin(), stepper.targets().end());
+    lr_.push_back(lr);
+    loss_.push_back(loss);
+    grad_norm_.push_back(stepper.grad_norm());
+    if (!snapshot(step)) return;
+    const std::string dir = o_.trace_dir + "/step_" + std::to_string(step);
+    weights(dir, w);
+    const auto params = named_parameters(w);
+    for (const auto& [name, g] : named_parameters(stepper.gradients()))
+      write_file_atomically(dir + "/" + name + ".grad.npy", npy_bytes(g->data, shape(*g)));
+    if (before) {
+      const Model<double> m = convert_model<double>(*before);
+      Activations<double> acts;
+      forward(m, stepper.tokens(), o_.config.batch, n_, acts);
+      Tensor<double> dlogits;
+      const double loss64 = cross_entropy(dlogits, acts.logits, stepper.targets());
+      Weights<double> grads = zero_weights<double>(m.config);
+      backward(m, stepper.tokens(), acts, dlogits, grads);
+      for (const auto& [name, g] : named_parameters(grads))
+        write_file_atomically(dir + "/" + name + ".grad64.npy",
+                              npy_bytes(g->data, {static_cast<std::size_t>(g->rows), static_cast<std::size_t>(g->cols)}));
+      write_file_atomically(dir + "/double.json", nlohmann::json{{"loss", loss64}}.dump() + "\n");
+    }
+    for (const auto& [state_name, per_param] : optimizer.state())
+      for (std::size_t i = 0; i < per_param->size() && i < params.size(); ++i)
+        write_file_atomically(dir + "/" + params[i].first + "." + state_name + ".npy",
+                              npy_bytes((*per_param)[i], shape(*params[i].second)));
+  }
+
+  void finish() const {
+    const std::size_t steps = lr_.size(), batch = static_cast<std::size_t>(o_.config.batch), n = static_cast<std::size_t>(n_);
+    write_file_atomically(o_.trace_dir + "/tokens.npy", npy_bytes(std::vector<std::int32_t>(tokens_.begin(), tokens_.end()), {steps, batch, n}));
+    write_file_atomically(o_.trace_dir + "/targets.npy", npy_bytes(std::vector<std::int32_t>(targets_.begin(), targets_.end()), {steps, batch, n}));
+    write_file_atomically(o_.trace_dir + "/lr.npy", npy_bytes(lr_, {steps}));
+    write_file_atomically(o_.trace_dir + "/loss.npy", npy_bytes(loss_, {steps}));
+    write_file_atomically(o_.trace_dir + "/grad_norm.npy", npy_bytes(grad_norm_, {steps}));
+    const nlohmann::json j = {{"seed", o_.seed},       {"steps", steps},        {"batch", batch},
+                              {"n", n},                {"snapshots", o_.trace_snapshots},
+                              {"config", nlohmann::json::parse(o_.config.json)}};
+    write_file_atomically(o_.trace_dir + "/trace.json", j.dump(2) + "\n");
+  }
+
+ private:
+  static std::vector<std::size_t> shape(const Tensor<float>& t) {
+    return {static_cast<std::size_t>(t.rows), static_cast<std::size_t>(t.cols)};
+  }
+  const TrainOptions& o_;
+  int steps_ = 0, n_ = 0;
+  std::vector<int> tokens_, targets_;
+  std::vector<double> lr_, loss_, grad_norm_;
 };
 
 }  // namespace
@@ -374,6 +472,11 @@ TrainResult train(const TrainOptions& options) {
   }
 
   Stepper stepper(c, model, *optimizer, threads, AdditionTask::held_out_mask(test_pairs));
+  std::optional<TraceWriter> trace;
+  if (!options.trace_dir.empty()) {
+    trace.emplace(options, steps);
+    trace->weights(options.trace_dir + "/init", model.weights);
+  }
   // The current metrics window: the steps since the last evaluation.
   double window_loss = 0;
   int window_steps = 0;
@@ -385,8 +488,11 @@ TrainResult train(const TrainOptions& options) {
 
   for (int step = state.step; step < steps; ++step) {
     const double lr = learning_rate(c, step);
+    std::optional<Model<float>> before;
+    if (trace && trace->snapshot(step + 1)) before = model;
     const double loss = stepper.run(state, lr, window_tokens);
     state.step = step + 1;
+    if (trace) trace->step(state.step, stepper, lr, loss, model.weights, *optimizer, before ? &*before : nullptr);
     window_loss += loss;
     ++window_steps;
 
@@ -443,6 +549,7 @@ TrainResult train(const TrainOptions& options) {
                                      {"config", effective}};
   write_file_atomically(options.out_dir + "/final.json", final_json.dump(2) + "\n");
   write_file_atomically(options.out_dir + "/weights.bin", weights_bytes(model.weights));
+  if (trace) trace->finish();
   return result;
 }
 

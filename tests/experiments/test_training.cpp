@@ -11,6 +11,7 @@
 #include "symbreak/experiments/task.hpp"
 #include "symbreak/experiments/trainer.hpp"
 #include "symbreak/io.hpp"
+#include "symbreak/npy.hpp"
 
 namespace symbreak::experiments {
 namespace {
@@ -127,6 +128,48 @@ TEST(Training, TinyCausalLearns) {
   const std::string final_json = read_file(o.out_dir + "/final.json");
   for (const char* key : {"test_exact_match", "per_digit_accuracy", "final_loss", "steps", "wall_seconds"})
     EXPECT_THAT(final_json, HasSubstr(key));
+}
+
+// The trace the PyTorch parity test replays (experiments/parity/trajectory.py runs it end to end).
+TEST(Training, TraceKeepsEveryStepsBatchAndTheSnapshotsState) {
+  TrainOptions o;
+  o.config = tiny_config("causal", "learned");
+  o.steps = 3;
+  o.out_dir = scratch("trace");
+  o.trace_dir = o.out_dir + "/trace";
+  o.trace_snapshots = {1, 3};
+  train(o);
+  const NpyArray init = read_npy(o.trace_dir + "/init/layers.0.w_qkv.npy");
+  EXPECT_EQ(init.shape, (std::vector<std::size_t>{64, 192}));
+  for (const char* f : {"tokens.npy", "targets.npy", "lr.npy", "loss.npy", "grad_norm.npy", "trace.json"})
+    EXPECT_TRUE(std::filesystem::exists(o.trace_dir + "/" + f)) << f;
+  for (const char* f : {"layers.1.ln2_gain.npy", "layers.1.ln2_gain.exp_avg.npy", "layers.1.ln2_gain.exp_avg_sq.npy",
+                        "unembedding.grad.npy", "unembedding.grad64.npy", "double.json"}) {
+    EXPECT_TRUE(std::filesystem::exists(o.trace_dir + "/step_1/" + f)) << f;
+    EXPECT_TRUE(std::filesystem::exists(o.trace_dir + "/step_3/" + f)) << f;
+  }
+  EXPECT_FALSE(std::filesystem::exists(o.trace_dir + "/step_2"));
+  // The snapshot after step 3 is the run's final weights.
+  Model<float> m = make_model<float>(o.config.model, 1);
+  load_weights_bytes(read_file(o.out_dir + "/weights.bin"), m.weights);
+  EXPECT_EQ(read_npy(o.trace_dir + "/step_3/layers.0.w_qkv.npy").f4, m.weights.layers[0].w_qkv.data);
+}
+
+TEST(Training, TraceRefusesWhatItCannotReplay) {
+  TrainOptions o;
+  o.config = tiny_config("none", "learned");
+  o.steps = 2;
+  o.out_dir = scratch("trace_bad");
+  o.trace_dir = o.out_dir + "/trace";
+  try {
+    train(o);
+    FAIL() << "a non-causal model was traced";
+  } catch (const ConfigError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("model.mask must be \"causal\""));
+  }
+  o.config = tiny_config("causal", "learned");
+  o.trace_snapshots = {5};
+  EXPECT_THROW(train(o), ConfigError);  // a snapshot past the last step
 }
 
 TEST(Training, NonCausalTrainsOnPrefixes) {

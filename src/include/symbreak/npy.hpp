@@ -32,5 +32,8 @@ NpyArray read_npy(const std::string& path);  // throws NpyError (also for unread
 
 std::string npy_bytes(const std::vector<float>& values, const std::vector<std::size_t>& shape);
 std::string npy_bytes(const std::vector<unsigned char>& values, const std::vector<std::size_t>& shape);
+// Written only (training traces: token ids and per-step scalars); the reader keeps its two dtypes.
+std::string npy_bytes(const std::vector<std::int32_t>& values, const std::vector<std::size_t>& shape);
+std::string npy_bytes(const std::vector<double>& values, const std::vector<std::size_t>& shape);
 
 }  // namespace symbreak

@@ -5,6 +5,8 @@
 #include <functional>
 #include <iosfwd>
 #include <memory>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "symbreak/experiments/train_config.hpp"
@@ -21,6 +23,11 @@ class Optimizer {
                     double lr, double grad_scale = 1.0) = 0;
   virtual void save(std::ostream& out) const = 0;
   virtual void load(std::istream& in) = 0;
+  // The per-parameter state, under PyTorch's names for it (AdamW: exp_avg, exp_avg_sq; SGD:
+  // momentum_buffer), one vector per parameter tensor in named_parameters order; empty before the
+  // first step. Training traces compare it with PyTorch's optimizer.state.
+  using NamedState = std::vector<std::pair<std::string, const std::vector<std::vector<float>>*>>;
+  virtual NamedState state() const { return {}; }
 };
 
 std::unique_ptr<Optimizer> make_optimizer(const OptimizerConfig& config, std::uint64_t seed);

@@ -50,6 +50,12 @@ struct TrainOptions {
   std::optional<int> threads;  // overrides config.threads
   bool resume = false;         // continue from out_dir/checkpoint.bin if it exists
   std::function<void(const Progress&)> progress;
+  // A training trace for parity with another implementation (experiments/parity): the initial weights,
+  // every step's tokens, targets, learning rate, loss and gradient norm, and the weights and optimizer
+  // state after the steps in trace_snapshots. Causal models without unlearned biases (one pass per
+  // step, nothing random but the data); not with resume. Layout: write_trace below.
+  std::string trace_dir;
+  std::vector<int> trace_snapshots{1, 10, 100};
 };
 
 struct TrainResult {
@@ -62,7 +68,12 @@ struct TrainResult {
   std::vector<MetricsRow> metrics;
 };
 
-// Writes metrics.csv, final.json, weights.bin and checkpoint.bin into out_dir. Throws ConfigError when
+// Writes metrics.csv, final.json, weights.bin and checkpoint.bin into out_dir. With trace_dir:
+//   trace_dir/init/NAME.npy                   float32, the weights before step 1 (named_parameters names)
+//   trace_dir/tokens.npy, targets.npy         int32 [steps][batch][n] (target −1: no loss at that position)
+//   trace_dir/lr.npy, loss.npy, grad_norm.npy float64 [steps] (grad_norm before clipping)
+//   trace_dir/step_K/NAME.npy, NAME.STATE.npy the weights and optimizer state after step K
+//   trace_dir/trace.json                      seed, steps, batch, n, snapshots, the config Throws ConfigError when
 // out_dir cannot be written (before training) or the checkpoint belongs to another run.
 TrainResult train(const TrainOptions& options);
 
