@@ -306,7 +306,7 @@ TEST(AbiVersionTwo, WordsParseAndNameContradictionsAndWhatIsNotSupported) {
   EXPECT_THAT(error("causal=diagonal"), HasSubstr("\"causal=diagonal\" is not an alignment"));
   EXPECT_THAT(error("gqa max-heads=1"), HasSubstr("\"gqa\" contradicts max-heads=1"));
   EXPECT_THAT(error("dtype=bf16"), HasSubstr("\"dtype=bf16\" is not supported by this version"));
-  EXPECT_THAT(error("empty-rows=nan"), HasSubstr("\"empty-rows=nan\" is not supported by this version"));
+  EXPECT_THAT(error("empty-rows=inf"), HasSubstr("\"empty-rows=inf\" is not a result for empty rows"));
   EXPECT_THAT(error("layout=nhbd"), HasSubstr("\"layout=nhbd\" is not a layout"));
   EXPECT_THAT(error("causal mask=per-head"), HasSubstr("needs the explicit mask mode"));
 }
@@ -512,6 +512,37 @@ TEST(Softcap, SoftcapAloneCatchesEveryHistoricalSoftcapBugOnEverySeed) {
       if (std::string(name) == "mutant_softcap_after_mask") EXPECT_TRUE(run_suite(*correct, o).passed()) << "seed " << seed;
     }
   }
+}
+
+TEST(EmptyRows, TheNanContractIsCheckedAsDeclared) {
+  // PyTorch's math path writes softmax's 0/0 = NaN in a row with no visible key: a kernel may declare
+  // that contract (empty-rows=nan). Then EMPTY-ROWS wants NaN there, a zero row fails it, and the
+  // backward gets no such rows (BWD-EMPTY-ROWS is not applicable).
+  const auto declared_nan = [](const std::string& name) {
+    auto k = plugin_kernel(plugin(name), 20);
+    Capabilities c = k->declared();
+    c.apply({"empty-rows=nan"}, "--supports");
+    k->override_capabilities(c);
+    return k;
+  };
+  auto nan_rows = declared_nan("mutant_empty_row_nan"), zero_rows = declared_nan("correct_v2");
+  for (std::uint64_t seed = 1; seed <= 20; ++seed) {
+    ValidateOptions o = options(seed, 10);
+    o.properties = {"EMPTY-ROWS", "ALIGNMENT", "BWD-ALIGNMENT", "BWD-EMPTY-ROWS"};
+    o.shrink_seconds = 0;
+    o.failure_dir.clear();
+    const OpReport pass = run_suite(*nan_rows, o);
+    EXPECT_TRUE(pass.passed()) << "seed " << seed << ": " << killers(pass);
+    EXPECT_EQ(verdict(pass, "BWD-EMPTY-ROWS").status, VerdictStatus::not_applicable);
+    o.properties = {"EMPTY-ROWS"};
+    const OpReport fail = run_suite(*zero_rows, o);
+    ASSERT_NE(first_failure(fail), nullptr) << "seed " << seed;
+    EXPECT_THAT(first_failure(fail)->message, HasSubstr("the declared contract empty-rows=nan wants NaN"));
+  }
+  Capabilities c;
+  EXPECT_THROW(c.apply(split_words("empty-rows=zero empty-rows=nan"), "test"), std::invalid_argument);
+  c.apply(split_words("explicit empty-rows=nan"), "test");
+  EXPECT_EQ(c.features() & (SYMBREAK_FEATURE_EMPTY_ROWS | SYMBREAK_FEATURE_EMPTY_ROWS_NAN), SYMBREAK_FEATURE_EMPTY_ROWS_NAN);
 }
 
 TEST(Softcap, ACaseDirectoryRejectsANegativeCap) {

@@ -88,7 +88,9 @@ def main():
     run = functional if args.mode == "functional" else multihead
     # masked-finite: PyTorch 1.13 multiplies masked value rows by their zero weight, so a NaN there
     # reaches the output (pytorch#101967); MASKED-INDEPENDENCE then uses finite poisons only.
-    print("symbreak-exec 1 none explicit causal=top-left padding mask=per-head backward masked-finite" +
+    # empty-rows=nan: a row with every key masked is softmax's 0/0 = NaN (pytorch#41508), PyTorch
+    # 1.13's contract; EMPTY-ROWS checks that it is NaN exactly there.
+    print("symbreak-exec 1 none explicit causal=top-left padding mask=per-head backward masked-finite empty-rows=nan" +
           ("" if args.mode == "functional" else " dv=dhead scale=default"), flush=True)
 
     def save(directory, name, tensor):

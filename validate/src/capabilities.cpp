@@ -87,7 +87,7 @@ std::string v2_words_of(const AttentionOp& op) {
   if (op.windowed()) add("window");
   if (!op.kv_lens.empty()) add("padding");
   if (op.mask_per_head) add("mask=per-head");
-  if (has_empty_row(op)) add("empty-rows=zero");
+  if (has_empty_row(op)) add(op.empty_rows_nan ? "empty-rows=nan" : "empty-rows=zero");
   if (op.softcap != 0) add("softcap");
   return s;
 }
@@ -95,7 +95,8 @@ std::string v2_words_of(const AttentionOp& op) {
 unsigned Capabilities::features() const {
   return (align_top_left ? SYMBREAK_FEATURE_ALIGN_TOP_LEFT : 0u) | (align_bottom_right ? SYMBREAK_FEATURE_ALIGN_BOTTOM_RIGHT : 0u) |
          (gqa ? SYMBREAK_FEATURE_GQA : 0u) | (window ? SYMBREAK_FEATURE_WINDOW : 0u) | (padding ? SYMBREAK_FEATURE_PADDING : 0u) |
-         (mask_per_head ? SYMBREAK_FEATURE_MASK_PER_HEAD : 0u) | (empty_rows ? SYMBREAK_FEATURE_EMPTY_ROWS : 0u) |
+         (mask_per_head ? SYMBREAK_FEATURE_MASK_PER_HEAD : 0u) |
+         (empty_rows ? (empty_rows_nan ? SYMBREAK_FEATURE_EMPTY_ROWS_NAN : SYMBREAK_FEATURE_EMPTY_ROWS) : 0u) |
          (layout_bnhd ? SYMBREAK_FEATURE_STRIDES : 0u) | (deterministic ? SYMBREAK_FEATURE_DETERMINISTIC : 0u) |
          (masked_finite ? SYMBREAK_FEATURE_MASKED_FINITE : 0u) | (softcap ? SYMBREAK_FEATURE_SOFTCAP : 0u);
 }
@@ -108,7 +109,8 @@ bool Capabilities::allows(const AttentionOp& op) const {
   const auto within = [](int value, int limit) { return limit <= 0 || value <= limit; };
   if (aligned_cross(op) && !(op.alignment == Alignment::bottom_right ? align_bottom_right : align_top_left)) return false;
   if ((op.kv_heads() != op.heads && !gqa) || (op.windowed() && !window) || (!op.kv_lens.empty() && !padding) ||
-      (op.mask_per_head && !mask_per_head) || (!empty_rows && has_empty_row(op)) || (op.softcap != 0 && !softcap))
+      (op.mask_per_head && !mask_per_head) || (has_empty_row(op) && (!empty_rows || op.empty_rows_nan != empty_rows_nan)) ||
+      (op.softcap != 0 && !softcap))
     return false;
   const bool square = op.n_q == op.n_k || (op.causal && aligned_cross(op));  // an aligned causal op is declared by alignment
   return supports(mask_mode_of(op)) && (cross || square) && (dv_differs || op.d_v == op.d_head) &&
@@ -161,7 +163,8 @@ std::string Capabilities::v2_words() const {
   add(window, "window");
   add(padding, "padding");
   add(mask_per_head, "mask=per-head");
-  add(empty_rows, "empty-rows=zero");
+  add(empty_rows && !empty_rows_nan, "empty-rows=zero");
+  add(empty_rows_nan, "empty-rows=nan");
   add(softcap, "softcap");
   add(layout_bnhd, "layout=bnhd");
   return s;
@@ -183,13 +186,13 @@ std::vector<std::string> split_words(std::string_view text) {
 }
 
 void Capabilities::apply(const std::vector<std::string>& words, std::string_view source) {
-  bool masks_named = false;
+  bool masks_named = false, empty_rows_named = false;
   const auto fail = [&](const std::string& word, const std::string& why) {
     throw std::invalid_argument(std::string(source) + ": \"" + word + "\" " + why +
                                 " (allowed: none, causal, explicit, square, cross, scale=default, scale=any, dv=dhead, dv=any, "
                                 "backward, no-backward, deterministic, masked-finite, max-batch=N, max-heads=N, max-n=N, max-d=N; "
                                 "version 2: causal=top-left, causal=bottom-right, gqa, window, padding, mask=per-head, "
-                                "empty-rows=zero, layout=bnhd, layout=bhnd)");
+                                "empty-rows=zero, empty-rows=nan, softcap, layout=bnhd, layout=bhnd)");
   };
   const auto no_value = [&](const std::string& w, const char* name) {
     if (w.starts_with(std::string(name) + "=")) fail(w, "takes no value (write " + std::string(name) + ")");
@@ -215,10 +218,12 @@ void Capabilities::apply(const std::vector<std::string>& words, std::string_view
     else if (w == "mask=per-head") mask_per_head = true;
     else if (w == "mask=shared") mask_per_head = false;
     else if (w.starts_with("mask=")) fail(w, "is not a mask kind (mask=per-head or mask=shared)");
-    else if (w == "empty-rows=zero") empty_rows = true;
-    else if (w == "empty-rows=nan")
-      fail(w, "is not supported by this version (rows with no visible key are checked against zero output and gradients)");
-    else if (w.starts_with("empty-rows")) fail(w, "is not a result for empty rows (empty-rows=zero)");
+    else if (w == "empty-rows=zero" || w == "empty-rows=nan") {
+      if (empty_rows_named && empty_rows_nan != (w == "empty-rows=nan"))
+        fail(w, "contradicts the other empty-rows word (a row with no visible key comes out zero or NaN, not both)");
+      empty_rows = empty_rows_named = true;
+      empty_rows_nan = w == "empty-rows=nan";
+    } else if (w.starts_with("empty-rows")) fail(w, "is not a result for empty rows (empty-rows=zero or empty-rows=nan)");
     else if (w == "layout=bnhd") layout_bnhd = true;
     else if (w == "layout=bhnd") layout_bnhd = false;
     else if (w.starts_with("layout=")) fail(w, "is not a layout (layout=bhnd or layout=bnhd)");
@@ -293,7 +298,8 @@ Capabilities Capabilities::from_abi_v2(const symbreak_attention_caps_v2& a, bool
   c.window = f & SYMBREAK_FEATURE_WINDOW;
   c.padding = f & SYMBREAK_FEATURE_PADDING;
   c.mask_per_head = f & SYMBREAK_FEATURE_MASK_PER_HEAD;
-  c.empty_rows = f & SYMBREAK_FEATURE_EMPTY_ROWS;
+  c.empty_rows_nan = f & SYMBREAK_FEATURE_EMPTY_ROWS_NAN;
+  c.empty_rows = (f & SYMBREAK_FEATURE_EMPTY_ROWS) || c.empty_rows_nan;
   c.layout_bnhd = f & SYMBREAK_FEATURE_STRIDES;
   c.deterministic = f & SYMBREAK_FEATURE_DETERMINISTIC;
   c.masked_finite = f & SYMBREAK_FEATURE_MASKED_FINITE;

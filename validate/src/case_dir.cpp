@@ -39,7 +39,7 @@ void write_case_dir(const std::string& dir, const AttentionOp& op, const std::st
   if (op.alignment == Alignment::bottom_right) j["alignment"] = "bottom-right";
   if (op.windowed()) j["window"] = {op.window_left, op.window_right};
   if (!op.kv_lens.empty()) j["kv_lens"] = op.kv_lens;
-  if (op.empty_rows) j["empty_rows"] = "zero";
+  if (op.empty_rows) j["empty_rows"] = op.empty_rows_nan ? "nan" : "zero";
   if (op.softcap != 0) j["softcap"] = op.softcap;
   write_file_atomically(dir + "/case.json", j.dump(2) + "\n");
 }
@@ -126,8 +126,9 @@ OpCase read_case_dir(const std::string& dir, std::string* property) {
     }
   }
   if (j.contains("empty_rows")) {
-    if (j["empty_rows"] != "zero") bad("empty_rows", "\"zero\"");
+    if (j["empty_rows"] != "zero" && j["empty_rows"] != "nan") bad("empty_rows", "\"zero\" or \"nan\"");
     c.op.empty_rows = true;
+    c.op.empty_rows_nan = j["empty_rows"] == "nan";
   }
   if (j.contains("softcap")) {
     if (!j["softcap"].is_number() || !(j["softcap"].get<double>() >= 0)) bad("softcap", "a number >= 0 (0: none)");

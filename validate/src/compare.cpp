@@ -24,6 +24,9 @@ Capabilities common_region(const Capabilities& a, const Capabilities& b) {
                         &C::mask_per_head, &C::empty_rows, &C::softcap})
     c.*word = a.*word && b.*word;
   // Size limits (0: none): the smaller.
+  // Rows with no visible key only when both write them the same way (zero, or NaN).
+  c.empty_rows = c.empty_rows && a.empty_rows_nan == b.empty_rows_nan;
+  c.empty_rows_nan = c.empty_rows && a.empty_rows_nan;
   for (int C::*limit : {&C::max_batch, &C::max_heads, &C::max_n, &C::max_d})
     c.*limit = a.*limit == 0 ? b.*limit : b.*limit == 0 ? a.*limit : std::min(a.*limit, b.*limit);
   c.masked_finite = a.masked_finite || b.masked_finite;  // a case one may assume finite is finite for both

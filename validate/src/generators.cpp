@@ -143,6 +143,7 @@ bool declares_feature(const Capabilities& caps, std::string_view feature) {
 std::vector<MaskMode> property_modes(const OpProperty& p, const Capabilities& caps) {
   std::vector<MaskMode> out;
   if (!declares_feature(caps, p.feature)) return out;
+  if (p.pass == Pass::backward && p.feature == "empty-rows" && caps.empty_rows_nan) return out;  // NaN rows: no gradients to check
   for (MaskMode m : p.modes)
     if (caps.supports(m)) out.push_back(m);
   return out;

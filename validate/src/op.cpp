@@ -211,7 +211,7 @@ std::string AttentionOp::shape_string() const {
   }
   if (!mask.empty()) s += mask_per_head ? " mask=per-head" : " mask";
   if (softcap != 0) s += " softcap=" + text::shortest(softcap);
-  if (empty_rows) s += " empty-rows";
+  if (empty_rows) s += empty_rows_nan ? " empty-rows=nan" : " empty-rows";
   if (!d_out.empty()) s += " backward";
   return s;
 }

@@ -649,6 +649,15 @@ Reference::Reference(const AttentionOp& op) {
   measure(q_prescaled, naive_forward);
   measure(split_scale, naive_forward);
   terms = op_term_sizes(op, slices).out;
+  // A kernel declaring empty-rows=nan writes NaN where a row sees no key: the reference says so too
+  // (after the panel is measured: its kernels write zeros there), and compare() then wants NaN.
+  if (op.empty_rows_nan)
+    for (int b = 0; b < op.batch; ++b)
+      for (int h = 0; h < op.heads; ++h)
+        for (int i = 0; i < op.n_q; ++i)
+          if (op.row_empty(b, h, i))
+            for (int c = 0; c < op.d_v; ++c)
+              exact[((static_cast<std::size_t>(b) * op.heads + h) * op.n_q + i) * op.d_v + c] = std::numeric_limits<double>::quiet_NaN();
 }
 
 GradientReference::GradientReference(const AttentionOp& op) : o(float_forward(op)) {

@@ -120,6 +120,8 @@ int symbreak_attention_backward_v2(const symbreak_attention_backward_problem_v2*
 #define SYMBREAK_FEATURE_DETERMINISTIC 256u     /* the same input gives the same bits, forward and backward */
 #define SYMBREAK_FEATURE_MASKED_FINITE 512u     /* masked K/V may be assumed finite (no NaN poisoning) */
 #define SYMBREAK_FEATURE_SOFTCAP 1024u          /* softcap > 0 */
+#define SYMBREAK_FEATURE_EMPTY_ROWS_NAN 2048u   /* rows with no visible key, written as NaN (softmax's 0/0; forward
+                                                   only: the backward gets no such rows) */
 typedef struct symbreak_attention_caps_v2 {
   int struct_size;
   symbreak_attention_caps v1;

@@ -24,6 +24,8 @@
 //   padding                  per-batch key lengths (keys past them are padding)
 //   mask=per-head            an explicit mask per batch item and head
 //   empty-rows=zero          rows with no visible key, written as zero output and zero gradients
+//   empty-rows=nan           rows with no visible key, written as NaN (softmax's 0/0, as PyTorch's math path);
+//                            forward only: backward cases then have no such rows
 //   softcap                  logit soft-capping: scores s = scale·q·k become c·tanh(s/c) before the mask
 //                            (Gemma 2; FlashAttention's softcap, ONNX Attention's softcap attribute)
 //   layout=bnhd | layout=bhnd   the tensors' layout ([batch][seq][heads][d] reads through strides)
@@ -52,6 +54,7 @@ struct Capabilities {
   // Version 2.
   bool align_top_left = false, align_bottom_right = false;
   bool gqa = false, window = false, padding = false, mask_per_head = false, empty_rows = false, softcap = false;
+  bool empty_rows_nan = false;  // with empty_rows: the contract is NaN rows, not zero rows
   bool layout_bnhd = false;
 
   // SYMBREAK_FEATURE_* bits of the version-2 words (and deterministic, masked-finite).

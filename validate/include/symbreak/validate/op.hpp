@@ -34,6 +34,7 @@ struct AttentionOp {
   std::vector<int> kv_lens;         // empty, or [batch] key lengths in 1..n_k
   bool mask_per_head = false;
   bool empty_rows = false;          // rows with no visible key are allowed (and must come out zero)
+  bool empty_rows_nan = false;      // ... and must come out NaN instead (the kernel's declared contract)
   float softcap = 0;                // > 0: scores s become softcap·tanh(s / softcap) before the mask
 
   int kv_heads() const { return heads_kv > 0 ? heads_kv : heads; }
