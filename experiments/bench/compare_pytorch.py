@@ -28,9 +28,11 @@ def flops_per_step(d, layers):
     return 6 * params * BATCH * SEQ + 12.0 * layers * BATCH * SEQ * SEQ * d
 
 
-def nanogpt(d, heads, layers, d_ff, seq, vocab, gpt2_init=False):
+def nanogpt(d, heads, layers, d_ff, seq, vocab, gpt2_init=False, layernorm_eps=1e-5, gelu_approximate="none"):
     """The PyTorch side's model: symbreak's learned-PE causal pre-LN transformer (GELU MLP, no biases
-    in the linear layers, separate unembedding). gpt2_init: nanoGPT's init, as symbreak's "gpt2"."""
+    in the linear layers, separate unembedding). gpt2_init: nanoGPT's init, as symbreak's "gpt2".
+    experiments/parity/trajectory.py loads symbreak's weights into this same model (gelu_approximate
+    "tanh" is one of its planted differences)."""
     import torch
     import torch.nn as nn
     import torch.nn.functional as F
@@ -38,7 +40,7 @@ def nanogpt(d, heads, layers, d_ff, seq, vocab, gpt2_init=False):
     class Block(nn.Module):
         def __init__(self):
             super().__init__()
-            self.ln1, self.ln2 = nn.LayerNorm(d), nn.LayerNorm(d)
+            self.ln1, self.ln2 = nn.LayerNorm(d, eps=layernorm_eps), nn.LayerNorm(d, eps=layernorm_eps)
             self.attn = nn.Linear(d, 3 * d, bias=False)
             self.proj = nn.Linear(d, d, bias=False)
             self.fc = nn.Linear(d, d_ff, bias=False)
@@ -53,14 +55,14 @@ def nanogpt(d, heads, layers, d_ff, seq, vocab, gpt2_init=False):
             s = s.masked_fill(~self.mask[:n, :n], float("-inf"))
             y = (F.softmax(s, dim=-1) @ v).transpose(1, 2).contiguous().view(b, n, d)
             x = x + self.proj(y)
-            return x + self.fc_proj(F.gelu(self.fc(self.ln2(x))))
+            return x + self.fc_proj(F.gelu(self.fc(self.ln2(x)), approximate=gelu_approximate))
 
     class Model(nn.Module):
         def __init__(self):
             super().__init__()
             self.wte, self.wpe = nn.Embedding(vocab, d), nn.Embedding(seq, d)
             self.blocks = nn.ModuleList(Block() for _ in range(layers))
-            self.lnf = nn.LayerNorm(d)
+            self.lnf = nn.LayerNorm(d, eps=layernorm_eps)
             self.head = nn.Linear(d, vocab, bias=False)
             if gpt2_init:
                 for name, p in self.named_parameters():

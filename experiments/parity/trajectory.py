@@ -52,6 +52,9 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench"))
+from compare_pytorch import nanogpt  # noqa: E402  (the one PyTorch reference model of experiments/bench)
+
 U32 = 2.0 ** -24
 STREAMS = 2  # two rounding streams of the measured size (the bound above)
 # The PyTorch float32 replays of each step whose spread is the rounding envelope: the batch in its own
@@ -96,8 +99,6 @@ def build_model(cfg, init_dir, dtype, gelu_approximate):
     """The PyTorch model with symbreak's initial weights (matrices transposed: symbreak computes x·W)."""
     import numpy as np
     import torch
-    import torch.nn as nn
-    import torch.nn.functional as F
 
     m = cfg["model"]
     d, heads, layers, d_ff = m["d_model"], m["heads"], m["layers"], m.get("d_ff", 4 * m["d_model"])
@@ -105,42 +106,8 @@ def build_model(cfg, init_dir, dtype, gelu_approximate):
     wpe = load_npy(os.path.join(init_dir, "position_embedding.npy"))
     vocab, context = wte.shape[0], wpe.shape[0]
 
-    class Block(nn.Module):
-        def __init__(self):
-            super().__init__()
-            eps = m.get("layernorm_eps", 1e-5)
-            self.ln1, self.ln2 = nn.LayerNorm(d, eps=eps), nn.LayerNorm(d, eps=eps)
-            self.attn = nn.Linear(d, 3 * d, bias=False)
-            self.proj = nn.Linear(d, d, bias=False)
-            self.fc = nn.Linear(d, d_ff, bias=False)
-            self.fc_proj = nn.Linear(d_ff, d, bias=False)
-            self.register_buffer("mask", torch.tril(torch.ones(context, context, dtype=torch.bool)))
-
-        def forward(self, x):
-            b, n, _ = x.shape
-            q, k, v = self.attn(self.ln1(x)).split(d, dim=2)
-            q, k, v = (t.view(b, n, heads, d // heads).transpose(1, 2) for t in (q, k, v))
-            s = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(d // heads))
-            s = s.masked_fill(~self.mask[:n, :n], float("-inf"))
-            y = (F.softmax(s, dim=-1) @ v).transpose(1, 2).contiguous().view(b, n, d)
-            x = x + self.proj(y)
-            return x + self.fc_proj(F.gelu(self.fc(self.ln2(x)), approximate=gelu_approximate))
-
-    class Model(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.wte, self.wpe = nn.Embedding(vocab, d), nn.Embedding(context, d)
-            self.blocks = nn.ModuleList(Block() for _ in range(layers))
-            self.lnf = nn.LayerNorm(d, eps=m.get("layernorm_eps", 1e-5))
-            self.head = nn.Linear(d, vocab, bias=False)
-
-        def forward(self, idx):
-            x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1]))
-            for blk in self.blocks:
-                x = blk(x)
-            return self.head(self.lnf(x))
-
-    model = Model()
+    model = nanogpt(d, heads, layers, d_ff, context, vocab, layernorm_eps=m.get("layernorm_eps", 1e-5),
+                    gelu_approximate=gelu_approximate)
     # symbreak's name -> (PyTorch parameter, transposed?)
     names = {"token_embedding": (model.wte.weight, False), "position_embedding": (model.wpe.weight, False),
              "lnf_gain": (model.lnf.weight, False), "lnf_bias": (model.lnf.bias, False),
@@ -193,37 +160,62 @@ def make_optimizer(cfg, names, plant):
     fail_input(f"optimizer {oc['name']!r} has no PyTorch counterpart here")
 
 
-def one_step(cfg, trace, k, dtype, plant, order=None, parts=1):
-    """Step k + 1 in PyTorch at `dtype`, from symbreak's state after k steps (its weights and optimizer
-    state, read from the trace), on the trace's batch k + 1 with this file's learning rate. Returns the
-    loss, the gradient norm before clipping, the learning rate, and {symbreak name: array} of the
-    weights and optimizer state after the step."""
+def restore(cfg, trace, k, dtype, plant):
+    """The PyTorch model and optimizer in symbreak's state after k steps (its weights, and from k = 1
+    on its optimizer state), read from the trace."""
     import numpy as np
     import torch
-    import torch.nn.functional as F
 
     torch.set_num_threads(1)
     state_dir = os.path.join(trace, f"step_{k}")
     model, names = build_model(cfg, state_dir, dtype, "tanh" if plant == "gelu-tanh" else "none")
     opt, state_names = make_optimizer(cfg, names, plant)
-    if k > 0:  # symbreak's optimizer state after k steps
+    if k > 0:
         for name, (p, t) in names.items():
-            st = {}
-            for s in state_names:
-                x = load_npy(os.path.join(state_dir, f"{name}.{s}.npy"))
-                st[s] = torch.from_numpy(np.ascontiguousarray(x.T if t else x.reshape(p.shape))).to(dtype)
+            st = {s: torch.from_numpy(np.ascontiguousarray(theirs(load_npy(os.path.join(state_dir, f"{name}.{s}.npy")), p, t))).to(dtype)
+                  for s in state_names}
             if cfg["optimizer"]["name"] == "adamw":
                 st["step"] = torch.tensor(float(k))
             opt.state[p] = st
-    params = [p for p, _ in names.values()]
+    for g in opt.param_groups:
+        g["lr"] = learning_rate(cfg, k)
+    return model, names, opt, state_names
+
+
+def clip_and_step(cfg, names, opt, plant):
+    """clip_grad_norm_ before the step, as nanoGPT and symbreak (the plant: after it, too late)."""
+    import torch
+    params, clip = [p for p, _ in names.values()], cfg["train"].get("grad_clip", 1.0)
+    if clip > 0 and plant != "clip-after":
+        torch.nn.utils.clip_grad_norm_(params, clip)
+    opt.step()
+    if clip > 0 and plant == "clip-after":
+        torch.nn.utils.clip_grad_norm_(params, clip)
+
+
+def state_after(names, opt, state_names):
+    """{symbreak name: array} of the weights and optimizer state, in symbreak's layout."""
+    after = {}
+    for name, (p, t) in names.items():
+        shape = ours_shape(p, t)
+        after[name] = to_ours(p, t, shape)
+        for s in state_names:
+            after[f"{name}.{s}"] = to_ours(opt.state[p][s], t, shape)
+    return after
+
+
+def one_step(cfg, trace, k, dtype, plant, order=None, parts=1):
+    """Step k + 1 in PyTorch at `dtype`, from symbreak's state after k steps, on the trace's batch k + 1
+    with this file's learning rate. Returns the loss, the gradient norm before clipping, the learning
+    rate, the weights and optimizer state after the step, and the gradient before clipping."""
+    import torch
+    import torch.nn.functional as F
+
+    model, names, opt, state_names = restore(cfg, trace, k, dtype, plant)
     tokens = torch.from_numpy(load_npy(os.path.join(trace, "tokens.npy"))[k].astype("int64"))
     targets = torch.from_numpy(load_npy(os.path.join(trace, "targets.npy"))[k].astype("int64"))
     if order is not None:  # the same batch in another order: the same step, rounded in other orders
         tokens, targets = tokens[order], targets[order]
-    clip = cfg["train"].get("grad_clip", 1.0)
-    lr = learning_rate(cfg, k)
-    for g in opt.param_groups:
-        g["lr"] = lr
     # The mean cross-entropy over the positions with a target; with parts > 1, the batch in that many
     # slices whose gradients add up (as symbreak's threads split it), another order of the same sums.
     opt.zero_grad(set_to_none=True)
@@ -235,20 +227,11 @@ def one_step(cfg, trace, k, dtype, plant, order=None, parts=1):
         part.backward()
         loss = loss + part.detach()
     loss = torch.as_tensor(loss)
+    params = [p for p, _ in names.values()]
     norm = torch.sqrt(sum((p.grad.double() ** 2).sum() for p in params)).item()
-    grads = {name: to_ours(p.grad, t, load_npy(os.path.join(state_dir, name + ".npy")).shape) for name, (p, t) in names.items()}
-    if clip > 0 and plant != "clip-after":
-        torch.nn.utils.clip_grad_norm_(params, clip)
-    opt.step()
-    if clip > 0 and plant == "clip-after":
-        torch.nn.utils.clip_grad_norm_(params, clip)  # too late: the step has used the raw gradient
-    after = {}
-    for name, (p, t) in names.items():
-        shape = load_npy(os.path.join(state_dir, name + ".npy")).shape
-        after[name] = to_ours(p, t, shape)
-        for s in state_names:
-            after[f"{name}.{s}"] = to_ours(opt.state[p][s], t, shape)
-    return loss.item(), norm, lr, after, grads
+    grads = {name: to_ours(p.grad, t, ours_shape(p, t)) for name, (p, t) in names.items()}
+    clip_and_step(cfg, names, opt, plant)
+    return loss.item(), norm, learning_rate(cfg, k), state_after(names, opt, state_names), grads
 
 
 def update_only(cfg, trace, k, dtype, plant):
@@ -258,35 +241,21 @@ def update_only(cfg, trace, k, dtype, plant):
     import numpy as np
     import torch
 
-    state_dir, step_dir = os.path.join(trace, f"step_{k}"), os.path.join(trace, f"step_{k + 1}")
-    model, names = build_model(cfg, state_dir, dtype, "none")
-    opt, state_names = make_optimizer(cfg, names, plant)
-    if k > 0:
-        for name, (p, t) in names.items():
-            st = {s: torch.from_numpy(np.ascontiguousarray(_ours_to_theirs(load_npy(os.path.join(state_dir, f"{name}.{s}.npy")), p, t))).to(dtype)
-                  for s in state_names}
-            if cfg["optimizer"]["name"] == "adamw":
-                st["step"] = torch.tensor(float(k))
-            opt.state[p] = st
+    _, names, opt, state_names = restore(cfg, trace, k, dtype, plant)
     for name, (p, t) in names.items():
-        p.grad = torch.from_numpy(np.ascontiguousarray(_ours_to_theirs(load_npy(os.path.join(step_dir, name + ".grad.npy")), p, t))).to(dtype)
-    params = [p for p, _ in names.values()]
-    for g in opt.param_groups:
-        g["lr"] = learning_rate(cfg, k)
-    clip = cfg["train"].get("grad_clip", 1.0)
-    if clip > 0 and plant != "clip-after":
-        torch.nn.utils.clip_grad_norm_(params, clip)
-    opt.step()
-    after = {}
-    for name, (p, t) in names.items():
-        shape = load_npy(os.path.join(state_dir, name + ".npy")).shape
-        after[name] = to_ours(p, t, shape)
-        for s in state_names:
-            after[f"{name}.{s}"] = to_ours(opt.state[p][s], t, shape)
-    return after
+        g = load_npy(os.path.join(trace, f"step_{k + 1}", name + ".grad.npy"))
+        p.grad = torch.from_numpy(np.ascontiguousarray(theirs(g, p, t))).to(dtype)
+    clip_and_step(cfg, names, opt, plant)
+    return state_after(names, opt, state_names)
 
 
-def _ours_to_theirs(x, p, transposed):
+def ours_shape(p, transposed):
+    """The shape symbreak stores parameter p in: matrices transposed, vectors as one row."""
+    return tuple(reversed(p.shape)) if transposed else (1, p.shape[0]) if p.dim() == 1 else tuple(p.shape)
+
+
+def theirs(x, p, transposed):
+    """A symbreak array in PyTorch's layout for parameter p (matrices transposed: symbreak computes x·W)."""
     return x.T if transposed else x.reshape(tuple(p.shape))
 
 
