@@ -361,7 +361,7 @@ class Stepper {
 // the run step by step and compare, as .npy files.
 class TraceWriter {
  public:
-  TraceWriter(const TrainOptions& o, int steps) : o_(o), steps_(steps) {
+  TraceWriter(const TrainOptions& o, int steps) : o_(o) {
     const TrainConfig& c = o.config;
     if (c.model.mask != MaskKind::causal)
       throw ConfigError("--trace: model.mask must be \"causal\" (a trace records one pass per step)");
@@ -411,8 +411,7 @@ class TraceWriter {
       Weights<double> grads = zero_weights<double>(m.config);
       backward(m, stepper.tokens(), acts, dlogits, grads);
       for (const auto& [name, g] : named_parameters(grads))
-        write_file_atomically(dir + "/" + name + ".grad64.npy",
-                              npy_bytes(g->data, {static_cast<std::size_t>(g->rows), static_cast<std::size_t>(g->cols)}));
+        write_file_atomically(dir + "/" + name + ".grad64.npy", npy_bytes(g->data, shape(*g)));
       write_file_atomically(dir + "/double.json", nlohmann::json{{"loss", loss64}}.dump() + "\n");
     }
     for (const auto& [state_name, per_param] : optimizer.state())
@@ -435,11 +434,12 @@ class TraceWriter {
   }
 
  private:
-  static std::vector<std::size_t> shape(const Tensor<float>& t) {
+  template <class T>
+  static std::vector<std::size_t> shape(const Tensor<T>& t) {
     return {static_cast<std::size_t>(t.rows), static_cast<std::size_t>(t.cols)};
   }
   const TrainOptions& o_;
-  int steps_ = 0, n_ = 0;
+  int n_ = 0;  // the sequence length of every step (causal: one pass each)
   std::vector<int> tokens_, targets_;
   std::vector<double> lr_, loss_, grad_norm_;
 };
