@@ -108,8 +108,10 @@ static void softmax_row(T* p, const T* scores, int n, const AttentionMask& mask,
 
 template <class T>
 void attention_head_forward(Tensor<T>& out, Tensor<T>& weights, const Tensor<T>& q, const Tensor<T>& k, const Tensor<T>& v,
-                            const T& scale, const AttentionMask& mask, double softcap) {
+                            const T& scale, const AttentionMask& mask, double softcap, const Tensor<T>* bias) {
   if (q.cols != k.cols || k.rows != v.rows) throw std::invalid_argument("attention: q, k, v shapes do not fit together");
+  if (bias && (bias->rows != q.rows || bias->cols != k.rows))
+    throw std::invalid_argument("attention: the bias must be n_q × n_k");
   if (!(softcap >= 0) || !std::isfinite(softcap)) throw std::invalid_argument("attention: softcap must be finite and >= 0");
   gemm(weights, q, k, /*transpose_b=*/true);  // (n_q, n_k) scores, softmaxed in place below
   Tensor<T> row(1, k.rows);
@@ -119,6 +121,8 @@ void attention_head_forward(Tensor<T>& out, Tensor<T>& weights, const Tensor<T>&
     for (int j = 0; j < k.rows; ++j) row.data[j] = s[j] * scale;
     if (softcap > 0)
       for (int j = 0; j < k.rows; ++j) row.data[j] = cap * Arith<T>::tanh(row.data[j] / cap);
+    if (bias)
+      for (int j = 0; j < k.rows; ++j) row.data[j] += (*bias)(i, j);
     softmax_row(s, row.data.data(), k.rows, mask, i);
   }
   if constexpr (std::is_floating_point_v<T>) {
@@ -203,7 +207,7 @@ void residual_forward(Tensor<T>& out, const Tensor<T>& a, const Tensor<T>& b, bo
                                      const T&);                                                                                \
   template void attention_bias_forward<T>(Tensor<T>&, int, const Tensor<T>&, const Tensor<T>&, const Tensor<T>&);              \
   template void attention_head_forward<T>(Tensor<T>&, Tensor<T>&, const Tensor<T>&, const Tensor<T>&, const Tensor<T>&,        \
-                                          const T&, const AttentionMask&, double);                                             \
+                                          const T&, const AttentionMask&, double, const Tensor<T>*);                                       \
   template void attention_forward<T>(Tensor<T>&, Tensor<T>&, const Tensor<T>&, int, int, int, const T&, const ModelConfig&);   \
   template void activation_forward<T>(Tensor<T>&, const Tensor<T>&, Activation, Tensor<T>*);                                   \
   template void residual_forward<T>(Tensor<T>&, const Tensor<T>&, const Tensor<T>&, bool);

@@ -85,7 +85,7 @@ Action register_validate(CLI::App& app) {
                   "Override what the kernel declares it supports: none,causal,explicit (mask modes), square|cross, "
                   "scale=default|scale=any, dv=dhead|dv=any, backward|no-backward, deterministic, masked-finite, max-n=N, max-d=N, "
                   "max-batch=N, max-heads=N; version 2: causal=top-left|causal=bottom-right, gqa, window, padding, "
-                  "mask=per-head, empty-rows=zero, layout=bnhd|layout=bhnd")
+                  "mask=per-head, empty-rows=zero|empty-rows=nan, softcap, bias, alibi, layout=bnhd|layout=bhnd")
       ->delimiter(',');
   cmd->add_option("--seeds", f->seeds,
                   "Run the suite on every seed of A-B (or 1-N for N) and summarise (kill rates, flaky kernels)");

@@ -29,13 +29,13 @@ TEST(CliValidate, CorrectBuiltinPassesWithReports) {
                         // version 2 (the naive built-in declares every version-2 feature, bottom-right aligned)
                         "ALIGNMENT", "GQA-MAPPING", "WINDOW-BOUNDARY", "PADDING", "EMPTY-ROWS", "BWD-ALIGNMENT",
                         "BWD-GQA-MAPPING", "BWD-WINDOW-BOUNDARY", "BWD-PADDING", "BWD-EMPTY-ROWS", "GQA-PERM", "BWD-GQA-PERM",
-                        "SOFTCAP", "BWD-SOFTCAP"})
+                        "SOFTCAP", "BWD-SOFTCAP", "BIAS", "BWD-BIAS", "ALIBI", "BWD-ALIBI"})
     EXPECT_THAT(r.output, HasSubstr(p));
   EXPECT_THAT(r.output, HasSubstr("and its gradients"));
   EXPECT_THAT(r.output, HasSubstr("all properties pass"));
   const auto j = nlohmann::json::parse(slurp(json));
   EXPECT_EQ(j["passed"], true);
-  EXPECT_EQ(j["verdicts"].size(), 31u);
+  EXPECT_EQ(j["verdicts"].size(), 35u);
   pugi::xml_document doc;
   const pugi::xml_parse_result parsed = doc.load_string(slurp(junit).c_str());
   ASSERT_TRUE(parsed) << "not well-formed XML: " << parsed.description() << " at byte " << parsed.offset;
@@ -44,7 +44,7 @@ TEST(CliValidate, CorrectBuiltinPassesWithReports) {
   const auto suites = root.children("testsuite");
   ASSERT_EQ(std::distance(suites.begin(), suites.end()), 1);
   const auto cases = root.child("testsuite").children("testcase");
-  EXPECT_EQ(std::distance(cases.begin(), cases.end()), 31);
+  EXPECT_EQ(std::distance(cases.begin(), cases.end()), 35);
   for (const pugi::xml_node c : cases)
     for (const char* a : {"name", "classname", "time"}) EXPECT_TRUE(c.attribute(a)) << a;
   const std::string page = slurp(html);

@@ -15,6 +15,8 @@
  *   CAP(s, c)                     the soft-capped score, c > 0: c·tanh(s/c)
  *   CAP_SLOPE(s, c)               its derivative in s, which the backward multiplies dS by: 1 − tanh²(s/c)
  *   MASKED_SCORE(p)               the score a masked key gets before the softmax (−inf: no weight)
+ *   ALIBI_TERM(p, b, h, i, j, kv_len)   ALiBi's addition to score (i, j): −slope_h·|i + offset − j|
+ *   ADDITIVE_MASK(p)              nonzero: the mask is an additive −FLT_MAX on the biased score (the key stays in the softmax)
  *   FEATURES                      the SYMBREAK_FEATURE_* bits declared */
 #include <math.h>
 #include <stdlib.h>
@@ -67,11 +69,19 @@
 #ifndef MASKED_SCORE
 #define MASKED_SCORE(p) (-INFINITY)
 #endif
+#ifndef ALIBI_TERM
+#define ALIBI_TERM(p, b, h, i, j, kv_len) (-(p)->alibi_slopes[h] * fabsf((float)((i) + OFFSET(p, b, kv_len) - (j))))
+#endif
+#ifndef ADDITIVE_MASK
+#define ADDITIVE_MASK(p) 0
+#endif
 #ifndef FEATURES
 #define FEATURES                                                                                                   \
   (SYMBREAK_FEATURE_ALIGN_BOTTOM_RIGHT | SYMBREAK_FEATURE_GQA | SYMBREAK_FEATURE_WINDOW | SYMBREAK_FEATURE_PADDING | \
-   SYMBREAK_FEATURE_MASK_PER_HEAD | SYMBREAK_FEATURE_EMPTY_ROWS | SYMBREAK_FEATURE_STRIDES | SYMBREAK_FEATURE_SOFTCAP)
+   SYMBREAK_FEATURE_MASK_PER_HEAD | SYMBREAK_FEATURE_EMPTY_ROWS | SYMBREAK_FEATURE_STRIDES | SYMBREAK_FEATURE_SOFTCAP | \
+   SYMBREAK_FEATURE_BIAS | SYMBREAK_FEATURE_ALIBI)
 #endif
+#include <float.h>
 
 int symbreak_attention_abi_version(void) { return 2; }
 
@@ -106,10 +116,12 @@ static int softmax_row(const symbreak_attention_problem_v2* p, int b, int h, int
   const float* q = AT(p->q, p->q_strides, b, h, i);
   float m = -INFINITY, sum = 0;
   int any = 0;
+  const int kv_len = kv_len_of(p, b);
   for (int j = 0; j < p->n_k; ++j) {
     P[j] = MASKED_SCORE(p);
     if (slope) slope[j] = 0.0f;
-    if (!visible(p, b, h, i, j, limit, bwd)) {
+    const int seen = visible(p, b, h, i, j, limit, bwd);
+    if (!seen && !(ADDITIVE_MASK(p) && j < limit)) {
       if (P[j] > m) m = P[j];
       continue;
     }
@@ -123,6 +135,10 @@ static int softmax_row(const symbreak_attention_problem_v2* p, int b, int h, int
     } else if (slope) {
       slope[j] = 1.0f;
     }
+    if (p->bias) P[j] += p->bias[((size_t)h * p->n_q + i) * p->n_k + j];
+    if (p->alibi_slopes) P[j] += ALIBI_TERM(p, b, h, i, j, kv_len);
+    if (!seen) P[j] += -FLT_MAX; /* ADDITIVE_MASK */
+    if (P[j] == -INFINITY) continue; /* a −inf bias hides the key */
     if (P[j] > m) m = P[j];
     any = 1;
   }

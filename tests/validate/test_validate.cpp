@@ -6,7 +6,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
+#include <limits>
 #include <sstream>
 
 #include "symbreak/rng.hpp"
@@ -512,6 +514,123 @@ TEST(Softcap, SoftcapAloneCatchesEveryHistoricalSoftcapBugOnEverySeed) {
       if (std::string(name) == "mutant_softcap_after_mask") EXPECT_TRUE(run_suite(*correct, o).passed()) << "seed " << seed;
     }
   }
+}
+
+TEST(Bias, BiasAndAlibiAloneCatchEveryHistoricalBiasBugOnEverySeed) {
+  // The bias and ALiBi mutants of the history corpus: BIAS/ALIBI and their backward twins alone kill
+  // each on every seed, and pass the correct kernel.
+  auto correct = plugin_kernel(plugin("correct_v2"), 20);
+  for (const char* name : {"mutant_alibi_sign_flipped", "mutant_alibi_column_only", "mutant_alibi_kv_head_slope",
+                           "mutant_alibi_unaligned", "mutant_bias_finfo_min_mask"}) {
+    auto mutant = plugin_kernel(plugin(name), 20);
+    for (std::uint64_t seed = 1; seed <= 20; ++seed) {
+      ValidateOptions o = options(seed, 10);
+      o.properties = {"BIAS", "ALIBI", "BWD-BIAS", "BWD-ALIBI"};
+      o.shrink_seconds = 0;
+      o.failure_dir.clear();
+      EXPECT_FALSE(run_suite(*mutant, o).passed()) << name << " survived seed " << seed;
+      if (std::string(name) == "mutant_alibi_unaligned") EXPECT_TRUE(run_suite(*correct, o).passed()) << "seed " << seed;
+    }
+  }
+}
+
+TEST(Bias, TiedScoresExposeAnAdditiveMaskWithoutEmptyRows) {
+  // −FLT_MAX on exactly the visible keys, all scores tied: only the mask tells the keys apart. A
+  // kernel that masks with an additive −FLT_MAX fails there even where no row is empty.
+  auto mutant = plugin_kernel(plugin("mutant_bias_finfo_min_mask"), 20), correct = plugin_kernel(plugin("correct_v2"), 20);
+  Capabilities c;
+  c.apply(split_words("none causal explicit backward bias"), "--supports");
+  ASSERT_FALSE(c.empty_rows);
+  mutant->override_capabilities(c);
+  correct->override_capabilities(c);
+  for (std::uint64_t seed = 1; seed <= 5; ++seed) {
+    ValidateOptions o = options(seed, 10);
+    o.properties = {"BIAS"};
+    o.shrink_seconds = 0;
+    o.failure_dir.clear();
+    const OpReport r = run_suite(*mutant, o);
+    ASSERT_NE(first_failure(r), nullptr) << "seed " << seed;
+    EXPECT_THAT(first_failure(r)->message, HasSubstr("exact reference"));
+    EXPECT_TRUE(run_suite(*correct, o).passed()) << "seed " << seed;
+  }
+}
+
+TEST(Bias, MinusInfinityHidesAKeyAndBadBiasesAreNamed) {
+  AttentionOp op = random_op(1, 2, 0, 3, 4, 2, 7);
+  op.bias.assign(static_cast<std::size_t>(op.heads) * op.n_q * op.n_k, 0.5f);
+  op.bias[1] = -std::numeric_limits<float>::infinity();  // head 0, query 0, key 1
+  EXPECT_FALSE(op.visible(0, 0, 0, 1));
+  EXPECT_TRUE(op.visible(0, 1, 0, 1));
+  EXPECT_NO_THROW(op.validate());
+  // Exactly the op with that key masked for that head and no bias: a constant bias cancels in the
+  // softmax, and −inf is a mask.
+  AttentionOp masked = op;
+  masked.bias.clear();
+  masked.mask_per_head = true;
+  masked.mask.assign(static_cast<std::size_t>(op.heads) * op.n_q * op.n_k, 1);
+  masked.mask[1] = 0;
+  const std::vector<Exact> a = exact_attention(op), b = exact_attention(masked);
+  ASSERT_EQ(a.size(), b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(a[i] == b[i]) << "element " << i;
+  // −FLT_MAX hides nothing: a row of it is the row without it.
+  AttentionOp lowest = masked;
+  lowest.bias.assign(static_cast<std::size_t>(op.heads) * op.n_q * op.n_k, 0.0f);
+  for (int j = 0; j < op.n_k; ++j) lowest.bias[static_cast<std::size_t>(op.n_q) * op.n_k + j] = std::numeric_limits<float>::lowest();
+  EXPECT_TRUE(lowest.visible(0, 1, 0, 0));
+  const std::vector<Exact> c = exact_attention(lowest);
+  for (std::size_t i = 0; i < c.size(); ++i) EXPECT_TRUE(c[i] == b[i]) << "element " << i;
+  AttentionOp nan_bias = op;
+  nan_bias.bias[2] = std::numeric_limits<float>::quiet_NaN();
+  EXPECT_THROW(nan_bias.validate(), std::invalid_argument);
+  AttentionOp both = op;
+  both.alibi_slopes.assign(static_cast<std::size_t>(op.heads), 0.5f);
+  try {
+    both.validate();
+    FAIL() << "a bias and ALiBi together were accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_THAT(e.what(), HasSubstr("ALiBi"));
+  }
+  Capabilities caps;
+  try {
+    caps.apply(split_words("bias=1"), "--supports");
+    FAIL() << "bias=1 was accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_THAT(e.what(), HasSubstr("\"bias=1\" takes no value"));
+  }
+  caps.apply(split_words("bias alibi"), "test");
+  EXPECT_EQ(caps.features() & (SYMBREAK_FEATURE_BIAS | SYMBREAK_FEATURE_ALIBI), SYMBREAK_FEATURE_BIAS | SYMBREAK_FEATURE_ALIBI);
+}
+
+TEST(Bias, AlibiIsTheExactBiasOfTheAlignedDistance) {
+  // ALiBi on a decode row (n_q = 1, bottom-right): score(0, j) − slope·|n_k − 1 − j|, exactly the
+  // explicit bias of those values.
+  AttentionOp alibi = random_op(1, 2, 0, 1, 6, 3, 11);
+  alibi.alignment = Alignment::bottom_right;
+  alibi.alibi_slopes = {0.25f, 1.5f};
+  AttentionOp explicit_bias = alibi;
+  explicit_bias.alibi_slopes.clear();
+  for (int h = 0; h < 2; ++h)
+    for (int j = 0; j < 6; ++j) explicit_bias.bias.push_back(-alibi.alibi_slopes[static_cast<std::size_t>(h)] * static_cast<float>(5 - j));
+  EXPECT_EQ(alibi.score_bias(0, 1, 0, 2), -1.5 * 3);
+  const std::vector<Exact> a = exact_attention(alibi), b = exact_attention(explicit_bias);
+  ASSERT_EQ(a.size(), b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(a[i] == b[i]) << "element " << i;
+}
+
+TEST(Bias, ACaseDirectoryCarriesTheBiasAndTheSlopes) {
+  AttentionOp op = random_op(1, 2, 0, 3, 4, 2, 5);
+  op.bias.assign(static_cast<std::size_t>(op.heads) * op.n_q * op.n_k, 0.25f);
+  op.bias[3] = -std::numeric_limits<float>::infinity();
+  const std::string dir = ::testing::TempDir() + "/symbreak_bias_case";
+  write_case_dir(dir, op, "{}");
+  const OpCase back = read_case_dir(dir);
+  ASSERT_EQ(back.op.bias.size(), op.bias.size());
+  EXPECT_TRUE(std::isinf(back.op.bias[3]));
+  AttentionOp slopes = random_op(1, 2, 0, 3, 4, 2, 6);
+  slopes.alibi_slopes = {0.5f, 0.125f};
+  write_case_dir(dir, slopes, "{}");
+  EXPECT_EQ(read_case_dir(dir).op.alibi_slopes, slopes.alibi_slopes);
+  EXPECT_TRUE(read_case_dir(dir).op.bias.empty());
 }
 
 TEST(EmptyRows, TheNanContractIsCheckedAsDeclared) {

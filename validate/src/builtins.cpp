@@ -19,7 +19,7 @@ Capabilities v2_region(Alignment alignment) {
   Capabilities c;
   c.align_bottom_right = alignment == Alignment::bottom_right;
   c.align_top_left = alignment == Alignment::top_left;
-  c.gqa = c.window = c.padding = c.mask_per_head = c.empty_rows = c.layout_bnhd = c.softcap = true;
+  c.gqa = c.window = c.padding = c.mask_per_head = c.empty_rows = c.layout_bnhd = c.softcap = c.bias = c.alibi = true;
   return c;
 }
 

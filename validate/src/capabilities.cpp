@@ -62,7 +62,7 @@ namespace {
 
 // Does the causal condition or a window fall at a position that depends on the alignment?
 bool aligned_cross(const AttentionOp& op) {
-  if (!op.causal && !op.windowed()) return false;
+  if (!op.causal && !op.windowed() && op.alibi_slopes.empty()) return false;
   for (int b = 0; b < op.batch; ++b)
     if (op.kv_len(b) != op.n_q) return true;
   return false;
@@ -89,6 +89,8 @@ std::string v2_words_of(const AttentionOp& op) {
   if (op.mask_per_head) add("mask=per-head");
   if (has_empty_row(op)) add(op.empty_rows_nan ? "empty-rows=nan" : "empty-rows=zero");
   if (op.softcap != 0) add("softcap");
+  if (!op.bias.empty()) add("bias");
+  if (!op.alibi_slopes.empty()) add("alibi");
   return s;
 }
 
@@ -98,11 +100,13 @@ unsigned Capabilities::features() const {
          (mask_per_head ? SYMBREAK_FEATURE_MASK_PER_HEAD : 0u) |
          (empty_rows ? (empty_rows_nan ? SYMBREAK_FEATURE_EMPTY_ROWS_NAN : SYMBREAK_FEATURE_EMPTY_ROWS) : 0u) |
          (layout_bnhd ? SYMBREAK_FEATURE_STRIDES : 0u) | (deterministic ? SYMBREAK_FEATURE_DETERMINISTIC : 0u) |
-         (masked_finite ? SYMBREAK_FEATURE_MASKED_FINITE : 0u) | (softcap ? SYMBREAK_FEATURE_SOFTCAP : 0u);
+         (masked_finite ? SYMBREAK_FEATURE_MASKED_FINITE : 0u) | (softcap ? SYMBREAK_FEATURE_SOFTCAP : 0u) |
+         (bias ? SYMBREAK_FEATURE_BIAS : 0u) | (alibi ? SYMBREAK_FEATURE_ALIBI : 0u);
 }
 
 bool Capabilities::uses_v2() const {
-  return align_top_left || align_bottom_right || gqa || window || padding || mask_per_head || empty_rows || layout_bnhd || softcap;
+  return align_top_left || align_bottom_right || gqa || window || padding || mask_per_head || empty_rows || layout_bnhd || softcap ||
+         bias || alibi;
 }
 
 bool Capabilities::allows(const AttentionOp& op) const {
@@ -110,7 +114,7 @@ bool Capabilities::allows(const AttentionOp& op) const {
   if (aligned_cross(op) && !(op.alignment == Alignment::bottom_right ? align_bottom_right : align_top_left)) return false;
   if ((op.kv_heads() != op.heads && !gqa) || (op.windowed() && !window) || (!op.kv_lens.empty() && !padding) ||
       (op.mask_per_head && !mask_per_head) || (has_empty_row(op) && (!empty_rows || op.empty_rows_nan != empty_rows_nan)) ||
-      (op.softcap != 0 && !softcap))
+      (op.softcap != 0 && !softcap) || (!op.bias.empty() && !bias) || (!op.alibi_slopes.empty() && !alibi))
     return false;
   const bool square = op.n_q == op.n_k || (op.causal && aligned_cross(op));  // an aligned causal op is declared by alignment
   return supports(mask_mode_of(op)) && (cross || square) && (dv_differs || op.d_v == op.d_head) &&
@@ -166,6 +170,8 @@ std::string Capabilities::v2_words() const {
   add(empty_rows && !empty_rows_nan, "empty-rows=zero");
   add(empty_rows_nan, "empty-rows=nan");
   add(softcap, "softcap");
+  add(bias, "bias");
+  add(alibi, "alibi");
   add(layout_bnhd, "layout=bnhd");
   return s;
 }
@@ -192,7 +198,7 @@ void Capabilities::apply(const std::vector<std::string>& words, std::string_view
                                 " (allowed: none, causal, explicit, square, cross, scale=default, scale=any, dv=dhead, dv=any, "
                                 "backward, no-backward, deterministic, masked-finite, max-batch=N, max-heads=N, max-n=N, max-d=N; "
                                 "version 2: causal=top-left, causal=bottom-right, gqa, window, padding, mask=per-head, "
-                                "empty-rows=zero, empty-rows=nan, softcap, layout=bnhd, layout=bhnd)");
+                                "empty-rows=zero, empty-rows=nan, softcap, bias, alibi, layout=bnhd, layout=bhnd)");
   };
   const auto no_value = [&](const std::string& w, const char* name) {
     if (w.starts_with(std::string(name) + "=")) fail(w, "takes no value (write " + std::string(name) + ")");
@@ -202,6 +208,8 @@ void Capabilities::apply(const std::vector<std::string>& words, std::string_view
     no_value(w, "window");
     no_value(w, "padding");
     no_value(w, "softcap");
+    no_value(w, "bias");
+    no_value(w, "alibi");
     if (w == "none" || w == "causal" || w == "explicit" || w == "causal=top-left" || w == "causal=bottom-right") {
       if (!masks_named) mask_none = mask_causal = mask_explicit = false;
       masks_named = true;
@@ -228,8 +236,10 @@ void Capabilities::apply(const std::vector<std::string>& words, std::string_view
     else if (w == "layout=bhnd") layout_bnhd = false;
     else if (w.starts_with("layout=")) fail(w, "is not a layout (layout=bhnd or layout=bnhd)");
     else if (w == "softcap") softcap = true;
-    else if (w.starts_with("dtype=") || w == "bias" || w == "alibi")
-      fail(w, "is not supported by this version (float32 inputs, no additive bias)");
+    else if (w == "bias") bias = true;
+    else if (w == "alibi") alibi = true;
+    else if (w.starts_with("dtype="))
+      fail(w, "is not supported by this version (float32 inputs and outputs)");
     else if (w == "square") cross = false;
     else if (w == "cross") cross = true;
     else if (w == "scale=default") any_scale = false;
@@ -304,6 +314,8 @@ Capabilities Capabilities::from_abi_v2(const symbreak_attention_caps_v2& a, bool
   c.deterministic = f & SYMBREAK_FEATURE_DETERMINISTIC;
   c.masked_finite = f & SYMBREAK_FEATURE_MASKED_FINITE;
   c.softcap = f & SYMBREAK_FEATURE_SOFTCAP;
+  c.bias = f & SYMBREAK_FEATURE_BIAS;
+  c.alibi = f & SYMBREAK_FEATURE_ALIBI;
   return c;
 }
 

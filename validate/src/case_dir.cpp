@@ -24,6 +24,13 @@ void write_case_dir(const std::string& dir, const AttentionOp& op, const std::st
     write_file_atomically(dir + "/mask.npy",
                           op.mask_per_head ? npy_bytes(op.mask, shape(op.n_q, op.n_k))
                                            : npy_bytes(op.mask, {static_cast<std::size_t>(op.n_q), static_cast<std::size_t>(op.n_k)}));
+  std::filesystem::remove(dir + "/bias.npy");
+  if (!op.bias.empty())
+    write_file_atomically(dir + "/bias.npy", npy_bytes(op.bias, {static_cast<std::size_t>(op.heads), static_cast<std::size_t>(op.n_q),
+                                                                 static_cast<std::size_t>(op.n_k)}));
+  std::filesystem::remove(dir + "/alibi_slopes.npy");
+  if (!op.alibi_slopes.empty())
+    write_file_atomically(dir + "/alibi_slopes.npy", npy_bytes(op.alibi_slopes, {static_cast<std::size_t>(op.heads)}));
   std::filesystem::remove(dir + "/d_out.npy");
   std::filesystem::remove(dir + "/o.npy");
   if (op.backward()) {
@@ -79,6 +86,18 @@ OpCase read_case_dir(const std::string& dir, std::string* property) {
         throw std::invalid_argument(dir + "/mask.npy: must be a uint8 array [n_q][n_k] or [batch][heads][n_q][n_k]");
       op.mask = m.u1;
       op.mask_per_head = per_head;
+    }
+    if (std::filesystem::exists(dir + "/bias.npy")) {
+      const NpyArray b = read_npy(dir + "/bias.npy");
+      if (b.dtype != NpyArray::DType::f4 || b.shape != std::vector<std::size_t>{q.shape[1], q.shape[2], k.shape[2]})
+        throw std::invalid_argument(dir + "/bias.npy: must be a float32 array [heads][n_q][n_k]");
+      op.bias = b.f4;
+    }
+    if (std::filesystem::exists(dir + "/alibi_slopes.npy")) {
+      const NpyArray a = read_npy(dir + "/alibi_slopes.npy");
+      if (a.dtype != NpyArray::DType::f4 || a.shape != std::vector<std::size_t>{q.shape[1]})
+        throw std::invalid_argument(dir + "/alibi_slopes.npy: must be a float32 array [heads]");
+      op.alibi_slopes = a.f4;
     }
     if (std::filesystem::exists(dir + "/d_out.npy")) {
       const NpyArray g = read_npy(dir + "/d_out.npy");

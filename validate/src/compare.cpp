@@ -21,7 +21,7 @@ Capabilities common_region(const Capabilities& a, const Capabilities& b) {
   // What each kernel supports: in the common region when both do.
   for (bool C::*word : {&C::mask_none, &C::mask_causal, &C::mask_explicit, &C::cross, &C::any_scale, &C::dv_differs, &C::backward,
                         &C::deterministic, &C::align_top_left, &C::align_bottom_right, &C::gqa, &C::window, &C::padding,
-                        &C::mask_per_head, &C::empty_rows, &C::softcap})
+                        &C::mask_per_head, &C::empty_rows, &C::softcap, &C::bias, &C::alibi})
     c.*word = a.*word && b.*word;
   // Size limits (0: none): the smaller.
   // Rows with no visible key only when both write them the same way (zero, or NaN).

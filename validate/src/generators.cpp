@@ -133,6 +133,8 @@ bool declares_feature(const Capabilities& caps, std::string_view feature) {
   if (feature == "gqa" || feature == "gqa-perm") return caps.gqa && (caps.max_heads == 0 || caps.max_heads >= 2);
   if (feature == "window") return caps.window;
   if (feature == "softcap") return caps.softcap;
+  if (feature == "bias") return caps.bias;
+  if (feature == "alibi") return caps.alibi;
   if (feature == "padding") return caps.padding;
   if (feature == "empty-rows")
     return caps.empty_rows && (caps.mask_explicit || (caps.align_bottom_right && caps.mask_causal) ||

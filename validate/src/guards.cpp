@@ -52,6 +52,10 @@ GuardedLayout::GuardedLayout(const AttentionOp& op, Layout l) : backward(op.back
   at += mask_floats + 2 * kGuard;
   lens = at;
   at += op.kv_lens.size() + 2 * kGuard;
+  bias = at;
+  at += op.bias.size() + kGuard;
+  slopes = at;
+  at += op.alibi_slopes.size() + kGuard;
   if (backward) {
     add("o", op.heads, op.n_q, op.d_v, false);
     add("d_out", op.heads, op.n_q, op.d_v, false);
@@ -116,6 +120,8 @@ void fill_guarded(float* arena, const GuardedLayout& l, const AttentionOp& op, c
   std::memset(reinterpret_cast<unsigned char*>(arena + l.lens - GuardedLayout::kGuard), kMaskGuard,
               (op.kv_lens.size() + 2 * GuardedLayout::kGuard) * sizeof(float));
   if (!op.kv_lens.empty()) std::memcpy(arena + l.lens, op.kv_lens.data(), op.kv_lens.size() * sizeof(int));
+  std::copy(op.bias.begin(), op.bias.end(), arena + l.bias);
+  std::copy(op.alibi_slopes.begin(), op.alibi_slopes.end(), arena + l.slopes);
   const auto in = inputs(l, op, o);
   std::size_t next = 0;
   for (const auto& b : l.buffers) {
@@ -158,6 +164,10 @@ std::string check_guarded(const float* arena, const GuardedLayout& l, const Atte
   if (!op.mask.empty() && std::memcmp(arena + l.mask, op.mask.data(), op.mask.size()) != 0) return "modified the input mask";
   if (!op.kv_lens.empty() && std::memcmp(arena + l.lens, op.kv_lens.data(), op.kv_lens.size() * sizeof(int)) != 0)
     return "modified the input kv_lens";
+  for (std::size_t i = 0; i < op.bias.size(); ++i)
+    if (!same_bits(arena[l.bias + i], op.bias[i])) return "modified the input bias";
+  for (std::size_t i = 0; i < op.alibi_slopes.size(); ++i)
+    if (!same_bits(arena[l.slopes + i], op.alibi_slopes[i])) return "modified the input alibi_slopes";
   for (const auto& b : l.buffers) {
     if (!b.output) continue;
     const std::size_t unwritten = static_cast<std::size_t>(
@@ -200,6 +210,8 @@ symbreak_attention_problem_v2 guarded_problem_v2(float* arena, const GuardedLayo
   out.strides(l.layout, p.out_strides);
   p.mask = op.mask.empty() ? nullptr : reinterpret_cast<const unsigned char*>(arena + l.mask);
   p.kv_lens = op.kv_lens.empty() ? nullptr : reinterpret_cast<const int*>(arena + l.lens);
+  p.bias = op.bias.empty() ? nullptr : arena + l.bias;
+  p.alibi_slopes = op.alibi_slopes.empty() ? nullptr : arena + l.slopes;
   return p;
 }
 

@@ -2,7 +2,9 @@
 
 #include "symbreak/text.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 
 namespace symbreak::validate {
@@ -13,9 +15,17 @@ bool AttentionOp::visible(int b, int h, int i, int j) const {
   if (causal && j > at) return false;
   if (window_left >= 0 && j < at - window_left) return false;
   if (window_right >= 0 && j > at + window_right) return false;
+  if (!bias.empty() && bias[(static_cast<std::size_t>(h) * n_q + i) * n_k + j] == -std::numeric_limits<float>::infinity())
+    return false;
   if (mask.empty()) return true;
   const std::size_t row = mask_per_head ? (static_cast<std::size_t>(b) * heads + h) * n_q + i : static_cast<std::size_t>(i);
   return mask[row * n_k + j] != 0;
+}
+
+double AttentionOp::score_bias(int b, int h, int i, int j) const {
+  if (!bias.empty()) return bias[(static_cast<std::size_t>(h) * n_q + i) * n_k + j];
+  if (!alibi_slopes.empty()) return -static_cast<double>(alibi_slopes[static_cast<std::size_t>(h)]) * std::abs(i + offset(b) - j);
+  return 0;
 }
 
 bool AttentionOp::row_empty(int b, int h, int i) const {
@@ -25,7 +35,8 @@ bool AttentionOp::row_empty(int b, int h, int i) const {
 }
 
 bool AttentionOp::uses_v2() const {
-  if (kv_heads() != heads || windowed() || !kv_lens.empty() || mask_per_head || (causal && n_q != n_k) || softcap != 0)
+  if (kv_heads() != heads || windowed() || !kv_lens.empty() || mask_per_head || (causal && n_q != n_k) || softcap != 0 ||
+      biased())
     return true;
   for (int b = 0; b < batch; ++b)
     for (int h = 0; h < heads; ++h)
@@ -62,6 +73,25 @@ void AttentionOp::validate() const {
   if (!std::isfinite(scale)) throw std::invalid_argument("attention op: the scale must be finite");
   if (!(softcap >= 0) || !std::isfinite(softcap))
     throw std::invalid_argument("attention op: softcap " + std::to_string(softcap) + " must be finite and >= 0 (0: none)");
+  if (!bias.empty() && !alibi_slopes.empty())
+    throw std::invalid_argument("attention op: a bias and ALiBi slopes together (a kernel takes one or the other)");
+  if (!bias.empty()) {
+    if (bias.size() != static_cast<std::size_t>(heads) * n_q * n_k)
+      throw std::invalid_argument("attention op: the bias must be heads × n_q × n_k");
+    for (std::size_t e = 0; e < bias.size(); ++e)
+      if (std::isnan(bias[e]) || bias[e] == std::numeric_limits<float>::infinity())
+        throw std::invalid_argument("attention op: bias element " + std::to_string(e) + " is " + std::to_string(bias[e]) +
+                                    " (a bias is finite or -inf)");
+  }
+  if (!alibi_slopes.empty()) {
+    if (alibi_slopes.size() != static_cast<std::size_t>(heads))
+      throw std::invalid_argument("attention op: ALiBi needs one slope per head");
+    for (std::size_t h = 0; h < alibi_slopes.size(); ++h)
+      if (!std::isfinite(alibi_slopes[h]))
+        throw std::invalid_argument("attention op: ALiBi slope " + std::to_string(h) + " is not finite");
+    if (std::max(n_q, n_k) + std::abs(n_k - n_q) >= (1 << 24))
+      throw std::invalid_argument("attention op: ALiBi distances must stay below 2^24");
+  }
   if (window_left < -1 || window_right < -1)
     throw std::invalid_argument("attention op: a window side must be -1 (unbounded) or at least 0");
   if (!kv_lens.empty()) {
@@ -141,6 +171,8 @@ symbreak_attention_problem_v2 AttentionOp::problem_v2(float* out) const {
   p.kv_lens = kv_lens.empty() ? nullptr : kv_lens.data();
   p.scale = scale;
   p.softcap = softcap;
+  p.bias = bias.empty() ? nullptr : bias.data();
+  p.alibi_slopes = alibi_slopes.empty() ? nullptr : alibi_slopes.data();
   return p;
 }
 
@@ -185,6 +217,8 @@ AttentionOp op_from_problem(const symbreak_attention_problem_v2& p) {
   op.mask_per_head = p.mask_per_head != 0;
   op.empty_rows = true;  // whatever the problem holds is computed (empty rows come out zero)
   if (p.kv_lens) op.kv_lens.assign(p.kv_lens, p.kv_lens + p.batch);
+  if (p.bias) op.bias.assign(p.bias, p.bias + static_cast<std::size_t>(p.heads) * p.n_q * p.n_k);
+  if (p.alibi_slopes) op.alibi_slopes.assign(p.alibi_slopes, p.alibi_slopes + p.heads);
   const int kvh = p.heads_kv > 0 ? p.heads_kv : p.heads;
   op.q = read_strided(p.q, p.q_strides, p.batch, p.heads, p.n_q, p.d_head);
   op.k = read_strided(p.k, p.k_strides, p.batch, kvh, p.n_k, p.d_head);
@@ -211,6 +245,8 @@ std::string AttentionOp::shape_string() const {
   }
   if (!mask.empty()) s += mask_per_head ? " mask=per-head" : " mask";
   if (softcap != 0) s += " softcap=" + text::shortest(softcap);
+  if (!bias.empty()) s += " bias";
+  if (!alibi_slopes.empty()) s += " alibi";
   if (empty_rows) s += empty_rows_nan ? " empty-rows=nan" : " empty-rows";
   if (!d_out.empty()) s += " backward";
   return s;

@@ -921,6 +921,15 @@ const std::vector<OpProperty>& op_catalogue() {
        "logit soft-capping c·tanh(s/c) before the mask: c from 0.5 to 50, logits far beyond the cap (saturated) and "
        "within it, sizes 1, 2, 5, 15-17, 33, a decode row against 1024 keys, masked keys, against the exact reference",
        Pass::forward, kAll, "softcap", true, false, false, check_reference, "softcap"},
+      {"BIAS",
+       "an additive float bias per head after the softcap: N(0, 1), ±1e4, −inf entries (hidden keys), rows of −FLT_MAX, "
+       "−FLT_MAX on the visible keys beside masked ones with tied scores, sizes 1, 2, 5, 15-17, 33, a decode row, "
+       "against the exact reference",
+       Pass::forward, kAll, "bias", true, false, false, check_reference, "bias"},
+      {"ALIBI",
+       "ALiBi: score(i, j) − slope_h·|i + offset − j| with the paper's slopes for 1-8 heads and steep ones, causal and "
+       "not, n_q ≠ n_k in the declared alignment, a decode row, grouped heads, against the exact reference",
+       Pass::forward, kAll, "alibi", true, false, false, check_reference, "alibi"},
       {"WINDOW-BOUNDARY",
        "sliding windows: left = n_k − 1 with causal, left = right = 0, window ∩ causal, widths around the tile size, "
        "against the exact reference",
@@ -942,6 +951,10 @@ const std::vector<OpProperty>& op_catalogue() {
        false, false, check_bwd_gqa_perm, "gqa-perm"},
       {"BWD-SOFTCAP", "BWD-REFERENCE on SOFTCAP's cases: the chain rule through c·tanh(s/c) multiplies dS by 1 − tanh²",
        Pass::backward, kAll, "softcap", true, false, false, check_bwd_reference, "softcap"},
+      {"BWD-BIAS", "BWD-REFERENCE on BIAS' cases: the bias shapes P, and dS is the softmax's alone", Pass::backward, kAll,
+       "bias", true, false, false, check_bwd_reference, "bias"},
+      {"BWD-ALIBI", "BWD-REFERENCE on ALIBI's cases", Pass::backward, kAll, "alibi", true, false, false, check_bwd_reference,
+       "alibi"},
       {"BWD-WINDOW-BOUNDARY", "BWD-REFERENCE on WINDOW-BOUNDARY's cases", Pass::backward, kAll, "window", true, false, false,
        check_bwd_reference, "window"},
       {"BWD-PADDING", "BWD-REFERENCE on PADDING's cases: padded keys get zero gradients", Pass::backward, kAll, "padding",

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <stdexcept>
 
 #include "symbreak/arith.hpp"
@@ -34,17 +35,25 @@ AttentionMask mask_of(const symbreak_attention_problem& p) {
   return m;
 }
 
-// softcap(s) = c·tanh(s/c) for c > 0 (the identity for c = 0), and its slope 1 − tanh²(s/c), in float
-// as a kernel computes them. The panel's kernels take a slice's softcap beside its version-1 problem.
-struct Softcap {
+// What a slice's kernel does to a raw score r = scale·q·k before the softmax, in float as a kernel
+// computes it: softcap(r) = c·tanh(r/c) for c > 0 (the identity for c = 0), plus the additive bias
+// of (i, j) rounded to float; slope() is d softcap / dr = 1 − tanh²(r/c). The panel's kernels take
+// a slice's Scores beside its version-1 problem.
+struct Scores {
   float c = 0;
-  float operator()(float s) const { return c > 0 ? c * std::tanh(s / c) : s; }
-  float slope(float s) const {
+  const std::vector<double>* bias = nullptr;  // [n_q][n_k] of the slice, or none
+  int n_k = 0;
+  float operator()(float r, int i, int j) const {
+    const float s = c > 0 ? c * std::tanh(r / c) : r;
+    return bias ? s + static_cast<float>((*bias)[static_cast<std::size_t>(i) * n_k + j]) : s;
+  }
+  float slope(float r) const {
     if (c <= 0) return 1.0f;
-    const float t = std::tanh(s / c);
+    const float t = std::tanh(r / c);
     return 1.0f - t * t;
   }
 };
+Scores scores_of(const HeadSlice& s) { return {s.op.softcap, s.bias.empty() ? nullptr : &s.bias, s.op.n_k}; }
 
 bool usable(const symbreak_attention_problem* p) {
   return p && p->batch > 0 && p->heads > 0 && p->n_q > 0 && p->n_k > 0 && p->d_head > 0 && p->d_v > 0 && p->q && p->k && p->v &&
@@ -92,6 +101,14 @@ std::vector<HeadSlice> head_slices(const AttentionOp& op) {
       for (int r = 0; r < x.n_q; ++r)
         for (int j = 0; j < nk; ++j) all &= (x.mask[static_cast<std::size_t>(r) * nk + j] = op.visible(b, h, s.rows[r], j)) != 0;
       if (all) x.mask.clear();
+      if (op.biased()) {
+        s.bias.resize(static_cast<std::size_t>(x.n_q) * nk);
+        for (int r = 0; r < x.n_q; ++r)
+          for (int j = 0; j < nk; ++j)  // hidden keys (−inf) are masked above; their bias is never read
+            s.bias[static_cast<std::size_t>(r) * nk + j] = x.mask.empty() || x.mask[static_cast<std::size_t>(r) * nk + j]
+                                                               ? op.score_bias(b, h, s.rows[static_cast<std::size_t>(r)], j)
+                                                               : 0.0;
+      }
       out.push_back(std::move(s));
     }
   return out;
@@ -129,7 +146,7 @@ Assembled assemble(const AttentionOp& op, const std::vector<HeadSlice>& slices, 
       dk.assign(s.op.k_size(), 0.0f);
       dv.assign(s.op.v_size(), 0.0f);
     }
-    if (call(s.op, out, dq, dk, dv) != 0) throw std::logic_error("a reference kernel refused a valid op");
+    if (call(s, out, dq, dk, dv) != 0) throw std::logic_error("a reference kernel refused a valid op");
     for (int r = 0; r < s.op.n_q; ++r)
       for (int c = 0; c < op.d_v; ++c)
         a.out[s.q_row(op, r) * op.d_v + c] = out[static_cast<std::size_t>(r) * op.d_v + c];
@@ -145,29 +162,42 @@ Assembled assemble(const AttentionOp& op, const std::vector<HeadSlice>& slices, 
   return a;
 }
 
+// A slice's bias as a tensor of T (none without one; a bias belongs to a one-head problem).
+template <class T>
+std::optional<Tensor<T>> bias_of(const symbreak_attention_problem& p, const Scores& sc) {
+  if (!sc.bias) return std::nullopt;
+  if (p.batch * p.heads != 1 || sc.bias->size() != static_cast<std::size_t>(p.n_q) * p.n_k)
+    throw std::logic_error("a score bias belongs to one head slice");
+  Tensor<T> b(p.n_q, p.n_k);
+  for (std::size_t i = 0; i < b.size(); ++i) b.data[i] = Arith<T>::from_double((*sc.bias)[i]);
+  return b;
+}
+
 // Runs attention_head_forward<T> on every (batch, head).
 template <class T, class Write>
-void forward_heads(const symbreak_attention_problem& p, const T& scale, float softcap, Write&& write) {
+void forward_heads(const symbreak_attention_problem& p, const T& scale, const Scores& sc, Write&& write) {
   const AttentionMask mask = mask_of(p);
+  const std::optional<Tensor<T>> bias = bias_of<T>(p, sc);
   Tensor<T> out, weights;
   for (std::size_t bh = 0; bh < static_cast<std::size_t>(p.batch) * p.heads; ++bh) {
     const Head<T> h = head_of<T>(p, bh);
-    attention_head_forward(out, weights, h.q, h.k, h.v, scale, mask, softcap);
+    attention_head_forward(out, weights, h.q, h.k, h.v, scale, mask, sc.c, bias ? &*bias : nullptr);
     write(bh, out);
   }
 }
 
 // Runs attention_head_forward<T> and attention_head_backward<T> on every (batch, head).
 template <class T, class Write>
-void backward_heads(const symbreak_attention_backward_problem& b, const T& scale, float softcap, Write&& write) {
+void backward_heads(const symbreak_attention_backward_problem& b, const T& scale, const Scores& sc, Write&& write) {
   const symbreak_attention_problem& p = b.forward;
   const AttentionMask mask = mask_of(p);
+  const std::optional<Tensor<T>> bias = bias_of<T>(p, sc);
   Tensor<T> out, weights, dout(p.n_q, p.d_v), dq, dk, dv;
   for (std::size_t bh = 0; bh < static_cast<std::size_t>(p.batch) * p.heads; ++bh) {
     const Head<T> h = head_of<T>(p, bh);
     for (std::size_t i = 0; i < dout.size(); ++i) dout.data[i] = Arith<T>::from_double(b.d_out[bh * dout.size() + i]);
-    attention_head_forward(out, weights, h.q, h.k, h.v, scale, mask, softcap);
-    attention_head_backward(dq, dk, dv, dout, h.q, h.k, h.v, weights, scale, softcap);
+    attention_head_forward(out, weights, h.q, h.k, h.v, scale, mask, sc.c, bias ? &*bias : nullptr);
+    attention_head_backward(dq, dk, dv, dout, h.q, h.k, h.v, weights, scale, sc.c);
     write(bh, dq, dk, dv);
   }
 }
@@ -179,7 +209,7 @@ std::vector<Exact> exact_attention(const AttentionOp& op) {
   std::vector<Exact> result(op.out_size());  // rows with no visible key stay 0
   for (const HeadSlice& s : head_slices(op)) {
     if (s.rows.empty()) continue;
-    forward_heads<Exact>(s.op.problem(nullptr), exact_from_double(op.scale), op.softcap, [&](std::size_t, const Tensor<Exact>& out) {
+    forward_heads<Exact>(s.op.problem(nullptr), exact_from_double(op.scale), scores_of(s), [&](std::size_t, const Tensor<Exact>& out) {
       for (int r = 0; r < s.op.n_q; ++r)
         for (int c = 0; c < op.d_v; ++c) result[s.q_row(op, r) * op.d_v + c] = out(r, c);
     });
@@ -194,7 +224,7 @@ ExactGradients exact_attention_backward(const AttentionOp& op) {
   for (const HeadSlice& s : head_slices(op)) {
     if (s.rows.empty()) continue;
     const auto b = s.op.backward_problem(nullptr, nullptr, nullptr, nullptr);
-    backward_heads<Exact>(b, exact_from_double(op.scale), op.softcap, [&](std::size_t, const auto& dq, const auto& dk, const auto& dv) {
+    backward_heads<Exact>(b, exact_from_double(op.scale), scores_of(s), [&](std::size_t, const auto& dq, const auto& dk, const auto& dv) {
       for (int r = 0; r < s.op.n_q; ++r)
         for (int c = 0; c < op.d_head; ++c) g.dq[s.q_row(op, r) * op.d_head + c] = dq(r, c);
       for (int j = 0; j < s.op.n_k; ++j) {  // exact sums over a group's query heads
@@ -208,10 +238,10 @@ ExactGradients exact_attention_backward(const AttentionOp& op) {
 
 namespace {
 
-int naive_forward(const symbreak_attention_problem* p, float softcap) {
+int naive_forward(const symbreak_attention_problem* p, const Scores& sc) {
   if (!usable(p)) return 1;
   try {
-    forward_heads<float>(*p, p->scale, softcap, [&](std::size_t bh, const Tensor<float>& out) {
+    forward_heads<float>(*p, p->scale, sc, [&](std::size_t bh, const Tensor<float>& out) {
       std::copy(out.data.begin(), out.data.end(), p->out + bh * out.size());
     });
   } catch (const std::exception&) {
@@ -220,10 +250,10 @@ int naive_forward(const symbreak_attention_problem* p, float softcap) {
   return 0;
 }
 
-int naive_backward(const symbreak_attention_backward_problem* b, float softcap) {
+int naive_backward(const symbreak_attention_backward_problem* b, const Scores& sc) {
   if (!b || !usable(&b->forward) || !b->d_out || !b->d_q || !b->d_k || !b->d_v) return 1;
   try {
-    backward_heads<float>(*b, b->forward.scale, softcap, [&](std::size_t bh, const auto& dq, const auto& dk, const auto& dv) {
+    backward_heads<float>(*b, b->forward.scale, sc, [&](std::size_t bh, const auto& dq, const auto& dk, const auto& dv) {
       std::copy(dq.data.begin(), dq.data.end(), b->d_q + bh * dq.size());
       std::copy(dk.data.begin(), dk.data.end(), b->d_k + bh * dk.size());
       std::copy(dv.data.begin(), dv.data.end(), b->d_v + bh * dv.size());
@@ -236,15 +266,15 @@ int naive_backward(const symbreak_attention_backward_problem* b, float softcap) 
 
 }  // namespace
 
-int naive_attention(const symbreak_attention_problem* p) { return naive_forward(p, 0); }
-int naive_attention_backward(const symbreak_attention_backward_problem* b) { return naive_backward(b, 0); }
+int naive_attention(const symbreak_attention_problem* p) { return naive_forward(p, {}); }
+int naive_attention_backward(const symbreak_attention_backward_problem* b) { return naive_backward(b, {}); }
 
 namespace {
 
 // FlashAttention's forward pass: for each block of queries, stream over blocks of keys keeping a
 // running max m, a running denominator l and an unnormalised accumulator; when the max grows, the
 // old l and accumulator are rescaled by exp(m_old - m_new).
-int tiled_forward(const symbreak_attention_problem* p, int block_q, int block_k, Softcap cap) {
+int tiled_forward(const symbreak_attention_problem* p, int block_q, int block_k, const Scores& sc) {
   if (!usable(p) || block_q < 1 || block_k < 1) return 1;
   const AttentionMask mask = mask_of(*p);
   const int nq = p->n_q, nk = p->n_k, dh = p->d_head, dv = p->d_v;
@@ -273,7 +303,7 @@ int tiled_forward(const symbreak_attention_problem* p, int block_q, int block_k,
             }
             float dot = 0;
             for (int c = 0; c < dh; ++c) dot += q[static_cast<std::size_t>(i) * dh + c] * k[static_cast<std::size_t>(j) * dh + c];
-            s[jj] = cap(dot * p->scale);
+            s[jj] = sc(dot * p->scale, i, j);
             block_max = std::max(block_max, s[jj]);
           }
           if (block_max == neg_inf) continue;  // nothing visible in this block
@@ -307,7 +337,7 @@ int tiled_forward(const symbreak_attention_problem* p, int block_q, int block_k,
 // (m_i + log l_i); D_i = rowsum(dO_i ∘ O_i) comes from the forward output; then, key block by key
 // block (outer) and query block by query block (inner), P is recomputed from the logsumexp and
 //   dV_j += P_ij dO_i,  dS_ij = P_ij (dO_i·v_j − D_i),  dQ_i += scale dS_ij k_j,  dK_j += scale dS_ij q_i.
-int tiled_backward(const symbreak_attention_backward_problem* b, int block_q, int block_k, Softcap cap) {
+int tiled_backward(const symbreak_attention_backward_problem* b, int block_q, int block_k, const Scores& sc) {
   if (!b || !usable(&b->forward) || !b->d_out || !b->d_q || !b->d_k || !b->d_v || block_q < 1 || block_k < 1) return 1;
   const symbreak_attention_problem& p = b->forward;
   const AttentionMask mask = mask_of(p);
@@ -319,7 +349,7 @@ int tiled_backward(const symbreak_attention_backward_problem* b, int block_q, in
     for (int c = 0; c < dh; ++c) dot += q[static_cast<std::size_t>(i) * dh + c] * k[static_cast<std::size_t>(j) * dh + c];
     return dot * p.scale;
   };
-  const auto score = [&](const float* q, const float* k, int i, int j) { return cap(raw(q, k, i, j)); };
+  const auto score = [&](const float* q, const float* k, int i, int j) { return sc(raw(q, k, i, j), i, j); };
   for (int bh = 0; bh < p.batch * p.heads; ++bh) {
     const std::size_t qo = static_cast<std::size_t>(bh) * nq * dh, ko = static_cast<std::size_t>(bh) * nk * dh,
                       vo = static_cast<std::size_t>(bh) * nk * dv, oo = static_cast<std::size_t>(bh) * nq * dv;
@@ -358,7 +388,7 @@ int tiled_backward(const symbreak_attention_backward_problem* b, int block_q, in
               dV[static_cast<std::size_t>(j) * dv + c] += P * dO[static_cast<std::size_t>(i) * dv + c];
               dp += dO[static_cast<std::size_t>(i) * dv + c] * v[static_cast<std::size_t>(j) * dv + c];
             }
-            const float ds = P * (dp - D[i]) * p.scale * cap.slope(raw(q, k, i, j));
+            const float ds = P * (dp - D[i]) * p.scale * sc.slope(raw(q, k, i, j));
             for (int c = 0; c < dh; ++c) {
               dQ[static_cast<std::size_t>(i) * dh + c] += ds * k[static_cast<std::size_t>(j) * dh + c];
               dK[static_cast<std::size_t>(j) * dh + c] += ds * q[static_cast<std::size_t>(i) * dh + c];
@@ -370,9 +400,9 @@ int tiled_backward(const symbreak_attention_backward_problem* b, int block_q, in
 
 }  // namespace
 
-int tiled_attention(const symbreak_attention_problem* p, int block_q, int block_k) { return tiled_forward(p, block_q, block_k, {}); }
+int tiled_attention(const symbreak_attention_problem* p, int block_q, int block_k) { return tiled_forward(p, block_q, block_k, Scores{}); }
 int tiled_attention_backward(const symbreak_attention_backward_problem* b, int block_q, int block_k) {
-  return tiled_backward(b, block_q, block_k, {});
+  return tiled_backward(b, block_q, block_k, Scores{});
 }
 
 namespace {
@@ -380,7 +410,7 @@ namespace {
 // The plainest float32 loops (as most hand-written kernels are): dot products and weighted sums
 // accumulated one term after another, exp via std::exp. Their rounding grows with the number of keys
 // faster than a blocked GEMM's, and they are correct, so the tolerance panel includes them.
-int sequential_attention(const symbreak_attention_problem* p, Softcap cap) {
+int sequential_attention(const symbreak_attention_problem* p, const Scores& sc) {
   const AttentionMask mask = mask_of(*p);
   const int nq = p->n_q, nk = p->n_k, dh = p->d_head, dv = p->d_v;
   std::vector<float> w(nk);
@@ -394,7 +424,7 @@ int sequential_attention(const symbreak_attention_problem* p, Softcap cap) {
       for (int j = 0; j < nk; ++j) {
         float s = 0;
         for (int c = 0; c < dh; ++c) s += q[static_cast<std::size_t>(i) * dh + c] * k[static_cast<std::size_t>(j) * dh + c];
-        w[j] = mask.visible(i, j) ? cap(s * p->scale) : -std::numeric_limits<float>::infinity();
+        w[j] = mask.visible(i, j) ? sc(s * p->scale, i, j) : -std::numeric_limits<float>::infinity();
         m = std::max(m, w[j]);
       }
       for (int j = 0; j < nk; ++j) sum += (w[j] = w[j] == -std::numeric_limits<float>::infinity() ? 0.0f : std::exp(w[j] - m));
@@ -409,7 +439,7 @@ int sequential_attention(const symbreak_attention_problem* p, Softcap cap) {
 }
 
 // The same plain loops for the backward pass: P recomputed, dP = dO·vᵀ, D = Σ_j P dP, dS = P (dP − D).
-int sequential_attention_backward(const symbreak_attention_backward_problem* b, Softcap cap) {
+int sequential_attention_backward(const symbreak_attention_backward_problem* b, const Scores& sc) {
   const symbreak_attention_problem& p = b->forward;
   const AttentionMask mask = mask_of(p);
   const int nq = p.n_q, nk = p.n_k, dh = p.d_head, dv = p.d_v;
@@ -428,8 +458,8 @@ int sequential_attention_backward(const symbreak_attention_backward_problem* b, 
       for (int j = 0; j < nk; ++j) {
         float s = 0;
         for (int c = 0; c < dh; ++c) s += q[static_cast<std::size_t>(i) * dh + c] * k[static_cast<std::size_t>(j) * dh + c];
-        slope[j] = cap.slope(s * p.scale);
-        Pi[j] = mask.visible(i, j) ? cap(s * p.scale) : -std::numeric_limits<float>::infinity();
+        slope[j] = sc.slope(s * p.scale);
+        Pi[j] = mask.visible(i, j) ? sc(s * p.scale, i, j) : -std::numeric_limits<float>::infinity();
         m = std::max(m, Pi[j]);
       }
       for (int j = 0; j < nk; ++j) sum += (Pi[j] = Pi[j] == -std::numeric_limits<float>::infinity() ? 0.0f : std::exp(Pi[j] - m));
@@ -460,7 +490,7 @@ int sequential_attention_backward(const symbreak_attention_backward_problem* b, 
 // one rounded sum per key, instead of P_ij (dP_ij − D_i). Correct, and at uniform P its rounding
 // is about an ulp of the cancelling terms, larger than the rowsum form's; the panel includes it so
 // that err_ref covers it (issue 17: a correct backward of this form was flagged at n = 130).
-int jacobian_attention_backward(const symbreak_attention_backward_problem* b, Softcap cap) {
+int jacobian_attention_backward(const symbreak_attention_backward_problem* b, const Scores& sc) {
   const symbreak_attention_problem& p = b->forward;
   const AttentionMask mask = mask_of(p);
   const int nq = p.n_q, nk = p.n_k, dh = p.d_head, dv = p.d_v;
@@ -478,8 +508,8 @@ int jacobian_attention_backward(const symbreak_attention_backward_problem* b, So
       for (int j = 0; j < nk; ++j) {
         float s = 0;
         for (int c = 0; c < dh; ++c) s += q[static_cast<std::size_t>(i) * dh + c] * k[static_cast<std::size_t>(j) * dh + c];
-        slope[j] = cap.slope(s * p.scale);
-        P[j] = mask.visible(i, j) ? cap(s * p.scale) : -std::numeric_limits<float>::infinity();
+        slope[j] = sc.slope(s * p.scale);
+        P[j] = mask.visible(i, j) ? sc(s * p.scale, i, j) : -std::numeric_limits<float>::infinity();
         m = std::max(m, P[j]);
       }
       for (int j = 0; j < nk; ++j) sum += (P[j] = P[j] == -std::numeric_limits<float>::infinity() ? 0.0f : std::exp(P[j] - m));
@@ -516,7 +546,7 @@ int jacobian_attention_backward(const symbreak_attention_backward_problem* b, So
 struct TermSizes {
   std::vector<double> out, dq, dk, dv;
 };
-TermSizes term_sizes(const AttentionOp& op) {
+TermSizes term_sizes(const AttentionOp& op, const std::vector<double>* bias) {
   TermSizes t;
   t.out.assign(op.out_size(), 0.0);
   const bool bwd = op.backward();
@@ -543,6 +573,7 @@ TermSizes term_sizes(const AttentionOp& op) {
           slope[j] = 1 - t * t;
           s = cap * t;
         }
+        if (bias) s += (*bias)[static_cast<std::size_t>(i) * nk + j];
         P[j] = mask.visible(i, j) ? s : -std::numeric_limits<double>::infinity();
         m = std::max(m, P[j]);
       }
@@ -574,12 +605,20 @@ TermSizes term_sizes(const AttentionOp& op) {
   return t;
 }
 
+// symbreak's float32 forward of one slice (the output a backward call is given).
+std::vector<float> slice_forward(const HeadSlice& s) {
+  std::vector<float> out(s.op.out_size());
+  const symbreak_attention_problem p = s.op.problem(out.data());
+  if (naive_forward(&p, scores_of(s)) != 0) throw std::logic_error("a reference kernel refused a valid op");
+  return out;
+}
+
 }  // namespace
 
 std::vector<float> float_forward(const AttentionOp& op) {
-  return assemble(op, head_slices(op), false, [](const AttentionOp& x, std::vector<float>& out, auto&, auto&, auto&) {
-           const symbreak_attention_problem p = x.problem(out.data());
-           return naive_forward(&p, x.softcap);
+  return assemble(op, head_slices(op), false, [](const HeadSlice& s, std::vector<float>& out, auto&, auto&, auto&) {
+           const symbreak_attention_problem p = s.op.problem(out.data());
+           return naive_forward(&p, scores_of(s));
          }).out;
 }
 
@@ -596,7 +635,7 @@ TermSizes op_term_sizes(const AttentionOp& op, const std::vector<HeadSlice>& sli
   }
   for (const HeadSlice& s : slices) {
     if (s.rows.empty()) continue;
-    const TermSizes x = term_sizes(s.op);
+    const TermSizes x = term_sizes(s.op, s.bias.empty() ? nullptr : &s.bias);
     for (int r = 0; r < s.op.n_q; ++r) {
       for (int c = 0; c < op.d_v; ++c) t.out[s.q_row(op, r) * op.d_v + c] = x.out[static_cast<std::size_t>(r) * op.d_v + c];
       if (op.backward())
@@ -633,19 +672,19 @@ Reference::Reference(const AttentionOp& op) {
     scale = std::max(scale, std::abs(exact.back()));
   }
   const std::vector<HeadSlice> slices = head_slices(op);
-  using Kernel = int (*)(const symbreak_attention_problem*, float softcap);
+  using Kernel = int (*)(const symbreak_attention_problem*, const Scores&);
   const auto measure = [&](AttentionOp (*variant)(AttentionOp), Kernel kernel) {
-    const Assembled a = assemble(op, slices, false, [&](const AttentionOp& x, std::vector<float>& out, auto&, auto&, auto&) {
-      const AttentionOp v = variant ? variant(x) : x;
+    const Assembled a = assemble(op, slices, false, [&](const HeadSlice& s, std::vector<float>& out, auto&, auto&, auto&) {
+      const AttentionOp v = variant ? variant(s.op) : s.op;
       const symbreak_attention_problem p = v.problem(out.data());
-      return kernel(&p, x.softcap);
+      return kernel(&p, scores_of(s));
     });
     for (std::size_t i = 0; i < exact.size(); ++i) err = std::max(err, std::abs(static_cast<double>(a.out[i]) - exact[i]));
   };
-  const Kernel sequential = [](const symbreak_attention_problem* p, float c) { return sequential_attention(p, {c}); };
+  const Kernel sequential = [](const symbreak_attention_problem* p, const Scores& sc) { return sequential_attention(p, sc); };
   measure(nullptr, naive_forward);
   measure(nullptr, sequential);
-  measure(nullptr, [](const symbreak_attention_problem* p, float c) { return tiled_forward(p, 16, 16, {c}); });
+  measure(nullptr, [](const symbreak_attention_problem* p, const Scores& sc) { return tiled_forward(p, 16, 16, sc); });
   measure(q_prescaled, naive_forward);
   measure(split_scale, naive_forward);
   terms = op_term_sizes(op, slices).out;
@@ -670,13 +709,13 @@ GradientReference::GradientReference(const AttentionOp& op) : o(float_forward(op
     }
   const std::vector<HeadSlice> slices = head_slices(op);
   // `q_factor` multiplies the dq a variant computes (the chain rule of a pre-scaled q).
-  using Kernel = int (*)(const symbreak_attention_backward_problem*, float softcap);
+  using Kernel = int (*)(const symbreak_attention_backward_problem*, const Scores&);
   const auto measure = [&](AttentionOp (*variant)(AttentionOp), Kernel kernel, float q_factor) {
-    const Assembled a = assemble(op, slices, true, [&](const AttentionOp& x, auto&, auto& dq, auto& dk, auto& dv) {
-      const AttentionOp v = variant ? variant(x) : x;
-      const std::vector<float> slice_o = float_forward(x);
+    const Assembled a = assemble(op, slices, true, [&](const HeadSlice& s, auto&, auto& dq, auto& dk, auto& dv) {
+      const AttentionOp v = variant ? variant(s.op) : s.op;
+      const std::vector<float> slice_o = slice_forward(s);
       const auto b = v.backward_problem(slice_o.data(), dq.data(), dk.data(), dv.data());
-      return kernel(&b, x.softcap);
+      return kernel(&b, scores_of(s));
     });
     const std::vector<float>* f[3] = {&a.dq, &a.dk, &a.dv};
     for (int t = 0; t < 3; ++t)
@@ -684,10 +723,10 @@ GradientReference::GradientReference(const AttentionOp& op) : o(float_forward(op
         err[t] = std::max(err[t], std::abs(static_cast<double>((*f[t])[i]) * (t == 0 ? q_factor : 1.0f) - exact[t][i]));
   };
   measure(nullptr, naive_backward, 1.0f);
-  measure(nullptr, [](const symbreak_attention_backward_problem* b, float c) { return sequential_attention_backward(b, {c}); }, 1.0f);
-  measure(nullptr, [](const symbreak_attention_backward_problem* b, float c) { return tiled_backward(b, 16, 16, {c}); }, 1.0f);
+  measure(nullptr, [](const symbreak_attention_backward_problem* b, const Scores& sc) { return sequential_attention_backward(b, sc); }, 1.0f);
+  measure(nullptr, [](const symbreak_attention_backward_problem* b, const Scores& sc) { return tiled_backward(b, 16, 16, sc); }, 1.0f);
   measure(q_prescaled, naive_backward, op.scale);
-  measure(nullptr, [](const symbreak_attention_backward_problem* b, float c) { return jacobian_attention_backward(b, {c}); }, 1.0f);
+  measure(nullptr, [](const symbreak_attention_backward_problem* b, const Scores& sc) { return jacobian_attention_backward(b, sc); }, 1.0f);
   TermSizes t = op_term_sizes(op, slices);
   terms[0] = std::move(t.dq);
   terms[1] = std::move(t.dk);
@@ -705,9 +744,9 @@ int forward_v2_with(const symbreak_attention_problem_v2* p, Kernel kernel) {
   try {
     AttentionOp op = op_from_problem(*p);
     op.validate();
-    const Assembled a = assemble(op, head_slices(op), false, [&](const AttentionOp& x, std::vector<float>& out, auto&, auto&, auto&) {
-      const symbreak_attention_problem v1 = x.problem(out.data());
-      return kernel(&v1, x.softcap);
+    const Assembled a = assemble(op, head_slices(op), false, [&](const HeadSlice& s, std::vector<float>& out, auto&, auto&, auto&) {
+      const symbreak_attention_problem v1 = s.op.problem(out.data());
+      return kernel(&v1, scores_of(s));
     });
     write_strided(p->out, p->out_strides, a.out, op.batch, op.heads, op.n_q, op.d_v);
   } catch (const std::exception&) {
@@ -727,10 +766,10 @@ int backward_v2_with(const symbreak_attention_backward_problem_v2* b, Kernel ker
     AttentionOp op = op_from_problem(p);
     op.d_out = read_strided(b->d_out, p.out_strides, p.batch, p.heads, p.n_q, p.d_v);  // d_out has out's strides
     op.validate();
-    const Assembled a = assemble(op, head_slices(op), true, [&](const AttentionOp& x, auto&, auto& dq, auto& dk, auto& dv) {
-      const std::vector<float> o = float_forward(x);
-      const auto v1 = x.backward_problem(o.data(), dq.data(), dk.data(), dv.data());
-      return kernel(&v1, x.softcap);
+    const Assembled a = assemble(op, head_slices(op), true, [&](const HeadSlice& s, auto&, auto& dq, auto& dk, auto& dv) {
+      const std::vector<float> o = slice_forward(s);
+      const auto v1 = s.op.backward_problem(o.data(), dq.data(), dk.data(), dv.data());
+      return kernel(&v1, scores_of(s));
     });
     const int kvh = op.kv_heads();
     write_strided(b->d_q, p.q_strides, a.dq, op.batch, op.heads, op.n_q, op.d_head);
@@ -746,11 +785,11 @@ int backward_v2_with(const symbreak_attention_backward_problem_v2* b, Kernel ker
 
 int naive_attention_v2(const symbreak_attention_problem_v2* p) { return forward_v2_with(p, naive_forward); }
 int tiled_attention_v2(const symbreak_attention_problem_v2* p, int block_q, int block_k) {
-  return forward_v2_with(p, [=](const symbreak_attention_problem* x, float c) { return tiled_forward(x, block_q, block_k, {c}); });
+  return forward_v2_with(p, [=](const symbreak_attention_problem* x, const Scores& sc) { return tiled_forward(x, block_q, block_k, sc); });
 }
 int naive_attention_backward_v2(const symbreak_attention_backward_problem_v2* b) { return backward_v2_with(b, naive_backward); }
 int tiled_attention_backward_v2(const symbreak_attention_backward_problem_v2* b, int block_q, int block_k) {
-  return backward_v2_with(b, [=](const symbreak_attention_backward_problem* x, float c) { return tiled_backward(x, block_q, block_k, {c}); });
+  return backward_v2_with(b, [=](const symbreak_attention_backward_problem* x, const Scores& sc) { return tiled_backward(x, block_q, block_k, sc); });
 }
 
 }  // namespace symbreak::validate

@@ -5,6 +5,7 @@
 // Every case is moved inside the declared region before it is used (settle()).
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <optional>
 #include <tuple>
 
@@ -20,6 +21,19 @@ namespace gen = properties::gen;
 bool has_causal(MaskMode m) { return m == MaskMode::causal || m == MaskMode::causal_and_explicit; }
 bool has_explicit(MaskMode m) { return m == MaskMode::explicit_mask || m == MaskMode::causal_and_explicit; }
 
+// The additive bias of a case (BIAS): N(0, 1); with −inf entries (hidden keys); entries of ±1e4;
+// whole rows of −inf (rows with no visible key); whole rows of −FLT_MAX (not hidden: the softmax is
+// shift-invariant, so the exact weights are those of the scores alone); −FLT_MAX on exactly the
+// keys the mask leaves visible and N(0, 1) on the masked ones (a mask written as an additive
+// −FLT_MAX no longer tells them apart: NVIDIA-NeMo/Automodel#2658).
+enum class BiasKind { none, normal, with_inf, huge, inf_rows, flt_max_rows, flt_max_visible };
+// Drawn cases leave out −FLT_MAX rows: no float kernel can add a score to −FLT_MAX and keep it, so
+// err_ref (one number per case) is then the size of the output, and the rest of the case goes
+// unchecked. The edge cases have them, where they still catch a NaN.
+constexpr BiasKind kDrawnBiases[] = {BiasKind::normal, BiasKind::with_inf, BiasKind::huge};
+// ALiBi slopes: the paper's geometric sequence 2^(−8(h+1)/H), uniform in (0, 1], or steep (1 to 4).
+enum class AlibiKind { none, geometric, uniform, steep };
+
 // The structure of a case; values are filled from `seed` once the structure is inside the region.
 struct Shape {
   int batch = 1, heads = 1, heads_kv = 0, n_q = 4, n_k = 4, d_head = 4, d_v = 4;
@@ -33,9 +47,43 @@ struct Shape {
   std::pair<int, int> live_band{-1, -1};  // explicit masks: rows see only keys in [first, last)
   bool huge = false;          // logits of order ±1e4 (scores far apart)
   float softcap = 0;          // > 0: logit soft-capping
+  BiasKind bias = BiasKind::none;
+  AlibiKind alibi = AlibiKind::none;
+  bool zero_q = false;        // every query 0: all scores tie (a bias alone decides the weights)
   bool any_scale = false;
   std::uint64_t seed = 1;
 };
+
+// The bias or ALiBi slopes of a case whose other fields are filled.
+void fill_bias(AttentionOp& op, const Shape& s, Rng& rng) {
+  const float neg_inf = -std::numeric_limits<float>::infinity(), lowest = std::numeric_limits<float>::lowest();
+  if (s.bias != BiasKind::none) {
+    op.bias.resize(static_cast<std::size_t>(op.heads) * op.n_q * op.n_k);
+    const int special_row = static_cast<int>(rng.below(static_cast<std::size_t>(op.n_q)));
+    for (int h = 0; h < op.heads; ++h)
+      for (int i = 0; i < op.n_q; ++i)
+        for (int j = 0; j < op.n_k; ++j) {
+          float& x = op.bias[(static_cast<std::size_t>(h) * op.n_q + i) * op.n_k + j];
+          x = static_cast<float>(rng.normal());
+          switch (s.bias) {
+            case BiasKind::with_inf: if (rng.uniform() < 0.3) x = neg_inf; break;
+            case BiasKind::huge: x = static_cast<float>(1e4 * rng.normal()); break;
+            case BiasKind::inf_rows: if (i == special_row || i % 3 == 1) x = neg_inf; break;
+            case BiasKind::flt_max_rows: if (i == special_row || i % 3 == 1) x = lowest; break;
+            case BiasKind::flt_max_visible: if (op.visible(0, h, i, j)) x = lowest; break;
+            default: break;
+          }
+        }
+  }
+  if (s.alibi != AlibiKind::none) {
+    op.alibi_slopes.resize(static_cast<std::size_t>(op.heads));
+    for (int h = 0; h < op.heads; ++h)
+      op.alibi_slopes[static_cast<std::size_t>(h)] =
+          s.alibi == AlibiKind::geometric ? std::exp2(-8.0f * static_cast<float>(h + 1) / static_cast<float>(op.heads))
+          : s.alibi == AlibiKind::uniform ? static_cast<float>(1.0 - rng.uniform())
+                                          : static_cast<float>(1 + 3 * rng.uniform());
+  }
+}
 
 AttentionOp fill(const Shape& s, const Capabilities& caps, bool backward) {
   AttentionOp op;
@@ -79,6 +127,8 @@ AttentionOp fill(const Shape& s, const Capabilities& caps, bool backward) {
       }
     }
   }
+  if (s.zero_q) std::fill(op.q.begin(), op.q.end(), 0.0f);
+  fill_bias(op, s, rng);
   if (backward) normal(op.d_out, op.out_size(), 1.0);
   return op;
 }
@@ -90,6 +140,7 @@ void give_every_row_a_key(AttentionOp& op, Rng& rng) {
   AttentionOp structure = op;
   structure.mask.clear();
   structure.mask_per_head = false;
+  structure.bias.clear();
   for (int b = 0; b < op.batch; ++b)
     for (int i = 0; i < op.n_q; ++i)
       if (structure.row_empty(b, 0, i)) {
@@ -103,10 +154,14 @@ void give_every_row_a_key(AttentionOp& op, Rng& rng) {
         std::vector<int> reachable;
         for (int j = 0; j < op.n_k; ++j)
           if (structure.visible(b, h, i, j)) reachable.push_back(j);
-        if (reachable.empty() || op.mask.empty()) continue;  // settle() drops such a case
+        if (reachable.empty() || (op.mask.empty() && op.bias.empty())) continue;  // settle() drops such a case
         const int j = reachable[rng.below(reachable.size())];
         const std::size_t row = op.mask_per_head ? (static_cast<std::size_t>(b) * op.heads + h) * op.n_q + i : i;
-        op.mask[row * op.n_k + j] = 1;
+        if (!op.mask.empty()) op.mask[row * op.n_k + j] = 1;
+        if (!op.bias.empty()) {
+          float& x = op.bias[(static_cast<std::size_t>(h) * op.n_q + i) * op.n_k + j];
+          if (std::isinf(x)) x = 0.0f;
+        }
       }
 }
 
@@ -126,6 +181,9 @@ bool settle_shape(Shape& s, const Capabilities& caps, bool square_if_unaligned) 
   if (s.heads_kv >= s.heads) s.heads_kv = 0;
   if (!caps.window) s.window_left = s.window_right = -1;
   if (!caps.softcap) s.softcap = 0;
+  if (!caps.bias) s.bias = BiasKind::none;
+  if (!caps.alibi) s.alibi = AlibiKind::none;
+  if (s.bias == BiasKind::inf_rows && !caps.empty_rows) s.bias = BiasKind::with_inf;
   if (!caps.padding) s.kv_lens.clear();
   if (s.kv_lens.size() != static_cast<std::size_t>(s.batch)) s.kv_lens.clear();
   for (int& l : s.kv_lens) l = std::clamp(l, 1, s.n_k);
@@ -135,7 +193,7 @@ bool settle_shape(Shape& s, const Capabilities& caps, bool square_if_unaligned) 
     s.mode = modes.front();
   }
   // The alignment: the declared one; with none declared, causal and windows only where n_q = kv_len.
-  const bool aligned = has_causal(s.mode) || s.window_left >= 0 || s.window_right >= 0;
+  const bool aligned = has_causal(s.mode) || s.window_left >= 0 || s.window_right >= 0 || s.alibi != AlibiKind::none;
   if (caps.align_bottom_right && !caps.align_top_left) s.alignment = Alignment::bottom_right;
   if (caps.align_top_left && !caps.align_bottom_right) s.alignment = Alignment::top_left;
   if (aligned && !caps.align_top_left && !caps.align_bottom_right) {
@@ -199,6 +257,12 @@ void force_feature(Shape& s, std::string_view feature, const Capabilities& caps,
     const float caps_drawn[] = {0.5f, 1, 5, 20, 30, 50};  // Gemma 2 uses 50 (attention) and 30 (final logits)
     s.softcap = caps_drawn[rng.below(6)];
     s.huge = rng.below(2) == 0;  // logits far beyond the cap: the saturated regime
+  } else if (feature == "bias") {
+    s.bias = kDrawnBiases[rng.below(3)];
+    if (caps.empty_rows && rng.below(4) == 0) s.bias = BiasKind::inf_rows;
+  } else if (feature == "alibi") {
+    s.alibi = static_cast<AlibiKind>(1 + rng.below(3));
+    if (rng.below(2) == 0 && s.n_q == s.n_k) s.n_k += 1 + static_cast<int>(rng.below(6));  // the aligned distance matters
   } else if (feature == "window") {
     const int w[] = {0, 1, 2, 3, s.n_k / 2, s.n_k - 1};
     s.window_left = w[rng.below(6)];
@@ -391,6 +455,69 @@ std::vector<OpCase> v2_edge_cases(const OpProperty& p, const Capabilities& decla
       masked.density = 0.3;
       add(masked);
     }
+  } else if (f == "bias") {
+    const MaskMode m = caps.supports(causal) ? causal : caps.mask_modes().front();
+    // Sizes 1, 2, 5, 17 and around a tile of 16, each bias kind; a decode row; the bias after a small
+    // cap (a kernel that adds it before the cap squeezes it); −FLT_MAX on the visible keys beside
+    // masked ones, with all scores tied, so only the mask can tell them apart.
+    for (const auto& [n, kind] : std::vector<std::pair<int, BiasKind>>{
+             {1, BiasKind::normal}, {2, BiasKind::with_inf}, {5, BiasKind::huge}, {17, BiasKind::normal}, {15, BiasKind::with_inf},
+             {16, BiasKind::flt_max_rows}, {17, BiasKind::flt_max_rows}, {33, BiasKind::with_inf}}) {
+      Shape s = shape(n, n, m);
+      s.bias = kind;
+      s.heads = n == 17 ? 3 : 1;
+      add(s);
+    }
+    Shape decode = shape(1, backward ? 130 : 1024, MaskMode::none);
+    decode.bias = BiasKind::with_inf;
+    decode.d_head = decode.d_v = 8;
+    add(decode);
+    if (caps.softcap) {
+      Shape capped = shape(9, 9, m);
+      capped.softcap = 1;
+      capped.bias = BiasKind::normal;
+      capped.huge = true;
+      add(capped);
+    }
+    for (const MaskMode masked : {causal, MaskMode::explicit_mask}) {
+      if (!caps.supports(masked)) continue;
+      Shape tie = shape(6, 6, masked);
+      tie.bias = BiasKind::flt_max_visible;
+      tie.zero_q = true;
+      tie.density = 0.5;
+      tie.heads = 2;
+      add(tie);
+    }
+    if (caps.gqa) {
+      Shape g = shape(5, 7, caps.mask_modes().front());
+      g.heads = 4;
+      g.heads_kv = 2;
+      g.bias = BiasKind::normal;
+      add(g);
+    }
+  } else if (f == "alibi") {
+    // The paper's slopes for 1 to 8 heads, steep slopes, non-causal (the distance is |i − j|, both
+    // sides), n_q ≠ n_k in the declared alignment with a decode row (the distance is to the aligned
+    // position), and grouped heads (the slope is the query head's).
+    for (const auto& [heads, n_q, n_k, mode, kind] : std::vector<std::tuple<int, int, int, MaskMode, AlibiKind>>{
+             {1, 5, 5, causal, AlibiKind::geometric}, {8, 17, 17, causal, AlibiKind::geometric},
+             {3, 2, 2, MaskMode::none, AlibiKind::steep}, {4, 16, 16, MaskMode::none, AlibiKind::uniform},
+             {2, 33, 33, MaskMode::none, AlibiKind::geometric}, {2, 3, 9, MaskMode::none, AlibiKind::steep},
+             {2, 4, 11, causal, AlibiKind::steep}, {2, 1, backward ? 130 : 1024, MaskMode::none, AlibiKind::uniform},
+             {2, 1, backward ? 130 : 1024, causal, AlibiKind::geometric}}) {
+      Shape s = shape(n_q, n_k, caps.supports(mode) ? mode : caps.mask_modes().front());
+      s.heads = heads;
+      s.alibi = kind;
+      add(s);
+    }
+    if (caps.gqa)
+      for (const MaskMode mode : {causal, MaskMode::none}) {
+        Shape g = shape(6, 6, caps.supports(mode) ? mode : caps.mask_modes().front());
+        g.heads = 4;
+        g.heads_kv = 2;
+        g.alibi = AlibiKind::steep;
+        add(g);
+      }
   } else if (f == "window") {
     const MaskMode m = caps.supports(causal) ? causal : caps.mask_modes().front();
     for (const auto& [n, left, right, mode] : std::vector<std::tuple<int, int, int, MaskMode>>{
@@ -444,6 +571,14 @@ std::vector<OpCase> v2_edge_cases(const OpProperty& p, const Capabilities& decla
         pad.kv_lens = {2, 6};
         add(pad);
       }
+    }
+    if (caps.bias) {  // whole rows of −inf (empty) and of −FLT_MAX (not empty) bias
+      Shape inf = shape(7, 7, caps.mask_modes().front());
+      inf.bias = BiasKind::inf_rows;
+      add(inf);
+      Shape lowest = shape(7, 7, caps.mask_modes().front());
+      lowest.bias = BiasKind::flt_max_rows;
+      add(lowest);
     }
     if (caps.window) {
       Shape s = shape(8, 8, MaskMode::none);

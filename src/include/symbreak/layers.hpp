@@ -62,10 +62,12 @@ struct AttentionMask {
 //   weights[i,j] = normalise(exp(s_ij - m_i) / Σ_visible exp(s_ik - m_i)),  s = scale·q kᵀ,
 //   m_i = max over visible s_ik; invisible keys get exactly 0.  out = weights · v.
 // softcap > 0 (Gemma 2's logit soft-capping): s = softcap·tanh(scale·q kᵀ / softcap) instead.
-// Every query must see at least one key (std::invalid_argument otherwise).
+// bias (n_q, n_k), when given, is added to s after the softcap (an additive attention bias or
+// ALiBi's −slope·distance); the backward pass needs nothing from it (∂s/∂bias = 1, and dS is the
+// same). Every query must see at least one key (std::invalid_argument otherwise).
 template <class T>
 void attention_head_forward(Tensor<T>& out, Tensor<T>& weights, const Tensor<T>& q, const Tensor<T>& k, const Tensor<T>& v,
-                            const T& scale, const AttentionMask& mask, double softcap = 0);
+                            const T& scale, const AttentionMask& mask, double softcap = 0, const Tensor<T>* bias = nullptr);
 
 // qkv (B·n, 3d) → out (B·n, d), att (B·H·n, n).
 //   att[b,h,i,:] = softmax_j(scale · q_i·k_j over keys j visible from i), 0 elsewhere

@@ -61,13 +61,14 @@ int symbreak_attention_backward(const symbreak_attention_backward_problem* p); /
 
 
 /* ================================ Version 2 ================================
- *   O[b,h] = softmax(softcap(scale · Q[b,h] K[b,g(h)]ᵀ)  restricted to the keys visible from each query) · V[b,g(h)]
+ *   O[b,h] = softmax(softcap(scale · Q[b,h] K[b,g(h)]ᵀ) + bias[h]  restricted to the keys visible from each query) · V[b,g(h)]
  * with g(h) = h / (heads / heads_kv) (repeat-interleave: query heads 0..G-1 share KV head 0, ...).
  * Key j is visible from query i of batch b, head h iff all of:
  *   j < kv_len(b)                          (kv_lens NULL: kv_len = n_k)
  *   causal:  j <= i + offset(b)
  *   window:  i + offset(b) - window_left <= j <= i + offset(b) + window_right   (-1: that side unbounded)
  *   mask:    mask[i][j] (or mask[b][h][i][j] when mask_per_head) is nonzero
+ *   bias:    bias[h][i][j] is not -inf
  * where the alignment sets offset(b): top-left 0 (PyTorch is_causal), bottom-right kv_len(b) - n_q
  * (FlashAttention >= 2.1, PyTorch causal_lower_right, decoding with a KV cache). Both coincide when
  * n_q = kv_len; version-1 kernels and `causal` alone see only that case.
@@ -94,6 +95,13 @@ typedef struct symbreak_attention_problem_v2 {
   float scale;
   float softcap;               /* > 0: each score s = scale·q·k becomes softcap·tanh(s / softcap) before
                                   the mask (Gemma 2); 0: none. Only for kernels declaring SYMBREAK_FEATURE_SOFTCAP */
+  const float* bias;           /* NULL, or [heads][n_q][n_k] (contiguous, shared by the batch): added to each
+                                  score after the softcap, before the softmax. -inf hides that key (a row whose
+                                  visible keys are all -inf is a row with no visible key); -FLT_MAX does not.
+                                  Only for kernels declaring SYMBREAK_FEATURE_BIAS */
+  const float* alibi_slopes;   /* NULL, or [heads]: ALiBi, score(i, j) += -slope[h] * |i + offset(b) - j| after
+                                  the softcap (FlashAttention's alibi_slopes). Never together with bias.
+                                  Only for kernels declaring SYMBREAK_FEATURE_ALIBI */
 } symbreak_attention_problem_v2;
 int symbreak_attention_forward_v2(const symbreak_attention_problem_v2* p); /* 0 = success */
 
@@ -122,6 +130,8 @@ int symbreak_attention_backward_v2(const symbreak_attention_backward_problem_v2*
 #define SYMBREAK_FEATURE_SOFTCAP 1024u          /* softcap > 0 */
 #define SYMBREAK_FEATURE_EMPTY_ROWS_NAN 2048u   /* rows with no visible key, written as NaN (softmax's 0/0; forward
                                                    only: the backward gets no such rows) */
+#define SYMBREAK_FEATURE_BIAS 4096u             /* bias: an additive float bias per head (-inf, -FLT_MAX included) */
+#define SYMBREAK_FEATURE_ALIBI 8192u            /* alibi_slopes */
 typedef struct symbreak_attention_caps_v2 {
   int struct_size;
   symbreak_attention_caps v1;

@@ -28,6 +28,10 @@
 //                            forward only: backward cases then have no such rows
 //   softcap                  logit soft-capping: scores s = scale·q·k become c·tanh(s/c) before the mask
 //                            (Gemma 2; FlashAttention's softcap, ONNX Attention's softcap attribute)
+//   bias                     an additive float bias per head [heads][n_q][n_k] after the softcap, with
+//                            -inf entries (the key is hidden) and -FLT_MAX entries (it is not)
+//   alibi                    ALiBi slopes per head: score(i, j) -= slope·|i + offset - j| (FlashAttention's
+//                            alibi_slopes; never together with bias)
 //   layout=bnhd | layout=bhnd   the tensors' layout ([batch][seq][heads][d] reads through strides)
 #pragma once
 
@@ -55,6 +59,7 @@ struct Capabilities {
   bool align_top_left = false, align_bottom_right = false;
   bool gqa = false, window = false, padding = false, mask_per_head = false, empty_rows = false, softcap = false;
   bool empty_rows_nan = false;  // with empty_rows: the contract is NaN rows, not zero rows
+  bool bias = false, alibi = false;
   bool layout_bnhd = false;
 
   // SYMBREAK_FEATURE_* bits of the version-2 words (and deterministic, masked-finite).

@@ -30,6 +30,7 @@ struct GuardedLayout {
   // forward: q, k, v, out; backward: q, k, v, o (the forward output, read-only), d_out, d_q, d_k, d_v.
   std::vector<Buffer> buffers;
   std::size_t mask = 0, mask_floats = 0, lens = 0, total = 0;
+  std::size_t bias = 0, slopes = 0;  // the additive bias and the ALiBi slopes, between NaN guards
   bool backward = false;
   Layout layout = Layout::bhnd;
   explicit GuardedLayout(const AttentionOp& op, Layout layout = Layout::bhnd);

@@ -1,12 +1,13 @@
 // The attention op that third-party kernels implement, with the layouts of attention_abi.h:
 //
-//   O[b,h] = softmax(softcap(scale · Q[b,h] K[b,g(h)]ᵀ) over the keys visible from each query) · V[b,g(h)]
+//   O[b,h] = softmax(softcap(scale · Q[b,h] K[b,g(h)]ᵀ) + B[b,h] over the keys visible from each query) · V[b,g(h)]
 //
 // and, for the backward pass, the upstream gradient dO from which a kernel computes dQ, dK and dV.
 // g(h) = h / (heads / heads_kv) (grouped-query heads, repeat-interleave). Visibility (visible()) is
 // the conjunction of the key length, the causal condition and the window (both at the aligned query
 // position i + offset(b)) and the explicit mask, exactly as attention_abi.h's version-2 section
-// states. A row with no visible key is zero (only where `empty_rows` allows such rows at all).
+// states. B is the additive bias of head h, or ALiBi's −slope_h·|i + offset(b) − j|; a −inf bias
+// entry hides its key. A row with no visible key is zero (only where `empty_rows` allows such rows at all).
 #pragma once
 
 #include <cstddef>
@@ -36,12 +37,18 @@ struct AttentionOp {
   bool empty_rows = false;          // rows with no visible key are allowed (and must come out zero)
   bool empty_rows_nan = false;      // ... and must come out NaN instead (the kernel's declared contract)
   float softcap = 0;                // > 0: scores s become softcap·tanh(s / softcap) before the mask
+  std::vector<float> bias;          // empty, or [heads][n_q][n_k]: added after the softcap (−inf: the key is hidden)
+  std::vector<float> alibi_slopes;  // empty, or [heads]: ALiBi (never together with bias)
 
   int kv_heads() const { return heads_kv > 0 ? heads_kv : heads; }
   int kv_head_of(int h) const { return h / (heads / kv_heads()); }
   int kv_len(int b) const { return kv_lens.empty() ? n_k : kv_lens[static_cast<std::size_t>(b)]; }
   int offset(int b) const { return alignment == Alignment::bottom_right ? kv_len(b) - n_q : 0; }
   bool windowed() const { return window_left >= 0 || window_right >= 0; }
+  bool biased() const { return !bias.empty() || !alibi_slopes.empty(); }
+  // The exact additive bias of score (i, j) of batch b, head h: bias[h][i][j], or ALiBi's
+  // −slope·|i + offset(b) − j| (exact in double: a float times an integer below 2^24), or 0.
+  double score_bias(int b, int h, int i, int j) const;
   // Uses anything version 1 cannot express.
   bool uses_v2() const;
   bool visible(int b, int h, int i, int j) const;

@@ -35,6 +35,7 @@ struct HeadSlice {
   AttentionOp op;
   int b = 0, h = 0, kv_head = 0;
   std::vector<int> rows;  // the op's query rows, in order
+  std::vector<double> bias;  // empty, or [rows][n_k]: each score's exact additive bias (the op's bias or ALiBi)
   std::size_t q_row(const AttentionOp& whole, int r) const;  // row index into whole's q / out / d_out
   std::size_t k_row(const AttentionOp& whole, int j) const;  // row index into whole's k / v
 };
