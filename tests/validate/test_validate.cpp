@@ -313,6 +313,15 @@ TEST(AbiVersionTwo, WordsParseAndNameContradictionsAndWhatIsNotSupported) {
   EXPECT_THAT(error("causal mask=per-head"), HasSubstr("needs the explicit mask mode"));
 }
 
+// Options for one seed and the named properties, without shrinking or saved cases (a kill-table run).
+ValidateOptions unshrunk_options(std::uint64_t seed, std::vector<std::string> properties) {
+  ValidateOptions o = options(seed, 10);
+  o.properties = std::move(properties);
+  o.shrink_seconds = 0;
+  o.failure_dir.clear();
+  return o;
+}
+
 AttentionOp random_op(int batch, int heads, int heads_kv, int n_q, int n_k, int d, std::uint64_t seed) {
   AttentionOp op;
   op.batch = batch;
@@ -486,10 +495,7 @@ TEST(GroupedHeads, GqaPermAloneCatchesTiledHeadMappingOnEverySeed) {
   auto tiled = plugin_kernel(plugin("mutant_gqa_tile"), 20);
   auto correct = plugin_kernel(plugin("correct_v2"), 20);
   for (std::uint64_t seed = 1; seed <= 20; ++seed) {
-    ValidateOptions o = options(seed, 10);
-    o.properties = {"GQA-PERM"};
-    o.shrink_seconds = 0;
-    o.failure_dir.clear();
+    ValidateOptions o = unshrunk_options(seed, {"GQA-PERM"});
     const OpReport bad = run_suite(*tiled, o);
     ASSERT_NE(first_failure(bad), nullptr) << "seed " << seed;
     EXPECT_THAT(first_failure(bad)->message, HasSubstr("query heads within their groups permuted"));
@@ -506,10 +512,7 @@ TEST(Softcap, SoftcapAloneCatchesEveryHistoricalSoftcapBugOnEverySeed) {
                            "mutant_softcap_dropped", "mutant_softcap_reciprocal", "mutant_bwd_softcap_no_dtanh"}) {
     auto mutant = plugin_kernel(plugin(name), 20);
     for (std::uint64_t seed = 1; seed <= 20; ++seed) {
-      ValidateOptions o = options(seed, 10);
-      o.properties = {"SOFTCAP", "BWD-SOFTCAP"};
-      o.shrink_seconds = 0;
-      o.failure_dir.clear();
+      ValidateOptions o = unshrunk_options(seed, {"SOFTCAP", "BWD-SOFTCAP"});
       EXPECT_FALSE(run_suite(*mutant, o).passed()) << name << " survived seed " << seed;
       if (std::string(name) == "mutant_softcap_after_mask") EXPECT_TRUE(run_suite(*correct, o).passed()) << "seed " << seed;
     }
@@ -524,10 +527,7 @@ TEST(Bias, BiasAndAlibiAloneCatchEveryHistoricalBiasBugOnEverySeed) {
                            "mutant_alibi_unaligned", "mutant_bias_finfo_min_mask"}) {
     auto mutant = plugin_kernel(plugin(name), 20);
     for (std::uint64_t seed = 1; seed <= 20; ++seed) {
-      ValidateOptions o = options(seed, 10);
-      o.properties = {"BIAS", "ALIBI", "BWD-BIAS", "BWD-ALIBI"};
-      o.shrink_seconds = 0;
-      o.failure_dir.clear();
+      ValidateOptions o = unshrunk_options(seed, {"BIAS", "ALIBI", "BWD-BIAS", "BWD-ALIBI"});
       EXPECT_FALSE(run_suite(*mutant, o).passed()) << name << " survived seed " << seed;
       if (std::string(name) == "mutant_alibi_unaligned") EXPECT_TRUE(run_suite(*correct, o).passed()) << "seed " << seed;
     }
@@ -544,10 +544,7 @@ TEST(Bias, TiedScoresExposeAnAdditiveMaskWithoutEmptyRows) {
   mutant->override_capabilities(c);
   correct->override_capabilities(c);
   for (std::uint64_t seed = 1; seed <= 5; ++seed) {
-    ValidateOptions o = options(seed, 10);
-    o.properties = {"BIAS"};
-    o.shrink_seconds = 0;
-    o.failure_dir.clear();
+    ValidateOptions o = unshrunk_options(seed, {"BIAS"});
     const OpReport r = run_suite(*mutant, o);
     ASSERT_NE(first_failure(r), nullptr) << "seed " << seed;
     EXPECT_THAT(first_failure(r)->message, HasSubstr("exact reference"));
@@ -646,10 +643,7 @@ TEST(EmptyRows, TheNanContractIsCheckedAsDeclared) {
   };
   auto nan_rows = declared_nan("mutant_empty_row_nan"), zero_rows = declared_nan("correct_v2");
   for (std::uint64_t seed = 1; seed <= 20; ++seed) {
-    ValidateOptions o = options(seed, 10);
-    o.properties = {"EMPTY-ROWS", "ALIGNMENT", "BWD-ALIGNMENT", "BWD-EMPTY-ROWS"};
-    o.shrink_seconds = 0;
-    o.failure_dir.clear();
+    ValidateOptions o = unshrunk_options(seed, {"EMPTY-ROWS", "ALIGNMENT", "BWD-ALIGNMENT", "BWD-EMPTY-ROWS"});
     const OpReport pass = run_suite(*nan_rows, o);
     EXPECT_TRUE(pass.passed()) << "seed " << seed << ": " << killers(pass);
     EXPECT_EQ(verdict(pass, "BWD-EMPTY-ROWS").status, VerdictStatus::not_applicable);
