@@ -15,7 +15,7 @@ bool AttentionOp::visible(int b, int h, int i, int j) const {
   if (causal && j > at) return false;
   if (window_left >= 0 && j < at - window_left) return false;
   if (window_right >= 0 && j > at + window_right) return false;
-  if (!bias.empty() && bias[(static_cast<std::size_t>(h) * n_q + i) * n_k + j] == -std::numeric_limits<float>::infinity())
+  if (!bias.empty() && bias[bias_index(h, i, j)] == -std::numeric_limits<float>::infinity())
     return false;
   if (mask.empty()) return true;
   const std::size_t row = mask_per_head ? (static_cast<std::size_t>(b) * heads + h) * n_q + i : static_cast<std::size_t>(i);
@@ -23,7 +23,7 @@ bool AttentionOp::visible(int b, int h, int i, int j) const {
 }
 
 double AttentionOp::score_bias(int b, int h, int i, int j) const {
-  if (!bias.empty()) return bias[(static_cast<std::size_t>(h) * n_q + i) * n_k + j];
+  if (!bias.empty()) return bias[bias_index(h, i, j)];
   if (!alibi_slopes.empty()) return -static_cast<double>(alibi_slopes[static_cast<std::size_t>(h)]) * std::abs(i + offset(b) - j);
   return 0;
 }

@@ -63,7 +63,7 @@ void fill_bias(AttentionOp& op, const Shape& s, Rng& rng) {
     for (int h = 0; h < op.heads; ++h)
       for (int i = 0; i < op.n_q; ++i)
         for (int j = 0; j < op.n_k; ++j) {
-          float& x = op.bias[(static_cast<std::size_t>(h) * op.n_q + i) * op.n_k + j];
+          float& x = op.bias[op.bias_index(h, i, j)];
           x = static_cast<float>(rng.normal());
           switch (s.bias) {
             case BiasKind::with_inf: if (rng.uniform() < 0.3) x = neg_inf; break;
@@ -159,7 +159,7 @@ void give_every_row_a_key(AttentionOp& op, Rng& rng) {
         const std::size_t row = op.mask_per_head ? (static_cast<std::size_t>(b) * op.heads + h) * op.n_q + i : i;
         if (!op.mask.empty()) op.mask[row * op.n_k + j] = 1;
         if (!op.bias.empty()) {
-          float& x = op.bias[(static_cast<std::size_t>(h) * op.n_q + i) * op.n_k + j];
+          float& x = op.bias[op.bias_index(h, i, j)];
           if (std::isinf(x)) x = 0.0f;
         }
       }

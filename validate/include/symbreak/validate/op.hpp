@@ -46,6 +46,7 @@ struct AttentionOp {
   int offset(int b) const { return alignment == Alignment::bottom_right ? kv_len(b) - n_q : 0; }
   bool windowed() const { return window_left >= 0 || window_right >= 0; }
   bool biased() const { return !bias.empty() || !alibi_slopes.empty(); }
+  std::size_t bias_index(int h, int i, int j) const { return (static_cast<std::size_t>(h) * n_q + i) * n_k + j; }
   // The exact additive bias of score (i, j) of batch b, head h: bias[h][i][j], or ALiBi's
   // −slope·|i + offset(b) − j| (exact in double: a float times an integer below 2^24), or 0.
   double score_bias(int b, int h, int i, int j) const;
