@@ -167,7 +167,9 @@ NpyArray parse_npy(std::string_view bytes, const std::string& name) {
       const std::string descr = p.quoted();
       if (descr == "<f4") array.dtype = NpyArray::DType::f4;
       else if (descr == "|u1") array.dtype = NpyArray::DType::u1;
-      else fail(name, "dtype '" + descr + "' is not supported (allowed: '<f4' float32, '|u1' uint8)");
+      else if (descr == "<f2") array.dtype = NpyArray::DType::f2;
+      else if (descr == "<u2") array.dtype = NpyArray::DType::u2;
+      else fail(name, "dtype '" + descr + "' is not supported (allowed: '<f4' float32, '|u1' uint8, '<f2' float16, '<u2' uint16)");
       have_descr = true;
     } else if (key == "fortran_order" && !have_order) {
       if (p.boolean()) fail(name, "Fortran-order arrays are not supported (allowed: C order)");
@@ -187,7 +189,7 @@ NpyArray parse_npy(std::string_view bytes, const std::string& name) {
   if (!have_descr || !have_order || !have_shape) fail(name, "malformed header: needs descr, fortran_order and shape");
 
   const std::size_t n = product(array.shape, name);
-  const std::size_t item = array.dtype == NpyArray::DType::f4 ? 4 : 1;
+  const std::size_t item = array.dtype == NpyArray::DType::f4 ? 4 : array.dtype == NpyArray::DType::u1 ? 1 : 2;
   const std::string_view data = bytes.substr(prefix + header_len);
   if (data.size() != n * item)
     fail(name, "data holds " + std::to_string(data.size()) + " bytes, the shape needs " + std::to_string(n * item) +
@@ -195,6 +197,9 @@ NpyArray parse_npy(std::string_view bytes, const std::string& name) {
   if (array.dtype == NpyArray::DType::f4) {
     array.f4.resize(n);
     if (n) std::memcpy(array.f4.data(), data.data(), n * 4);  // little-endian host (x86-64)
+  } else if (item == 2) {
+    array.u16.resize(n);
+    if (n) std::memcpy(array.u16.data(), data.data(), n * 2);
   } else {
     array.u1.assign(data.begin(), data.end());
   }
@@ -216,6 +221,10 @@ std::string npy_bytes(const std::vector<float>& values, const std::vector<std::s
 
 std::string npy_bytes(const std::vector<unsigned char>& values, const std::vector<std::size_t>& shape) {
   return with_data(header_bytes("|u1", shape), values);
+}
+
+std::string npy_bytes(const std::vector<std::uint16_t>& bits, const std::vector<std::size_t>& shape, bool as_uint16) {
+  return with_data(header_bytes(as_uint16 ? "<u2" : "<f2", shape), bits);
 }
 
 std::string npy_bytes(const std::vector<std::int32_t>& values, const std::vector<std::size_t>& shape) {

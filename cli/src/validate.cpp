@@ -7,10 +7,24 @@
 #include "commands.hpp"
 #include "common.hpp"
 #include "symbreak/io.hpp"
+#include "symbreak/text.hpp"
 #include "symbreak/validate/validate.hpp"
 
 namespace symbreak::cli {
 namespace {
+
+// The tolerance rule in words, for the report's header (the dtype sets the ulp and the reference).
+std::string tolerance_text(const validate::Tolerance& t, validate::Dtype dtype) {
+  const bool narrow = dtype != validate::Dtype::f32;
+  const std::string ulp = dtype == validate::Dtype::f16 ? "2^-11" : dtype == validate::Dtype::bf16 ? "2^-8" : "2^-24";
+  return "tolerance: |X − exact| ≤ " + text::shortest(t.c) + "·err_ref + " + text::shortest(t.atol_ulps) + "·" + ulp +
+         "·max(1, max|exact|, the size of the element's summed terms) per element; err_ref = " +
+         (narrow ? "the error of symbreak's same-dtype (" + std::string(to_string(dtype)) +
+                       ") reference: inputs and outputs in the dtype, float32 accumulation"
+                 : std::string("the worst correct float32 kernel's error")) +
+         " per tensor (invariances: both inputs)";
+}
+
 
 struct ValidateFlags {
   std::string plugin, exec, builtin, replay;
@@ -85,7 +99,7 @@ Action register_validate(CLI::App& app) {
                   "Override what the kernel declares it supports: none,causal,explicit (mask modes), square|cross, "
                   "scale=default|scale=any, dv=dhead|dv=any, backward|no-backward, deterministic, masked-finite, max-n=N, max-d=N, "
                   "max-batch=N, max-heads=N; version 2: causal=top-left|causal=bottom-right, gqa, window, padding, "
-                  "mask=per-head, empty-rows=zero|empty-rows=nan, softcap, bias, alibi, layout=bnhd|layout=bhnd")
+                  "mask=per-head, empty-rows=zero|empty-rows=nan, softcap, bias, alibi, layout=bnhd|layout=bhnd, dtype=f32|dtype=f16|dtype=bf16")
       ->delimiter(',');
   cmd->add_option("--seeds", f->seeds,
                   "Run the suite on every seed of A-B (or 1-N for N) and summarise (kill rates, flaky kernels)");
@@ -93,7 +107,7 @@ Action register_validate(CLI::App& app) {
   cmd->add_flag("--forward-only", f->forward_only, "Skip the backward properties even when the kernel has a backward pass");
   cmd->add_flag("--strict-determinism", f->strict_determinism, "Bitwise nondeterminism fails instead of warning");
   cmd->add_option("--tolerance-c", f->tolerance_c, "c in c·max|naive - exact| + atol")->check(CLI::PositiveNumber);
-  cmd->add_option("--atol-ulps", f->atol_ulps, "atol in units of 2^-24·max|exact|")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--atol-ulps", f->atol_ulps, "atol in units of the dtype's unit roundoff (2^-24 f32, 2^-11 f16, 2^-8 bf16)·max|exact|")->check(CLI::NonNegativeNumber);
 
   return [f]() {
     if (f->list_builtins) {
@@ -149,9 +163,7 @@ Action register_validate(CLI::App& app) {
     }
     std::cout << "symbreak validate: " << kernel->name() << " against O = softmax(scale·QKᵀ + mask)·V"
               << (kernel->capabilities().backward && !options.forward_only ? " and its gradients" : "") << "\n"
-              << "tolerance: |X − exact| ≤ " << options.tolerance.c << "·err_ref + " << options.tolerance.atol_ulps
-              << "·2^-24·max(1, max|exact|, the size of the element's summed terms) per element; err_ref = the worst "
-                 "correct float32 kernel's error per tensor (invariances: both inputs)\n";
+              << tolerance_text(options.tolerance, kernel->capabilities().dtype) << "\n";
     const auto write_reports = [&](const validate::OpReport& report) {
       if (!f->json_path.empty()) write_file_atomically(f->json_path, validate::report_json(report));
       if (!f->junit_path.empty()) write_file_atomically(f->junit_path, validate::report_junit(report));

@@ -17,6 +17,9 @@
  *   MASKED_SCORE(p)               the score a masked key gets before the softmax (−inf: no weight)
  *   ALIBI_TERM(p, b, h, i, j, kv_len)   ALiBi's addition to score (i, j): −slope_h·|i + offset − j|
  *   ADDITIVE_MASK(p)              nonzero: the mask is an additive −FLT_MAX on the biased score (the key stays in the softmax)
+ *   SCORE_OF(dot, scale)          the raw score from q·k (float32: dot·scale)
+ *   P_STORE(x), DS_STORE(x)       how P (before P·V and dV) and dS (before dQ, dK) are stored: float32 as is;
+ *                                 lowp_template.h rounds them to the dtype, as FlashAttention does
  *   FEATURES                      the SYMBREAK_FEATURE_* bits declared */
 #include <math.h>
 #include <stdlib.h>
@@ -75,6 +78,15 @@
 #ifndef ADDITIVE_MASK
 #define ADDITIVE_MASK(p) 0
 #endif
+#ifndef SCORE_OF
+#define SCORE_OF(dot, scale) ((dot) * (scale))
+#endif
+#ifndef P_STORE
+#define P_STORE(x) (x)
+#endif
+#ifndef DS_STORE
+#define DS_STORE(x) (x)
+#endif
 #ifndef FEATURES
 #define FEATURES                                                                                                   \
   (SYMBREAK_FEATURE_ALIGN_BOTTOM_RIGHT | SYMBREAK_FEATURE_GQA | SYMBREAK_FEATURE_WINDOW | SYMBREAK_FEATURE_PADDING | \
@@ -128,7 +140,7 @@ static int softmax_row(const symbreak_attention_problem_v2* p, int b, int h, int
     const float* k = AT(p->k, p->k_strides, b, g, j);
     float s = 0;
     for (int c = 0; c < p->d_head; ++c) s += q[c] * k[c];
-    P[j] = s * p->scale;
+    P[j] = SCORE_OF(s, p->scale);
     if (p->softcap > 0) {
       if (slope) slope[j] = CAP_SLOPE(P[j], p->softcap);
       P[j] = CAP(P[j], p->softcap);
@@ -163,7 +175,7 @@ int symbreak_attention_forward_v2(const symbreak_attention_problem_v2* p) {
         for (int c = 0; c < p->d_v; ++c) {
           float acc = 0;
           for (int j = 0; j < p->n_k; ++j)
-            if (ADD_MASKED_KEYS ? j < p->n_k : P[j] != 0.0f) acc += P[j] * AT(p->v, p->v_strides, b, g, j)[c];
+            if (ADD_MASKED_KEYS ? j < p->n_k : P[j] != 0.0f) acc += P_STORE(P[j]) * AT(p->v, p->v_strides, b, g, j)[c];
           out[c] = acc;
         }
       }
@@ -202,13 +214,13 @@ int symbreak_attention_backward_v2(const symbreak_attention_backward_problem_v2*
           float* dv = AT(bp->d_v, p->v_strides, b, g, j);
           for (int c = 0; c < p->d_v; ++c) {
             dP[j] += dO[c] * v[c];
-            if (adds_kv) dv[c] += P[j] * dO[c];
+            if (adds_kv) dv[c] += P_STORE(P[j]) * dO[c];
           }
           D += P[j] * dP[j];
         }
         for (int j = 0; j < p->n_k; ++j) {
           if (P[j] == 0.0f) continue;
-          const float ds = P[j] * (dP[j] - D) * p->scale * (BWD_SOFTCAP ? slope[j] : 1.0f);
+          const float ds = DS_STORE(P[j] * (dP[j] - D)) * p->scale * (BWD_SOFTCAP ? slope[j] : 1.0f);
           const float* k = AT(p->k, p->k_strides, b, g, j);
           float* dk = AT(bp->d_k, p->k_strides, b, g, j);
           for (int c = 0; c < p->d_head; ++c) {

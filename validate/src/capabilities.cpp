@@ -91,6 +91,8 @@ std::string v2_words_of(const AttentionOp& op) {
   if (op.softcap != 0) add("softcap");
   if (!op.bias.empty()) add("bias");
   if (!op.alibi_slopes.empty()) add("alibi");
+  if (op.dtype == Dtype::f16) add("dtype=f16");
+  if (op.dtype == Dtype::bf16) add("dtype=bf16");
   return s;
 }
 
@@ -101,12 +103,13 @@ unsigned Capabilities::features() const {
          (empty_rows ? (empty_rows_nan ? SYMBREAK_FEATURE_EMPTY_ROWS_NAN : SYMBREAK_FEATURE_EMPTY_ROWS) : 0u) |
          (layout_bnhd ? SYMBREAK_FEATURE_STRIDES : 0u) | (deterministic ? SYMBREAK_FEATURE_DETERMINISTIC : 0u) |
          (masked_finite ? SYMBREAK_FEATURE_MASKED_FINITE : 0u) | (softcap ? SYMBREAK_FEATURE_SOFTCAP : 0u) |
-         (bias ? SYMBREAK_FEATURE_BIAS : 0u) | (alibi ? SYMBREAK_FEATURE_ALIBI : 0u);
+         (bias ? SYMBREAK_FEATURE_BIAS : 0u) | (alibi ? SYMBREAK_FEATURE_ALIBI : 0u) |
+         (dtype == Dtype::f16 ? SYMBREAK_FEATURE_F16 : 0u) | (dtype == Dtype::bf16 ? SYMBREAK_FEATURE_BF16 : 0u);
 }
 
 bool Capabilities::uses_v2() const {
   return align_top_left || align_bottom_right || gqa || window || padding || mask_per_head || empty_rows || layout_bnhd || softcap ||
-         bias || alibi;
+         bias || alibi || dtype != Dtype::f32;
 }
 
 bool Capabilities::allows(const AttentionOp& op) const {
@@ -114,7 +117,7 @@ bool Capabilities::allows(const AttentionOp& op) const {
   if (aligned_cross(op) && !(op.alignment == Alignment::bottom_right ? align_bottom_right : align_top_left)) return false;
   if ((op.kv_heads() != op.heads && !gqa) || (op.windowed() && !window) || (!op.kv_lens.empty() && !padding) ||
       (op.mask_per_head && !mask_per_head) || (has_empty_row(op) && (!empty_rows || op.empty_rows_nan != empty_rows_nan)) ||
-      (op.softcap != 0 && !softcap) || (!op.bias.empty() && !bias) || (!op.alibi_slopes.empty() && !alibi))
+      (op.softcap != 0 && !softcap) || (!op.bias.empty() && !bias) || (!op.alibi_slopes.empty() && !alibi) || op.dtype != dtype)
     return false;
   const bool square = op.n_q == op.n_k || (op.causal && aligned_cross(op));  // an aligned causal op is declared by alignment
   return supports(mask_mode_of(op)) && (cross || square) && (dv_differs || op.d_v == op.d_head) &&
@@ -173,6 +176,8 @@ std::string Capabilities::v2_words() const {
   add(bias, "bias");
   add(alibi, "alibi");
   add(layout_bnhd, "layout=bnhd");
+  add(dtype == Dtype::f16, "dtype=f16");
+  add(dtype == Dtype::bf16, "dtype=bf16");
   return s;
 }
 
@@ -193,12 +198,14 @@ std::vector<std::string> split_words(std::string_view text) {
 
 void Capabilities::apply(const std::vector<std::string>& words, std::string_view source) {
   bool masks_named = false, empty_rows_named = false;
+  std::string dtype_word;  // the dtype= word seen, if any (a kernel has one dtype per validation)
   const auto fail = [&](const std::string& word, const std::string& why) {
     throw std::invalid_argument(std::string(source) + ": \"" + word + "\" " + why +
                                 " (allowed: none, causal, explicit, square, cross, scale=default, scale=any, dv=dhead, dv=any, "
                                 "backward, no-backward, deterministic, masked-finite, max-batch=N, max-heads=N, max-n=N, max-d=N; "
                                 "version 2: causal=top-left, causal=bottom-right, gqa, window, padding, mask=per-head, "
-                                "empty-rows=zero, empty-rows=nan, softcap, bias, alibi, layout=bnhd, layout=bhnd)");
+                                "empty-rows=zero, empty-rows=nan, softcap, bias, alibi, layout=bnhd, layout=bhnd, dtype=f32, dtype=f16, "
+                                "dtype=bf16)");
   };
   const auto no_value = [&](const std::string& w, const char* name) {
     if (w.starts_with(std::string(name) + "=")) fail(w, "takes no value (write " + std::string(name) + ")");
@@ -238,8 +245,12 @@ void Capabilities::apply(const std::vector<std::string>& words, std::string_view
     else if (w == "softcap") softcap = true;
     else if (w == "bias") bias = true;
     else if (w == "alibi") alibi = true;
-    else if (w.starts_with("dtype="))
-      fail(w, "is not supported by this version (float32 inputs and outputs)");
+    else if (w == "dtype=f32" || w == "dtype=f16" || w == "dtype=bf16") {
+      if (!dtype_word.empty() && dtype_word != w)
+        fail(w, "contradicts " + dtype_word + " (a validation runs one dtype: validate each dtype separately)");
+      dtype_word = w;
+      dtype = w == "dtype=f16" ? Dtype::f16 : w == "dtype=bf16" ? Dtype::bf16 : Dtype::f32;
+    } else if (w.starts_with("dtype")) fail(w, "is not a dtype (dtype=f32, dtype=f16 or dtype=bf16)");
     else if (w == "square") cross = false;
     else if (w == "cross") cross = true;
     else if (w == "scale=default") any_scale = false;
@@ -316,6 +327,10 @@ Capabilities Capabilities::from_abi_v2(const symbreak_attention_caps_v2& a, bool
   c.softcap = f & SYMBREAK_FEATURE_SOFTCAP;
   c.bias = f & SYMBREAK_FEATURE_BIAS;
   c.alibi = f & SYMBREAK_FEATURE_ALIBI;
+  if ((f & SYMBREAK_FEATURE_F16) && (f & SYMBREAK_FEATURE_BF16))
+    throw std::invalid_argument("symbreak_attention_capabilities_v2 sets both SYMBREAK_FEATURE_F16 and SYMBREAK_FEATURE_BF16: "
+                                "a validation runs one dtype (declare one, or override with --supports dtype=...)");
+  c.dtype = (f & SYMBREAK_FEATURE_F16) ? Dtype::f16 : (f & SYMBREAK_FEATURE_BF16) ? Dtype::bf16 : Dtype::f32;
   return c;
 }
 

@@ -10,15 +10,37 @@ namespace symbreak::validate {
 
 using nlohmann::json;
 
+// A tensor of the case's dtype as .npy bytes: '<f4', '<f2', or bf16 bit patterns as '<u2'.
+std::string tensor_npy(Dtype dtype, const std::vector<float>& x, const std::vector<std::size_t>& shape) {
+  if (!is16(dtype)) return npy_bytes(x, shape);
+  std::vector<std::uint16_t> bits(x.size());
+  for (std::size_t i = 0; i < x.size(); ++i) bits[i] = to_bits16(dtype, x[i]);
+  return npy_bytes(bits, shape, dtype == Dtype::bf16);
+}
+
+std::vector<float> tensor_values(Dtype dtype, const NpyArray& a, const std::string& name) {
+  const NpyArray::DType want = dtype == Dtype::f32 ? NpyArray::DType::f4 : dtype == Dtype::f16 ? NpyArray::DType::f2 : NpyArray::DType::u2;
+  if (a.dtype != want)
+    throw std::invalid_argument(name + ": must hold " +
+                                (dtype == Dtype::f32   ? std::string("float32 ('<f4')")
+                                 : dtype == Dtype::f16 ? std::string("float16 ('<f2')")
+                                                       : std::string("bfloat16 bit patterns ('<u2')")) +
+                                " for a case of dtype " + std::string(to_string(dtype)));
+  if (dtype == Dtype::f32) return a.f4;
+  std::vector<float> x(a.u16.size());
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = from_bits16(dtype, a.u16[i]);
+  return x;
+}
+
 void write_case_dir(const std::string& dir, const AttentionOp& op, const std::string& extra_json, const std::vector<float>& o) {
   std::filesystem::create_directories(dir);
   const auto shape = [&](int n, int d, int heads = 0) {
     return std::vector<std::size_t>{static_cast<std::size_t>(op.batch), static_cast<std::size_t>(heads ? heads : op.heads),
                                     static_cast<std::size_t>(n), static_cast<std::size_t>(d)};
   };
-  write_file_atomically(dir + "/q.npy", npy_bytes(op.q, shape(op.n_q, op.d_head)));
-  write_file_atomically(dir + "/k.npy", npy_bytes(op.k, shape(op.n_k, op.d_head, op.kv_heads())));
-  write_file_atomically(dir + "/v.npy", npy_bytes(op.v, shape(op.n_k, op.d_v, op.kv_heads())));
+  write_file_atomically(dir + "/q.npy", tensor_npy(op.dtype, op.q, shape(op.n_q, op.d_head)));
+  write_file_atomically(dir + "/k.npy", tensor_npy(op.dtype, op.k, shape(op.n_k, op.d_head, op.kv_heads())));
+  write_file_atomically(dir + "/v.npy", tensor_npy(op.dtype, op.v, shape(op.n_k, op.d_v, op.kv_heads())));
   std::filesystem::remove(dir + "/mask.npy");
   if (!op.mask.empty())
     write_file_atomically(dir + "/mask.npy",
@@ -34,8 +56,8 @@ void write_case_dir(const std::string& dir, const AttentionOp& op, const std::st
   std::filesystem::remove(dir + "/d_out.npy");
   std::filesystem::remove(dir + "/o.npy");
   if (op.backward()) {
-    write_file_atomically(dir + "/d_out.npy", npy_bytes(op.d_out, shape(op.n_q, op.d_v)));
-    if (!o.empty()) write_file_atomically(dir + "/o.npy", npy_bytes(o, shape(op.n_q, op.d_v)));
+    write_file_atomically(dir + "/d_out.npy", tensor_npy(op.dtype, op.d_out, shape(op.n_q, op.d_v)));
+    if (!o.empty()) write_file_atomically(dir + "/o.npy", tensor_npy(op.dtype, o, shape(op.n_q, op.d_v)));
   }
   json j = json::parse(extra_json);
   j["causal"] = op.causal;
@@ -48,15 +70,35 @@ void write_case_dir(const std::string& dir, const AttentionOp& op, const std::st
   if (!op.kv_lens.empty()) j["kv_lens"] = op.kv_lens;
   if (op.empty_rows) j["empty_rows"] = op.empty_rows_nan ? "nan" : "zero";
   if (op.softcap != 0) j["softcap"] = op.softcap;
+  // q, k, v, d_out, o and the kernel's outputs: '<f2' for f16, bf16 bit patterns as '<u2'.
+  if (op.dtype != Dtype::f32) j["dtype"] = std::string(to_string(op.dtype));
   write_file_atomically(dir + "/case.json", j.dump(2) + "\n");
 }
 
+// The dtype case.json declares (f32 when it says none, or when it is missing: the reader then names
+// the missing file in its own order).
+Dtype case_dtype(const std::string& dir) {
+  if (!std::filesystem::exists(dir + "/case.json")) return Dtype::f32;
+  json j;
+  try {
+    j = json::parse(read_file(dir + "/case.json"));
+  } catch (const std::exception& e) {
+    throw std::invalid_argument(dir + "/case.json: " + e.what());
+  }
+  if (!j.is_object() || !j.contains("dtype")) return Dtype::f32;
+  if (j["dtype"] == "f32") return Dtype::f32;
+  if (j["dtype"] == "f16") return Dtype::f16;
+  if (j["dtype"] == "bf16") return Dtype::bf16;
+  throw std::invalid_argument(dir + "/case.json: \"dtype\" must be \"f32\", \"f16\" or \"bf16\"");
+}
+
 OpCase read_case_dir(const std::string& dir, std::string* property) {
+  const Dtype dtype = case_dtype(dir);
   const auto need4 = [](const NpyArray& a, const std::string& name) {
-    if (a.dtype != NpyArray::DType::f4 || a.shape.size() != 4)
-      throw std::invalid_argument(name + ": must be a float32 array [batch][heads][n][d]");
+    if (a.shape.size() != 4) throw std::invalid_argument(name + ": must be an array [batch][heads][n][d]");
   };
   OpCase c;
+  c.op.dtype = dtype;
   try {
     const NpyArray q = read_npy(dir + "/q.npy"), k = read_npy(dir + "/k.npy"), v = read_npy(dir + "/v.npy");
     need4(q, dir + "/q.npy");
@@ -74,9 +116,9 @@ OpCase read_case_dir(const std::string& dir, std::string* property) {
       throw std::invalid_argument(dir + ": q, k and v shapes do not fit together (k and v may have fewer heads only if they "
                                         "divide q's)");
     if (k.shape[1] != q.shape[1]) op.heads_kv = static_cast<int>(k.shape[1]);
-    op.q = q.f4;
-    op.k = k.f4;
-    op.v = v.f4;
+    op.q = tensor_values(dtype, q, dir + "/q.npy");
+    op.k = tensor_values(dtype, k, dir + "/k.npy");
+    op.v = tensor_values(dtype, v, dir + "/v.npy");
     if (std::filesystem::exists(dir + "/mask.npy")) {
       const NpyArray m = read_npy(dir + "/mask.npy");
       const bool per_head = m.shape.size() == 4 && m.shape[0] == q.shape[0] && m.shape[1] == q.shape[1] &&
@@ -104,7 +146,7 @@ OpCase read_case_dir(const std::string& dir, std::string* property) {
       need4(g, dir + "/d_out.npy");
       if (g.shape != std::vector<std::size_t>{q.shape[0], q.shape[1], q.shape[2], v.shape[3]})
         throw std::invalid_argument(dir + "/d_out.npy: must be [batch][heads][n_q][d_v]");
-      op.d_out = g.f4;
+      op.d_out = tensor_values(dtype, g, dir + "/d_out.npy");
     }
   } catch (const NpyError& e) {
     throw std::invalid_argument(e.what());

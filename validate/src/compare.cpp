@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <stdexcept>
 
 #include <nlohmann/json.hpp>
 
@@ -31,6 +32,10 @@ Capabilities common_region(const Capabilities& a, const Capabilities& b) {
     c.*limit = a.*limit == 0 ? b.*limit : b.*limit == 0 ? a.*limit : std::min(a.*limit, b.*limit);
   c.masked_finite = a.masked_finite || b.masked_finite;  // a case one may assume finite is finite for both
   c.layout_bnhd = false;  // each kernel is handed its own layout by its own wrapper
+  if (a.dtype != b.dtype)
+    throw std::invalid_argument("--compare: the kernels declare different dtypes (" + std::string(to_string(a.dtype)) + " and " +
+                                std::string(to_string(b.dtype)) + "); compare kernels of one dtype (override with --supports dtype=...)");
+  c.dtype = a.dtype;
   return c;
 }
 

@@ -102,14 +102,18 @@ class ExecKernel final : public Kernel {
       const NpyArray a = read_npy(dir + "/" + file);
       const std::vector<std::size_t> want{static_cast<std::size_t>(op.batch), static_cast<std::size_t>(heads),
                                           static_cast<std::size_t>(rows), static_cast<std::size_t>(cols)};
-      if (a.dtype != NpyArray::DType::f4) throw NpyError(dir + "/" + file + ": dtype must be float32 ('<f4')");
+
       if (a.shape != want) {
         std::string have;
         for (std::size_t d : a.shape) have += (have.empty() ? "" : ", ") + std::to_string(d);
         throw NpyError(dir + "/" + file + ": shape [" + have + "] (expected [" + std::to_string(op.batch) + ", " +
                        std::to_string(heads) + ", " + std::to_string(rows) + ", " + std::to_string(cols) + "])");
       }
-      return a.f4;
+      try {
+        return tensor_values(op.dtype, a, dir + "/" + file);
+      } catch (const std::invalid_argument& e) {
+        throw NpyError(e.what());
+      }
     };
     try {
       if (op.backward()) {

@@ -151,7 +151,9 @@ std::vector<MaskMode> property_modes(const OpProperty& p, const Capabilities& ca
   return out;
 }
 
-rc::Gen<OpCase> case_gen(const OpProperty& p, const Capabilities& caps) {
+namespace {
+
+rc::Gen<OpCase> float32_case_gen(const OpProperty& p, const Capabilities& caps) {
   if (!p.feature.empty()) return v2_case_gen(p, caps);
   const std::vector<MaskMode> modes = property_modes(p, caps);
   const bool robust = p.robust, square = p.needs_square, backward = p.pass == Pass::backward;
@@ -220,7 +222,7 @@ rc::Gen<OpCase> case_gen(const OpProperty& p, const Capabilities& caps) {
   });
 }
 
-std::vector<OpCase> edge_cases(const OpProperty& p, const Capabilities& caps) {
+std::vector<OpCase> float32_edge_cases(const OpProperty& p, const Capabilities& caps) {
   if (!p.feature.empty()) return v2_edge_cases(p, caps);
   std::vector<OpCase> out;
   const bool backward = p.pass == Pass::backward;
@@ -284,6 +286,67 @@ std::vector<OpCase> edge_cases(const OpProperty& p, const Capabilities& caps) {
       add(s);  // a tiny scale: nearly uniform attention
     }
   }
+  return out;
+}
+
+// A case in the kernel's dtype: its inputs rounded to it (AttentionOp::round_to_dtype).
+OpCase in_dtype(OpCase c, Dtype dtype) {
+  c.op.dtype = dtype;
+  c.op.round_to_dtype();
+  return c;
+}
+
+// The extreme values of a dtype (issue 17 §1), for the robust properties of an f16/bf16 kernel:
+//  - scores near the edge of f16's range (|s| ≈ 3·10^4 for f16; ≈ 2·10^5 for bf16, beyond f16's 65504),
+//    with the unscaled q·k eight times larger (d = 64): a kernel that forms q·k in 16 bits before
+//    scaling (metal-flash-attention#8), or keeps bf16 scores in an f16 buffer (ggml#1536), overflows;
+//  - uniform rows (q = 0), whose exact answer is the mean of the visible values, in 16-bit rounding.
+std::vector<OpCase> dtype_edge_cases(const OpProperty& p, const Capabilities& caps) {
+  std::vector<OpCase> out;
+  if (caps.dtype == Dtype::f32 || !p.robust || !p.feature.empty()) return out;
+  const bool backward = p.pass == Pass::backward;
+  for (MaskMode mode : property_modes(p, caps)) {
+    const auto add = [&](Spec s, double logit, bool uniform) {
+      s.mode = mode;
+      s.backward = backward;
+      AttentionOp op = materialize(within(s, caps, p.needs_square));
+      // q·k has standard deviation σ²·√d, so σ² = logit / √d puts scale·q·k (scale = 1/√d) near ±logit.
+      const double sigma = std::sqrt(logit / std::sqrt(static_cast<double>(op.d_head)));
+      Rng rng(s.seed + 101);
+      for (float& x : op.q) x = uniform ? 0.0f : static_cast<float>(rng.normal() * sigma);
+      for (float& x : op.k) x = static_cast<float>(rng.normal() * sigma);
+      out.push_back(in_dtype({std::move(op), {}}, caps.dtype));
+    };
+    Spec s;
+    s.values = Values::normal;
+    s.n_q = 5;
+    s.n_k = 9;
+    s.d_head = 64;
+    s.d_v = 64;
+    s.seed = 17;
+    add(s, caps.dtype == Dtype::f16 ? 3e4 : 2e5, false);  // scores near (f16) or beyond (bf16) 65504
+    s.n_q = 6;
+    s.n_k = 7;
+    s.d_head = 8;
+    s.d_v = 8;
+    s.seed = 19;
+    add(s, 1.0, true);  // uniform rows: O = the mean of V, rounded
+  }
+  return out;
+}
+
+}  // namespace
+
+rc::Gen<OpCase> case_gen(const OpProperty& p, const Capabilities& caps) {
+  if (caps.dtype == Dtype::f32) return float32_case_gen(p, caps);
+  return rc::gen::map(float32_case_gen(p, caps), [dtype = caps.dtype](OpCase c) { return in_dtype(std::move(c), dtype); });
+}
+
+std::vector<OpCase> edge_cases(const OpProperty& p, const Capabilities& caps) {
+  std::vector<OpCase> out = float32_edge_cases(p, caps);
+  if (caps.dtype == Dtype::f32) return out;
+  for (OpCase& c : out) c = in_dtype(std::move(c), caps.dtype);
+  for (OpCase& c : dtype_edge_cases(p, caps)) out.push_back(std::move(c));
   return out;
 }
 

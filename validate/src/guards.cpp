@@ -11,15 +11,26 @@ namespace symbreak::validate {
 namespace {
 
 constexpr std::uint32_t kCanary = 0x7FA05A5Au;  // a signalling-NaN bit pattern no kernel computes
+// In f16/bf16 buffers each element is 0x7F85: a NaN in both types that no kernel computes (their NaNs
+// are 0x7E00 and 0x7FC0), and the word of two of them is a float NaN too.
+constexpr std::uint16_t kCanary16 = 0x7F85u;
+constexpr std::uint32_t kCanary16Word = 0x7F857F85u;
+// The guard regions: a quiet NaN as a float, and 0x7FC0 (NaN in f16 and in bf16) in each half, so a
+// read past a buffer of any dtype sees NaN.
+constexpr std::uint32_t kGuardBits = 0x7FC07FC0u;
 constexpr unsigned char kMaskGuard = 0xA5;
 
-float canary_float() {
+float float_of(std::uint32_t bits) {
   float f;
-  std::memcpy(&f, &kCanary, sizeof f);
+  std::memcpy(&f, &bits, sizeof f);
   return f;
 }
+float canary_float(Dtype d) { return float_of(is16(d) ? kCanary16Word : kCanary); }
 
 bool same_bits(float a, float b) { return std::memcmp(&a, &b, sizeof a) == 0; }
+
+const std::uint16_t* halves(const float* at) { return reinterpret_cast<const std::uint16_t*>(at); }
+std::uint16_t* halves(float* at) { return reinterpret_cast<std::uint16_t*>(at); }
 
 }  // namespace
 
@@ -34,13 +45,14 @@ void GuardedLayout::Buffer::strides(Layout l, long long out[3]) const {
   out[0] = static_cast<long long>(heads) * rows * cols;
 }
 
-GuardedLayout::GuardedLayout(const AttentionOp& op, Layout l) : backward(op.backward()), layout(l) {
+GuardedLayout::GuardedLayout(const AttentionOp& op, Layout l) : backward(op.backward()), layout(l), dtype(op.dtype) {
   std::size_t at = kGuard;
   const int kvh = op.kv_heads();
   const auto add = [&](std::string_view name, int heads, int rows, int cols, bool output) {
     const std::size_t size = static_cast<std::size_t>(op.batch) * heads * rows * cols;
-    buffers.push_back({name, at, size, output, op.batch, heads, rows, cols});
-    at += size + kGuard;
+    const std::size_t floats = is16(dtype) ? (size + 1) / 2 : size;
+    buffers.push_back({name, at, size, output, op.batch, heads, rows, cols, floats});
+    at += floats + kGuard;
   };
   add("q", op.heads, op.n_q, op.d_head, false);
   add("k", kvh, op.n_k, op.d_head, false);
@@ -95,25 +107,32 @@ std::vector<float> to_layout(const std::vector<float>& x, const GuardedLayout::B
   write_strided(out.data(), s, x, b.batch, b.heads, b.rows, b.cols);
   return out;
 }
-std::vector<float> from_layout(const float* at, const GuardedLayout::Buffer& b, Layout l) {
-  if (l == Layout::bhnd) return std::vector<float>(at, at + b.size);
-  std::vector<float> out(b.size);
+std::vector<float> from_layout(const float* at, const GuardedLayout::Buffer& b, Layout l, Dtype d) {
   long long s[3];
   b.strides(l, s);
-  std::size_t i = 0;
-  for (int x = 0; x < b.batch; ++x)
-    for (int h = 0; h < b.heads; ++h)
-      for (int r = 0; r < b.rows; ++r)
-        for (int c = 0; c < b.cols; ++c) out[i++] = at[x * s[0] + h * s[1] + r * s[2] + c];
-  return out;
+  return read_strided(d, at, s, b.batch, b.heads, b.rows, b.cols);
+}
+
+// Element e of a buffer's storage (e may run past the buffer, into its guards), as raw bits.
+std::uint32_t stored_bits(const float* arena, const GuardedLayout::Buffer& b, Dtype d, std::ptrdiff_t e) {
+  if (is16(d)) return halves(arena + b.offset)[e];
+  std::uint32_t bits;
+  std::memcpy(&bits, arena + b.offset + e, sizeof bits);
+  return bits;
+}
+std::uint32_t bits_of(Dtype d, float x) {
+  if (is16(d)) return to_bits16(d, x);
+  std::uint32_t bits;
+  std::memcpy(&bits, &x, sizeof bits);
+  return bits;
 }
 
 }  // namespace
 
 void fill_guarded(float* arena, const GuardedLayout& l, const AttentionOp& op, const std::vector<float>& o) {
   if (l.backward && o.size() != op.out_size()) throw std::logic_error("fill_guarded: a backward call needs the forward output");
-  const float nan = std::numeric_limits<float>::quiet_NaN(), canary = canary_float();
-  std::fill(arena, arena + l.total, nan);
+  const float guard = float_of(kGuardBits), canary = canary_float(l.dtype);
+  std::fill(arena, arena + l.total, guard);
   std::memset(reinterpret_cast<unsigned char*>(arena + l.mask - GuardedLayout::kGuard), kMaskGuard,
               (l.mask_floats + 2 * GuardedLayout::kGuard) * sizeof(float));
   if (!op.mask.empty()) std::memcpy(arena + l.mask, op.mask.data(), op.mask.size());
@@ -126,40 +145,56 @@ void fill_guarded(float* arena, const GuardedLayout& l, const AttentionOp& op, c
   std::size_t next = 0;
   for (const auto& b : l.buffers) {
     if (b.output) {
-      std::fill(arena + b.offset - GuardedLayout::kGuard, arena + b.offset + b.size + GuardedLayout::kGuard, canary);
+      std::fill(arena + b.offset - GuardedLayout::kGuard, arena + b.offset + b.floats + GuardedLayout::kGuard, canary);
     } else {
       const std::vector<float> laid = to_layout(*in[next++], b, l.layout);
-      std::copy(laid.begin(), laid.end(), arena + b.offset);
+      if (!is16(l.dtype)) {
+        std::copy(laid.begin(), laid.end(), arena + b.offset);
+        continue;
+      }
+      // The validator's values are the dtype's exactly (AttentionOp::validate); a value that is not
+      // would be changed here, and the kernel would see another case than the reference.
+      for (std::size_t e = 0; e < laid.size(); ++e) {
+        if (!representable(l.dtype, laid[e]))
+          throw std::logic_error("fill_guarded: " + std::string(b.name) + " holds a value that is not " +
+                                 std::string(to_string(l.dtype)));
+        halves(arena + b.offset)[e] = to_bits16(l.dtype, laid[e]);
+      }
     }
   }
 }
 
 std::string check_guarded(const float* arena, const GuardedLayout& l, const AttentionOp& op, const std::vector<float>& o) {
-  const float canary = canary_float();
-  const auto changed = [&](std::size_t from, std::size_t n) {
+  // Counted in elements of the dtype: the canary regions around an output, and what is still canary inside it.
+  const bool narrow = is16(l.dtype);
+  const std::uint32_t canary = narrow ? kCanary16 : kCanary;
+  const std::ptrdiff_t per_float = narrow ? 2 : 1, guard = static_cast<std::ptrdiff_t>(GuardedLayout::kGuard) * per_float;
+  const auto changed = [&](const GuardedLayout::Buffer& b, std::ptrdiff_t from, std::ptrdiff_t to) {
     int count = 0;
-    for (std::size_t i = 0; i < n; ++i) count += !same_bits(arena[from + i], canary);
+    for (std::ptrdiff_t e = from; e < to; ++e) count += stored_bits(arena, b, l.dtype, e) != canary;
     return count;
   };
+  const std::string unit = narrow ? std::string(" ") + std::string(to_string(l.dtype)) + " elements" : " floats";
   for (const auto& b : l.buffers) {
     if (!b.output) continue;
-    const int before = changed(b.offset - GuardedLayout::kGuard, GuardedLayout::kGuard),
-              after = changed(b.offset + b.size, GuardedLayout::kGuard);
+    const std::ptrdiff_t end = static_cast<std::ptrdiff_t>(b.floats) * per_float;  // an odd f16 count pads one element
+    const int before = changed(b, -guard, 0), after = changed(b, static_cast<std::ptrdiff_t>(b.size), end + guard);
     if (before || after)
-      return "wrote " + std::to_string(before) + " floats before and " + std::to_string(after) + " floats after `" +
+      return "wrote " + std::to_string(before) + unit + " before and " + std::to_string(after) + unit + " after `" +
              std::string(b.name) + "`";
   }
   const auto in = inputs(l, op, o);
   std::size_t next = 0;
-  const float nan_bits = std::numeric_limits<float>::quiet_NaN();
+  const float guard_value = float_of(kGuardBits);
   for (const auto& b : l.buffers) {
     if (b.output) continue;
     const std::vector<float> original = to_layout(*in[next++], b, l.layout);
     for (std::size_t i = 0; i < original.size(); ++i)
-      if (!same_bits(arena[b.offset + i], original[i])) return "modified the input " + std::string(b.name);
+      if (stored_bits(arena, b, l.dtype, static_cast<std::ptrdiff_t>(i)) != bits_of(l.dtype, original[i]))
+        return "modified the input " + std::string(b.name);
     // Writes into an input's guard region land in memory the kernel does not own either.
     for (std::size_t i = b.offset - GuardedLayout::kGuard; i < b.offset; ++i)
-      if (!same_bits(arena[i], nan_bits)) return "wrote into memory before the input " + std::string(b.name);
+      if (!same_bits(arena[i], guard_value)) return "wrote into memory before the input " + std::string(b.name);
   }
   if (!op.mask.empty() && std::memcmp(arena + l.mask, op.mask.data(), op.mask.size()) != 0) return "modified the input mask";
   if (!op.kv_lens.empty() && std::memcmp(arena + l.lens, op.kv_lens.data(), op.kv_lens.size() * sizeof(int)) != 0)
@@ -170,8 +205,8 @@ std::string check_guarded(const float* arena, const GuardedLayout& l, const Atte
     if (!same_bits(arena[l.slopes + i], op.alibi_slopes[i])) return "modified the input alibi_slopes";
   for (const auto& b : l.buffers) {
     if (!b.output) continue;
-    const std::size_t unwritten = static_cast<std::size_t>(
-        std::count_if(arena + b.offset, arena + b.offset + b.size, [&](float x) { return same_bits(x, canary); }));
+    std::size_t unwritten = 0;
+    for (std::size_t e = 0; e < b.size; ++e) unwritten += stored_bits(arena, b, l.dtype, static_cast<std::ptrdiff_t>(e)) == canary;
     if (unwritten)
       return "left " + std::to_string(unwritten) + " of " + std::to_string(b.size) + " elements of `" + std::string(b.name) +
              "` unwritten";
@@ -229,7 +264,7 @@ symbreak_attention_backward_problem_v2 guarded_backward_problem_v2(float* arena,
 
 std::vector<float> read_output(const float* arena, const GuardedLayout& l, std::string_view name) {
   const auto& b = l.at(name);
-  return from_layout(arena + b.offset, b, l.layout);
+  return from_layout(arena + b.offset, b, l.layout, l.dtype);
 }
 
 // ---- The kernel interface and in-process callables ------------------------------------------------

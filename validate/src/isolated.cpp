@@ -245,7 +245,14 @@ class IsolatedKernel final : public Kernel {
     symbreak_attention_caps_v2 caps{};
     caps.v1 = h.caps;
     caps.features = h.features;
-    declared_ = Capabilities::from_abi_v2(caps, h.has_backward != 0);
+    try {
+      declared_ = Capabilities::from_abi_v2(caps, h.has_backward != 0);
+    } catch (const std::invalid_argument& e) {  // a contradictory declaration (two dtypes)
+      load_status_ = 2;
+      load_error_ = e.what();
+      stop();
+      return;
+    }
     if (path_.empty()) {  // a built-in declares in C++, with the words the version-1 caps struct cannot carry
       const Capabilities b = builtin_.capabilities;
       declared_.deterministic = b.deterministic;

@@ -36,7 +36,7 @@ bool AttentionOp::row_empty(int b, int h, int i) const {
 
 bool AttentionOp::uses_v2() const {
   if (kv_heads() != heads || windowed() || !kv_lens.empty() || mask_per_head || (causal && n_q != n_k) || softcap != 0 ||
-      biased())
+      biased() || dtype != Dtype::f32)
     return true;
   for (int b = 0; b < batch; ++b)
     for (int h = 0; h < heads; ++h)
@@ -70,6 +70,12 @@ void AttentionOp::validate() const {
   if (mask_per_head && mask.empty()) throw std::invalid_argument("attention op: mask_per_head without a mask");
   if (!d_out.empty() && d_out.size() != out_size())
     throw std::invalid_argument("attention op: d_out must have batch × heads × n_q × d_v elements");
+  if (dtype != Dtype::f32)
+    for (const auto& [name, x] : {std::pair{"q", &q}, {"k", &k}, {"v", &v}, {"d_out", &d_out}})
+      for (std::size_t e = 0; e < x->size(); ++e)
+        if (!representable(dtype, (*x)[e]))
+          throw std::invalid_argument("attention op: " + std::string(name) + "[" + std::to_string(e) + "] = " +
+                                      text::shortest((*x)[e]) + " is not a " + std::string(to_string(dtype)) + " value");
   if (!std::isfinite(scale)) throw std::invalid_argument("attention op: the scale must be finite");
   if (!(softcap >= 0) || !std::isfinite(softcap))
     throw std::invalid_argument("attention op: softcap " + std::to_string(softcap) + " must be finite and >= 0 (0: none)");
@@ -173,7 +179,12 @@ symbreak_attention_problem_v2 AttentionOp::problem_v2(float* out) const {
   p.softcap = softcap;
   p.bias = bias.empty() ? nullptr : bias.data();
   p.alibi_slopes = alibi_slopes.empty() ? nullptr : alibi_slopes.data();
+  p.dtype = abi_code(dtype);
   return p;
+}
+
+void AttentionOp::round_to_dtype() {
+  for (std::vector<float>* x : {&q, &k, &v, &d_out}) round_in_place(dtype, *x);
 }
 
 std::vector<float> read_strided(const float* src, const long long strides[3], int batch, int heads, int rows, int cols) {
@@ -199,6 +210,31 @@ void write_strided(float* dst, const long long strides[3], const std::vector<flo
       }
 }
 
+std::vector<float> read_strided(Dtype dtype, const void* src, const long long strides[3], int batch, int heads, int rows, int cols) {
+  if (!is16(dtype)) return read_strided(static_cast<const float*>(src), strides, batch, heads, rows, cols);
+  std::vector<float> out(static_cast<std::size_t>(batch) * heads * rows * cols);
+  std::size_t at = 0;
+  for (int b = 0; b < batch; ++b)
+    for (int h = 0; h < heads; ++h)
+      for (int r = 0; r < rows; ++r) {
+        const auto* row = static_cast<const std::uint16_t*>(src) + b * strides[0] + h * strides[1] + r * strides[2];
+        for (int c = 0; c < cols; ++c) out[at++] = from_bits16(dtype, row[c]);
+      }
+  return out;
+}
+
+void write_strided(Dtype dtype, void* dst, const long long strides[3], const std::vector<float>& src, int batch, int heads, int rows,
+                   int cols) {
+  if (!is16(dtype)) return write_strided(static_cast<float*>(dst), strides, src, batch, heads, rows, cols);
+  std::size_t at = 0;
+  for (int b = 0; b < batch; ++b)
+    for (int h = 0; h < heads; ++h)
+      for (int r = 0; r < rows; ++r) {
+        auto* row = static_cast<std::uint16_t*>(dst) + b * strides[0] + h * strides[1] + r * strides[2];
+        for (int c = 0; c < cols; ++c) row[c] = to_bits16(dtype, src[at++]);
+      }
+}
+
 AttentionOp op_from_problem(const symbreak_attention_problem_v2& p) {
   AttentionOp op;
   op.batch = p.batch;
@@ -220,9 +256,10 @@ AttentionOp op_from_problem(const symbreak_attention_problem_v2& p) {
   if (p.bias) op.bias.assign(p.bias, p.bias + static_cast<std::size_t>(p.heads) * p.n_q * p.n_k);
   if (p.alibi_slopes) op.alibi_slopes.assign(p.alibi_slopes, p.alibi_slopes + p.heads);
   const int kvh = p.heads_kv > 0 ? p.heads_kv : p.heads;
-  op.q = read_strided(p.q, p.q_strides, p.batch, p.heads, p.n_q, p.d_head);
-  op.k = read_strided(p.k, p.k_strides, p.batch, kvh, p.n_k, p.d_head);
-  op.v = read_strided(p.v, p.v_strides, p.batch, kvh, p.n_k, p.d_v);
+  op.dtype = dtype_from_abi(p.dtype);
+  op.q = read_strided(op.dtype, p.q, p.q_strides, p.batch, p.heads, p.n_q, p.d_head);
+  op.k = read_strided(op.dtype, p.k, p.k_strides, p.batch, kvh, p.n_k, p.d_head);
+  op.v = read_strided(op.dtype, p.v, p.v_strides, p.batch, kvh, p.n_k, p.d_v);
   if (p.mask) {
     const std::size_t rows = op.mask_per_head ? static_cast<std::size_t>(p.batch) * p.heads * p.n_q : static_cast<std::size_t>(p.n_q);
     op.mask.assign(p.mask, p.mask + rows * p.n_k);
@@ -248,6 +285,7 @@ std::string AttentionOp::shape_string() const {
   if (!bias.empty()) s += " bias";
   if (!alibi_slopes.empty()) s += " alibi";
   if (empty_rows) s += empty_rows_nan ? " empty-rows=nan" : " empty-rows";
+  if (dtype != Dtype::f32) s += " " + std::string(to_string(dtype));
   if (!d_out.empty()) s += " backward";
   return s;
 }

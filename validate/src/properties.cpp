@@ -14,7 +14,6 @@
 
 namespace symbreak::validate {
 
-constexpr float kU32 = 0x1p-24f;
 
 std::string Element::text() const {
   if (batch < 0) return "-";
@@ -175,8 +174,8 @@ struct ElementBound {
   double at(std::size_t i) const { return fixed + atol(i); }
 };
 
-ElementBound bound_against_reference(const Tolerance& t, double err, double scale, const std::vector<double>& terms) {
-  return {t.c * err, t.atol_ulps * kU32, scale, [&terms](std::size_t i) { return terms[i]; }};
+ElementBound bound_against_reference(const Tolerance& t, double err, double scale, const std::vector<double>& terms, double unit) {
+  return {t.c * err, t.atol_ulps * unit, scale, [&terms](std::size_t i) { return terms[i]; }};
 }
 
 // Compares `actual` with `expected` over the selected indices of tensor t, each element against its
@@ -260,19 +259,21 @@ std::vector<std::size_t> rows_where(const AttentionOp& op, int rows, int cols, c
 }
 
 // New rows (normal, standard deviation 3) for the rows `changed(r)` of [batch][heads][rows][cols] data.
-void redraw_rows(std::vector<float>& x, int batch_heads, int rows, int cols, Rng& rng, const std::function<bool(int)>& changed) {
+// The values are rounded to `dtype` (every input a kernel sees is a value of its dtype).
+void redraw_rows(std::vector<float>& x, int batch_heads, int rows, int cols, Rng& rng, const std::function<bool(int)>& changed,
+                 Dtype dtype) {
   for (int bh = 0; bh < batch_heads; ++bh)
     for (int r = 0; r < rows; ++r)
       if (changed(r))
         for (int c = 0; c < cols; ++c)
-          x[(static_cast<std::size_t>(bh) * rows + r) * cols + c] = static_cast<float>(rng.normal() * 3);
+          x[(static_cast<std::size_t>(bh) * rows + r) * cols + c] = round_to(dtype, static_cast<float>(rng.normal() * 3));
 }
 
 AttentionOp replace_key_rows(const AttentionOp& op, std::uint64_t seed, const std::function<bool(int)>& changed) {
   AttentionOp out = op;
   Rng rng(seed);
-  redraw_rows(out.k, op.batch * op.heads, op.n_k, op.d_head, rng, changed);
-  redraw_rows(out.v, op.batch * op.heads, op.n_k, op.d_v, rng, changed);
+  redraw_rows(out.k, op.batch * op.heads, op.n_k, op.d_head, rng, changed, op.dtype);
+  redraw_rows(out.v, op.batch * op.heads, op.n_k, op.d_v, rng, changed, op.dtype);
   return out;
 }
 
@@ -284,7 +285,7 @@ OpOutcome check_reference(Kernel& f, const OpCase& c, const Tolerance& t, bool) 
   const CallResult r = f.forward(c.op);
   if (!r.ok()) return call_failed(r, c.op);
   OpOutcome o = compare(c.op, kOutput, r.out, ref.exact, all_indices(c.op.out_size()),
-                        bound_against_reference(t, ref.err, ref.scale, ref.terms), "output vs exact reference");
+                        bound_against_reference(t, ref.err, ref.scale, ref.terms, ref.unit), "output vs exact reference");
   o.ref_err = ref.err;
   return o;
 }
@@ -340,7 +341,7 @@ OpOutcome check_agreement(Kernel& a, Kernel& b, const OpCase& c, const Tolerance
     if (!ra.ok()) return call_failed_named(ra, x, "A " + a.name());
     const CallResult rb = b.forward(x);
     if (!rb.ok()) return call_failed_named(rb, x, "B " + b.name());
-    OpOutcome o = disagreement(x, kOutput, ra.out, rb.out, ref.exact, bound_against_reference(t, ref.err, ref.scale, ref.terms),
+    OpOutcome o = disagreement(x, kOutput, ra.out, rb.out, ref.exact, bound_against_reference(t, ref.err, ref.scale, ref.terms, ref.unit),
                                a.name(), b.name());
     o.ref_err = ref.err;
     return o;
@@ -353,7 +354,7 @@ OpOutcome check_agreement(Kernel& a, Kernel& b, const OpCase& c, const Tolerance
   OpOutcome worst;
   for (int g = 0; g < 3; ++g) {
     OpOutcome o = disagreement(x, g, gradient(ra, g), gradient(rb, g), ref.exact[g],
-                               bound_against_reference(t, ref.err[g], ref.scale[g], ref.terms[g]), a.name(), b.name());
+                               bound_against_reference(t, ref.err[g], ref.scale[g], ref.terms[g], ref.unit), a.name(), b.name());
     o.ref_err = ref.err[g];
     if (!o.passed) return o;  // the first tensor that disagrees
     worst = g == 0 ? o : worse(worst, o);
@@ -375,7 +376,7 @@ OpOutcome check_invariance(Kernel& f, const AttentionOp& x, const AttentionOp& x
   std::vector<double> expected(o2.out.size());
   for (std::size_t i = 0; i < expected.size(); ++i) expected[i] = o1.out[expected_index(i)];
   // Both runs round: twice the atol of the larger term size of the two elements compared.
-  const ElementBound bound{t.c * (r1.err + r2.err), 2 * t.atol_ulps * kU32, std::max(r1.scale, r2.scale),
+  const ElementBound bound{t.c * (r1.err + r2.err), 2 * t.atol_ulps * r1.unit, std::max(r1.scale, r2.scale),
                            [&](std::size_t i) { return std::max(r2.terms[i], r1.terms[expected_index(i)]); }};
   OpOutcome o = compare(x2, kOutput, o2.out, expected, indices, bound, what);
   o.ref_err = r1.err + r2.err;
@@ -427,7 +428,7 @@ OpOutcome check_convex(Kernel& f, const OpCase& c, const Tolerance& t, bool) {
   const Reference ref(x);
   const CallResult r = f.forward(x);
   if (!r.ok()) return call_failed(r, x);
-  const ElementBound hull = bound_against_reference(t, ref.err, ref.scale, ref.terms);
+  const ElementBound hull = bound_against_reference(t, ref.err, ref.scale, ref.terms, ref.unit);
   const AttentionMask m = x.visibility();
   OpOutcome o;
   o.bound = hull.at(0);
@@ -469,12 +470,15 @@ OpOutcome check_convex(Kernel& f, const OpCase& c, const Tolerance& t, bool) {
   std::vector<float> delta(x.d_v);
   for (float& d : delta) d = static_cast<float>(rng.normal());
   for (std::size_t i = 0; i < shifted.v.size(); ++i) shifted.v[i] += delta[i % x.d_v];
+  shifted.round_to_dtype();
   const Reference r2(shifted);
   const CallResult o2 = f.forward(shifted);
   if (!o2.ok()) return call_failed(o2, shifted);
+  // The shift the output must follow is the exact one, E(V') − E(V): V' = V + δ rounded (to float32 or
+  // the dtype) is not exactly V + δ, and in f16/bf16 the difference is far above the atol.
   std::vector<double> expected(o2.out.size());
-  for (std::size_t i = 0; i < expected.size(); ++i) expected[i] = static_cast<double>(r.out[i]) + delta[i % x.d_v];
-  const ElementBound bound{t.c * (ref.err + r2.err), 2 * t.atol_ulps * kU32, std::max(ref.scale, r2.scale),
+  for (std::size_t i = 0; i < expected.size(); ++i) expected[i] = static_cast<double>(r.out[i]) + (r2.exact[i] - ref.exact[i]);
+  const ElementBound bound{t.c * (ref.err + r2.err), 2 * t.atol_ulps * ref.unit, std::max(ref.scale, r2.scale),
                            [&](std::size_t i) { return std::max(ref.terms[i], r2.terms[i]); }};
   OpOutcome shift = compare(x, kOutput, o2.out, expected, all_indices(x.out_size()), bound, "values shifted by δ");
   shift.ref_err = ref.err + r2.err;
@@ -629,6 +633,7 @@ OpOutcome check_masked_independence(Kernel& f, const OpCase& c, const Tolerance&
           std::fill_n(x2.k.begin() + (static_cast<std::ptrdiff_t>(bh) * x.n_k + j) * x.d_head, x.d_head, poison.value);
         if (poison.in_v) std::fill_n(x2.v.begin() + (static_cast<std::ptrdiff_t>(bh) * x.n_k + j) * x.d_v, x.d_v, poison.value);
       }
+    x2.round_to_dtype();  // in f16 the poison saturates at ±65504: still a huge value, now one of the dtype
     const CallResult dirty = f.forward(x2);
     if (!dirty.ok()) return call_failed(dirty, x2);
     for (std::size_t i : rows)
@@ -658,7 +663,7 @@ OpOutcome check_bwd_reference(Kernel& f, const OpCase& c, const Tolerance& t, bo
   OpOutcome worst;
   for (int g = 0; g < 3; ++g) {
     OpOutcome o = compare(c.op, g, gradient(r, g), ref.exact[g], all_indices(ref.exact[g].size()),
-                          bound_against_reference(t, ref.err[g], ref.scale[g], ref.terms[g]), "gradient vs exact reference");
+                          bound_against_reference(t, ref.err[g], ref.scale[g], ref.terms[g], ref.unit), "gradient vs exact reference");
     o.ref_err = ref.err[g];
     worst = g == 0 ? o : worse(worst, o);
   }
@@ -669,9 +674,11 @@ OpOutcome check_bwd_reference(Kernel& f, const OpCase& c, const Tolerance& t, bo
 // `source(g, i)`: the element of x's gradient g that element i of x2's gradient g must equal
 // (the identity unless the transform moves elements, as GQA-PERM's does).
 using GradientSource = std::function<std::size_t(int, std::size_t)>;
+// `follow_exact`: the transform is an invariance only before rounding (K + 1·δᵀ), so the expected
+// value follows the exact gradients' change, G1 + (E2 − E1).
 OpOutcome check_bwd_invariance(Kernel& f, const AttentionOp& x, const AttentionOp& x2, const Tolerance& t,
                                const std::vector<std::size_t> (&indices)[3], const std::string& what,
-                               const GradientSource& source = {}) {
+                               const GradientSource& source = {}, bool follow_exact = false) {
   const GradientReference r1(x), r2(x2);
   const CallResult g1 = f.backward(x, r1.o);
   if (!g1.ok()) return call_failed(g1, x);
@@ -683,8 +690,9 @@ OpOutcome check_bwd_invariance(Kernel& f, const AttentionOp& x, const AttentionO
     if (indices[g].empty()) continue;
     const auto from = [&](std::size_t i) { return source ? source(g, i) : i; };
     std::vector<double> expected(gradient(g2, g).size());
-    for (std::size_t i = 0; i < expected.size(); ++i) expected[i] = gradient(g1, g)[from(i)];
-    const ElementBound bound{t.c * (r1.err[g] + r2.err[g]), 2 * t.atol_ulps * kU32, std::max(r1.scale[g], r2.scale[g]),
+    for (std::size_t i = 0; i < expected.size(); ++i)
+      expected[i] = gradient(g1, g)[from(i)] + (follow_exact ? r2.exact[g][i] - r1.exact[g][from(i)] : 0.0);
+    const ElementBound bound{t.c * (r1.err[g] + r2.err[g]), 2 * t.atol_ulps * r1.unit, std::max(r1.scale[g], r2.scale[g]),
                              [&](std::size_t i) { return std::max(r1.terms[g][from(i)], r2.terms[g][i]); }};
     OpOutcome o = compare(x2, g, gradient(g2, g), expected, indices[g], bound, what);
     o.ref_err = r1.err[g] + r2.err[g];
@@ -702,8 +710,8 @@ OpOutcome check_bwd_causal(Kernel& f, const OpCase& c, const Tolerance& t, bool)
   AttentionOp x2 = x;
   Rng rng(c.transform.seed);
   const auto before = [&](int i) { return i < first; };
-  redraw_rows(x2.q, x.batch * x.heads, x.n_q, x.d_head, rng, before);
-  redraw_rows(x2.d_out, x.batch * x.heads, x.n_q, x.d_v, rng, before);
+  redraw_rows(x2.q, x.batch * x.heads, x.n_q, x.d_head, rng, before, x.dtype);
+  redraw_rows(x2.d_out, x.batch * x.heads, x.n_q, x.d_v, rng, before, x.dtype);
   const auto later_key = [&](int j) { return j >= first; };
   const std::vector<std::size_t> idx[3] = {{}, rows_where(x, x.n_k, x.d_head, later_key), rows_where(x, x.n_k, x.d_v, later_key)};
   return check_bwd_invariance(f, x, x2, t, idx, "queries that cannot see a key changed; its dK, dV");
@@ -743,15 +751,15 @@ OpOutcome check_bwd_mask(Kernel& f, const OpCase& c, const Tolerance& t, bool) {
       const TensorShape s = shape_of(x, g);
       const std::vector<double> zero(gradient(r, g).size(), 0.0);
       OpOutcome o = compare(x, g, gradient(r, g), zero, rows_where(x, s.rows, s.cols, [&](int r) { return r == j; }),
-                            ElementBound{0, t.atol_ulps * kU32, ref.scale[g], {}}, "a key no query may attend has nonzero gradient");
+                            ElementBound{0, t.atol_ulps * ref.unit, ref.scale[g], {}}, "a key no query may attend has nonzero gradient");
       worst = g == 1 ? o : worse(worst, o);
     }
     return worst;
   }
   AttentionOp x2 = x;
   Rng rng(c.transform.seed);
-  redraw_rows(x2.q, x.batch * x.heads, x.n_q, x.d_head, rng, blind);
-  redraw_rows(x2.d_out, x.batch * x.heads, x.n_q, x.d_v, rng, blind);
+  redraw_rows(x2.q, x.batch * x.heads, x.n_q, x.d_head, rng, blind, x.dtype);
+  redraw_rows(x2.d_out, x.batch * x.heads, x.n_q, x.d_v, rng, blind, x.dtype);
   const auto key = [&](int r) { return r == j; };
   const std::vector<std::size_t> idx[3] = {{}, rows_where(x, x.n_k, x.d_head, key), rows_where(x, x.n_k, x.d_v, key)};
   return check_bwd_invariance(f, x, x2, t, idx, "queries that may not attend a key changed; its dK, dV");
@@ -767,8 +775,10 @@ OpOutcome check_bwd_rowsum(Kernel& f, const OpCase& c, const Tolerance& t, bool)
   std::vector<float> delta(x.d_head);
   for (float& d : delta) d = static_cast<float>(rng.normal());
   for (std::size_t i = 0; i < x2.k.size(); ++i) x2.k[i] += delta[i % x.d_head];
+  x2.round_to_dtype();
   const std::vector<std::size_t> idx[3] = {all_indices(x.q_size()), all_indices(x.k_size()), all_indices(x.v_size())};
-  return check_bwd_invariance(f, x, x2, t, idx, "every key shifted by one vector (a softmax row's gradient must sum to 0)");
+  return check_bwd_invariance(f, x, x2, t, idx, "every key shifted by one vector (a softmax row's gradient must sum to 0)",
+                              {}, /*follow_exact=*/true);
 }
 
 // PADDING: REFERENCE, then the keys past each batch item's length poisoned (NaN and ±3e38 in K and
@@ -793,6 +803,7 @@ OpOutcome check_padding(Kernel& f, const OpCase& c, const Tolerance& t, bool str
           if (poison.in_v)
             for (int cc = 0; cc < x.d_v; ++cc) dirty.v[row * x.d_v + cc] = poison.value;
         }
+    dirty.round_to_dtype();
     const CallResult r = f.forward(dirty);
     if (!r.ok()) return call_failed(r, dirty);
     for (std::size_t i = 0; i < r.out.size(); ++i)

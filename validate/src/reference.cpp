@@ -80,6 +80,7 @@ std::vector<HeadSlice> head_slices(const AttentionOp& op) {
       x.d_v = op.d_v;
       x.scale = op.scale;
       x.softcap = op.softcap;
+      x.dtype = op.dtype;
       if (x.n_q == 0) {
         out.push_back(std::move(s));
         continue;
@@ -610,16 +611,19 @@ std::vector<float> slice_forward(const HeadSlice& s) {
   std::vector<float> out(s.op.out_size());
   const symbreak_attention_problem p = s.op.problem(out.data());
   if (naive_forward(&p, scores_of(s)) != 0) throw std::logic_error("a reference kernel refused a valid op");
+  round_in_place(s.op.dtype, out);  // what a kernel of that dtype is handed
   return out;
 }
 
 }  // namespace
 
 std::vector<float> float_forward(const AttentionOp& op) {
-  return assemble(op, head_slices(op), false, [](const HeadSlice& s, std::vector<float>& out, auto&, auto&, auto&) {
-           const symbreak_attention_problem p = s.op.problem(out.data());
-           return naive_forward(&p, scores_of(s));
-         }).out;
+  std::vector<float> out = assemble(op, head_slices(op), false, [](const HeadSlice& s, std::vector<float>& o, auto&, auto&, auto&) {
+                             const symbreak_attention_problem p = s.op.problem(o.data());
+                             return naive_forward(&p, scores_of(s));
+                           }).out;
+  round_in_place(op.dtype, out);
+  return out;
 }
 
 namespace {
@@ -666,19 +670,24 @@ AttentionOp split_scale(AttentionOp x) {
 
 }  // namespace
 
-Reference::Reference(const AttentionOp& op) {
+Reference::Reference(const AttentionOp& op) : unit(unit_roundoff(op.dtype)) {
   for (const Exact& e : exact_attention(op)) {
     exact.push_back(exact_to_double(e));
     scale = std::max(scale, std::abs(exact.back()));
   }
   const std::vector<HeadSlice> slices = head_slices(op);
   using Kernel = int (*)(const symbreak_attention_problem*, const Scores&);
+  // In f16/bf16 every panel output is rounded to the dtype, as the kernel's is: the panel is then the
+  // same-dtype reference (inputs and outputs in the dtype, float32 accumulation, as FlashAttention-class
+  // kernels compute). A kernel that keeps its scores in the dtype (PyTorch's eager attention) errs
+  // more at large logits, and is held to this reference all the same (validate/README.md).
   const auto measure = [&](AttentionOp (*variant)(AttentionOp), Kernel kernel) {
-    const Assembled a = assemble(op, slices, false, [&](const HeadSlice& s, std::vector<float>& out, auto&, auto&, auto&) {
+    Assembled a = assemble(op, slices, false, [&](const HeadSlice& s, std::vector<float>& out, auto&, auto&, auto&) {
       const AttentionOp v = variant ? variant(s.op) : s.op;
       const symbreak_attention_problem p = v.problem(out.data());
       return kernel(&p, scores_of(s));
     });
+    round_in_place(op.dtype, a.out);
     for (std::size_t i = 0; i < exact.size(); ++i) err = std::max(err, std::abs(static_cast<double>(a.out[i]) - exact[i]));
   };
   const Kernel sequential = [](const symbreak_attention_problem* p, const Scores& sc) { return sequential_attention(p, sc); };
@@ -700,6 +709,7 @@ Reference::Reference(const AttentionOp& op) {
 }
 
 GradientReference::GradientReference(const AttentionOp& op) : o(float_forward(op)) {
+  unit = unit_roundoff(op.dtype);
   const ExactGradients g = exact_attention_backward(op);
   const std::vector<Exact>* e[3] = {&g.dq, &g.dk, &g.dv};
   for (int t = 0; t < 3; ++t)
@@ -710,6 +720,7 @@ GradientReference::GradientReference(const AttentionOp& op) : o(float_forward(op
   const std::vector<HeadSlice> slices = head_slices(op);
   // `q_factor` multiplies the dq a variant computes (the chain rule of a pre-scaled q).
   using Kernel = int (*)(const symbreak_attention_backward_problem*, const Scores&);
+  // As the forward's: outputs rounded to the dtype.
   const auto measure = [&](AttentionOp (*variant)(AttentionOp), Kernel kernel, float q_factor) {
     const Assembled a = assemble(op, slices, true, [&](const HeadSlice& s, auto&, auto& dq, auto& dk, auto& dv) {
       const AttentionOp v = variant ? variant(s.op) : s.op;
@@ -719,8 +730,11 @@ GradientReference::GradientReference(const AttentionOp& op) : o(float_forward(op
     });
     const std::vector<float>* f[3] = {&a.dq, &a.dk, &a.dv};
     for (int t = 0; t < 3; ++t)
-      for (std::size_t i = 0; i < exact[t].size(); ++i)
-        err[t] = std::max(err[t], std::abs(static_cast<double>((*f[t])[i]) * (t == 0 ? q_factor : 1.0f) - exact[t][i]));
+      for (std::size_t i = 0; i < exact[t].size(); ++i) {
+        double x = static_cast<double>((*f[t])[i]) * (t == 0 ? q_factor : 1.0f);
+        if (is16(op.dtype)) x = round_to(op.dtype, static_cast<float>(x));
+        err[t] = std::max(err[t], std::abs(x - exact[t][i]));
+      }
   };
   measure(nullptr, naive_backward, 1.0f);
   measure(nullptr, [](const symbreak_attention_backward_problem* b, const Scores& sc) { return sequential_attention_backward(b, sc); }, 1.0f);
@@ -748,7 +762,7 @@ int forward_v2_with(const symbreak_attention_problem_v2* p, Kernel kernel) {
       const symbreak_attention_problem v1 = s.op.problem(out.data());
       return kernel(&v1, scores_of(s));
     });
-    write_strided(p->out, p->out_strides, a.out, op.batch, op.heads, op.n_q, op.d_v);
+    write_strided(op.dtype, p->out, p->out_strides, a.out, op.batch, op.heads, op.n_q, op.d_v);
   } catch (const std::exception&) {
     return 2;
   }
@@ -764,7 +778,7 @@ int backward_v2_with(const symbreak_attention_backward_problem_v2* b, Kernel ker
   if (p.struct_size < static_cast<int>(sizeof(symbreak_attention_problem_v2)) || !p.q || !p.k || !p.v) return 1;
   try {
     AttentionOp op = op_from_problem(p);
-    op.d_out = read_strided(b->d_out, p.out_strides, p.batch, p.heads, p.n_q, p.d_v);  // d_out has out's strides
+    op.d_out = read_strided(op.dtype, b->d_out, p.out_strides, p.batch, p.heads, p.n_q, p.d_v);  // d_out has out's strides
     op.validate();
     const Assembled a = assemble(op, head_slices(op), true, [&](const HeadSlice& s, auto&, auto& dq, auto& dk, auto& dv) {
       const std::vector<float> o = slice_forward(s);
@@ -772,9 +786,9 @@ int backward_v2_with(const symbreak_attention_backward_problem_v2* b, Kernel ker
       return kernel(&v1, scores_of(s));
     });
     const int kvh = op.kv_heads();
-    write_strided(b->d_q, p.q_strides, a.dq, op.batch, op.heads, op.n_q, op.d_head);
-    write_strided(b->d_k, p.k_strides, a.dk, op.batch, kvh, op.n_k, op.d_head);
-    write_strided(b->d_v, p.v_strides, a.dv, op.batch, kvh, op.n_k, op.d_v);
+    write_strided(op.dtype, b->d_q, p.q_strides, a.dq, op.batch, op.heads, op.n_q, op.d_head);
+    write_strided(op.dtype, b->d_k, p.k_strides, a.dk, op.batch, kvh, op.n_k, op.d_head);
+    write_strided(op.dtype, b->d_v, p.v_strides, a.dv, op.batch, kvh, op.n_k, op.d_v);
   } catch (const std::exception&) {
     return 2;
   }

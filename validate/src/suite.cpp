@@ -78,6 +78,7 @@ OpCase simplify_values(const OpProperty& p, Kernel& kernel, OpCase c, const Vali
       if (Clock::now() > deadline) return c;
       OpCase candidate = c;
       for (float& x : candidate.op.*field) x = static_cast<float>(std::round(x / unit) * unit);
+      candidate.op.round_to_dtype();
       if (candidate.op.*field != c.op.*field && still_fails(candidate)) {
         c = candidate;
         break;

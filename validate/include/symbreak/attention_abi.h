@@ -5,7 +5,8 @@
  *
  * Version 2 (below the version-1 section) adds the op as production kernels run it: grouped-query
  * heads, causal alignment when n_q != n_k, sliding windows, per-batch key lengths, per-head masks,
- * rows with no visible key, and strided layouts. A plugin opts in by exporting
+ * rows with no visible key, strided layouts, softcap, additive bias and ALiBi, and f16/bf16 inputs
+ * and outputs. A plugin opts in by exporting
  * symbreak_attention_forward_v2 (and optionally _backward_v2, _capabilities_v2); one that exports only
  * the version-1 functions is served version-1 cases, whatever number its abi_version returns. */
 #ifndef SYMBREAK_ATTENTION_ABI_H
@@ -76,6 +77,9 @@ int symbreak_attention_backward(const symbreak_attention_backward_problem* p); /
  * gradients; the validator generates such rows only for kernels declaring SYMBREAK_FEATURE_EMPTY_ROWS.
  * Element (b, h, i, c) of a tensor is at  b*stride[0] + h*stride[1] + i*stride[2] + c  (the last
  * dimension is contiguous). */
+#define SYMBREAK_DTYPE_F32 0  /* float32 */
+#define SYMBREAK_DTYPE_F16 1  /* IEEE binary16 */
+#define SYMBREAK_DTYPE_BF16 2 /* bfloat16 (the top half of a float32) */
 #define SYMBREAK_ALIGN_TOP_LEFT 0
 #define SYMBREAK_ALIGN_BOTTOM_RIGHT 1
 typedef struct symbreak_attention_problem_v2 {
@@ -102,6 +106,11 @@ typedef struct symbreak_attention_problem_v2 {
   const float* alibi_slopes;   /* NULL, or [heads]: ALiBi, score(i, j) += -slope[h] * |i + offset(b) - j| after
                                   the softcap (FlashAttention's alibi_slopes). Never together with bias.
                                   Only for kernels declaring SYMBREAK_FEATURE_ALIBI */
+  int dtype;                   /* SYMBREAK_DTYPE_*: the element type of q, k, v and out (and of the backward's
+                                  d_out, d_q, d_k, d_v, and of the forward output it carries). For F16 and BF16
+                                  those pointers point at 16-bit values: read them as (const uint16_t*) bit
+                                  patterns, strides still count elements. mask, kv_lens, bias and alibi_slopes
+                                  keep their types. Only F32 unless the kernel declares SYMBREAK_FEATURE_F16/_BF16 */
 } symbreak_attention_problem_v2;
 int symbreak_attention_forward_v2(const symbreak_attention_problem_v2* p); /* 0 = success */
 
@@ -132,6 +141,9 @@ int symbreak_attention_backward_v2(const symbreak_attention_backward_problem_v2*
                                                    only: the backward gets no such rows) */
 #define SYMBREAK_FEATURE_BIAS 4096u             /* bias: an additive float bias per head (-inf, -FLT_MAX included) */
 #define SYMBREAK_FEATURE_ALIBI 8192u            /* alibi_slopes */
+#define SYMBREAK_FEATURE_F16 16384u             /* inputs and outputs in binary16 (dtype SYMBREAK_DTYPE_F16): the
+                                                   kernel is then served f16 cases only (declare one dtype) */
+#define SYMBREAK_FEATURE_BF16 32768u            /* inputs and outputs in bfloat16 (dtype SYMBREAK_DTYPE_BF16) */
 typedef struct symbreak_attention_caps_v2 {
   int struct_size;
   symbreak_attention_caps v1;

@@ -33,6 +33,9 @@
 //   alibi                    ALiBi slopes per head: score(i, j) -= slope·|i + offset - j| (FlashAttention's
 //                            alibi_slopes; never together with bias)
 //   layout=bnhd | layout=bhnd   the tensors' layout ([batch][seq][heads][d] reads through strides)
+//   dtype=f32 | dtype=f16 | dtype=bf16   the element type of q, k, v, out, dO and the gradients (one per
+//                            validation; mask, lengths, bias and slopes stay as they are). The tolerance
+//                            is then c × the error of symbreak's same-dtype reference + a few ulps of the dtype
 #pragma once
 
 #include <string>
@@ -61,6 +64,7 @@ struct Capabilities {
   bool empty_rows_nan = false;  // with empty_rows: the contract is NaN rows, not zero rows
   bool bias = false, alibi = false;
   bool layout_bnhd = false;
+  Dtype dtype = Dtype::f32;
 
   // SYMBREAK_FEATURE_* bits of the version-2 words (and deterministic, masked-finite).
   unsigned features() const;

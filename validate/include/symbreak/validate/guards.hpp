@@ -1,7 +1,8 @@
 // An op's buffers laid out in one arena: each input between NaN guard regions (an out-of-bounds read
 // turns the output into NaN) and each output between canaries (an out-of-bounds write is seen after
 // the call, and so is an output left unwritten). Inputs must come back bit-identical. Offsets count
-// floats from the arena's start; the mask occupies whole floats. The same layout serves the child
+// floats from the arena's start; the mask occupies whole floats, and so does a buffer of f16/bf16
+// elements (two per float). The same layout serves the child
 // process of an isolated kernel (shared memory) and an in-process callable.
 #pragma once
 
@@ -24,6 +25,7 @@ struct GuardedLayout {
     std::size_t offset = 0, size = 0;
     bool output = false;
     int batch = 0, heads = 0, rows = 0, cols = 0;
+    std::size_t floats = 0;  // the arena floats it occupies: size, or ⌈size / 2⌉ for f16/bf16 elements
     // Element strides for batch, head and row in this layout.
     void strides(Layout layout, long long out[3]) const;
   };
@@ -33,6 +35,7 @@ struct GuardedLayout {
   std::size_t bias = 0, slopes = 0;  // the additive bias and the ALiBi slopes, between NaN guards
   bool backward = false;
   Layout layout = Layout::bhnd;
+  Dtype dtype = Dtype::f32;  // of the tensor buffers (f16/bf16: 16-bit patterns, two per arena float)
   explicit GuardedLayout(const AttentionOp& op, Layout layout = Layout::bhnd);
   const Buffer& at(std::string_view name) const;
 };

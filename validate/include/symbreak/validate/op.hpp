@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "symbreak/attention_abi.h"
+#include "symbreak/validate/dtype.hpp"
 #include "symbreak/layers.hpp"
 
 namespace symbreak::validate {
@@ -39,6 +40,9 @@ struct AttentionOp {
   float softcap = 0;                // > 0: scores s become softcap·tanh(s / softcap) before the mask
   std::vector<float> bias;          // empty, or [heads][n_q][n_k]: added after the softcap (−inf: the key is hidden)
   std::vector<float> alibi_slopes;  // empty, or [heads]: ALiBi (never together with bias)
+  // The element type of q, k, v, out and the gradients at the kernel's boundary. q, k, v and d_out
+  // hold values of that type exactly (as float32), so the exact reference sees what the kernel sees.
+  Dtype dtype = Dtype::f32;
 
   int kv_heads() const { return heads_kv > 0 ? heads_kv : heads; }
   int kv_head_of(int h) const { return h / (heads / kv_heads()); }
@@ -72,7 +76,10 @@ struct AttentionOp {
   symbreak_attention_backward_problem backward_problem(const float* o, float* dq, float* dk, float* dv) const;
   // Version 2, contiguous [b][h][n][d] strides; `kv_lens_storage` must outlive the problem.
   symbreak_attention_problem_v2 problem_v2(float* out) const;
-  std::string shape_string() const;  // "b=1 h=2 n_q=5 n_k=5 d=4 d_v=3 causal mask"
+  std::string shape_string() const;
+  // Rounds q, k, v and d_out to `dtype` (saturating at its largest finite value): the last step of
+  // every case and of every transformed input.
+  void round_to_dtype();  // "b=1 h=2 n_q=5 n_k=5 d=4 d_v=3 causal mask"
 };
 
 // The op a version-2 problem describes (its buffers copied through their strides; `out` left empty).
@@ -80,5 +87,9 @@ AttentionOp op_from_problem(const symbreak_attention_problem_v2& p);
 // Reads strided memory into a [batch][heads][rows][cols] contiguous tensor, and writes one back.
 std::vector<float> read_strided(const float* src, const long long strides[3], int batch, int heads, int rows, int cols);
 void write_strided(float* dst, const long long strides[3], const std::vector<float>& src, int batch, int heads, int rows, int cols);
+// The same for elements of `dtype` (for f16/bf16, `src`/`dst` hold 16-bit patterns; writing rounds).
+std::vector<float> read_strided(Dtype dtype, const void* src, const long long strides[3], int batch, int heads, int rows, int cols);
+void write_strided(Dtype dtype, void* dst, const long long strides[3], const std::vector<float>& src, int batch, int heads, int rows,
+                   int cols);
 
 }  // namespace symbreak::validate

@@ -66,9 +66,14 @@ std::vector<float> float_forward(const AttentionOp& op);
 
 // The forward reference: E as doubles, err_ref, the output scale max(1, max|E|) and per element the
 // size of the summed terms.
+//
+// For f16/bf16 ops every panel output is rounded to the dtype: err_ref is then the error of the
+// same-dtype reference (inputs and outputs in the dtype, float32 accumulation), the quantity
+// FlashAttention's tests multiply by c, measured against the exact result instead of float32.
+// `unit` is the dtype's unit roundoff, the atol's ulp.
 struct Reference {
   std::vector<double> exact;
-  double err = 0, scale = 1;
+  double err = 0, scale = 1, unit = 0x1p-24;
   std::vector<double> terms;
   explicit Reference(const AttentionOp& op);
 };
@@ -76,9 +81,9 @@ struct Reference {
 // The backward reference, per gradient (0: dQ, 1: dK, 2: dV).
 struct GradientReference {
   std::vector<double> exact[3];
-  double err[3] = {0, 0, 0}, scale[3] = {1, 1, 1};
+  double err[3] = {0, 0, 0}, scale[3] = {1, 1, 1}, unit = 0x1p-24;
   std::vector<double> terms[3];
-  std::vector<float> o;  // the float32 forward output handed to the kernel
+  std::vector<float> o;  // the forward output handed to the kernel (float32 computed, rounded to the dtype)
   explicit GradientReference(const AttentionOp& op);
 };
 
