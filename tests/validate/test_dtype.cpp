@@ -17,15 +17,15 @@
 #include "symbreak/validate/case_dir.hpp"
 #include "symbreak/validate/reference.hpp"
 #include "symbreak/validate/validate.hpp"
+#include "helpers.hpp"
 
 using namespace symbreak;
 using namespace symbreak::validate;
+using namespace symbreak::validate::test;
 
 namespace {
 
 using ::testing::HasSubstr;
-
-std::string plugin(const std::string& name) { return std::string(SYMBREAK_PLUGIN_DIR) + "/" + name + ".so"; }
 
 std::string words_error(const std::string& words) {
   try {
@@ -37,39 +37,16 @@ std::string words_error(const std::string& words) {
   return "(accepted)";
 }
 
-// Options for one seed and the named properties, without shrinking or saved cases.
-ValidateOptions quick(std::uint64_t seed, std::vector<std::string> properties, int cases = 10) {
-  ValidateOptions o;
-  o.seed = seed;
-  o.cases = cases;
-  o.properties = std::move(properties);
-  o.shrink_seconds = 0;
-  o.failure_dir = ::testing::TempDir() + "/symbreak_dtype_cases";
-  return o;
-}
-
+// The properties that failed, with the first failure's message.
 std::string failed(const OpReport& r) {
-  std::string out;
-  for (const OpVerdict& v : r.verdicts)
-    if (v.status == VerdictStatus::fail) out += (out.empty() ? "" : ", ") + v.property + " (" + v.message + ")";
-  return out;
+  const OpVerdict* first = first_failure(r);
+  return killers(r) + (first ? ": " + first->message : "");
 }
 
 // A bf16 op of normal values, rounded to bf16.
 AttentionOp bf16_op(std::uint64_t seed, int n_q = 4, int n_k = 6, int d = 5) {
-  AttentionOp op;
-  op.n_q = n_q;
-  op.n_k = n_k;
-  op.d_head = op.d_v = d;
-  op.scale = 0.5f;
+  AttentionOp op = random_op(1, 1, 0, n_q, n_k, d, seed);
   op.dtype = Dtype::bf16;
-  Rng rng(seed);
-  for (auto* x : {&op.q, &op.k, &op.v}) {
-    x->resize(x == &op.q ? op.q_size() : x == &op.k ? op.k_size() : op.v_size());
-    for (float& f : *x) f = static_cast<float>(rng.normal());
-  }
-  op.d_out.resize(op.out_size());
-  for (float& f : op.d_out) f = static_cast<float>(rng.normal());
   op.round_to_dtype();
   return op;
 }
@@ -208,7 +185,7 @@ TEST(LowPrecision, CorrectF16AndBf16KernelsPassOnTwentySeeds) {
   for (const char* name : {"correct_bf16", "correct_f16"}) {
     auto kernel = plugin_kernel(plugin(name), 20);
     for (std::uint64_t seed = 1; seed <= 20; ++seed) {
-      ValidateOptions o = quick(seed, {}, 6);
+      ValidateOptions o = unshrunk_options(seed, {}, 6);
       o.edge_cases = seed == 1;  // deterministic: once is enough
       const OpReport r = run_suite(*kernel, o);
       EXPECT_TRUE(r.passed()) << name << " seed " << seed << ": " << failed(r);
@@ -223,7 +200,7 @@ TEST(LowPrecision, RobustAloneCatchesBothHistoricalDtypeBugsOnEverySeed) {
   for (const char* name : {"mutant_f16_scale_after_qk", "mutant_bf16_scores_in_f16"}) {
     auto mutant = plugin_kernel(plugin(name), 20);
     for (std::uint64_t seed = 1; seed <= 20; ++seed) {
-      const OpReport r = run_suite(*mutant, quick(seed, {"ROBUST"}));
+      const OpReport r = run_suite(*mutant, unshrunk_options(seed, {"ROBUST"}));
       EXPECT_FALSE(r.passed()) << name << " survived seed " << seed;
     }
   }
@@ -238,12 +215,12 @@ TEST(LowPrecision, PyTorchsBf16AttentionLosesLargeLogits) {
   auto torch = exec_kernel(std::string("/usr/bin/python3 ") + SYMBREAK_TORCH_ADAPTER + " --mode mha --dtype bf16", 60);
   auto correct = plugin_kernel(plugin("correct_bf16"), 20);
   EXPECT_EQ(torch->capabilities().dtype, Dtype::bf16);
-  const ValidateOptions robust = quick(1, {"ROBUST"});
+  const ValidateOptions robust = unshrunk_options(1, {"ROBUST"});
   const OpReport r = run_suite(*torch, robust);
   ASSERT_FALSE(r.passed());
   EXPECT_TRUE(run_suite(*correct, robust).passed());
   for (std::uint64_t seed = 1; seed <= 3; ++seed) {
-    const OpReport ordinary = run_suite(*torch, quick(seed, {"REFERENCE", "CAUSAL", "MASK", "PADDING", "BWD-REFERENCE"}));
+    const OpReport ordinary = run_suite(*torch, unshrunk_options(seed, {"REFERENCE", "CAUSAL", "MASK", "PADDING", "BWD-REFERENCE"}));
     EXPECT_TRUE(ordinary.passed()) << "seed " << seed << ": " << failed(ordinary);
   }
 }

@@ -15,9 +15,12 @@
 #include "symbreak/validate/case_dir.hpp"
 #include "symbreak/validate/reference.hpp"
 #include "symbreak/validate/validate.hpp"
+#include "helpers.hpp"
 
 namespace symbreak::validate {
 namespace {
+
+using namespace symbreak::validate::test;
 
 using ::testing::HasSubstr;
 
@@ -29,29 +32,6 @@ std::vector<std::string> split(const std::string& list) {
   return out;
 }
 
-std::string plugin(const std::string& name) { return std::string(SYMBREAK_PLUGIN_DIR) + "/" + name + ".so"; }
-
-ValidateOptions options(std::uint64_t seed, int cases) {
-  ValidateOptions o;
-  o.seed = seed;
-  o.cases = cases;
-  o.shrink_seconds = 5;
-  o.failure_dir = ::testing::TempDir() + "/symbreak_validate_cases";
-  return o;
-}
-
-std::string killers(const OpReport& r) {
-  std::string out;
-  for (const OpVerdict& v : r.verdicts)
-    if (v.status == VerdictStatus::fail) out += (out.empty() ? "" : ", ") + v.property;
-  return out;
-}
-
-const OpVerdict* first_failure(const OpReport& r) {
-  for (const OpVerdict& v : r.verdicts)
-    if (v.status == VerdictStatus::fail) return &v;
-  return nullptr;
-}
 
 const OpVerdict& verdict(const OpReport& r, const std::string& property) {
   for (const OpVerdict& v : r.verdicts)
@@ -315,33 +295,7 @@ TEST(AbiVersionTwo, WordsParseAndNameContradictionsAndWhatIsNotSupported) {
   EXPECT_THAT(error("causal mask=per-head"), HasSubstr("needs the explicit mask mode"));
 }
 
-// Options for one seed and the named properties, without shrinking or saved cases (a kill-table run).
-ValidateOptions unshrunk_options(std::uint64_t seed, std::vector<std::string> properties) {
-  ValidateOptions o = options(seed, 10);
-  o.properties = std::move(properties);
-  o.shrink_seconds = 0;
-  o.failure_dir.clear();
-  return o;
-}
 
-AttentionOp random_op(int batch, int heads, int heads_kv, int n_q, int n_k, int d, std::uint64_t seed) {
-  AttentionOp op;
-  op.batch = batch;
-  op.heads = heads;
-  op.heads_kv = heads_kv;
-  op.n_q = n_q;
-  op.n_k = n_k;
-  op.d_head = op.d_v = d;
-  op.scale = 0.5f;
-  Rng rng(seed);
-  for (auto* x : {&op.q, &op.k, &op.v}) {
-    x->resize(x == &op.q ? op.q_size() : x == &op.k ? op.k_size() : op.v_size());
-    for (float& f : *x) f = static_cast<float>(rng.normal());
-  }
-  op.d_out.resize(op.out_size());
-  for (float& f : op.d_out) f = static_cast<float>(rng.normal());
-  return op;
-}
 
 TEST(AbiVersionTwo, TheExactReferenceOfGroupedHeadsIsTheRepeatInterleavedOp) {
   const AttentionOp grouped = random_op(2, 6, 2, 5, 7, 3, 11);
