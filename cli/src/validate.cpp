@@ -158,7 +158,10 @@ Action register_validate(CLI::App& app) {
     }
     if (!f->supports.empty()) {
       validate::Capabilities caps = kernel->declared();
-      caps.apply(f->supports, "--supports");
+      std::vector<std::string> words;  // "--supports 'gqa dtype=bf16'" and "--supports gqa,dtype=bf16" alike
+      for (const std::string& arg : f->supports)
+        for (std::string& w : validate::split_words(arg)) words.push_back(std::move(w));
+      caps.apply(words, "--supports");
       kernel->override_capabilities(caps);
     }
     std::cout << "symbreak validate: " << kernel->name() << " against O = softmax(scale·QKᵀ + mask)·V"

@@ -224,3 +224,27 @@ TEST(LowPrecision, PyTorchsBf16AttentionLosesLargeLogits) {
     EXPECT_TRUE(ordinary.passed()) << "seed " << seed << ": " << failed(ordinary);
   }
 }
+
+// The libtorch built-ins in bf16 (--supports dtype=bf16): libtorch 1.13's own SDPA and
+// MultiheadAttention, read in place through the ABI's strides. The same finding as the Python
+// adapter's: both keep the scores in bf16, so the large-logit edge cases fail ROBUST (and the backward
+// BWD-ROBUST), on every seed, while every other property, masks, padding and layouts included, passes.
+TEST(LowPrecision, LibtorchBuiltinsInBf16LoseLargeLogitsAndPassEverythingElse) {
+  const auto names = builtin_kernel_names();
+  if (std::find(names.begin(), names.end(), "torch-sdpa") == names.end()) GTEST_SKIP() << "built without libtorch";
+  for (const char* name : {"torch-sdpa", "torch-mha"}) {
+    auto kernel = builtin_kernel(name, 20);
+    Capabilities bf16 = kernel->declared();
+    bf16.apply({"dtype=bf16"}, "--supports");
+    kernel->override_capabilities(bf16);
+    for (std::uint64_t seed = 1; seed <= 3; ++seed) {
+      const OpReport r = run_suite(*kernel, unshrunk_options(seed, {}, 6));
+      std::vector<std::string> failing;
+      for (const OpVerdict& v : r.verdicts)
+        if (v.status == VerdictStatus::fail) failing.push_back(v.property);
+      EXPECT_THAT(failing, ::testing::Contains("ROBUST")) << name << " seed " << seed;
+      for (const std::string& p : failing)
+        EXPECT_TRUE(p == "ROBUST" || p == "BWD-ROBUST") << name << " seed " << seed << " fails " << p << ": " << failed(r);
+    }
+  }
+}

@@ -889,6 +889,39 @@ TEST(Tolerance, AnExplicitJacobianBackwardPassesWhereItsTermsCancel) {
   EXPECT_THAT(bad.element.text(), HasSubstr("dQ batch 0, head 0, row 64"));
 }
 
+// Large, close scores (734 and 727) are ill-conditioned for every float32 kernel: each score rounds
+// by a few ulps of its terms σ, and the weights move by that. The term sizes carry the row's
+// conditioning 1 + σ·u32/u, unless every float32 evaluation of the scores is exact (integer inputs
+// and a power-of-four scale), where there is no rounding to propagate.
+TEST(Tolerance, TermSizesCarryTheConditioningOfRoundedScoresOnly) {
+  AttentionOp op = random_op(1, 1, 0, 2, 3, 2, 5);
+  op.q = {19, -19, 1, 2};
+  op.k = {-33, -87, 0, 0, -36, -89};
+  op.causal = false;
+  op.scale = 1.0f;  // every score exact in float32: no slack
+  const Reference exact_scores(op);
+  op.scale = 0.70710677f;  // 1/√2: the scores round
+  const Reference rounded_scores(op);
+  // Row 0: σ = 0.707·(19·36 + 19·89) ≈ 1.7e3, so its terms grow by about that; the row-1 scores are
+  // small, so its terms barely move.
+  EXPECT_GT(rounded_scores.terms[0], 1000 * exact_scores.terms[0] * 0.70710677 / 2);
+  EXPECT_LT(rounded_scores.terms[2], 200 * exact_scores.terms[2]);
+  op.scale = 0.25f;  // a power of four: exact again
+  const Reference quarter(op);
+  EXPECT_LT(quarter.terms[0], 2 * exact_scores.terms[0]);
+}
+
+// The case that made this necessary: libtorch 1.13's SDPA (q and k each divided by d^¼) on seed 12.
+TEST(Tolerance, LibtorchSdpaPassesWhereLargeCloseScoresMadeThePanelLucky) {
+  const auto names = builtin_kernel_names();
+  if (std::find(names.begin(), names.end(), "torch-sdpa") == names.end()) GTEST_SKIP() << "built without libtorch";
+  auto kernel = builtin_kernel("torch-sdpa", 20);
+  ValidateOptions o = options(12, ValidateOptions{}.cases);
+  o.properties = {"ALIGNMENT", "BWD-ALIGNMENT"};
+  const OpReport r = run_suite(*kernel, o);
+  EXPECT_TRUE(r.passed()) << killers(r) << ": " << (first_failure(r) ? first_failure(r)->message : "");
+}
+
 TEST(Tolerance, TheExplicitJacobianBackwardPassesOnTwentySeedsAtTheDefaultCaseCount) {
   auto kernel = plugin_kernel(plugin("correct_jacobian_causal"), 20);
   for (std::uint64_t seed = 1; seed <= 20; ++seed) {
@@ -956,6 +989,31 @@ TEST(MaskedIndependence, LibtorchLetsMaskedNaNThroughUnlessDeclaredFinite) {
   ASSERT_FALSE(r.passed());
   EXPECT_THAT(first_failure(r)->message, HasSubstr("masked keys poisoned with"));
   std::printf("[ finding  ] libtorch 1.13 SDPA without masked-finite: %s\n", first_failure(r)->message.c_str());
+}
+
+// The libtorch built-ins speak the version-2 ABI: they declare what 1.13's C++ API can express
+// (top-left causal with n_q != n_k, key padding, empty rows as NaN, strided layouts; SDPA also
+// per-head masks and a float additive mask) and those properties run, not "n/a".
+TEST(AbiVersionTwo, LibtorchBuiltinsRunEveryPropertyTheirApiCanExpress) {
+  const auto names = builtin_kernel_names();
+  if (std::find(names.begin(), names.end(), "torch-sdpa") == names.end()) GTEST_SKIP() << "built without libtorch";
+  const std::vector<std::pair<std::string, std::vector<std::string>>> expressed = {
+      {"torch-sdpa", {"ALIGNMENT", "PADDING", "BIAS", "EMPTY-ROWS", "BWD-ALIGNMENT", "BWD-PADDING", "BWD-BIAS"}},
+      {"torch-mha", {"ALIGNMENT", "PADDING", "EMPTY-ROWS", "BWD-ALIGNMENT", "BWD-PADDING"}}};
+  for (const auto& [name, properties] : expressed) {
+    auto kernel = builtin_kernel(name, 20);
+    const Capabilities c = kernel->declared();
+    EXPECT_TRUE(c.align_top_left && c.padding && c.empty_rows_nan && c.layout_bnhd && c.backward) << name;
+    EXPECT_FALSE(c.gqa || c.window || c.softcap || c.alibi || c.align_bottom_right || c.any_scale) << name;
+    EXPECT_EQ(c.bias, name == "torch-sdpa");
+    EXPECT_EQ(c.mask_per_head, name == "torch-sdpa");
+    const OpReport r = run_suite(*kernel, unshrunk_options(7, properties, 10));
+    ASSERT_EQ(r.verdicts.size(), properties.size()) << name;
+    for (const OpVerdict& v : r.verdicts) {
+      EXPECT_EQ(v.status, VerdictStatus::pass) << name << " " << v.property << ": " << v.message;
+      EXPECT_GT(v.cases, 0) << name << " " << v.property;
+    }
+  }
 }
 
 TEST(MaskedIndependence, TheWordParsesAndCorrectKernelsPassWithEveryPoison) {

@@ -1,6 +1,8 @@
 #include "symbreak/validate/reference.hpp"
 
 #include <algorithm>
+#include <bit>
+#include <cstdint>
 #include <cmath>
 #include <limits>
 #include <optional>
@@ -544,9 +546,49 @@ int jacobian_attention_backward(const symbreak_attention_backward_problem* b, co
 //   dV_jc:  Σ_i P_ij |dO_ic|
 //   dS_ij's terms:  A_ij = P_ij (Σ_c |dO_ic v_jc| + Σ_k P_ik Σ_c |dO_ic v_kc|)
 //   dQ_ic:  |scale| Σ_j A_ij |k_jc|,   dK_jc: |scale| Σ_i A_ij |q_ic|
+// Every term of row i depends on that row's softmax weights, and those inherit the rounding of the
+// scores: a score is a float32 dot product whose error is a few ulps of its own terms,
+// σ_ij = |scale| Σ_c |q_ic k_jc|, and a weight moves by P_ij (δs_ij − Σ_k P_ik δs_ik),
+// i.e. by up to 2 · u32 · σ_i relative, σ_i = max over the row's visible keys. So each row's terms are
+// scaled by (1 + σ_i · u32 / u): large logits whose difference is small (s = 734 and 727) are
+// ill-conditioned for every correct kernel, and how lucky the reference panel's roundings were
+// must not decide the verdict (libtorch's SDPA, which divides q and k by d^¼ separately, was off by
+// 1.5e-6 in a dK where the panel's worst error was 1.2e-7, with σ = 1.7e3). A score that every
+// float32 evaluation computes exactly (ExactSum, a power-of-four scale, no softcap) has δs = 0 and no
+// such slack, so exact-input tests stay sharp. The bias is a given float added to the score and is
+// not counted (a −FLT_MAX bias on tied scores must still tell keys apart). The scores are accumulated in float32 in
+// every dtype (the same-dtype reference's contract), so a bf16 kernel that keeps its scores in bf16
+// is not covered by this slack.
 struct TermSizes {
   std::vector<double> out, dq, dk, dv;
 };
+
+// Whether every float32 evaluation of a sum of these (exact, double) products is exact: each product
+// is a float32 and all of them, and every partial sum in any order, lie on one grid 2^e with
+// magnitude below 2^(e+24). Such a score has no rounding to propagate (integer inputs, say).
+class ExactSum {
+ public:
+  void add(double x) {
+    if (x == 0) return;
+    if (static_cast<double>(static_cast<float>(x)) != x) exact_ = false;
+    int exponent = 0;
+    const double mantissa = std::frexp(std::abs(x), &exponent);                        // x = mantissa · 2^exponent
+    const auto bits = static_cast<std::uint64_t>(std::ldexp(mantissa, 53));            // exact: 53 bits
+    grid_ = std::min(grid_, exponent - 53 + std::countr_zero(bits));                   // x is a multiple of 2^grid_
+    magnitude_ += std::abs(x);
+  }
+  bool exact() const { return exact_ && (magnitude_ == 0 || magnitude_ < std::ldexp(1.0, grid_ + 24)); }
+
+ private:
+  bool exact_ = true;
+  int grid_ = std::numeric_limits<int>::max();
+  double magnitude_ = 0;
+};
+
+bool is_power_of_four(float scale) {
+  int exponent = 0;
+  return scale > 0 && std::frexp(static_cast<double>(scale), &exponent) == 0.5 && (exponent - 1) % 2 == 0;
+}
 TermSizes term_sizes(const AttentionOp& op, const std::vector<double>* bias) {
   TermSizes t;
   t.out.assign(op.out_size(), 0.0);
@@ -560,28 +602,42 @@ TermSizes term_sizes(const AttentionOp& op, const std::vector<double>* bias) {
   const int nq = op.n_q, nk = op.n_k, dh = op.d_head, dv = op.d_v;
   const double scale = std::abs(static_cast<double>(op.scale)), cap = op.softcap;
   std::vector<double> P(nk), absdP(nk), slope(nk, 1.0);
+  const double score_ulps = 0x1p-24 / unit_roundoff(op.dtype);  // a float32 score's ulp in the dtype's ulps
+  const bool scale_is_exact = is_power_of_four(op.scale);       // q·scale, q·√scale and k·√scale round not at all
   for (int bh = 0; bh < op.batch * op.heads; ++bh) {
     const std::size_t qo = static_cast<std::size_t>(bh) * nq * dh, ko = static_cast<std::size_t>(bh) * nk * dh,
                       vo = static_cast<std::size_t>(bh) * nk * dv, oo = static_cast<std::size_t>(bh) * nq * dv;
     for (int i = 0; i < nq; ++i) {
-      double m = -std::numeric_limits<double>::infinity(), sum = 0;
+      double m = -std::numeric_limits<double>::infinity(), sum = 0, sigma = 0;
       for (int j = 0; j < nk; ++j) {
-        double s = 0;
-        for (int c = 0; c < dh; ++c) s += static_cast<double>(op.q[qo + static_cast<std::size_t>(i) * dh + c]) * op.k[ko + static_cast<std::size_t>(j) * dh + c];
+        double s = 0, s_terms = 0;
+        ExactSum exact_in_float32;
+        for (int c = 0; c < dh; ++c) {
+          const double x = static_cast<double>(op.q[qo + static_cast<std::size_t>(i) * dh + c]) * op.k[ko + static_cast<std::size_t>(j) * dh + c];
+          s += x;
+          s_terms += std::abs(x);
+          exact_in_float32.add(x);
+        }
         s *= op.scale;
+        s_terms *= scale;
         if (cap > 0) {
           const double t = std::tanh(s / cap);
           slope[j] = 1 - t * t;
           s = cap * t;
+          s_terms *= slope[j];
         }
         if (bias) s += (*bias)[static_cast<std::size_t>(i) * nk + j];
         P[j] = mask.visible(i, j) ? s : -std::numeric_limits<double>::infinity();
+        const bool rounds = cap > 0 || !scale_is_exact || !exact_in_float32.exact();
+        if (mask.visible(i, j) && std::isfinite(s) && rounds) sigma = std::max(sigma, s_terms);
         m = std::max(m, P[j]);
       }
+      const double conditioning = 1 + sigma * score_ulps;  // this row's terms, see above
       for (int j = 0; j < nk; ++j) sum += (P[j] = std::isinf(P[j]) ? 0.0 : std::exp(P[j] - m));
       for (int j = 0; j < nk; ++j) P[j] = sum > 0 ? P[j] / sum : 0.0;
       for (int j = 0; j < nk; ++j)
-        for (int c = 0; c < dv; ++c) t.out[oo + static_cast<std::size_t>(i) * dv + c] += P[j] * std::abs(op.v[vo + static_cast<std::size_t>(j) * dv + c]);
+        for (int c = 0; c < dv; ++c)
+          t.out[oo + static_cast<std::size_t>(i) * dv + c] += conditioning * P[j] * std::abs(op.v[vo + static_cast<std::size_t>(j) * dv + c]);
       if (!bwd) continue;
       double mean_abs = 0;
       for (int j = 0; j < nk; ++j) {
@@ -589,12 +645,12 @@ TermSizes term_sizes(const AttentionOp& op, const std::vector<double>* bias) {
         for (int c = 0; c < dv; ++c) {
           const double g = op.d_out[oo + static_cast<std::size_t>(i) * dv + c];
           absdP[j] += std::abs(g * op.v[vo + static_cast<std::size_t>(j) * dv + c]);
-          t.dv[vo + static_cast<std::size_t>(j) * dv + c] += P[j] * std::abs(g);
+          t.dv[vo + static_cast<std::size_t>(j) * dv + c] += conditioning * P[j] * std::abs(g);
         }
         mean_abs += P[j] * absdP[j];
       }
       for (int j = 0; j < nk; ++j) {
-        const double A = P[j] * (absdP[j] + mean_abs) * scale * slope[j];
+        const double A = conditioning * P[j] * (absdP[j] + mean_abs) * scale * slope[j];
         if (A == 0) continue;
         for (int c = 0; c < dh; ++c) {
           t.dq[qo + static_cast<std::size_t>(i) * dh + c] += A * std::abs(op.k[ko + static_cast<std::size_t>(j) * dh + c]);
