@@ -137,11 +137,18 @@ Case case_from_json(const std::string& text, const std::string& source) {
 
 std::string describe(const Case& c, std::size_t probe) {
   std::ostringstream s;
-  s << symbreak::describe(c.model.config);
+  const ModelConfig& m = c.model.config;
+  if (c.model.opaque) {
+    s << "declared L=" << m.layers << " mask=" << to_string(m.mask) << " PE=" << to_string(m.positional_encoding)
+      << " vocab=" << m.vocab_size;
+  } else {
+    s << symbreak::describe(m);
+  }
   if (probe < c.probes.size()) {
     const Probe& p = c.probes[probe];
-    s << " n=" << p.tokens.size() << " " << to_string(c.model.style) << " weights (seed " << c.model.weight_seed
-      << "); x=" << list(p.tokens);
+    s << " n=" << p.tokens.size();
+    if (!c.model.opaque) s << " " << to_string(c.model.style) << " weights (seed " << c.model.weight_seed << ")";
+    s << "; x=" << list(p.tokens);
     if (!p.sigma.empty()) s << " σ=" << list(p.sigma);
   }
   return s.str();

@@ -15,9 +15,14 @@
 #include <string>
 #include <vector>
 
+#include "symbreak/config.hpp"
+#include "symbreak/permutation.hpp"
+#include "symbreak/properties/function_target.hpp"
+#include "symbreak/properties/report.hpp"
 #include "symbreak/validate/validate.hpp"
 
 namespace py = pybind11;
+namespace props = symbreak::properties;
 using namespace symbreak::validate;
 
 namespace {
@@ -203,6 +208,132 @@ ValidateOptions options_of(std::uint64_t seed, int cases, const std::vector<std:
   return o;
 }
 
+
+// ---- The catalogue on a user's model (symbreak.torch.check_model) -------------------------------
+
+// The first Python exception a model call raised: the search stops calling the model, and it is
+// raised again once the catalogue returns (the search itself would take an exception for a
+// counterexample).
+using PendingError = std::shared_ptr<std::optional<py::error_already_set>>;
+
+// The model as the catalogue's subject in arithmetic T: `call(ids, "f32" | "f64")` maps token ids
+// (batch, seq) int64 to logits (batch, seq, vocab) of that precision (the Python layer checks them).
+template <class T>
+props::SubjectFactory<T> python_model(py::object call, props::Declaration declaration, PendingError pending) {
+  const char* precision = std::is_same_v<T, float> ? "f32" : "f64";
+  return [call, declaration, pending, precision](const props::ModelSpec&) {
+    return std::make_shared<props::FunctionSubject<T>>(
+        [call, pending, precision](std::span<const int> tokens, int batch, int seq) {
+          if (*pending) throw std::runtime_error("the model raised an exception");
+          py::array_t<std::int64_t> ids(std::vector<py::ssize_t>{batch, seq});
+          std::copy(tokens.begin(), tokens.end(), ids.mutable_data());
+          try {
+            const auto logits = call(ids, precision).template cast<py::array_t<T, py::array::c_style | py::array::forcecast>>();
+            const int vocab = static_cast<int>(logits.shape(2));
+            symbreak::Tensor<T> out(batch * seq, vocab);
+            std::copy(logits.data(), logits.data() + logits.size(), out.data.begin());
+            return out;
+          } catch (py::error_already_set& e) {
+            if (!*pending) *pending = e;
+            throw std::runtime_error("the model raised an exception");
+          }
+        },
+        declaration);
+  };
+}
+
+// The words of MaskKind and PositionalEncoding, in enum order (as in model configs).
+constexpr std::string_view kMaskWords[] = {"none", "causal", "explicit"};
+constexpr std::string_view kPositionalEncodingWords[] = {"none", "learned", "sinusoidal"};
+
+template <class E, std::size_t N>
+E enum_word(const std::string& word, const std::string_view (&names)[N], const char* what) {
+  for (std::size_t i = 0; i < N; ++i)
+    if (names[i] == word) return static_cast<E>(i);
+  std::string allowed;
+  for (std::string_view n : names) allowed += (allowed.empty() ? "" : ", ") + std::string(n);
+  throw std::invalid_argument(std::string(what) + " \"" + word + "\" is not one of " + allowed);
+}
+
+py::dict finding_of(const props::Finding& f) {
+  py::dict d;
+  const props::Probe& probe = f.found.probes.front();
+  d["tokens"] = probe.tokens;
+  // The second input the property compares the first with: the permuted tokens, or (PREFIX) token j replaced.
+  std::vector<int> other = probe.tokens;
+  if (f.found.probes.front().sigma.size() == probe.tokens.size()) {
+    other = symbreak::apply_permutation(probe.tokens, probe.sigma);
+  } else if (probe.position >= 0 && probe.position < static_cast<int>(other.size())) {
+    other[static_cast<std::size_t>(probe.position)] = probe.replacement;
+  }
+  d["other_tokens"] = other;
+  d["position"] = probe.position;
+  d["replacement"] = probe.replacement;
+  d["element"] = f.element;
+  d["deviation"] = f.deviation;
+  d["bound"] = f.bound;
+  return d;
+}
+
+py::dict check_model(py::object call, const std::string& name, const std::vector<std::string>& properties, const std::string& mask,
+                     const std::string& positional_encoding, int layers, int vocab, int max_length, int cases, int probes,
+                     std::uint64_t seed, double search_seconds, double shrink_seconds) {
+  if (vocab < 2) throw std::invalid_argument("vocab must be at least 2, not " + std::to_string(vocab));
+  if (max_length < 2) throw std::invalid_argument("lengths: the longest sequence must be at least 2, not " + std::to_string(max_length));
+  if (layers < 1) throw std::invalid_argument("layers must be at least 1, not " + std::to_string(layers));
+  if (cases < 1) throw std::invalid_argument("cases must be at least 1, not " + std::to_string(cases));
+  for (const std::string& p : properties) (void)props::find_property(p);  // names the unknown one
+  props::Declaration d;
+  d.mask = enum_word<symbreak::MaskKind>(mask, kMaskWords, "mask");
+  d.positional_encoding = enum_word<symbreak::PositionalEncoding>(positional_encoding, kPositionalEncodingWords, "positional_encoding");
+  d.layers = layers;
+  d.vocab_size = vocab;
+  d.context_length = max_length;
+  const PendingError pending = std::make_shared<std::optional<py::error_already_set>>();
+  props::Target target;
+  target.name = name;
+  target.f32 = python_model<float>(call, d, pending);
+  target.f64 = python_model<double>(call, d, pending);  // the reference the float32 run is judged against
+  target.fixed = props::detail::declared_spec(d);
+  target.has_weights = false;
+  props::CheckOptions o;
+  o.properties = properties;
+  o.ariths = {props::Precision::f32};
+  o.cases = cases;
+  o.probes = probes;
+  o.seed = seed;
+  o.limits.max_length = max_length;
+  o.limits.vocab_size = vocab;
+  o.search_seconds = search_seconds;
+  o.shrink_seconds = shrink_seconds;
+  o.failure_dir.clear();
+  const std::vector<props::Verdict> verdicts = props::run_check(target, o);
+  if (*pending) throw **pending;
+  std::ostringstream text;
+  props::print_table(text, verdicts);
+  props::print_findings(text, verdicts);
+  py::list list;
+  bool passed = true;
+  for (const props::Verdict& v : verdicts) {
+    py::dict e;
+    e["property"] = v.property;
+    e["status"] = std::string(props::to_string(v.status));
+    e["passed"] = v.passed();
+    e["evidence"] = props::evidence(v);
+    e["max_deviation"] = v.max_deviation;
+    e["bound"] = v.bound;
+    e["finding"] = v.finding ? py::object(finding_of(*v.finding)) : py::object(py::none());
+    passed = passed && v.passed();
+    list.append(e);
+  }
+  py::dict r;
+  r["passed"] = passed;
+  r["verdicts"] = list;
+  r["text"] = text.str();
+  r["junit"] = props::to_junit(verdicts, name);
+  return r;
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_symbreak, m) {
@@ -230,6 +361,14 @@ PYBIND11_MODULE(_symbreak, m) {
   m.def("property_names", [] {
     std::vector<std::string> names;
     for (const OpProperty& p : op_catalogue()) names.emplace_back(p.name);
+    return names;
+  });
+  m.def("check_model", &check_model, py::arg("call"), py::arg("name"), py::arg("properties"), py::arg("mask"),
+        py::arg("positional_encoding"), py::arg("layers"), py::arg("vocab"), py::arg("max_length"), py::arg("cases"),
+        py::arg("probes"), py::arg("seed"), py::arg("search_seconds"), py::arg("shrink_seconds"));
+  m.def("model_property_names", [] {
+    std::vector<std::string> names;
+    for (const props::Property& p : props::catalogue()) names.emplace_back(p.name);
     return names;
   });
   m.def("capability_words", [](const std::string& supports) {

@@ -25,6 +25,9 @@ struct ModelSpec {
   ModelConfig config;
   std::uint32_t weight_seed = 0;
   WeightStyle style = WeightStyle::gaussian;
+  // A user's function (function_target): only its declaration (mask, PE, depth, vocabulary) is
+  // known; it has no weights, widths or heads of symbreak's to describe.
+  bool opaque = false;
 };
 
 // The float32 weights of a spec (converted exactly into other arithmetics by make_model_from_spec).
