@@ -150,3 +150,25 @@ def test_the_pytest_plugin_reports_the_symbreak_report_in_junit(tmp_path):
     xml = junit.read_text()
     assert "python:leaky: 0 of 2 seeds pass" in xml and "CAUSAL" in xml
     assert "Traceback" not in run.stdout.split("short test summary")[0] or "symbreak.replay(leaky" in run.stdout
+
+
+def test_grouped_heads_and_strided_layouts_arrive_as_zero_copy_views():
+    # layout=bnhd: the validator lays the buffers out [batch][seq][heads][d]; the callable sees strided
+    # views of them (not copies), and expands the KV heads by repeat-interleave, as GQA kernels do.
+    seen_strided = []
+
+    def gqa_attention(q, k, v, params):
+        seen_strided.append(not q.is_contiguous())
+        group = params["heads"] // params["heads_kv"]
+        return functional(q, k.repeat_interleave(group, dim=1), v.repeat_interleave(group, dim=1), params)
+
+    def tiled_heads(q, k, v, params):  # the ONNX-style bug: KV head h % heads_kv instead of h // group
+        group = params["heads"] // params["heads_kv"]
+        return functional(q, k.repeat(1, group, 1, 1), v.repeat(1, group, 1, 1), params)
+
+    supports = FUNCTIONAL + " gqa layout=bnhd"
+    assert symbreak.validate(gqa_attention, supports=supports, seeds=[1, 2], tensors="torch", cases=10).passed
+    assert any(seen_strided)
+    report = symbreak.validate(tiled_heads, supports=supports, seeds=[1], tensors="torch", cases=10, shrink_seconds=0,
+                               failure_dir="", properties=["GQA-MAPPING", "GQA-PERM"], raise_on_failure=False)
+    assert not report.passed and set(report.failing) <= {"GQA-MAPPING", "GQA-PERM"}
