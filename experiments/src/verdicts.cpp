@@ -474,7 +474,7 @@ struct RuleKey {
 };
 struct RuleSpec {
   const char* name;
-  std::vector<RuleKey> keys;  // besides "rule", "statement", "holds_if"
+  std::vector<RuleKey> keys;  // besides "rule", "statement", "holds_if" and "min_seeds"
 };
 const std::vector<RuleSpec>& rule_table() {
   static const std::vector<RuleSpec> table = {
@@ -500,6 +500,48 @@ const std::vector<RuleSpec>& rule_table() {
       {"alignment", {{"with_bias", Kind::name}, {"without_bias", Kind::name}, {"keys", Kind::text}, {"bootstrap_resamples", Kind::number}}},
   };
   return table;
+}
+
+// The conditions a rule reads: every key of kind name, names or comparisons (convergence_drop
+// without "ablations" reads every condition of the plan).
+std::vector<std::string> rule_conditions(const Plan& plan, const json& rule) {
+  std::vector<std::string> out;
+  const std::string name = rule.value("rule", "");
+  if (name == "convergence_drop" && !rule.contains("ablations"))
+    for (const auto& c : plan.conditions) out.push_back(c.name);
+  for (const RuleSpec& spec : rule_table()) {
+    if (spec.name != name) continue;
+    for (const RuleKey& k : spec.keys) {
+      if (!rule.contains(k.key)) continue;
+      const json& v = rule[k.key];
+      if (k.kind == Kind::name && v.is_string()) out.push_back(v.get<std::string>());
+      if (k.kind == Kind::names && v.is_array())
+        for (const json& x : v) out.push_back(x.get<std::string>());
+      if (k.kind == Kind::comparisons && v.is_array())
+        for (const json& c : v)
+          for (const auto& [ck, cv] : c.items())
+            if (ck != "name" && cv.is_string()) out.push_back(cv.get<std::string>());
+    }
+  }
+  return out;
+}
+
+// The plan's minimum evidence: a rule with "min_seeds" decides nothing (reproduced or not) while
+// any condition it reads has fewer finished seeds; it says "inconclusive: too few seeds".
+void require_min_seeds(const Context& ctx, const json& rule, ClaimVerdict& v) {
+  if (!rule.contains("min_seeds") || v.verdict == Verdict::not_run) return;
+  const int need = rule["min_seeds"].get<int>();
+  std::string short_of;
+  for (const std::string& c : rule_conditions(ctx.plan, rule)) {
+    const int have = static_cast<int>(ctx.done(c).size());
+    if (have < need && short_of.find(c + " ") == std::string::npos)
+      short_of += (short_of.empty() ? "" : ", ") + c + " " + std::to_string(have);
+  }
+  v.numbers["min_seeds"] = need;
+  if (short_of.empty()) return;
+  v.verdict = Verdict::inconclusive;
+  v.measurement += (v.measurement.empty() ? "" : "; ") + std::string("inconclusive: too few seeds (the plan requires ") +
+                   std::to_string(need) + " per condition; finished: " + short_of + ")";
 }
 
 std::string rule_names() {
@@ -539,9 +581,13 @@ void check_decision(const Plan& plan) {
         if (!value.is_string()) fail(field, "must be a string");
         continue;
       }
+      if (key == "min_seeds") {
+        if (!value.is_number_integer() || value.get<long long>() < 1) fail(field, "must be a whole number of seeds, at least 1");
+        continue;
+      }
       const auto k = std::find_if(spec->keys.begin(), spec->keys.end(), [&](const RuleKey& r) { return key == r.key; });
       if (k == spec->keys.end()) {
-        std::string allowed = "rule, statement, holds_if";
+        std::string allowed = "rule, statement, holds_if, min_seeds";
         for (const RuleKey& r : spec->keys) allowed += ", " + std::string(r.key);
         fail(field, "is not a parameter of the rule " + name + " (allowed: " + allowed + ")");
       }
@@ -625,6 +671,7 @@ std::vector<ClaimVerdict> evaluate_plan(const Plan& plan, const std::string& out
     else
       throw ConfigError(plan.path + ": \"decision." + id + ".rule\": \"" + v.rule + "\" is not a known rule (allowed: " +
                         rule_names() + ")");
+    require_min_seeds(ctx, rule, v);
     out.push_back(std::move(v));
   }
   return out;

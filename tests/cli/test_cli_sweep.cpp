@@ -207,7 +207,11 @@ TEST(CliSweep, BadPlansAreRejectedWithTheField) {
   expect_bad_input("sweep --plan " +
                        plan(R"("conditions": [{"name": "x"}], "decision": {"C": {"rule": "learns", "conditions": ["x"], "min_rat": 0.9}})") +
                        " --out " + fresh("sb_rule"),
-                   "\"decision.C.min_rat\" is not a parameter of the rule learns (allowed: rule, statement, holds_if, conditions, min_rate)");
+                   "\"decision.C.min_rat\" is not a parameter of the rule learns (allowed: rule, statement, holds_if, min_seeds, conditions, min_rate)");
+  expect_bad_input("sweep --plan " +
+                       plan(R"("conditions": [{"name": "x"}], "decision": {"C": {"rule": "learns", "conditions": ["x"], "min_seeds": 2.5}})") +
+                       " --out " + fresh("sb_rule"),
+                   "\"decision.C.min_seeds\" must be a whole number of seeds, at least 1");
   expect_bad_input("sweep --plan " +
                        plan(R"("conditions": [{"name": "x"}], "decision": {"C": {"rule": "learns", "conditions": ["x"], "min_rate": "high"}})") +
                        " --out " + fresh("sb_rule"),

@@ -349,6 +349,22 @@ TEST_F(RuleOnLedger, ConvergenceDropIsReproducedInconclusiveOrNotAsTheIntervalsS
 }
 
 
+// The plan's minimum evidence: with fewer finished seeds than min_seeds a rule decides nothing, even
+// where its intervals already separate (5/5 against 0/5 is "reproduced" above).
+TEST_F(RuleOnLedger, TooFewSeedsIsInconclusiveNeverReproduced) {
+  std::ofstream(dir_ / "plan.json") << R"({"name": "rules", "base_config": "base.json", "steps": 1000, "seeds": [1, 2, 3, 4, 5],
+      "conditions": [{"name": "intact"}, {"name": "ablated", "config": {"model": {"residual_mlp": false}}}],
+      "decision": {"C5": {"rule": "convergence_drop", "reference": "intact", "statement": "t", "min_seeds": 8},
+                   "S1": {"rule": "ends_converged", "conditions": ["intact"], "min_final": 0.99, "statement": "t", "min_seeds": 5}}})";
+  const auto v = decide_with(0);
+  EXPECT_EQ(v[0].verdict, Verdict::inconclusive) << v[0].measurement;
+  EXPECT_THAT(v[0].measurement, ::testing::HasSubstr("inconclusive: too few seeds (the plan requires 8 per condition; finished: intact 5, ablated 5)"));
+  EXPECT_EQ(v[1].verdict, Verdict::reproduced) << v[1].measurement;  // 5 of the 5 it requires
+  // A not-reproduced verdict is held back the same way.
+  const auto w = decide_with(5);
+  EXPECT_EQ(w[0].verdict, Verdict::inconclusive) << w[0].measurement;
+}
+
 // B3 on hostile ledgers. The gap between SGD and AdamW must narrow because SGD speeds up with the
 // biases, not because the reference arm (AdamW with biases) gets worse: AdamW without biases is the
 // fixed reference and AdamW with biases never enters the gap.
