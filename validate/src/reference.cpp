@@ -603,7 +603,9 @@ TermSizes term_sizes(const AttentionOp& op, const std::vector<double>* bias) {
   const double scale = std::abs(static_cast<double>(op.scale)), cap = op.softcap;
   std::vector<double> P(nk), absdP(nk), slope(nk, 1.0);
   const double score_ulps = 0x1p-24 / unit_roundoff(op.dtype);  // a float32 score's ulp in the dtype's ulps
-  const bool scale_is_exact = is_power_of_four(op.scale);       // q·scale, q·√scale and k·√scale round not at all
+  // Scores can be exact only with a power-of-four scale (q·scale, q·√scale and k·√scale round not at
+  // all) and no softcap; only then are the products checked (ExactSum).
+  const bool scores_may_be_exact = is_power_of_four(op.scale) && cap <= 0;
   for (int bh = 0; bh < op.batch * op.heads; ++bh) {
     const std::size_t qo = static_cast<std::size_t>(bh) * nq * dh, ko = static_cast<std::size_t>(bh) * nk * dh,
                       vo = static_cast<std::size_t>(bh) * nk * dv, oo = static_cast<std::size_t>(bh) * nq * dv;
@@ -616,7 +618,7 @@ TermSizes term_sizes(const AttentionOp& op, const std::vector<double>* bias) {
           const double x = static_cast<double>(op.q[qo + static_cast<std::size_t>(i) * dh + c]) * op.k[ko + static_cast<std::size_t>(j) * dh + c];
           s += x;
           s_terms += std::abs(x);
-          exact_in_float32.add(x);
+          if (scores_may_be_exact) exact_in_float32.add(x);
         }
         s *= op.scale;
         s_terms *= scale;
@@ -628,7 +630,7 @@ TermSizes term_sizes(const AttentionOp& op, const std::vector<double>* bias) {
         }
         if (bias) s += (*bias)[static_cast<std::size_t>(i) * nk + j];
         P[j] = mask.visible(i, j) ? s : -std::numeric_limits<double>::infinity();
-        const bool rounds = cap > 0 || !scale_is_exact || !exact_in_float32.exact();
+        const bool rounds = !scores_may_be_exact || !exact_in_float32.exact();
         if (mask.visible(i, j) && std::isfinite(s) && rounds) sigma = std::max(sigma, s_terms);
         m = std::max(m, P[j]);
       }
