@@ -15,6 +15,7 @@ Action register_analyze(CLI::App& app) {
     std::string out;
     int prompts = 2000, threads = 2;
     bool at_init = false;
+    std::optional<int> at_step;
   };
   auto f = std::make_shared<Flags>();
   CLI::App* cmd =
@@ -23,6 +24,10 @@ Action register_analyze(CLI::App& app) {
   cmd->add_option("--prompts", f->prompts, "Test prompts fed teacher-forced (the first P of the run's fixed test set)")
       ->check(CLI::Range(50, 1000000));
   cmd->add_flag("--at-init", f->at_init, "Analyse the seed's untrained weights instead (the control)");
+  cmd->add_option("--at-step", f->at_step,
+                  "Analyse the weights train kept at step N (train --keep-weights-at N; written to RUN/analysis-stepN)")
+      ->check(CLI::Range(1, 100000000))
+      ->excludes("--at-init");
   cmd->add_option("--out", f->out,
                   "Output directory (default RUN/analysis, or RUN/analysis-init with --at-init; with several runs, "
                   "DIR/<run> for each and DIR/pearson.{png,svg} with one row per run)");
@@ -32,18 +37,23 @@ Action register_analyze(CLI::App& app) {
     experiments::AnalysisOptions options;
     options.prompts = f->prompts;
     options.at_init = f->at_init;
+    options.at_step = f->at_step;
     options.threads = f->threads;
     std::vector<experiments::RunAnalysis> analyses;
     std::vector<std::string> names;
     for (const std::string& dir : f->runs) {
       const experiments::RunFiles run = experiments::read_run(dir);  // reads everything before any work
-      std::cout << "symbreak analyze: " << dir << (f->at_init ? " (untrained weights)" : "") << ", " << options.prompts
+      std::cout << "symbreak analyze: " << dir
+                << (f->at_init   ? " (untrained weights)"
+                    : f->at_step ? " (weights at step " + std::to_string(*f->at_step) + ")"
+                                 : "")
+                << ", " << options.prompts
                 << " prompts\n"
                 << std::flush;
       experiments::RunAnalysis a = experiments::analyze(run, options);
       const std::string out = f->runs.size() > 1 ? f->out + "/" + run.name
                               : !f->out.empty()  ? f->out
-                                                 : dir + (f->at_init ? "/analysis-init" : "/analysis");
+                                                 : experiments::analysis_dir(dir, f->at_init, f->at_step);
       experiments::write_analysis(a, out);
       const auto& j = a.json;
       std::printf("  excluded constant slots: %zu\n", j["excluded_slots"].size());

@@ -29,6 +29,7 @@ Action register_train(CLI::App& app) {
     bool resume = false;
     std::string trace;
     std::vector<int> snapshots{1, 10, 100};
+    std::vector<int> keep_weights_at;
   };
   auto f = std::make_shared<Flags>();
   CLI::App* cmd = app.add_subcommand("train", "Train the reference model on 3-digit addition");
@@ -44,6 +45,10 @@ Action register_train(CLI::App& app) {
   cmd->add_option("--trace-steps", f->snapshots, "Steps after which --trace keeps the weights and optimizer state")
       ->delimiter(',')
       ->check(CLI::Range(1, 100000000));
+  cmd->add_option("--keep-weights-at", f->keep_weights_at,
+                  "Steps after which to keep the weights as --out/weights-step<N>.bin (for symbreak analyze --at-step N)")
+      ->delimiter(',')
+      ->check(CLI::Range(1, 100000000));
   return [f]() {
     experiments::TrainOptions o;
     o.config = experiments::load_train_config(f->config);
@@ -54,6 +59,7 @@ Action register_train(CLI::App& app) {
     o.resume = f->resume;
     o.trace_dir = f->trace;
     o.trace_snapshots = f->snapshots;
+    o.keep_weights_at = f->keep_weights_at;
     const bool tty = ::isatty(1);
     o.progress = [tty](const experiments::Progress& p) {
       char line[240];

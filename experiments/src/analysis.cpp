@@ -81,12 +81,21 @@ RunFiles read_run(const std::string& run_dir) {
   return r;
 }
 
-Model<float> load_run_model(const RunFiles& run, bool at_init) {
+std::string analysis_dir(const std::string& run_dir, bool at_init, std::optional<int> at_step) {
+  if (at_init) return run_dir + "/analysis-init";
+  if (at_step) return run_dir + "/analysis-step" + std::to_string(*at_step);
+  return run_dir + "/analysis";
+}
+
+Model<float> load_run_model(const RunFiles& run, bool at_init, std::optional<int> at_step) {
+  if (at_init && at_step) throw ConfigError("--at-init and --at-step: choose one set of weights");
   Model<float> model = make_model<float>(run.config.model, run.seed);
   if (!at_init) {
-    const std::string path = run.dir + "/weights.bin";
+    const std::string path = at_step ? kept_weights_path(run.dir, *at_step) : run.dir + "/weights.bin";
     if (!std::filesystem::exists(path))
-      throw ConfigError(path + ": not found (the run has not finished; --at-init analyses the untrained weights)");
+      throw ConfigError(path + (at_step ? ": not found (train keeps a step's weights with --keep-weights-at " +
+                                              std::to_string(*at_step) + ")"
+                                        : ": not found (the run has not finished; --at-init analyses the untrained weights)"));
     try {
       load_weights_bytes(read_file(path), model.weights);
     } catch (const std::runtime_error& e) {
@@ -122,15 +131,24 @@ std::vector<LayerPair> analysed_pairs(int layers) {
   return pairs;
 }
 
-Eigen::MatrixXd cka_matrix(const std::vector<Eigen::MatrixXd>& from, const std::vector<Eigen::MatrixXd>& to) {
+CkaMatrices cka_matrices(const std::vector<Eigen::MatrixXd>& from, const std::vector<Eigen::MatrixXd>& to) {
   std::vector<CkaSlot> a, b;
   for (const auto& x : from) a.push_back(x.size() ? cka_slot(x) : CkaSlot{});
   for (const auto& y : to) b.push_back(y.size() ? cka_slot(y) : CkaSlot{});
-  Eigen::MatrixXd M(static_cast<Eigen::Index>(a.size()), static_cast<Eigen::Index>(b.size()));
+  CkaMatrices m;
+  m.biased.resize(static_cast<Eigen::Index>(a.size()), static_cast<Eigen::Index>(b.size()));
+  m.unbiased.resizeLike(m.biased);
   for (std::size_t i = 0; i < a.size(); ++i)
-    for (std::size_t j = 0; j < b.size(); ++j)
-      M(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(j)) = linear_cka(a[i], b[j]);
-  return M;
+    for (std::size_t j = 0; j < b.size(); ++j) {
+      const CkaPair c = linear_cka_both(a[i], b[j]);
+      m.biased(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(j)) = c.biased;
+      m.unbiased(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(j)) = c.unbiased;
+    }
+  return m;
+}
+
+Eigen::MatrixXd cka_matrix(const std::vector<Eigen::MatrixXd>& from, const std::vector<Eigen::MatrixXd>& to) {
+  return cka_matrices(from, to).biased;
 }
 
 double diagonality_index(const Eigen::MatrixXd& m) {
@@ -355,7 +373,7 @@ RunAnalysis analyze(const RunFiles& run, const AnalysisOptions& options) {
   // they wait, and two analyses side by side (a sweep's two job slots) ran 18x slower with them.
   set_threads(options.threads);
   const TrainConfig& c = run.config;
-  const Model<float> model = load_run_model(run, options.at_init);
+  const Model<float> model = load_run_model(run, options.at_init, options.at_step);
   const int L = c.model.layers, d = c.model.d_model, H = c.model.heads;
   RunAnalysis out;
   out.layout = probe_layout(c.format);
@@ -386,11 +404,16 @@ RunAnalysis analyze(const RunFiles& run, const AnalysisOptions& options) {
   for (const LayerPair& pr : analysed_pairs(L)) {
     out.pearson.push_back(pearson_matrix(without_constant_columns(collected.streams[pr.from].cast<double>()),
                                          without_constant_columns(collected.streams[pr.to].cast<double>())));
-    const Eigen::MatrixXd M = cka_matrix(slots[pr.from], slots[pr.to]);
+    const CkaMatrices both = cka_matrices(slots[pr.from], slots[pr.to]);
+    const Eigen::MatrixXd& M = both.biased;
     out.cka.push_back(M);
+    const double D = diagonality_index(M), D_unbiased = diagonality_index(both.unbiased);
     pairs_json.push_back({{"from", pr.from},
                           {"to", pr.to},
-                          {"diagonality_index", number_or_null(diagonality_index(M))},
+                          {"diagonality_index", number_or_null(D)},
+                          {"log_diagonality_index", number_or_null(D > 0 ? std::log(D) : kNaN)},
+                          {"diagonality_index_unbiased", number_or_null(D_unbiased)},
+                          {"log_diagonality_index_unbiased", number_or_null(D_unbiased > 0 ? std::log(D_unbiased) : kNaN)},
                           {"argmax_rate", number_or_null(argmax_rate(M))},
                           {"cka", matrix_json(M)},
                           {"pearson_file", "pearson_" + std::to_string(pr.from) + "_" + std::to_string(pr.to) + ".npy"}});
@@ -423,6 +446,7 @@ RunAnalysis analyze(const RunFiles& run, const AnalysisOptions& options) {
   j["run_dir"] = run.dir;
   j["seed"] = run.seed;
   j["at_init"] = options.at_init;
+  j["at_step"] = options.at_step ? json(*options.at_step) : json(nullptr);
   j["prompts"] = P;
   j["model"] = json::parse(c.json)["model"];
   j["tokens"] = layout.labels;
@@ -491,7 +515,10 @@ void write_analysis(const RunAnalysis& a, const std::string& out_dir) {
   write_file_atomically(out_dir + "/retention.csv", retention_csv);
   write_file_atomically(out_dir + "/analysis.json", j.dump(1) + "\n");
 
-  const std::string who = j["run"].get<std::string>() + (j["at_init"].get<bool>() ? " at initialisation" : "");
+  const std::string who = j["run"].get<std::string>() + (j["at_init"].get<bool>()       ? " at initialisation"
+                                                         : j.value("at_step", json()).is_number_integer()
+                                                             ? " at step " + std::to_string(j["at_step"].get<int>())
+                                                             : "");
   write_pearson_grid({&a}, {who}, "Pearson correlation between layers: " + who, out_dir + "/pearson");
 
   HeatmapGrid cka;

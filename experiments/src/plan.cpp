@@ -1,4 +1,5 @@
 // Sweep plans: strict reading, merging each condition into the base config, and fingerprints.
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <set>
@@ -119,6 +120,21 @@ Plan load_plan(const std::string& path) {
     plan.analysis = true;
     plan.analysis_prompts = static_cast<int>(a.integer("prompts", 2000, 50, 1000000));
     plan.analysis_at_init = a.boolean("at_init", false);
+    if (const json* steps = a.get("at_steps")) {
+      if (!steps->is_array()) a.fail("at_steps", "must be a list of steps (the weights kept part-way through training)");
+      for (const json& k : *steps) {
+        if (!k.is_number_unsigned() || k.get<std::uint64_t>() < 1)
+          a.fail("at_steps", "must hold whole steps of at least 1 (found " + json_excerpt(k) + ")");
+        const int step = static_cast<int>(std::min<std::uint64_t>(k.get<std::uint64_t>(), 100000001));
+        for (const auto& c : plan.conditions)
+          if (step >= c.steps)
+            a.fail("at_steps", "step " + std::to_string(step) + " is not before the budget of condition \"" + c.name + "\" (" +
+                                   std::to_string(c.steps) + "); the final weights are analysed anyway");
+        if (std::find(plan.analysis_at_steps.begin(), plan.analysis_at_steps.end(), step) != plan.analysis_at_steps.end())
+          a.fail("at_steps", "lists step " + std::to_string(step) + " twice");
+        plan.analysis_at_steps.push_back(step);
+      }
+    }
     a.finish();
   }
   plan.estimate_minutes = o.number("estimate_minutes", 0, 0, 1e7);

@@ -116,18 +116,43 @@ Eigen::MatrixXd pearson_matrix(const Eigen::MatrixXd& X, const Eigen::MatrixXd& 
   return standardised(X).transpose() * standardised(Y);
 }
 
+namespace {
+
+// HSIC_u of two linear kernels K = XXᵀ, L = YYᵀ with their diagonals removed, up to the factor
+// 1/(P(P−3)) that cancels in CKA: tr(K̃L̃) + (1ᵀK̃1)(1ᵀL̃1)/((P−1)(P−2)) − 2/(P−2)·1ᵀK̃L̃1, in feature
+// space for centred X and Y (where Xᵀ1 = 0), which leaves
+// ‖YᵀX‖²_F − P/(P−2)·Σ_p ‖x_p‖²‖y_p‖² + (Σ‖x_p‖²)(Σ‖y_p‖²)/((P−1)(P−2)).
+double hsic_unbiased(double cross, const CkaSlot& x, const CkaSlot& y) {
+  const double P = static_cast<double>(x.row_sq.size());
+  return cross - P / (P - 2) * x.row_sq.dot(y.row_sq) + x.total_sq * y.total_sq / ((P - 1) * (P - 2));
+}
+
+}  // namespace
+
 CkaSlot cka_slot(const Eigen::MatrixXd& X) {
   CkaSlot s;
   s.centred = X.rowwise() - X.colwise().mean();
-  s.self_norm = (s.centred.transpose() * s.centred).norm();
+  const Eigen::MatrixXd gram = s.centred.transpose() * s.centred;
+  s.self_norm = gram.norm();
+  s.row_sq = s.centred.rowwise().squaredNorm();
+  s.total_sq = s.row_sq.sum();
+  const double self = X.rows() > 3 ? hsic_unbiased(gram.squaredNorm(), s, s) : 0;
+  s.self_unbiased = self > 0 ? std::sqrt(self) : std::numeric_limits<double>::quiet_NaN();
   return s;
 }
 
-double linear_cka(const CkaSlot& x, const CkaSlot& y) {
-  if (x.self_norm <= 0 || y.self_norm <= 0) return std::numeric_limits<double>::quiet_NaN();
+CkaPair linear_cka_both(const CkaSlot& x, const CkaSlot& y) {
+  constexpr double nan = std::numeric_limits<double>::quiet_NaN();
+  if (x.self_norm <= 0 || y.self_norm <= 0) return {nan, nan};
   const double cross = (y.centred.transpose() * x.centred).squaredNorm();
-  return cross / (x.self_norm * y.self_norm);
+  const double unbiased = std::isnan(x.self_unbiased) || std::isnan(y.self_unbiased)
+                              ? nan
+                              : hsic_unbiased(cross, x, y) / (x.self_unbiased * y.self_unbiased);
+  return {cross / (x.self_norm * y.self_norm), unbiased};
 }
+
+double linear_cka(const CkaSlot& x, const CkaSlot& y) { return linear_cka_both(x, y).biased; }
+double linear_cka_unbiased(const CkaSlot& x, const CkaSlot& y) { return linear_cka_both(x, y).unbiased; }
 
 double linear_cka(const Eigen::MatrixXd& X, const Eigen::MatrixXd& Y) { return linear_cka(cka_slot(X), cka_slot(Y)); }
 

@@ -143,6 +143,7 @@ std::optional<JobSpec> SweepScheduler::next(int rank, const std::string& host) {
   j.analysis = plan_.analysis;
   j.analysis_prompts = plan_.analysis_prompts;
   j.analysis_at_init = plan_.analysis_at_init;
+  j.analysis_at_steps = plan_.analysis_at_steps;
   const int resumed_from = std::max(0, checkpoint_step(j.run_dir + "/checkpoint.bin"));
   ledger_->mark_running(id, j.threads, rank, host, resumed_from);
   running_[id] = std::chrono::steady_clock::now();
@@ -202,9 +203,17 @@ std::vector<std::vector<std::string>> job_commands(const JobSpec& j, const std::
   std::vector<std::vector<std::string>> cmds;
   cmds.push_back({worker, "train", "--config", j.config_path, "--seed", std::to_string(j.seed), "--out", j.run_dir, "--resume",
                   "--threads", std::to_string(j.threads)});
+  if (j.analysis && !j.analysis_at_steps.empty()) {
+    std::string steps;
+    for (int k : j.analysis_at_steps) steps += (steps.empty() ? "" : ",") + std::to_string(k);
+    cmds.back().insert(cmds.back().end(), {"--keep-weights-at", steps});
+  }
   if (j.analysis) {
     cmds.push_back(
         {worker, "analyze", j.run_dir, "--prompts", std::to_string(j.analysis_prompts), "--threads", std::to_string(j.threads)});
+    for (int k : j.analysis_at_steps)
+      cmds.push_back({worker, "analyze", j.run_dir, "--at-step", std::to_string(k), "--prompts", std::to_string(j.analysis_prompts),
+                      "--threads", std::to_string(j.threads)});
     if (j.analysis_at_init)
       cmds.push_back({worker, "analyze", j.run_dir, "--at-init", "--prompts", std::to_string(j.analysis_prompts), "--threads",
                       std::to_string(j.threads)});

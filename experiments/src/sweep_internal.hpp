@@ -20,6 +20,7 @@ struct JobSpec {
   int threads = 1;
   bool analysis = false, analysis_at_init = false;
   int analysis_prompts = 2000;
+  std::vector<int> analysis_at_steps;  // train keeps these steps' weights; analyze reads them
 };
 
 struct JobOutcome {

@@ -47,7 +47,8 @@ json spec_json(const JobSpec& j) {
           {"threads", j.threads},
           {"analysis", j.analysis},
           {"at_init", j.analysis_at_init},
-          {"prompts", j.analysis_prompts}};
+          {"prompts", j.analysis_prompts},
+          {"at_steps", j.analysis_at_steps}};
 }
 
 JobSpec spec_from(const json& j) {
@@ -61,6 +62,7 @@ JobSpec spec_from(const json& j) {
   s.analysis = j["analysis"];
   s.analysis_at_init = j["at_init"];
   s.analysis_prompts = j["prompts"];
+  s.analysis_at_steps = j["at_steps"].get<std::vector<int>>();
   return s;
 }
 

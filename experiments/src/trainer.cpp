@@ -446,10 +446,17 @@ class TraceWriter {
 
 }  // namespace
 
+std::string kept_weights_path(const std::string& run_dir, int step) {
+  return run_dir + "/weights-step" + std::to_string(step) + ".bin";
+}
+
 TrainResult train(const TrainOptions& options) {
   const TrainConfig& c = options.config;
   const int steps = options.steps.value_or(c.steps);
   const int threads = options.threads.value_or(c.threads);
+  for (int k : options.keep_weights_at)
+    if (k < 1 || k > steps)
+      throw ConfigError("--keep-weights-at: step " + std::to_string(k) + " is outside 1.." + std::to_string(steps));
   require_writable(options.out_dir);
   const DirectoryLock lock(options.out_dir);
   set_threads(threads);  // before anything runs in parallel
@@ -523,6 +530,9 @@ TrainResult train(const TrainOptions& options) {
       window_start = Clock::now();
     }
     if (options.progress) options.progress(progress);
+    if (std::find(options.keep_weights_at.begin(), options.keep_weights_at.end(), state.step) != options.keep_weights_at.end()) {
+      write_file_atomically(kept_weights_path(options.out_dir, state.step), weights_bytes(model.weights));
+    }
     if (state.step % c.checkpoint_every == 0 || state.step == steps) {
       state.wall = wall_now();
       write_file_atomically(checkpoint, checkpoint_bytes(c, options.seed, state, *optimizer, model.weights));

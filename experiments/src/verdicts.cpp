@@ -89,8 +89,8 @@ struct Context {
     const int n = planned(condition);
     return n > 0 && static_cast<int>(done(condition).size()) == n;
   }
-  std::optional<json> analysis(const RunRecord& r, bool init) const {
-    const std::string path = out + "/runs/" + r.run_id + (init ? "/analysis-init" : "/analysis") + "/analysis.json";
+  std::optional<json> analysis(const RunRecord& r, bool init, std::optional<int> at_step = std::nullopt) const {
+    const std::string path = analysis_dir(out + "/runs/" + r.run_id, init, at_step) + "/analysis.json";
     if (!fs::exists(path)) return std::nullopt;
     return json::parse(read_file(path));
   }
@@ -250,6 +250,92 @@ void diagonal_structure(const Context& ctx, const json& rule, ClaimVerdict& v) {
                       ", ΔD_trained − ΔD_init " + interval_text(dDD) + " (95 % bootstrap over seeds)";
     }
   }
+}
+
+// ---- C6 from a matched start: residual slices in the layers where only one arm has residuals -----
+// Per run and time t (a kept step, or the end): S_t = mean over the pairs (l, l+1), l = first_pair ..
+// last_pair, of log D_t − log D_init, on the same pairs at both times (a pair whose D is undefined or
+// not positive, a collapsed slot, counts as D = 1: log D = 0, no structure). Seeds are paired: the
+// treated and control arms share their initial weights (and, for first-2 against all-off, their
+// streams through layer 2 at initialisation), so the claim is decided on S(treated) − S(control) per
+// seed, Student t. The position probe's last-layer gain treated − control is paired the same way.
+//   reproduced      the end and the step-`at_step` intervals and the probe-gain interval lie above 0;
+//   not reproduced  the end-of-training interval lies below 0;
+//   inconclusive    otherwise.
+void matched_slices(const Context& ctx, const json& rule, ClaimVerdict& v) {
+  const std::string treated = str(rule, "treated"), control = str(rule, "control");
+  const int first = rule.value("first_pair", 0), last = rule.value("last_pair", 0), at_step = rule.value("at_step", 0);
+  const std::string field = str(rule, "estimator", "biased") == "unbiased" ? "diagonality_index_unbiased" : "diagonality_index";
+  const auto log_d = [&](const json& a, int l) {
+    for (const json& p : a["pairs"])
+      if (p["from"] == l && p["to"] == l + 1 && p[field].is_number() && p[field].get<double>() > 0)
+        return std::log(p[field].get<double>());
+    return 0.0;  // collapsed or absent: D = 1
+  };
+  const auto slices = [&](const json& now, const json& init) {
+    std::vector<double> s;
+    for (int l = first; l <= last; ++l) s.push_back(log_d(now, l) - log_d(init, l));
+    return mean(s);
+  };
+  struct PerSeed {
+    double s_end, s_step, probe_last;
+  };
+  // Per seed: S at the end and at the kept step, and the last-layer position accuracy at the end.
+  // nullopt while any run of the condition or any of its three analyses is missing.
+  const auto per_seed = [&](const std::string& c) -> std::optional<std::map<std::uint64_t, PerSeed>> {
+    if (!ctx.complete(c)) return std::nullopt;
+    std::map<std::uint64_t, PerSeed> out;
+    for (const RunRecord* r : ctx.done(c)) {
+      const auto end = ctx.analysis(*r, false), init = ctx.analysis(*r, true), step = ctx.analysis(*r, false, at_step);
+      if (!end || !init || !step) return std::nullopt;
+      out[r->seed] = {slices(*end, *init), slices(*step, *init), (*end)["position_probe"].back()["accuracy"].get<double>()};
+    }
+    return out;
+  };
+  const auto triple = [](const Interval& i) { return json{i.estimate, i.lo, i.hi}; };
+  for (const std::string& c : strings(rule, "reported")) {
+    const auto runs = per_seed(c);
+    if (!runs) continue;
+    std::vector<double> end, step;
+    for (const auto& [seed, x] : *runs) end.push_back(x.s_end), step.push_back(x.s_step);
+    v.numbers[c] = {{"S_end", end}, {"S_step", step}, {"mean_S_end", triple(paired_t_interval(end))},
+                    {"mean_S_step", triple(paired_t_interval(step))}};
+  }
+  const auto t = per_seed(treated), k = per_seed(control);
+  if (!t || !k) return;
+  std::vector<double> d_end, d_step, d_probe, s_t, s_k;
+  for (const auto& [seed, x] : *t)
+    if (const auto y = k->find(seed); y != k->end()) {
+      d_end.push_back(x.s_end - y->second.s_end);
+      d_step.push_back(x.s_step - y->second.s_step);
+      d_probe.push_back(x.probe_last - y->second.probe_last);
+    }
+  for (const auto& [seed, x] : *t) s_t.push_back(x.s_end);
+  for (const auto& [seed, x] : *k) s_k.push_back(x.s_end);
+  const Interval end = paired_t_interval(d_end), step = paired_t_interval(d_step), probe = paired_t_interval(d_probe);
+  const std::string pairs = "pairs (" + std::to_string(first) + "," + std::to_string(first + 1) + ")…(" + std::to_string(last) +
+                            "," + std::to_string(last + 1) + ")";
+  v.checks = {{"S(" + treated + ") − S(" + control + ") at the end, " + pairs, end, 0, true},
+              {"S(" + treated + ") − S(" + control + ") at step " + std::to_string(at_step), step, 0, true},
+              {"last-layer position probe, " + treated + " − " + control, probe, 0, true}};
+  v.numbers["paired"] = {{"seeds", d_end.size()},
+                         {"S_end_difference", d_end},
+                         {"S_step_difference", d_step},
+                         {"probe_difference", d_probe},
+                         {"end", triple(end)},
+                         {"step", triple(step)},
+                         {"probe", triple(probe)},
+                         {"estimator", field}};
+  v.numbers[treated] = {{"S_end", s_t}};
+  v.numbers[control] = {{"S_end", s_k}};
+  if (std::isnan(end.lo) || std::isnan(step.lo) || std::isnan(probe.lo)) return;  // fewer than 2 paired seeds
+  v.verdict = end.lo > 0 && step.lo > 0 && probe.lo > 0 ? Verdict::reproduced
+              : end.hi < 0                               ? Verdict::not_reproduced
+                                                         : Verdict::inconclusive;
+  v.measurement = "S(" + treated + ") − S(" + control + "), log D trained − log D init over " + pairs + ": end " +
+                  interval_text(end) + ", step " + std::to_string(at_step) + " " + interval_text(step) +
+                  "; last-layer position probe " + interval_text(probe) + " (paired over " + std::to_string(d_end.size()) +
+                  " seeds, Student t 95 %)";
 }
 
 // ---- convergence rate above a floor --------------------------------------------------------------
@@ -498,6 +584,14 @@ const std::vector<RuleSpec>& rule_table() {
         {"bootstrap_resamples", Kind::number}}},
       {"gap_narrows", {{"comparisons", Kind::comparisons}, {"primary", Kind::text}, {"bootstrap_resamples", Kind::number}}},
       {"alignment", {{"with_bias", Kind::name}, {"without_bias", Kind::name}, {"keys", Kind::text}, {"bootstrap_resamples", Kind::number}}},
+      {"matched_slices",
+       {{"treated", Kind::name},
+        {"control", Kind::name},
+        {"reported", Kind::names},
+        {"first_pair", Kind::number},
+        {"last_pair", Kind::number},
+        {"at_step", Kind::number},
+        {"estimator", Kind::text}}},
   };
   return table;
 }
@@ -621,6 +715,25 @@ void check_decision(const Plan& plan) {
           break;
       }
     }
+    if (name == "matched_slices") {
+      for (const char* key : {"treated", "control", "first_pair", "last_pair", "at_step"})
+        if (!rule.contains(key)) fail(id + "." + key, "is required by the rule matched_slices");
+      for (const char* key : {"first_pair", "last_pair", "at_step"})
+        if (!rule[key].is_number_integer() || rule[key].get<long long>() < 0) fail(id + "." + key, "must be a whole number, at least 0");
+      if (rule["first_pair"].get<int>() > rule["last_pair"].get<int>()) fail(id + ".first_pair", "is after last_pair");
+      const int at = rule["at_step"].get<int>();
+      if (std::find(plan.analysis_at_steps.begin(), plan.analysis_at_steps.end(), at) == plan.analysis_at_steps.end())
+        fail(id + ".at_step", std::to_string(at) + " is not one of the plan's analysis.at_steps");
+      if (rule.contains("estimator") && rule["estimator"] != "biased" && rule["estimator"] != "unbiased")
+        fail(id + ".estimator", "must be \"biased\" or \"unbiased\" (the HSIC estimator behind D)");
+      for (const auto& c : plan.conditions) {
+        const int layers = parse_train_config(c.config_json, c.name).model.layers;
+        if (rule["last_pair"].get<int>() >= layers)
+          fail(id + ".last_pair", "names the pair (" + std::to_string(rule["last_pair"].get<int>()) + ", " +
+                                      std::to_string(rule["last_pair"].get<int>() + 1) + "), beyond the " + std::to_string(layers) +
+                                      " layers of condition \"" + c.name + "\"");
+      }
+    }
     if ((name == "under_ceiling" || name == "ceiling_and_learns") && !rule.contains("ceiling")) {
       const fs::path file = fs::path(plan.path).parent_path() / rule.value("ceiling_file", "../ceilings/addition3.json");
       if (!fs::exists(file)) fail(id + ".ceiling_file", "\"" + file.string() + "\" does not exist");
@@ -668,6 +781,7 @@ std::vector<ClaimVerdict> evaluate_plan(const Plan& plan, const std::string& out
     else if (v.rule == "position_probe") position_probe(ctx, rule, v);
     else if (v.rule == "gap_narrows") gap_narrows(ctx, rule, v);
     else if (v.rule == "alignment") alignment(ctx, rule, v);
+    else if (v.rule == "matched_slices") matched_slices(ctx, rule, v);
     else
       throw ConfigError(plan.path + ": \"decision." + id + ".rule\": \"" + v.rule + "\" is not a known rule (allowed: " +
                         rule_names() + ")");

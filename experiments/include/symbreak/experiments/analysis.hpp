@@ -5,10 +5,12 @@
 // A slot (l, i) is the P×d matrix of the residual stream entering block l (stream(l); l = L is the
 // final stream) at position i, over P prompts. For each layer pair (l, l′) the analysis computes
 //   * the paper's picture: Pearson correlations between every (position, unit) of l and of l′;
-//   * M[i, j] = linear CKA between slots (l, i) and (l′, j) — basis-invariant, so it compares layers
-//     that share no coordinate basis (no residual) fairly — with the diagonality index
+//   * M[i, j] = linear CKA between slots (l, i) and (l′, j) — invariant to orthogonal transforms and
+//     isotropic scaling (not to every invertible map), so it compares layers that share no coordinate
+//     basis (no residual) up to rotation and scale — with the diagonality index
 //     D = mean_i M[i,i] / mean_{i≠j} M[i,j] and the argmax rate A = share of slots i whose best
-//     match in l′ is slot i;
+//     match in l′ is slot i; D is also reported as log D, and from the unbiased HSIC estimator
+//     (whose off-diagonal floor is 0 rather than about d/P, so the ratio can be undefined there);
 // and per layer
 //   * token retention R_l[k, j]: held-out accuracy of a linear probe reading the digit at position j
 //     from slot (l, k) (chance 0.10);
@@ -36,6 +38,7 @@ namespace symbreak::experiments {
 struct AnalysisOptions {
   int prompts = 2000;           // the first P pairs of the run's fixed test set
   bool at_init = false;         // analyse the seed's untrained weights (the control)
+  std::optional<int> at_step;   // analyse the weights kept at this step (train --keep-weights-at)
   int random_directions = 100;  // for the alignment z-scores
   int threads = 2;
 };
@@ -48,9 +51,12 @@ struct RunFiles {
 };
 // Throws ConfigError naming the missing or malformed file.
 RunFiles read_run(const std::string& run_dir);
-// The run's model: trained weights from weights.bin, or the seed's initial weights; unlearned
-// biases at their means (as in evaluation).
-Model<float> load_run_model(const RunFiles& run, bool at_init);
+// The run's model: trained weights from weights.bin, the weights kept at a step
+// (weights-step<N>.bin), or the seed's initial weights; unlearned biases at their means (as in
+// evaluation).
+Model<float> load_run_model(const RunFiles& run, bool at_init, std::optional<int> at_step = std::nullopt);
+// Where an analysis goes by default: RUN/analysis, RUN/analysis-init or RUN/analysis-step<N>.
+std::string analysis_dir(const std::string& run_dir, bool at_init, std::optional<int> at_step);
 
 // The teacher-forced sequences the analysis feeds (prompt plus the three answer digits the model
 // reads), their token labels ("^", "a", "b", "c", "+", ..., "u", "t", "h") and which positions hold
@@ -70,6 +76,11 @@ std::vector<LayerPair> analysed_pairs(int layers);
 
 // M[i, j] = linear CKA between from[i] and to[j] (each P×d); an empty slot (excluded) gives NaN.
 Eigen::MatrixXd cka_matrix(const std::vector<Eigen::MatrixXd>& from, const std::vector<Eigen::MatrixXd>& to);
+// The same with both estimators of HSIC (stats.hpp: linear_cka_both) from one pass.
+struct CkaMatrices {
+  Eigen::MatrixXd biased, unbiased;
+};
+CkaMatrices cka_matrices(const std::vector<Eigen::MatrixXd>& from, const std::vector<Eigen::MatrixXd>& to);
 
 // D and A of a CKA matrix (NaN entries are excluded slots and are skipped).
 double diagonality_index(const Eigen::MatrixXd& m);

@@ -61,10 +61,24 @@ double linear_cka(const Eigen::MatrixXd& X, const Eigen::MatrixXd& Y);
 
 // Centres the columns and precomputes what CKA needs, so that many pairs of slots reuse the work.
 struct CkaSlot {
-  Eigen::MatrixXd centred;  // P×a
-  double self_norm = 0;     // ‖XᵀX‖_F of the centred X
+  Eigen::MatrixXd centred;   // P×a
+  double self_norm = 0;      // ‖XᵀX‖_F of the centred X
+  Eigen::VectorXd row_sq;    // ‖x_p‖² per example p (the kernel's diagonal, for the unbiased estimator)
+  double total_sq = 0;       // Σ_p ‖x_p‖²
+  double self_unbiased = 0;  // √HSIC_u(X, X) (unscaled); NaN when the estimate is not positive
 };
 CkaSlot cka_slot(const Eigen::MatrixXd& X);
 double linear_cka(const CkaSlot& x, const CkaSlot& y);
+
+// Linear CKA from the unbiased HSIC estimator (Song et al. 2012; the "debiased" CKA of Kornblith et
+// al. 2019): the biased estimator has a floor of about d/P for unrelated representations (P examples
+// of width d), the unbiased one is centred on 0 there, so it can be slightly negative. NaN when
+// either side's own estimate is not positive.
+double linear_cka_unbiased(const CkaSlot& x, const CkaSlot& y);
+// Both estimators from one cross product (the expensive part).
+struct CkaPair {
+  double biased, unbiased;
+};
+CkaPair linear_cka_both(const CkaSlot& x, const CkaSlot& y);
 
 }  // namespace symbreak::experiments

@@ -15,7 +15,8 @@
 //     "converged_threshold": 0.99,                     // converged: test exact match ≥ this at any evaluation
 //     "conditions": [ {"name": "intact"},
 //                     {"name": "all-off", "config": {"model": {"residual_attention": false, "residual_mlp": false}}} ],
-//     "analysis": {"prompts": 2000, "at_init": true},  // optional: symbreak analyze on every finished run
+//     "analysis": {"prompts": 2000, "at_init": true,   // optional: symbreak analyze on every finished run,
+//                  "at_steps": [2000]},                // its untrained weights and the weights at these steps
 //     "decision": { ... },                             // the decision rules, fixed before the runs (verdicts.hpp)
 //     "estimate_minutes": 180                          // optional: measured wall time, --jobs 2 on 2 cores
 //   }
@@ -51,6 +52,7 @@ struct Plan {
   bool analysis = false;
   int analysis_prompts = 2000;
   bool analysis_at_init = false;
+  std::vector<int> analysis_at_steps;  // also analyse the weights kept at these steps
   nlohmann::json decision;      // may be null
   double estimate_minutes = 0;  // measured wall time of the whole plan with --jobs 2 on a 2-core machine (0: unknown)
 };

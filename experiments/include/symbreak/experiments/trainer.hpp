@@ -56,7 +56,14 @@ struct TrainOptions {
   // step, nothing random but the data); not with resume. Layout: write_trace below.
   std::string trace_dir;
   std::vector<int> trace_snapshots{1, 10, 100};
+  // Steps after which the weights are kept as out_dir/weights-step<N>.bin (for an analysis part-way
+  // through training, such as residual-slices' step 2,000). Written atomically; a resumed run that
+  // already passed a step keeps the file it wrote then.
+  std::vector<int> keep_weights_at;
 };
+
+// The file train() keeps the weights of step `step` in (keep_weights_at).
+std::string kept_weights_path(const std::string& run_dir, int step);
 
 struct TrainResult {
   Evaluation final_eval;

@@ -21,6 +21,10 @@
 //   gap_narrows         B3: (median steps(optimizer) − median steps(AdamW)) without biases minus the
 //                       same with biases, bootstrap interval above 0. Runs that never converge count
 //                       as converged at the budget (a lower bound).
+//   matched_slices      C6 from a matched start: S = mean over pairs (l, l+1) of log D_trained −
+//                       log D_init; S(treated) − S(control) per seed (Student t) above 0 at the end
+//                       and at a kept step, and the last-layer position-probe gain above 0; not
+//                       reproduced when the end-of-training interval lies below 0.
 //   alignment           B4: mean alignment z-score of the biased runs minus that of the unbiased runs
 //                       above 0, and the biased runs' mean z above 1.96.
 #pragma once
