@@ -2,6 +2,7 @@
 // sweep killed at any instant leaves a consistent ledger.
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -134,6 +135,27 @@ void Ledger::set_meta(const std::string& key, const std::string& value) {
   s.bind(1, key).bind(2, value).step();
 }
 
+// A plan whose decision rules (or description) were restated after its runs still describes the
+// same runs: the plan as bound, without "decision" and "description", must equal the plan now, and
+// every run's config must be its condition's config now. The rules' history is the plans'
+// provenance (experiments/plans/provenance.json), which the report prints.
+bool Ledger::same_runs_as_bound(const Plan& plan) const {
+  const auto stored_text = meta("plan");
+  if (!stored_text) return false;
+  nlohmann::json stored = nlohmann::json::parse(*stored_text, nullptr, false), now = plan.json;
+  if (!stored.is_object() || !now.is_object()) return false;
+  for (nlohmann::json* j : {&stored, &now}) {
+    j->erase("decision");
+    j->erase("description");
+  }
+  if (stored != now) return false;
+  for (const RunRecord& r : runs()) {
+    const auto c = std::find_if(plan.conditions.begin(), plan.conditions.end(), [&](const auto& pc) { return pc.name == r.condition; });
+    if (c == plan.conditions.end() || c->config_hash != r.config_hash) return false;
+  }
+  return true;
+}
+
 void Ledger::bind_plan(const Plan& plan) {
   const auto hash = meta("plan_hash");
   if (!hash) {
@@ -145,11 +167,12 @@ void Ledger::bind_plan(const Plan& plan) {
     exec("COMMIT");
     return;
   }
-  if (*hash != plan.hash) {
+  if (*hash != plan.hash && !same_runs_as_bound(plan)) {
     const std::string name = meta("plan_name").value_or("?");
     throw ConfigError(path_ + ": this sweep directory belongs to plan \"" + name + "\" as it was (fingerprint " + *hash + "); " +
                       plan.path + " now differs (fingerprint " + plan.hash +
-                      ", the plan file or its base config changed). Use another --out, or restore the plan.");
+                      ", the plan file or its base config changed, beyond its decision rules and description). Use another "
+                      "--out, or restore the plan.");
   }
 }
 

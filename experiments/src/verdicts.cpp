@@ -519,31 +519,64 @@ void gap_narrows(const Context& ctx, const json& rule, ClaimVerdict& v) {
 }
 
 // ---- B4: token keys align with the bias direction -------------------------------------------------
+// Per run: the mean over (layer, head) of the alignment z-score (max over tokens of cos(key, mean
+// query bias) against random directions of the same norm), from the raw keys W_K·e_t or the actual
+// ones, and the share of (layer, head) whose best-aligned token is a structure token (not a digit:
+// '+', '=', BOS, the delimiter). Seeds are paired (the same initial weights with and without the
+// biases): the claim is decided on z(with) − z(without) per seed and on the with-bias runs' mean z
+// against 1.96, each with a Student-t 95 % interval. The structure share is reported, paired the same
+// way, and decides nothing.
 void alignment(const Context& ctx, const json& rule, ClaimVerdict& v) {
   const std::string with = str(rule, "with_bias"), without = str(rule, "without_bias"), which = str(rule, "keys", "actual");
   if (!ctx.complete(with) || !ctx.complete(without)) return;
-  const auto zs = [&](const std::string& c) {
-    std::vector<double> z;
+  struct PerRun {
+    double z, structure_share;
+  };
+  const auto per_seed = [&](const std::string& c) {
+    std::map<std::uint64_t, PerRun> out;
     for (const RunRecord* r : ctx.done(c))
       if (const auto a = ctx.analysis(*r, false)) {
         const json& m = (*a)["alignment"]["mean_z_" + which];
-        if (!m.is_null()) z.push_back(m.get<double>());
+        if (m.is_null()) continue;
+        int heads = 0, structure = 0;
+        for (const json& layer : (*a)["alignment"]["layers"])
+          for (const json& head : layer["heads"]) {
+            const std::string top = head[which]["ranking"].front()["token"].get<std::string>();
+            ++heads;
+            structure += !(top.size() == 1 && top[0] >= '0' && top[0] <= '9');
+          }
+        out[r->seed] = {m.get<double>(), heads ? static_cast<double>(structure) / heads : kNaN};
       }
-    return z;
+    return out;
   };
-  const std::vector<double> zb = zs(with), zn = zs(without);
-  if (zb.empty() || zn.empty()) return;
-  const Interval diff = bootstrap_mean_difference(zb, zn, rule.value("bootstrap_resamples", 10000), 11);
-  const Interval biased = bootstrap_mean(zb, rule.value("bootstrap_resamples", 10000), 12);
-  v.checks = {{"mean z(" + with + ") − mean z(" + without + ")", diff, 0, true},
+  const auto b = per_seed(with), n = per_seed(without);
+  std::vector<double> zb, zn, dz, share_b, share_n, dshare;
+  for (const auto& [seed, x] : b) zb.push_back(x.z), share_b.push_back(x.structure_share);
+  for (const auto& [seed, x] : n) zn.push_back(x.z), share_n.push_back(x.structure_share);
+  for (const auto& [seed, x] : b)
+    if (const auto y = n.find(seed); y != n.end()) {
+      dz.push_back(x.z - y->second.z);
+      dshare.push_back(x.structure_share - y->second.structure_share);
+    }
+  if (dz.size() < 2 || zb.size() < 2) return;
+  const Interval diff = paired_t_interval(dz), biased = paired_t_interval(zb), share = paired_t_interval(dshare);
+  const auto triple = [](const Interval& i) { return json{i.estimate, i.lo, i.hi}; };
+  v.checks = {{"z(" + with + ") − z(" + without + "), paired per seed", diff, 0, true},
               {"mean z(" + with + ") above 1.96", biased, 1.96, true}};
-  v.numbers = {{"z_with_bias", zb},
+  v.numbers = {{"keys", which},
+               {"z_with_bias", zb},
                {"z_without_bias", zn},
-               {"difference", {diff.estimate, diff.lo, diff.hi}},
-               {"z_biased", {biased.estimate, biased.lo, biased.hi}}};
+               {"paired_seeds", dz.size()},
+               {"difference", triple(diff)},
+               {"z_biased", triple(biased)},
+               {"structure_share_with_bias", share_b},
+               {"structure_share_without_bias", share_n},
+               {"structure_share_difference", triple(share)}};
   v.verdict = decide(v.checks);
-  v.measurement = "alignment z (" + which + " keys): with biases " + interval_text(biased) + ", difference to " + without + " " +
-                  interval_text(diff);
+  v.measurement = "alignment z (" + which + " keys): with biases " + interval_text(biased) + ", paired difference to " + without +
+                  " " + interval_text(diff) + " (Student t 95 %, " + std::to_string(dz.size()) +
+                  " seeds); share of heads whose best-aligned token is a structure token, paired difference " +
+                  interval_text(share) + " (reported)";
 }
 
 }  // namespace
@@ -583,7 +616,7 @@ const std::vector<RuleSpec>& rule_table() {
         {"max_gain", Kind::number},
         {"bootstrap_resamples", Kind::number}}},
       {"gap_narrows", {{"comparisons", Kind::comparisons}, {"primary", Kind::text}, {"bootstrap_resamples", Kind::number}}},
-      {"alignment", {{"with_bias", Kind::name}, {"without_bias", Kind::name}, {"keys", Kind::text}, {"bootstrap_resamples", Kind::number}}},
+      {"alignment", {{"with_bias", Kind::name}, {"without_bias", Kind::name}, {"keys", Kind::text}}},
       {"matched_slices",
        {{"treated", Kind::name},
         {"control", Kind::name},
@@ -715,6 +748,8 @@ void check_decision(const Plan& plan) {
           break;
       }
     }
+    if (name == "alignment" && rule.contains("keys") && rule["keys"] != "raw" && rule["keys"] != "actual")
+      fail(id + ".keys", "must be \"raw\" (W_K·e_t) or \"actual\" (the mean key at the token's positions)");
     if (name == "matched_slices") {
       for (const char* key : {"treated", "control", "first_pair", "last_pair", "at_step"})
         if (!rule.contains(key)) fail(id + "." + key, "is required by the rule matched_slices");

@@ -88,9 +88,10 @@ class Ledger {
   Ledger(const Ledger&) = delete;
   Ledger& operator=(const Ledger&) = delete;
 
-  // Binds the ledger to a plan: the first time records it; afterwards the plan must be the same
-  // (ConfigError otherwise, naming what changed).
+  // Binds the ledger to a plan: the first time records it; afterwards the plan must describe the same
+  // runs (ConfigError otherwise). Only its decision rules and description may have been restated.
   void bind_plan(const Plan& plan);
+  bool same_runs_as_bound(const Plan& plan) const;
   std::optional<std::string> meta(const std::string& key) const;
   void set_meta(const std::string& key, const std::string& value);
 
