@@ -35,58 +35,20 @@ double mean(const std::vector<double>& values) {
 
 Interval paired_t_interval(const std::vector<double>& d, double level) {
   const double nan = std::numeric_limits<double>::quiet_NaN();
-  const double m = mean(d);
+  if (d.empty()) return {nan, nan, nan};
+  // Summed as deviations from the first value, so that equal values (a tie at a threshold) give
+  // exactly that value and a zero width, never a rounding-sized interval around it.
+  const double shift = d.front();
+  double sum = 0;
+  for (double x : d) sum += x - shift;
+  const double n = static_cast<double>(d.size()), offset = sum / n, m = shift + offset;
   if (d.size() < 2) return {m, nan, nan};
   double ss = 0;
-  for (double x : d) ss += (x - m) * (x - m);
-  const double n = static_cast<double>(d.size()), se = std::sqrt(ss / (n - 1) / n);
+  for (double x : d) ss += (x - shift - offset) * (x - shift - offset);
+  const double se = std::sqrt(ss / (n - 1) / n);
   const boost::math::students_t t(n - 1);
   const double half = boost::math::quantile(boost::math::complement(t, (1 - level) / 2)) * se;
   return {m, m - half, m + half};
-}
-
-Interval bootstrap(const std::vector<std::vector<double>>& groups, const GroupStatistic& statistic, int resamples,
-                   std::uint64_t seed, double level) {
-  Interval out;
-  out.estimate = statistic(groups);
-  for (const auto& g : groups)
-    if (g.empty()) return out;
-  Rng rng(stream_seed(seed, "bootstrap"));
-  std::vector<std::vector<double>> sample(groups.size());
-  std::vector<double> stats;
-  stats.reserve(static_cast<std::size_t>(resamples));
-  for (int r = 0; r < resamples; ++r) {
-    for (std::size_t g = 0; g < groups.size(); ++g) {
-      sample[g].resize(groups[g].size());
-      for (double& v : sample[g]) v = groups[g][rng.below(groups[g].size())];
-    }
-    const double s = statistic(sample);
-    if (!std::isnan(s)) stats.push_back(s);
-  }
-  if (stats.empty()) return out;
-  std::sort(stats.begin(), stats.end());
-  // The type-7 quantile (linear interpolation between order statistics), as numpy's default.
-  const auto quantile = [&](double q) {
-    const double h = q * static_cast<double>(stats.size() - 1);
-    const std::size_t i = static_cast<std::size_t>(std::floor(h));
-    const std::size_t j = std::min(i + 1, stats.size() - 1);
-    if (std::isinf(stats[i]) || std::isinf(stats[j]) || i == j) return h - static_cast<double>(i) < 0.5 ? stats[i] : stats[j];
-    return stats[i] + (h - static_cast<double>(i)) * (stats[j] - stats[i]);
-  };
-  out.lo = quantile((1 - level) / 2);
-  out.hi = quantile((1 + level) / 2);
-  return out;
-}
-
-Interval bootstrap_mean(const std::vector<double>& values, int resamples, std::uint64_t seed) {
-  return bootstrap(
-      {values}, [](const auto& g) { return mean(g[0]); }, resamples, seed);
-}
-
-Interval bootstrap_mean_difference(const std::vector<double>& a, const std::vector<double>& b, int resamples,
-                                   std::uint64_t seed) {
-  return bootstrap(
-      {a, b}, [](const auto& g) { return mean(g[0]) - mean(g[1]); }, resamples, seed);
 }
 
 double pearson(const Eigen::VectorXd& x, const Eigen::VectorXd& y) {

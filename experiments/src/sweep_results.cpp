@@ -55,7 +55,11 @@ std::optional<RunAnalysis> load_analysis(const std::string& dir) {
   a.layout.digit_positions = a.json["digit_positions"].get<std::vector<int>>();
   a.d_model = a.json["model"]["d_model"].get<int>();
   for (const json& p : a.json["pairs"]) {
-    const NpyArray m = read_npy(dir + "/" + p["pearson_file"].get<std::string>());
+    // The Pearson matrices are bulk files that git does not keep: a committed run has its
+    // analysis.json but not them, and has no picture to redraw.
+    const std::string file = dir + "/" + p["pearson_file"].get<std::string>();
+    if (!fs::exists(file)) return std::nullopt;
+    const NpyArray m = read_npy(file);
     Eigen::MatrixXd M(static_cast<Eigen::Index>(m.shape[0]), static_cast<Eigen::Index>(m.shape[1]));
     for (Eigen::Index r = 0; r < M.rows(); ++r)
       for (Eigen::Index c = 0; c < M.cols(); ++c) M(r, c) = m.f4[static_cast<std::size_t>(r * M.cols() + c)];
@@ -208,6 +212,7 @@ void write_pearson_grids(const Plan& plan, const std::vector<RunRecord>& runs, c
           }
           break;  // the first finished seed of each condition
         }
+    if (loaded.empty()) continue;  // nothing to draw (a fresh clone): the committed figure stays
     std::vector<const RunAnalysis*> rows;
     for (const auto& a : loaded) rows.push_back(&a);
     write_pearson_grid(

@@ -200,15 +200,16 @@ void diagonal_structure(const Context& ctx, const json& rule, ClaimVerdict& v) {
   const std::string primary = str(rule, "primary");
   std::vector<std::string> ablations = strings(rule, "ablations");
   if (std::find(ablations.begin(), ablations.end(), primary) == ablations.end()) ablations.insert(ablations.begin(), primary);
-  const int resamples = rule.value("bootstrap_resamples", 10000);
   for (const std::string& a : ablations) {
     const PlanCondition* pc = ctx.condition(a);
     if (!pc || !ctx.complete(a) || !ctx.complete(ref)) continue;
     const std::vector<int> blocks = ablated_blocks(*pc);
     // Per seed: trained and untrained numbers of the reference and of the ablation.
-    std::vector<double> d_ref, d_abl, r_ref, r_abl, dd_ref, dd_abl;
+    std::map<std::uint64_t, SliceNumbers> ref_t, abl_t;  // per seed, trained
+    std::map<std::uint64_t, double> ref_dd, abl_dd;       // per seed, D_trained − D_init
     bool missing = false;
-    const auto collect = [&](const std::string& cond, std::vector<double>& d, std::vector<double>& r, std::vector<double>& dd) {
+    const auto collect = [&](const std::string& cond, std::map<std::uint64_t, SliceNumbers>& t_out,
+                             std::map<std::uint64_t, double>& dd_out) {
       for (const RunRecord* run : ctx.done(cond)) {
         const auto trained = ctx.analysis(*run, false), init = ctx.analysis(*run, true);
         if (!trained || !init) {
@@ -216,17 +217,26 @@ void diagonal_structure(const Context& ctx, const json& rule, ClaimVerdict& v) {
           return;
         }
         const SliceNumbers t = slice_numbers(*trained, blocks), i = slice_numbers(*init, blocks);
-        d.push_back(t.D);
-        r.push_back(t.retention);
-        dd.push_back(t.D - i.D);
+        t_out[run->seed] = t;
+        dd_out[run->seed] = t.D - i.D;
       }
     };
-    collect(ref, d_ref, r_ref, dd_ref);
-    collect(a, d_abl, r_abl, dd_abl);
+    collect(ref, ref_t, ref_dd);
+    collect(a, abl_t, abl_dd);
     if (missing) continue;
-    const Interval dD = bootstrap_mean_difference(d_ref, d_abl, resamples, 1);
-    const Interval dR = bootstrap_mean_difference(r_ref, r_abl, resamples, 2);
-    const Interval dDD = bootstrap_mean_difference(dd_ref, dd_abl, resamples, 3);
+    // Seeds are paired: the reference and the ablation start from the same weights and data.
+    std::vector<double> d_ref, d_abl, r_ref, r_abl, dd_ref, dd_abl, dD_seed, dR_seed, dDD_seed;
+    for (const auto& [seed, x] : ref_t) {
+      const auto y = abl_t.find(seed);
+      if (y == abl_t.end()) continue;
+      d_ref.push_back(x.D), d_abl.push_back(y->second.D);
+      r_ref.push_back(x.retention), r_abl.push_back(y->second.retention);
+      dd_ref.push_back(ref_dd[seed]), dd_abl.push_back(abl_dd[seed]);
+      dD_seed.push_back(x.D - y->second.D);
+      dR_seed.push_back(x.retention - y->second.retention);
+      dDD_seed.push_back(ref_dd[seed] - abl_dd[seed]);
+    }
+    const Interval dD = paired_t_interval(dD_seed), dR = paired_t_interval(dR_seed), dDD = paired_t_interval(dDD_seed);
     json blocks_json = blocks;
     v.numbers[a] = {{"ablated_blocks", blocks_json},
                     {"D_reference", d_ref},
@@ -235,6 +245,7 @@ void diagonal_structure(const Context& ctx, const json& rule, ClaimVerdict& v) {
                     {"retention_ablated", r_abl},
                     {"D_trained_minus_init_reference", dd_ref},
                     {"D_trained_minus_init_ablated", dd_abl},
+                    {"paired_seeds", dD_seed.size()},
                     {"delta_D", {dD.estimate, dD.lo, dD.hi}},
                     {"retention_drop", {dR.estimate, dR.lo, dR.hi}},
                     {"delta_D_trained_minus_init", {dDD.estimate, dDD.lo, dDD.hi}}};
@@ -247,7 +258,8 @@ void diagonal_structure(const Context& ctx, const json& rule, ClaimVerdict& v) {
       v.checks = checks;
       v.verdict = d;
       v.measurement = "vs " + a + ": ΔD " + interval_text(dD) + ", retention drop " + interval_text(dR) +
-                      ", ΔD_trained − ΔD_init " + interval_text(dDD) + " (95 % bootstrap over seeds)";
+                      ", ΔD_trained − ΔD_init " + interval_text(dDD) + " (paired over " + std::to_string(dD_seed.size()) +
+                      " seeds, Student t 95 %)";
     }
   }
 }
@@ -390,8 +402,9 @@ void under_ceiling(const Context& ctx, const json& rule, const std::vector<std::
 }
 
 // ---- X2: linear position probes, last layer against layer 0 -------------------------------------
+// Student-t intervals over seeds: of the last layer's mean accuracy, and of the per-seed gain of the
+// last layer over layer 0 (paired within each run).
 void position_probe(const Context& ctx, const json& rule, ClaimVerdict& v) {
-  const int resamples = rule.value("bootstrap_resamples", 10000);
   // Per run: the position probe's accuracy at layer 0 and at the last layer.
   const auto accuracies = [&](const std::string& c, std::vector<double>& first, std::vector<double>& last) {
     for (const RunRecord* r : ctx.done(c))
@@ -408,7 +421,7 @@ void position_probe(const Context& ctx, const json& rule, ClaimVerdict& v) {
     std::vector<double> first, last;
     accuracies(c, first, last);
     if (last.empty()) return;
-    const Interval i = bootstrap_mean(last, resamples, 21);
+    const Interval i = paired_t_interval(last);
     v.checks.push_back({"last-layer position accuracy of " + c + " above " + fmt("%.2f", floor), i, floor, true});
     v.numbers[c] = {{"layer0", first}, {"last_layer", last}, {"mean_last", {i.estimate, i.lo, i.hi}}};
     text += (text.empty() ? "" : "; ") + c + ": last layer " + interval_text(i) + fmt(" (layer 0: %.3f)", mean(first));
@@ -419,13 +432,13 @@ void position_probe(const Context& ctx, const json& rule, ClaimVerdict& v) {
     accuracies(c, first, last);
     if (last.empty()) return;
     for (std::size_t k = 0; k < last.size(); ++k) gain.push_back(last[k] - first[k]);
-    const Interval i = bootstrap_mean(gain, resamples, 22);
+    const Interval i = paired_t_interval(gain);
     v.checks.push_back({"position gain of " + c + " over layer 0 below " + fmt("%.2f", max_gain), i, max_gain, false});
     v.numbers[c] = {{"layer0", first}, {"last_layer", last}, {"mean_gain", {i.estimate, i.lo, i.hi}}};
     text += (text.empty() ? "" : "; ") + c + ": gain over layer 0 " + interval_text(i);
   }
   v.verdict = decide(v.checks);
-  v.measurement = text + " (95 % bootstrap over seeds)";
+  v.measurement = text + " (Student t 95 % over seeds)";
 }
 
 // ---- every run's last evaluation at or above a level (no checkpoint selection) --------------------
@@ -598,8 +611,7 @@ struct RuleSpec {
 const std::vector<RuleSpec>& rule_table() {
   static const std::vector<RuleSpec> table = {
       {"convergence_drop", {{"reference", Kind::name}, {"ablations", Kind::names}}},
-      {"diagonal_structure",
-       {{"reference", Kind::name}, {"primary", Kind::name}, {"ablations", Kind::names}, {"bootstrap_resamples", Kind::number}}},
+      {"diagonal_structure", {{"reference", Kind::name}, {"primary", Kind::name}, {"ablations", Kind::names}}},
       {"learns", {{"conditions", Kind::names}, {"min_rate", Kind::number}}},
       {"under_ceiling", {{"conditions", Kind::names}, {"ceiling", Kind::number}, {"ceiling_file", Kind::text}, {"test_size", Kind::number}}},
       {"ceiling_and_learns",
@@ -613,9 +625,8 @@ const std::vector<RuleSpec>& rule_table() {
        {{"learns_position", Kind::names},
         {"blind", Kind::names},
         {"min_accuracy", Kind::number},
-        {"max_gain", Kind::number},
-        {"bootstrap_resamples", Kind::number}}},
-      {"gap_narrows", {{"comparisons", Kind::comparisons}, {"primary", Kind::text}, {"bootstrap_resamples", Kind::number}}},
+        {"max_gain", Kind::number}}},
+      {"gap_narrows", {{"comparisons", Kind::comparisons}, {"primary", Kind::text}}},
       {"alignment", {{"with_bias", Kind::name}, {"without_bias", Kind::name}, {"keys", Kind::text}}},
       {"matched_slices",
        {{"treated", Kind::name},

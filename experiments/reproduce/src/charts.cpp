@@ -125,9 +125,9 @@ std::vector<std::pair<std::string, std::string>> claim_sections(const ExactEvide
       {"A6", inline_svg(sw.dir("residual") + "/convergence.svg") + inline_svg(sw.dir("residual") + "/curves.svg")});
   std::string a7 = inline_svg(sw.dir("residual") + "/pearson.svg") + inline_svg(sw.dir("residual") + "/pearson-init.svg");
   if (const ClaimVerdict* v = sw.verdict("residual/C6")) {
-    a7 += delta_chart(*v, "delta_D", "ΔD = D(intact) − D(ablated), trained (bootstrap 95 %)", "ΔD (CKA diagonality index)");
-    a7 += delta_chart(*v, "delta_D_trained_minus_init", "ΔD trained − ΔD untrained (bootstrap 95 %)", "ΔD_trained − ΔD_init");
-    a7 += delta_chart(*v, "retention_drop", "Own-token retention, intact − ablated (bootstrap 95 %)", "retention drop");
+    a7 += delta_chart(*v, "delta_D", "ΔD = D(intact) − D(ablated), trained (paired Student t 95 %)", "ΔD (CKA diagonality index)");
+    a7 += delta_chart(*v, "delta_D_trained_minus_init", "ΔD trained − ΔD untrained (paired Student t 95 %)", "ΔD_trained − ΔD_init");
+    a7 += delta_chart(*v, "retention_drop", "Own-token retention, intact − ablated (paired Student t 95 %)", "retention drop");
   }
   sections.push_back({"A7", a7});
   sections.push_back({"B3", steps_chart(sw.plan("biases"), sw.dir("biases")) + inline_svg(sw.dir("biases") + "/curves.svg")});

@@ -102,7 +102,8 @@ RunAnalysis analyze(const RunFiles& run, const AnalysisOptions& options);
 void write_analysis(const RunAnalysis& analysis, const std::string& out_dir);
 
 // An analysis read back from a directory write_analysis wrote (analysis.json and the Pearson .npy
-// files); nullopt when there is none.
+// files); nullopt when there is none, or when its Pearson files are absent (git keeps only
+// analysis.json of a committed run).
 std::optional<RunAnalysis> load_analysis(const std::string& dir);
 
 // The paper's picture for several analyses at once: one row of panels per analysis (a condition),

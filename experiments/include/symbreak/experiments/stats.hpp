@@ -5,7 +5,6 @@
 #include <Eigen/Dense>
 
 #include <cstdint>
-#include <functional>
 #include <limits>
 #include <vector>
 
@@ -33,19 +32,6 @@ Interval paired_t_interval(const std::vector<double>& differences, double level 
 
 double median(std::vector<double> values);
 double mean(const std::vector<double>& values);
-
-// Percentile bootstrap: resamples each group independently with replacement `resamples` times,
-// evaluates `statistic` on each resample and returns the statistic on the data with the
-// (1-level)/2 and (1+level)/2 percentiles. Deterministic for a seed. Resamples whose statistic is
-// NaN are dropped (a median of an all-censored resample, say); +-inf are kept and sort to the ends.
-using GroupStatistic = std::function<double(const std::vector<std::vector<double>>&)>;
-Interval bootstrap(const std::vector<std::vector<double>>& groups, const GroupStatistic& statistic, int resamples = 10000,
-                   std::uint64_t seed = 1, double level = 0.95);
-// The common case: the mean of one group.
-Interval bootstrap_mean(const std::vector<double>& values, int resamples = 10000, std::uint64_t seed = 1);
-// mean(a) - mean(b), groups resampled independently.
-Interval bootstrap_mean_difference(const std::vector<double>& a, const std::vector<double>& b, int resamples = 10000,
-                                   std::uint64_t seed = 1);
 
 // Pearson correlation of two samples; NaN when either has zero variance.
 double pearson(const Eigen::VectorXd& x, const Eigen::VectorXd& y);

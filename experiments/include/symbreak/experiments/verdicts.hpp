@@ -10,7 +10,8 @@
 //   convergence_drop    C5: some ablation's Wilson upper bound lies below the reference's lower bound.
 //   diagonal_structure  C6: for the primary ablation, ΔD = D(reference) − D(ablation) at the ablated
 //                       layer pairs, the drop in own-token retention after the ablated blocks, and
-//                       ΔD_trained − ΔD_init, each with a bootstrap interval over seeds, lie above 0.
+//                       ΔD_trained − ΔD_init, each a per-seed paired difference with a Student-t
+//                       95 % interval, lie above 0.
 //   learns              the convergence rate's Wilson lower bound lies above min_rate.
 //   under_ceiling       every run's best test exact match has its Wilson upper bound below the Bayes
 //                       ceiling of position-blind predictors (T7).
@@ -18,15 +19,16 @@
 //   position_probe      X2: the last layer's linear position-probe accuracy lies above min_accuracy for
 //                       some conditions, and its gain over layer 0 lies below max_gain for others.
 //   ends_converged      every run's final test exact match (the last step) is at least min_final.
-//   gap_narrows         B3: (median steps(optimizer) − median steps(AdamW)) without biases minus the
-//                       same with biases, bootstrap interval above 0. Runs that never converge count
-//                       as converged at the budget (a lower bound).
+//   gap_narrows         B3: per seed, steps-to-99 % of an optimizer without biases minus with them
+//                       (the gap to AdamW without biases, a fixed reference, narrows), Student-t
+//                       interval above 0. Runs that never converge count at the budget; inconclusive
+//                       when no run of either arm converged.
 //   matched_slices      C6 from a matched start: S = mean over pairs (l, l+1) of log D_trained −
 //                       log D_init; S(treated) − S(control) per seed (Student t) above 0 at the end
 //                       and at a kept step, and the last-layer position-probe gain above 0; not
 //                       reproduced when the end-of-training interval lies below 0.
-//   alignment           B4: mean alignment z-score of the biased runs minus that of the unbiased runs
-//                       above 0, and the biased runs' mean z above 1.96.
+//   alignment           B4: alignment z-score of the biased run minus the unbiased one, paired per seed,
+//                       above 0, and the biased runs' mean z above 1.96 (Student t).
 #pragma once
 
 #include <nlohmann/json.hpp>
