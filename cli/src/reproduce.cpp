@@ -11,8 +11,8 @@ namespace symbreak::cli {
 
 Action register_reproduce(CLI::App& app, int* argc, char*** argv) {
   struct Flags {
-    bool quick = false, full = false, resume = false, yes = false;
-    std::string out, plans, claims;
+    bool quick = false, full = false, resume = false, yes = false, verify = false;
+    std::string out, plans, claims, sweeps;
     int jobs = 2, exact_cases = 0;
     std::optional<int> threads;
   };
@@ -22,6 +22,14 @@ Action register_reproduce(CLI::App& app, int* argc, char*** argv) {
   auto* quick = cmd->add_flag("--quick", f->quick, "Small models and few seeds: minutes (the README's main job)");
   cmd->add_flag("--full", f->full, "The paper's 6x384 model with >= 10 seeds per ablation: days on 2 cores; resumable, MPI-aware")
       ->excludes(quick);
+  cmd->add_flag("--verify", f->verify,
+                "Decide every claim from the committed default-scale sweeps (experiments/results/sweeps) instead of running "
+                "sweeps; check their tables against their ledgers and retrain one run per condition to its first "
+                "evaluation on this machine (the README's main job)")
+      ->excludes(quick);
+  cmd->add_option("--sweeps", f->sweeps,
+                  "--verify: the directory of committed sweeps, one per plan file name (default experiments/results/sweeps)")
+      ->check(CLI::ExistingDirectory);
   cmd->add_option("--out", f->out, "Output directory (report.html, claims.json, exact/, sweeps/); default reproduce-<scale>");
   cmd->add_option("--jobs", f->jobs, "Trainings at a time (per MPI rank)")->check(CLI::Range(1, 256));
   cmd->add_option("--threads", f->threads, "Threads per training (default: cores / jobs)")->check(CLI::Range(1, 256));
@@ -34,7 +42,11 @@ Action register_reproduce(CLI::App& app, int* argc, char*** argv) {
   return [f, argc, argv]() {
     experiments::ReproduceOptions o;
     o.scale = f->quick ? "quick" : f->full ? "full" : "standard";
-    o.out_dir = f->out.empty() ? "reproduce-" + o.scale : f->out;
+    o.verify = f->verify;
+    if (f->verify && f->full) throw std::invalid_argument("--verify checks the default-scale sweeps; it does not go with --full");
+    o.out_dir = f->out.empty() ? (f->verify ? "reproduce-verify" : "reproduce-" + o.scale) : f->out;
+    if (!f->sweeps.empty() && !f->verify) throw std::invalid_argument("--sweeps goes with --verify");
+    if (f->verify) o.committed_sweeps = f->sweeps.empty() ? experiments::committed_sweeps_dir() : f->sweeps;
     o.plans_dir = f->plans;
     o.claims_file = f->claims;
     o.jobs = f->jobs;
@@ -60,8 +72,18 @@ Action register_reproduce(CLI::App& app, int* argc, char*** argv) {
       std::string m = c.measurement.size() > 150 ? c.measurement.substr(0, 147) + "..." : c.measurement;
       std::printf("%-6s %-16s %s\n", c.id.c_str(), experiments::to_string(c.verdict).c_str(), m.c_str());
     }
+    int failed = 0;
+    if (f->verify) {
+      std::cout << "\nverification on this machine\n";
+      for (const auto& v : r.verification) {
+        std::printf("  %-18s %-16s %s: %s\n", v.sweep.c_str(), v.ok ? v.status.c_str() : ("FAIL " + v.status).c_str(),
+                    v.what.c_str(), v.detail.c_str());
+        failed += !v.ok;
+      }
+      std::printf("%zu of %zu checks pass\n", r.verification.size() - static_cast<std::size_t>(failed), r.verification.size());
+    }
     std::printf("\nwrote %s and %s (%.0f s)\n", r.report.c_str(), r.claims_json.c_str(), r.wall_seconds);
-    return 0;
+    return failed ? 1 : 0;
   };
 }
 

@@ -278,7 +278,12 @@ nlohmann::json write_run_description(const TrainOptions& options, int steps, int
   for (const char* derived : {"vocab_size", "context_length"}) effective["model"].erase(derived);  // the task sets them
   write_file_atomically(options.out_dir + "/config.json", effective.dump(2) + "\n");
   write_file_atomically(options.out_dir + "/run.json",
-                        nlohmann::json{{"seed", options.seed}, {"steps", steps}, {"threads", threads}, {"test_held_out", true}}.dump(2) + "\n");
+                        nlohmann::json{{"seed", options.seed},
+                                       {"steps", steps},
+                                       {"threads", threads},
+                                       {"test_held_out", true},
+                                       {"engine", kTrainingEngine}}
+                                .dump(2) + "\n");
   return effective;
 }
 

@@ -1,4 +1,5 @@
 #include "symbreak/reproduce/claims.hpp"
+#include "internal.hpp"
 
 #include <algorithm>
 #include <set>
@@ -25,7 +26,6 @@ const std::vector<std::string_view> kKinds = {"exact", "implementation", "empiri
 const std::set<std::string, std::less<>> kStatuses = {"holds", "broken-as-expected"};
 const std::set<std::string, std::less<>> kProverReports = {"no_mask", "causal1", "causal2", "learned"};
 const std::set<std::string, std::less<>> kProverVerdicts = {"PROVEN", "REFUTED"};
-const std::set<std::string, std::less<>> kPlans = {"residual", "depth", "symmetry", "biases"};
 
 std::vector<std::string> string_list(StrictObject& o, std::string_view key, bool required) {
   const json* v = o.get(key);
@@ -111,7 +111,16 @@ ClaimsFile load_claims(const std::string& path) {
     if (exact_evidence == sweep)
       c.fail(sweep ? "plan" : "checks", "a claim has either exact evidence (checks, prover) or a plan and rule, not " +
                                             std::string(sweep ? "both" : "neither"));
-    if (sweep && !kPlans.contains(spec.plan)) c.fail("plan", "\"" + spec.plan + "\" is not a plan (allowed: biases, depth, residual, symmetry)");
+    if (sweep) {
+      std::string allowed;
+      bool known = false;
+      for (const auto* list : {&detail::kPlans, &detail::kFollowUpPlans})
+        for (const std::string& p : *list) {
+          allowed += (allowed.empty() ? "" : ", ") + p;
+          known = known || p == spec.plan;
+        }
+      if (!known) c.fail("plan", "\"" + spec.plan + "\" is not a plan (allowed: " + allowed + ")");
+    }
     if (sweep && spec.rule.empty()) c.fail("rule", "is missing (the plan's decision rule that decides this claim)");
     if (spec.kind == ClaimKind::exact && sweep) c.fail("kind", "\"exact\" claims are decided by checks and the prover, not a plan");
     if (spec.kind != ClaimKind::exact && !sweep) c.fail("kind", "only \"exact\" claims are decided by checks and the prover");

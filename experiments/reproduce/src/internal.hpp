@@ -3,6 +3,7 @@
 //   evidence.cpp  the exact evidence (property catalogue in Exact, the prover)
 //   sweeps.cpp    the plans' sweeps and the claims' rows (from claims.json)
 //   charts.cpp    the figures behind each claim
+//   verify.cpp    --verify: the committed sweeps' tables and a retrained sample of their runs
 //   report.cpp    report.html from its mustache template
 #pragma once
 
@@ -22,6 +23,11 @@ namespace symbreak::experiments::detail {
 
 // The plans every scale runs, in order.
 inline const std::vector<std::string> kPlans = {"residual", "depth", "symmetry", "biases"};
+// Follow-up plans, written after the first sweeps with fresh seeds: at the default scale only. A
+// claim decided by one is "not run" at a scale that does not have it.
+inline const std::vector<std::string> kFollowUpPlans = {"residual-slices", "biases-alignment"};
+// The plans of a scale directory: kPlans, then the follow-ups it has.
+std::vector<std::string> plans_at(const std::string& dir);
 
 // ---- scale.cpp
 struct Scale {
@@ -34,6 +40,7 @@ std::string minutes(double m);
 std::string source_file(const std::string& relative);
 std::vector<std::tuple<std::string, std::string, std::string>> load_provenance(const std::string& dir);
 std::string sweep_dir(const ReproduceOptions& o, const Plan& p);
+std::string plan_kind(const Plan& p);
 int runs_left(const Plan& plan, const std::string& dir);
 nlohmann::json environment(const ReproduceOptions& o, double wall);
 double exact_minutes(int cases);
@@ -57,8 +64,14 @@ class Sweeps {
     for (const Plan& p : plans_)
       for (auto& v : evaluate_plan(p, sweep_dir(o_, p))) verdicts_[short_name(p) + "/" + v.id] = v;
   }
-  // "residual" for the plan "residual-quick" (the claims name plans by kind, at any scale).
-  static std::string short_name(const Plan& p) { return p.name.substr(0, p.name.find('-')); }
+  // The plan's kind, its file name: "residual" for quick/residual.json (whose plan is named
+  // "residual-quick"); the claims name plans by kind, at any scale.
+  static std::string short_name(const Plan& p) { return plan_kind(p); }
+  bool has(const std::string& kind) const {
+    for (const Plan& p : plans_)
+      if (short_name(p) == kind) return true;
+    return false;
+  }
   const Plan& plan(const std::string& kind) const {
     for (const Plan& p : plans_)
       if (short_name(p) == kind) return p;
@@ -92,6 +105,13 @@ class Sweeps {
 void run_sweeps(const ReproduceOptions& o, const std::vector<Plan>& plans, bool root,
                 const std::function<void(const std::string&)>& log);
 std::vector<ClaimRow> claim_rows(const ClaimsFile& file, const ExactEvidence& exact, const Sweeps& sw, int exact_cases);
+
+// ---- verify.cpp
+// The committed sweeps --verify checks: directories of o.committed_sweeps with a ledger, a
+// results.md and a plan of the same name in plans_dir.
+std::vector<std::string> committed_sweeps(const ReproduceOptions& o, const std::string& plans_dir);
+std::vector<VerifyRow> verify_committed(const ReproduceOptions& o, const std::string& plans_dir,
+                                        const std::function<void(const std::string&)>& log);
 
 // ---- charts.cpp
 std::vector<std::pair<std::string, std::string>> claim_sections(const ExactEvidence& exact, const Sweeps& sw);

@@ -41,6 +41,26 @@ std::string report_html(const ReportInput& in) {
     provenance.push_back(row);
   }
   d.set("provenance", provenance);
+  d.set("verified", in.verification ? Data::type::bool_true : Data::type::bool_false);
+  if (in.verification) {
+    Data rows = list();
+    int passed = 0;
+    for (const VerifyRow& v : *in.verification) {
+      Data row;
+      row.set("sweep", v.sweep);
+      row.set("what", v.what);
+      row.set("result", v.status);
+      row.set("result_class", v.status == "identical" || v.status == "within tolerance" ? "reproduced"
+                              : v.ok                                                     ? "inconclusive"
+                                                                                         : "not-reproduced");
+      row.set("detail", v.detail);
+      rows.push_back(row);
+      passed += v.ok;
+    }
+    d.set("verification", rows);
+    d.set("verify_passed", std::to_string(passed));
+    d.set("verify_total", std::to_string(in.verification->size()));
+  }
   // One table per kind of claim, in the claims file's order of kinds.
   Data kinds = list();
   for (const auto& [kind, description] : in.kinds) {

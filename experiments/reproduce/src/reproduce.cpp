@@ -25,20 +25,26 @@ ReproduceResult reproduce(const ReproduceOptions& o, const std::function<void(co
   if (root) fs::create_directories(o.out_dir);
 
   std::vector<Plan> plans;
-  for (const auto& name : kPlans) plans.push_back(load_plan(scale.dir + "/" + name + ".json"));
+  const std::vector<std::string> names = plans_at(scale.dir);
+  for (const auto& name : names) plans.push_back(load_plan(scale.dir + "/" + name + ".json"));
   // The claims and the plans' provenance are read (and refused) before anything runs.
   const ClaimsFile claims = load_claims(o.claims_file.empty() ? source_file("experiments/claims.json") : o.claims_file);
   for (const ClaimSpec& c : claims.claims) {
-    if (c.plan.empty()) continue;
-    const Plan& p = plans[static_cast<std::size_t>(std::find(kPlans.begin(), kPlans.end(), c.plan) - kPlans.begin())];
+    const auto at = std::find(names.begin(), names.end(), c.plan);
+    if (c.plan.empty() || at == names.end()) continue;  // a follow-up this scale does not have: not run
+    const Plan& p = plans[static_cast<std::size_t>(at - names.begin())];
     if (!p.decision.is_object() || !p.decision.contains(c.rule))
       throw ConfigError(claims.path + ": claim " + c.id + " names the rule \"" + c.rule + "\", which " + p.path + " does not have");
   }
   auto provenance = load_provenance(scale.dir);
   ExactEvidence exact;
   if (root) exact = exact_evidence(o, scale.exact_cases, log);
-  run_sweeps(o, plans, root, log);
   ReproduceResult result;
+  if (o.verify) {
+    if (root) result.verification = verify_committed(o, scale.dir, log);
+  } else {
+    run_sweeps(o, plans, root, log);
+  }
   if (!root) return result;
 
   const Sweeps sweeps(o, std::move(plans));
@@ -47,6 +53,12 @@ ReproduceResult reproduce(const ReproduceOptions& o, const std::function<void(co
   result.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const json env = environment(o, result.wall_seconds);
   json claims_json = {{"environment", env}, {"claims", json::array()}};
+  if (o.verify) {
+    claims_json["verification"] = json::array();
+    for (const VerifyRow& v : result.verification)
+      claims_json["verification"].push_back(
+          {{"sweep", v.sweep}, {"check", v.what}, {"ok", v.ok}, {"detail", v.detail}, {"command", v.command}});
+  }
   for (const ClaimRow& c : result.claims)
     claims_json["claims"].push_back({{"id", c.id},
                                      {"kind", std::string(to_string(c.kind))},
@@ -59,7 +71,8 @@ ReproduceResult reproduce(const ReproduceOptions& o, const std::function<void(co
   result.report = o.out_dir + "/report.html";
   result.claims_json = o.out_dir + "/claims.json";
   write_file_atomically(result.claims_json, claims_json.dump(2) + "\n");
-  ReportInput report{result.claims, env, sections, claims.kinds, std::move(provenance), o.scale == "quick"};
+  ReportInput report{result.claims, env, sections, claims.kinds, std::move(provenance), o.scale == "quick",
+                     o.verify ? &result.verification : nullptr};
   write_file_atomically(result.report, report_html(report));
   return result;
 }

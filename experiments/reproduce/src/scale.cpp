@@ -2,11 +2,14 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <iomanip>
+#include <sstream>
 
 #include "internal.hpp"
 #include "symbreak/io.hpp"
@@ -59,6 +62,10 @@ Scale resolve(const ReproduceOptions& o) {
     if (!fs::exists(s.dir + "/" + p + ".json"))
       throw ConfigError("--plans: " + s.dir + "/" + p + ".json not found (the " + o.scale +
                         " plans; run from the source tree or pass --plans experiments/plans)");
+  if (o.verify) {
+    if (o.scale != "standard") throw ConfigError("--verify checks the default-scale sweeps; it does not go with --quick or --full");
+    s.exact_cases = 40;  // the exact evidence is re-derived, as at the quick scale
+  }
   if (o.exact_cases > 0) s.exact_cases = o.exact_cases;
   return s;
 }
@@ -82,6 +89,13 @@ std::map<std::string, double> load_estimates(const std::string& dir) {
   return minutes;
 }
 
+std::vector<std::string> plans_at(const std::string& dir) {
+  std::vector<std::string> names = kPlans;
+  for (const std::string& f : kFollowUpPlans)
+    if (fs::exists(dir + "/" + f + ".json")) names.push_back(f);
+  return names;
+}
+
 // A file of the source tree (from the working directory when run there, else the configured source).
 std::string source_file(const std::string& relative) {
   return fs::exists(relative) ? relative : std::string(SYMBREAK_SOURCE_DIR) + "/" + relative;
@@ -101,12 +115,27 @@ std::vector<std::tuple<std::string, std::string, std::string>> load_provenance(c
     if (text.empty()) plans.fail(p, "is missing: say when the " + p + " plan's rules were fixed");
     out.emplace_back(p, dir + "/" + p + ".json", text);
   }
+  // The other plans of the directory (follow-ups, the shipped configs) may be listed too; each entry
+  // must name a plan file there.
+  const json listed = root.value("plans", json::object());
+  for (const auto& [name, value] : listed.items()) {
+    if (std::find(kPlans.begin(), kPlans.end(), name) != kPlans.end()) continue;
+    if (!fs::exists(dir + "/" + name + ".json")) plans.fail(name, "names no plan file (" + dir + "/" + name + ".json)");
+    const std::string text = plans.string(name, "");
+    if (text.empty()) plans.fail(name, "must say when the plan's rules were fixed");
+    out.emplace_back(name, dir + "/" + name + ".json", text);
+  }
   plans.finish();
   top.finish();
   return out;
 }
 
-std::string sweep_dir(const ReproduceOptions& o, const Plan& p) { return o.out_dir + "/sweeps/" + p.name; }
+// --verify reads the committed sweeps and runs none; otherwise the sweeps live under --out.
+std::string plan_kind(const Plan& p) { return fs::path(p.path).stem().string(); }
+
+std::string sweep_dir(const ReproduceOptions& o, const Plan& p) {
+  return o.verify ? o.committed_sweeps + "/" + plan_kind(p) : o.out_dir + "/sweeps/" + p.name;
+}
 
 // Runs still to do in a plan's sweep directory (all of them when it has not started).
 int runs_left(const Plan& plan, const std::string& dir) {
@@ -135,7 +164,7 @@ json environment(const ReproduceOptions& o, double wall) {
           {"cores", static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN))},
           {"memory_gib", static_cast<double>(pages) * page / (1024.0 * 1024 * 1024)},
           {"os", os + " (" + u.sysname + " " + u.release + ")"},
-          {"scale", o.scale},
+          {"scale", o.verify ? o.scale + " (verified from the committed sweeps)" : o.scale},
           {"jobs", o.jobs},
           {"command", o.command_line},
           {"wall_seconds", wall}};
@@ -151,9 +180,28 @@ namespace symbreak::experiments {
 
 using namespace detail;
 
+std::string committed_sweeps_dir() { return source_file("experiments/results/sweeps"); }
+
 std::string reproduce_preview(const ReproduceOptions& o) {
   const Scale s = resolve(o);
   std::ostringstream out;
+  if (o.verify) {
+    out << "symbreak reproduce --verify: the claims of Paper A (arXiv 2402.05969) and Paper B (arXiv 2601.22257), decided\n"
+        << "from the committed default-scale sweeps (" << o.committed_sweeps << "), into " << o.out_dir
+        << "/report.html and claims.json. What will run:\n\n"
+        << "  exact           the property catalogue in Exact arithmetic (10 properties x " << s.exact_cases
+        << " models) and the symbolic prover: about " << minutes(exact_minutes(s.exact_cases)) << "\n";
+    int replays = 0;
+    for (const std::string& name : committed_sweeps(o, s.dir)) {
+      const Plan p = load_plan(s.dir + "/" + name + ".json");
+      replays += static_cast<int>(p.conditions.size());
+      out << "  " << std::left << std::setw(16) << name << "results.md recomputed from the ledger; " << p.conditions.size()
+          << " runs (one seed per condition) retrained to their first evaluation\n";
+    }
+    out << "\nNo sweep runs: the verdicts are the committed ledgers' (" << replays
+        << " short retrainings check that this machine reproduces them).\n";
+    return out.str();
+  }
   out << "symbreak reproduce (" << o.scale << "): the claims of Paper A (arXiv 2402.05969) and Paper B (arXiv 2601.22257)\n"
       << "into " << o.out_dir << "/report.html and claims.json. What will run:\n\n"
       << "  exact           the property catalogue in Exact arithmetic (10 properties x " << s.exact_cases
@@ -162,7 +210,7 @@ std::string reproduce_preview(const ReproduceOptions& o) {
   double total = exact_minutes(s.exact_cases);
   bool unknown = false;
   const auto estimates = load_estimates(s.dir);
-  for (const auto& name : kPlans) {
+  for (const auto& name : plans_at(s.dir)) {
     const Plan p = load_plan(s.dir + "/" + name + ".json");
     const int left = runs_left(p, sweep_dir(o, p));
     int total_runs = 0;

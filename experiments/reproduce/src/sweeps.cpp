@@ -57,6 +57,15 @@ std::vector<ClaimRow> claim_rows(const ClaimsFile& file, const ExactEvidence& ex
     ClaimRow r;
     r.id = c.id;
     r.kind = c.kind;
+    if (!c.plan.empty() && !sw.has(c.plan)) {  // a follow-up plan this scale does not have
+      r.claim = c.statement;
+      r.source = file.sources.at(c.source);
+      r.ran = "the " + c.plan + " plan, which exists at the default scale only (experiments/plans/" + c.plan + ".json)";
+      r.measurement = "not run at this scale";
+      r.commands = {"symbreak reproduce --verify"};
+      rows.push_back(std::move(r));
+      continue;
+    }
     r.claim = expand(c.statement, sw, exact_cases, where);
     r.source = file.sources.at(c.source);
     r.ran = expand(c.ran, sw, exact_cases, where);

@@ -42,6 +42,21 @@ struct Progress {
   std::optional<Evaluation> eval;  // set at evaluation steps
 };
 
+// The training engine's generation, recorded in run.json: bumped whenever a change makes the same
+// config, seed and thread count train to different bits. reproduce --verify tells a committed run it
+// cannot replay bit for bit (an older engine) from a regression with it. Each change, with the time
+// it landed (runs without "engine" in run.json are dated by it):
+struct EngineChange {
+  int engine;
+  const char* since_utc;
+  const char* what;
+};
+inline constexpr int kTrainingEngine = 3;
+inline constexpr EngineChange kEngineHistory[] = {
+    {2, "2026-12-04T15:20:56Z", "training draws exclude the test pairs (ab53d54; run.json records test_held_out)"},
+    {3, "2026-12-05T07:05:49Z", "AdamW forms 1 - beta2 in double, as torch.optim.AdamW does (fa0b6ce)"},
+};
+
 struct TrainOptions {
   TrainConfig config;
   std::uint64_t seed = 1;

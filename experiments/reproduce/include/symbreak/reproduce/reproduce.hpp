@@ -30,6 +30,8 @@ struct ReproduceOptions {
   int jobs = 2;
   std::optional<int> threads;
   bool resume = false;       // reuse DIR's finished runs (otherwise DIR must be new or empty)
+  bool verify = false;       // decide from the committed default-scale sweeps, run none, retrain a sample
+  std::string committed_sweeps;  // --verify: where they are (default experiments/results/sweeps)
   int exact_cases = 0;       // models per exact property (0: by scale)
   std::string worker;        // the symbreak executable for the sweeps
   std::string claims_file;   // default: experiments/claims.json of the source tree
@@ -46,11 +48,22 @@ struct ClaimRow {
   nlohmann::json numbers;
 };
 
+// One check of --verify: a committed sweep's tables, or one of its runs retrained on this machine.
+struct VerifyRow {
+  std::string sweep, what, detail, command;
+  std::string status;  // identical | within tolerance | older engine | differs | failed
+  bool ok = false;     // everything but "differs" and "failed"
+};
+
+// experiments/results/sweeps of the source tree (from the working directory when run there).
+std::string committed_sweeps_dir();
+
 // What will run, with a time estimate (the first screen), before anything runs.
 std::string reproduce_preview(const ReproduceOptions& options);
 
 struct ReproduceResult {
   std::vector<ClaimRow> claims;
+  std::vector<VerifyRow> verification;  // --verify
   double wall_seconds = 0;
   std::string report, claims_json;  // the paths written
 };
@@ -69,6 +82,7 @@ struct ReportInput {
   const std::vector<std::pair<ClaimKind, std::string>>& kinds;       // each kind's description, in order
   std::vector<std::tuple<std::string, std::string, std::string>> provenance;  // (plan, path, when its rules were fixed)
   bool indicative = false;  // quick scale: the empirical verdicts are labelled indicative
+  const std::vector<VerifyRow>* verification = nullptr;  // --verify
 };
 std::string report_html(const ReportInput& input);
 

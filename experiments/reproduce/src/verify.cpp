@@ -1,0 +1,190 @@
+// reproduce --verify: check the committed default-scale evidence on this machine instead of deciding
+// again from a few small runs. Two checks per committed sweep (experiments/results/sweeps/NAME):
+//   tables   results.md as committed equals what the ledger and the runs' files give now (the
+//            verdicts recomputed by the rules, seconds);
+//   replays  one run per condition (its lowest finished seed) retrained on this machine up to its
+//            first evaluation, with the seed, config and thread count it ran with, and compared with
+//            the committed metrics.csv at that step.
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <sstream>
+
+#include "internal.hpp"
+#include "symbreak/experiments/trainer.hpp"
+#include "symbreak/io.hpp"
+
+namespace symbreak::experiments::detail {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+// One row of metrics.csv, by column name.
+std::map<std::string, std::string> metrics_row(const std::string& path, int step) {
+  std::ifstream in(path);
+  std::string header, line;
+  if (!std::getline(in, header)) return {};
+  std::vector<std::string> names;
+  std::stringstream hs(header);
+  for (std::string c; std::getline(hs, c, ',');) names.push_back(c);
+  while (std::getline(in, line)) {
+    std::stringstream ls(line);
+    std::map<std::string, std::string> row;
+    std::size_t k = 0;
+    for (std::string v; std::getline(ls, v, ',') && k < names.size(); ++k) row[names[k]] = v;
+    if (row.count("step") && row["step"] == std::to_string(step)) return row;
+  }
+  return {};
+}
+
+int first_evaluation(const std::string& metrics_csv) {
+  std::ifstream in(metrics_csv);
+  std::string line;
+  std::getline(in, line);
+  if (!std::getline(in, line)) return 0;
+  return std::atoi(line.substr(0, line.find(',')).c_str());
+}
+
+std::string quoted(const std::string& s) { return "'" + s + "'"; }
+
+// The engine that trained a committed run: run.json's "engine", else what its files and its end
+// time say (kEngineHistory): without test_held_out it is 1; otherwise the last change before it ended.
+int engine_of(const std::string& run_dir, const RunRecord& r) {
+  const json run = json::parse(read_file(run_dir + "/run.json"), nullptr, false);
+  if (run.is_object() && run.contains("engine") && run["engine"].is_number_integer()) return run["engine"].get<int>();
+  if (!run.is_object() || !run.value("test_held_out", false)) return 1;
+  int engine = 2;
+  for (const EngineChange& c : kEngineHistory)
+    if (c.engine > engine && r.ended_at >= c.since_utc) engine = c.engine;
+  return engine;
+}
+
+// What changed after engine `e` (the changes a replay of its runs cannot match).
+std::string changes_since(int e) {
+  std::string out;
+  for (const EngineChange& c : kEngineHistory)
+    if (c.engine > e) out += (out.empty() ? "" : "; ") + std::string(c.what);
+  return out;
+}
+
+}  // namespace
+
+// The columns compared, and how far each may move on another machine: the loss by 1 % of itself,
+// the accuracies by 0.01 (20 of the 2,000 test prompts). With the same build flags and thread count
+// the numbers are expected to agree to the last printed digit, and the report says when they do.
+constexpr double kLossRelative = 0.01, kAccuracyAbsolute = 0.01;
+const std::vector<std::string> kCompared = {"loss", "test_exact_match", "digit0", "digit1", "digit2", "digit3"};
+
+std::vector<std::string> committed_sweeps(const ReproduceOptions& o, const std::string& plans_dir) {
+  std::vector<std::string> names;
+  if (!fs::exists(o.committed_sweeps)) return names;
+  for (const auto& e : fs::directory_iterator(o.committed_sweeps))
+    if (fs::exists(e.path() / "ledger.sqlite") && fs::exists(e.path() / "results.md") &&
+        fs::exists(plans_dir + "/" + e.path().filename().string() + ".json"))
+      names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+std::vector<VerifyRow> verify_committed(const ReproduceOptions& o, const std::string& plans_dir,
+                                        const std::function<void(const std::string&)>& log) {
+  std::vector<VerifyRow> rows;
+  struct Replay {
+    std::string sweep, run_id, config, committed, out;
+    std::uint64_t seed;
+    int step, threads, engine;
+  };
+  std::vector<Replay> replays;
+  for (const std::string& name : committed_sweeps(o, plans_dir)) {
+    const std::string plan_path = plans_dir + "/" + name + ".json", dir = o.committed_sweeps + "/" + name;
+    VerifyRow tables;
+    tables.sweep = name;
+    tables.what = "results.md against the ledger (every verdict recomputed by the plan's rules)";
+    const std::string committed = read_file(dir + "/results.md"), now = sweep_markdown(plan_path, dir);
+    tables.ok = committed == now;
+    tables.status = tables.ok ? "identical" : "differs";
+    tables.detail = tables.ok ? "identical" : "differs: the committed tables are not what the ledger gives now";
+    tables.command = "symbreak sweep --plan " + plan_path + " --out " + dir + " --markdown";
+    rows.push_back(tables);
+    const Plan plan = load_plan(plan_path);
+    const auto runs = Ledger(dir + "/ledger.sqlite", true).runs();
+    for (const PlanCondition& c : plan.conditions) {
+      const RunRecord* first = nullptr;
+      for (const RunRecord& r : runs)
+        if (r.condition == c.name && r.status == "done" && (!first || r.seed < first->seed)) first = &r;
+      if (!first) continue;
+      const std::string metrics = dir + "/runs/" + first->run_id + "/metrics.csv";
+      const int step = first_evaluation(metrics);
+      if (step <= 0) continue;
+      replays.push_back({name, first->run_id, dir + "/configs/" + c.name + ".json", metrics,
+                         o.out_dir + "/replays/" + name + "/" + first->run_id, first->seed, step, std::max(1, first->threads),
+                         engine_of(dir + "/runs/" + first->run_id, *first)});
+    }
+  }
+  // The replays, o.jobs at a time, each a `symbreak train` process as the sweep ran it.
+  log("verify: retraining " + std::to_string(replays.size()) + " committed runs to their first evaluation, " +
+      std::to_string(o.jobs) + " at a time");
+  const auto command = [&](const Replay& r) {
+    return quoted(o.worker) + " train --config " + quoted(r.config) + " --seed " + std::to_string(r.seed) + " --out " +
+           quoted(r.out) + " --steps " + std::to_string(r.step) + " --threads " + std::to_string(r.threads);
+  };
+  std::vector<int> status(replays.size(), -1);
+  for (std::size_t at = 0; at < replays.size(); at += static_cast<std::size_t>(o.jobs)) {
+    std::vector<std::future<int>> batch;
+    for (std::size_t k = at; k < std::min(replays.size(), at + static_cast<std::size_t>(o.jobs)); ++k) {
+      fs::remove_all(replays[k].out);
+      fs::create_directories(replays[k].out);
+      batch.push_back(std::async(std::launch::async, [&, k] {
+        return std::system((command(replays[k]) + " > " + quoted(replays[k].out + "/train.log") + " 2>&1").c_str());
+      }));
+    }
+    for (std::size_t k = 0; k < batch.size(); ++k) status[at + k] = batch[k].get();
+  }
+  for (std::size_t k = 0; k < replays.size(); ++k) {
+    const Replay& r = replays[k];
+    VerifyRow row;
+    row.sweep = r.sweep;
+    row.what = "retrain " + r.run_id + " to step " + std::to_string(r.step);
+    row.command = command(r);
+    const auto want = metrics_row(r.committed, r.step), got = metrics_row(r.out + "/metrics.csv", r.step);
+    if (status[k] != 0 || got.empty()) {
+      row.ok = false;
+      row.status = "failed";
+      row.detail = "the training failed (" + r.out + "/train.log)";
+      rows.push_back(row);
+      continue;
+    }
+    bool identical = true, within = true;
+    std::string worst;
+    double worst_excess = -1;
+    for (const std::string& col : kCompared) {
+      identical = identical && want.at(col) == got.at(col);
+      const double a = std::stod(want.at(col)), b = std::stod(got.at(col));
+      const double bound = col == "loss" ? kLossRelative * std::abs(a) : kAccuracyAbsolute;
+      const double excess = std::abs(a - b) / bound;
+      within = within && excess <= 1;
+      if (excess > worst_excess) {
+        worst_excess = excess;
+        worst = col + " " + got.at(col) + " against " + want.at(col) + " committed";
+      }
+    }
+    // A run of an older engine cannot be replayed bit for bit; a difference there is expected and
+    // reported, never a failure. With the current engine, outside the tolerance is a failure.
+    const bool older = r.engine < kTrainingEngine;
+    row.ok = within || older;
+    row.status = identical ? "identical" : within ? "within tolerance" : older ? "older engine" : "differs";
+    row.detail = identical ? "identical to the committed numbers (loss " + got.at("loss") + ", exact " + got.at("test_exact_match") + ")"
+                 : within  ? "within tolerance, not identical; largest: " + worst
+                 : older   ? "trained by engine " + std::to_string(r.engine) + ", before: " + changes_since(r.engine) +
+                               "; the retraining differs as expected (largest: " + worst + ")"
+                           : "outside tolerance: " + worst;
+    rows.push_back(row);
+  }
+  return rows;
+}
+
+}  // namespace symbreak::experiments::detail
