@@ -321,22 +321,13 @@ int default_threads_per_job(int jobs, int ranks_on_host) {
 
 json run_result(const std::string& run_dir, double threshold) {
   const json final_json = json::parse(read_file(run_dir + "/final.json"));
-  std::ifstream csv(run_dir + "/metrics.csv");
-  std::string line;
-  std::getline(csv, line);  // header
   double best = 0;
   json first = nullptr, curve = json::array();
-  while (std::getline(csv, line)) {
-    std::istringstream in(line);
-    std::string step, loss, exact;
-    std::getline(in, step, ',');
-    std::getline(in, loss, ',');
-    std::getline(in, exact, ',');
-    const int s = std::stoi(step);
-    const double e = std::stod(exact);
-    curve.push_back({s, e});
+  for (const MetricsRow& row : read_metrics_csv(run_dir + "/metrics.csv")) {
+    const double e = row.eval.exact_match;
+    curve.push_back({row.step, e});
     best = std::max(best, e);
-    if (first.is_null() && e >= threshold) first = s;
+    if (first.is_null() && e >= threshold) first = row.step;
   }
   return {{"final_exact", final_json.at("test_exact_match")},
           {"per_digit", final_json.at("per_digit_accuracy")},

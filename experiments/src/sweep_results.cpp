@@ -13,6 +13,7 @@
 #include "symbreak/experiments/figure.hpp"
 #include "symbreak/experiments/stats.hpp"
 #include "symbreak/experiments/sweep.hpp"
+#include "symbreak/experiments/trainer.hpp"
 #include "symbreak/experiments/verdicts.hpp"
 #include "symbreak/io.hpp"
 #include "symbreak/npy.hpp"
@@ -23,23 +24,6 @@ using nlohmann::json;
 namespace fs = std::filesystem;
 
 namespace {
-
-// (step, exact match) of a run's evaluations.
-std::vector<std::pair<double, double>> curve(const std::string& run_dir) {
-  std::vector<std::pair<double, double>> out;
-  std::ifstream csv(run_dir + "/metrics.csv");
-  std::string line;
-  std::getline(csv, line);
-  while (std::getline(csv, line)) {
-    std::istringstream in(line);
-    std::string step, loss, exact;
-    std::getline(in, step, ',');
-    std::getline(in, loss, ',');
-    std::getline(in, exact, ',');
-    out.emplace_back(std::stod(step), std::stod(exact));
-  }
-  return out;
-}
 
 json optional_json(const std::optional<double>& v) { return v ? json(*v) : json(nullptr); }
 
@@ -185,7 +169,8 @@ void write_curves_chart(const Plan& plan, const std::vector<RunRecord>& runs, co
     std::map<double, std::vector<double>> by_step;
     for (const auto& r : runs)
       if (r.condition == c.name && r.status == "done")
-        for (const auto& [step, exact] : curve(out_dir + "/runs/" + r.run_id)) by_step[step].push_back(exact);
+        for (const MetricsRow& row : read_metrics_csv(out_dir + "/runs/" + r.run_id + "/metrics.csv"))
+          by_step[row.step].push_back(row.eval.exact_match);
     LineChart::Series s{c.name, {}, {}};
     for (const auto& [step, values] : by_step) {
       s.x.push_back(step);

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <fmt/format.h>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -108,6 +109,52 @@ void load_checkpoint(const std::string& path, const TrainConfig& c, std::uint64_
 
 }  // namespace
 
+// metrics.csv's columns: written by metrics_csv(), read by read_metrics_csv().
+constexpr const char* kMetricsHeader = "step,loss,test_exact_match,digit0,digit1,digit2,digit3,lr,tokens_per_s,wall_s";
+
+std::vector<MetricsRow> read_metrics_csv(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error(path + ": cannot be read");
+  std::string line;
+  if (!std::getline(in, line) || line != kMetricsHeader)
+    throw std::runtime_error(path + ": line 1 is not the header '" + std::string(kMetricsHeader) + "'");
+  std::vector<MetricsRow> rows;
+  for (int number = 2; std::getline(in, line); ++number) {
+    std::vector<std::string> fields;
+    std::stringstream ls(line);
+    for (std::string f; std::getline(ls, f, ',');) fields.push_back(f);
+    if (fields.size() != 10)
+      throw std::runtime_error(path + ": line " + std::to_string(number) + " has " + std::to_string(fields.size()) +
+                               " fields, not 10");
+    const auto number_in = [&](int column) {
+      std::size_t used = 0;
+      double v = 0;
+      try {
+        v = std::stod(fields[column], &used);
+      } catch (const std::exception&) {
+        used = 0;
+      }
+      if (used == 0 || used != fields[column].size()) {
+        std::string name = kMetricsHeader;
+        for (int c = 0; c < column; ++c) name = name.substr(name.find(',') + 1);
+        throw std::runtime_error(path + ": line " + std::to_string(number) + ", column " + name.substr(0, name.find(',')) +
+                                 ": '" + fields[column] + "' is not a number");
+      }
+      return v;
+    };
+    MetricsRow r;
+    r.step = static_cast<int>(number_in(0));
+    r.loss = number_in(1);
+    r.eval.exact_match = number_in(2);
+    for (int k = 0; k < 4; ++k) r.eval.per_digit[k] = number_in(3 + k);
+    r.lr = number_in(7);
+    r.tokens_per_second = number_in(8);
+    r.wall_seconds = number_in(9);
+    rows.push_back(r);
+  }
+  return rows;
+}
+
 int checkpoint_step(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   char magic[8];
@@ -124,14 +171,11 @@ int checkpoint_step(const std::string& path) {
 namespace {
 
 std::string metrics_csv(const std::vector<MetricsRow>& rows) {
-  std::string s = "step,loss,test_exact_match,digit0,digit1,digit2,digit3,lr,tokens_per_s,wall_s\n";
-  char line[256];
-  for (const MetricsRow& r : rows) {
-    std::snprintf(line, sizeof line, "%d,%.6f,%.4f,%.4f,%.4f,%.4f,%.4f,%.6g,%.1f,%.2f\n", r.step, r.loss, r.eval.exact_match,
-                  r.eval.per_digit[0], r.eval.per_digit[1], r.eval.per_digit[2], r.eval.per_digit[3], r.lr, r.tokens_per_second,
-                  r.wall_seconds);
-    s += line;
-  }
+  std::string s = std::string(kMetricsHeader) + "\n";
+  for (const MetricsRow& r : rows)
+    s += fmt::format("{},{:.6f},{:.4f},{:.4f},{:.4f},{:.4f},{:.4f},{:.6g},{:.1f},{:.2f}\n", r.step, r.loss, r.eval.exact_match,
+                     r.eval.per_digit[0], r.eval.per_digit[1], r.eval.per_digit[2], r.eval.per_digit[3], r.lr,
+                     r.tokens_per_second, r.wall_seconds);
   return s;
 }
 

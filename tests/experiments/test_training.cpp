@@ -123,11 +123,49 @@ TEST(Training, TinyCausalLearns) {
   double mean_digit = 0;
   for (double d : r.final_eval.per_digit) mean_digit += d / 4;
   EXPECT_GT(mean_digit, 0.3) << "per-digit accuracy must rise well above chance (0.1)";
-  EXPECT_TRUE(std::filesystem::exists(o.out_dir + "/metrics.csv"));
   EXPECT_TRUE(std::filesystem::exists(o.out_dir + "/weights.bin"));
+  // metrics.csv reads back as the rows train() returned, to the digits it prints.
+  const std::vector<MetricsRow> read = read_metrics_csv(o.out_dir + "/metrics.csv");
+  ASSERT_EQ(read.size(), r.metrics.size());
+  for (std::size_t k = 0; k < read.size(); ++k) {
+    EXPECT_EQ(read[k].step, r.metrics[k].step);
+    EXPECT_NEAR(read[k].loss, r.metrics[k].loss, 5e-7) << "printed with 6 decimals";
+    EXPECT_NEAR(read[k].eval.exact_match, r.metrics[k].eval.exact_match, 5e-5) << "printed with 4 decimals";
+    for (int d = 0; d < 4; ++d) EXPECT_NEAR(read[k].eval.per_digit[d], r.metrics[k].eval.per_digit[d], 5e-5);
+  }
   const std::string final_json = read_file(o.out_dir + "/final.json");
   for (const char* key : {"test_exact_match", "per_digit_accuracy", "final_loss", "steps", "wall_seconds"})
     EXPECT_THAT(final_json, HasSubstr(key));
+}
+
+// Every reader of metrics.csv (sweep results, curves, reproduce --verify) goes through one strict parser.
+TEST(Training, MetricsCsvReaderNamesTheBadLineAndColumn) {
+  const std::string dir = scratch("metrics_csv");
+  std::filesystem::create_directories(dir);
+  const std::string header = "step,loss,test_exact_match,digit0,digit1,digit2,digit3,lr,tokens_per_s,wall_s\n";
+  const auto reads = [&](const std::string& text) {
+    write_file_atomically(dir + "/metrics.csv", text);
+    return read_metrics_csv(dir + "/metrics.csv");
+  };
+  const auto rows = reads(header + "300,1.250000,0.5000,0.9,0.8,0.7,0.6,0.001,1234.5,2.00\n");
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].step, 300);
+  EXPECT_EQ(rows[0].eval.per_digit[3], 0.6);
+  EXPECT_EQ(rows[0].wall_seconds, 2.0);
+  const auto error_of = [&](const std::string& text) {
+    try {
+      reads(text);
+    } catch (const std::runtime_error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_THAT(error_of("step,loss\n"), HasSubstr("line 1 is not the header"));
+  EXPECT_THAT(error_of(header + "300,1.25,0.5\n"), HasSubstr("line 2 has 3 fields, not 10"));
+  EXPECT_THAT(error_of(header + "300,1.25,0.5,0.9,0.8,0.7,0.6,0.001,1234.5,2.00\n300,nan?,0.5,0.9,0.8,0.7,0.6,0.001,1,2\n"),
+              HasSubstr("line 3, column loss: 'nan?' is not a number"));
+  EXPECT_THAT(error_of(header + "300,1.25,0.5,0.9,0.8,0.7,0.6,0.001,1234.5,2.0s\n"), HasSubstr("column wall_s: '2.0s' is not a number"));
+  EXPECT_THROW(read_metrics_csv(dir + "/no-such-metrics.csv"), std::runtime_error);
 }
 
 // The trace the PyTorch parity test replays (experiments/parity/trajectory.py runs it end to end).

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <fmt/format.h>
 #include <fstream>
 #include <future>
 #include <sstream>
@@ -23,30 +24,14 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// One row of metrics.csv, by column name.
-std::map<std::string, std::string> metrics_row(const std::string& path, int step) {
-  std::ifstream in(path);
-  std::string header, line;
-  if (!std::getline(in, header)) return {};
-  std::vector<std::string> names;
-  std::stringstream hs(header);
-  for (std::string c; std::getline(hs, c, ',');) names.push_back(c);
-  while (std::getline(in, line)) {
-    std::stringstream ls(line);
-    std::map<std::string, std::string> row;
-    std::size_t k = 0;
-    for (std::string v; std::getline(ls, v, ',') && k < names.size(); ++k) row[names[k]] = v;
-    if (row.count("step") && row["step"] == std::to_string(step)) return row;
+// The row of metrics.csv at `step`, if any (the file missing or malformed: none).
+std::optional<MetricsRow> metrics_at(const std::string& path, int step) {
+  try {
+    for (const MetricsRow& row : read_metrics_csv(path))
+      if (row.step == step) return row;
+  } catch (const std::runtime_error&) {
   }
-  return {};
-}
-
-int first_evaluation(const std::string& metrics_csv) {
-  std::ifstream in(metrics_csv);
-  std::string line;
-  std::getline(in, line);
-  if (!std::getline(in, line)) return 0;
-  return std::atoi(line.substr(0, line.find(',')).c_str());
+  return std::nullopt;
 }
 
 std::string quoted(const std::string& s) { return "'" + s + "'"; }
@@ -77,7 +62,14 @@ std::string changes_since(int e) {
 // the accuracies by 0.01 (20 of the 2,000 test prompts). With the same build flags and thread count
 // the numbers are expected to agree to the last printed digit, and the report says when they do.
 constexpr double kLossRelative = 0.01, kAccuracyAbsolute = 0.01;
-const std::vector<std::string> kCompared = {"loss", "test_exact_match", "digit0", "digit1", "digit2", "digit3"};
+std::vector<std::pair<std::string, double>> compared_columns(const MetricsRow& r) {
+  return {{"loss", r.loss},
+          {"test_exact_match", r.eval.exact_match},
+          {"digit0", r.eval.per_digit[0]},
+          {"digit1", r.eval.per_digit[1]},
+          {"digit2", r.eval.per_digit[2]},
+          {"digit3", r.eval.per_digit[3]}};
+}
 
 std::vector<std::string> committed_sweeps(const ReproduceOptions& o, const std::string& plans_dir) {
   std::vector<std::string> names;
@@ -118,8 +110,13 @@ std::vector<VerifyRow> verify_committed(const ReproduceOptions& o, const std::st
         if (r.condition == c.name && r.status == "done" && (!first || r.seed < first->seed)) first = &r;
       if (!first) continue;
       const std::string metrics = dir + "/runs/" + first->run_id + "/metrics.csv";
-      const int step = first_evaluation(metrics);
-      if (step <= 0) continue;
+      std::vector<MetricsRow> rows;
+      try {
+        rows = read_metrics_csv(metrics);
+      } catch (const std::runtime_error&) {
+      }
+      if (rows.empty() || rows.front().step <= 0) continue;
+      const int step = rows.front().step;
       replays.push_back({name, first->run_id, dir + "/configs/" + c.name + ".json", metrics,
                          o.out_dir + "/replays/" + name + "/" + first->run_id, first->seed, step, std::max(1, first->threads),
                          engine_of(dir + "/runs/" + first->run_id, *first)});
@@ -150,26 +147,29 @@ std::vector<VerifyRow> verify_committed(const ReproduceOptions& o, const std::st
     row.sweep = r.sweep;
     row.what = "retrain " + r.run_id + " to step " + std::to_string(r.step);
     row.command = command(r);
-    const auto want = metrics_row(r.committed, r.step), got = metrics_row(r.out + "/metrics.csv", r.step);
-    if (status[k] != 0 || got.empty()) {
+    const auto want = metrics_at(r.committed, r.step), got = metrics_at(r.out + "/metrics.csv", r.step);
+    if (status[k] != 0 || !want || !got) {
       row.ok = false;
       row.status = "failed";
-      row.detail = "the training failed (" + r.out + "/train.log)";
+      row.detail = !want ? "the committed " + r.committed + " has no row at step " + std::to_string(r.step)
+                         : "the training failed (" + r.out + "/train.log)";
       rows.push_back(row);
       continue;
     }
     bool identical = true, within = true;
     std::string worst;
     double worst_excess = -1;
-    for (const std::string& col : kCompared) {
-      identical = identical && want.at(col) == got.at(col);
-      const double a = std::stod(want.at(col)), b = std::stod(got.at(col));
+    const auto committed_columns = compared_columns(*want), replayed_columns = compared_columns(*got);
+    for (std::size_t c = 0; c < committed_columns.size(); ++c) {
+      const auto& [col, a] = committed_columns[c];
+      const double b = replayed_columns[c].second;
+      identical = identical && a == b;  // both parsed from text printed the same way: equal text, equal value
       const double bound = col == "loss" ? kLossRelative * std::abs(a) : kAccuracyAbsolute;
       const double excess = std::abs(a - b) / bound;
       within = within && excess <= 1;
       if (excess > worst_excess) {
         worst_excess = excess;
-        worst = col + " " + got.at(col) + " against " + want.at(col) + " committed";
+        worst = fmt::format("{} {:.6g} against {:.6g} committed", col, b, a);
       }
     }
     // A run of an older engine cannot be replayed bit for bit; a difference there is expected and
@@ -177,7 +177,7 @@ std::vector<VerifyRow> verify_committed(const ReproduceOptions& o, const std::st
     const bool older = r.engine < kTrainingEngine;
     row.ok = within || older;
     row.status = identical ? "identical" : within ? "within tolerance" : older ? "older engine" : "differs";
-    row.detail = identical ? "identical to the committed numbers (loss " + got.at("loss") + ", exact " + got.at("test_exact_match") + ")"
+    row.detail = identical ? fmt::format("identical to the committed numbers (loss {:.6f}, exact {:.4f})", got->loss, got->eval.exact_match)
                  : within  ? "within tolerance, not identical; largest: " + worst
                  : older   ? "trained by engine " + std::to_string(r.engine) + ", before: " + changes_since(r.engine) +
                                "; the retraining differs as expected (largest: " + worst + ")"

@@ -99,6 +99,10 @@ struct TrainResult {
 // out_dir cannot be written (before training) or the checkpoint belongs to another run.
 TrainResult train(const TrainOptions& options);
 
+// A run's metrics.csv read back (the rows train() wrote, in order). Throws std::runtime_error naming the
+// file, the line and the column when it is missing, has another header or a field is not a number.
+std::vector<MetricsRow> read_metrics_csv(const std::string& path);
+
 // The step a checkpoint file was written at, or -1 when there is none (or it is not a readable checkpoint
 // of this format).
 int checkpoint_step(const std::string& path);
