@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 packages=(g++ cmake make pkg-config
           libgmp-dev libmpfr-dev libboost-dev libeigen3-dev nlohmann-json3-dev libcli11-dev
           libgtest-dev libgmock-dev librapidcheck-dev libbenchmark-dev libopenblas-dev
-          libsqlite3-dev libpng-dev libkainjow-mustache-dev libpugixml-dev libfmt-dev libopenmpi-dev openmpi-bin
+          libsqlite3-dev libcairo2-dev fonts-dejavu-core libkainjow-mustache-dev libpugixml-dev libfmt-dev libopenmpi-dev openmpi-bin
           clang libclang-rt-14-dev
           pybind11-dev python3-dev python3-numpy python3-pytest)  # import symbreak (python/) and its pytest suite
 # The tests render the reproduce report in headless Chromium (about a minute to install).

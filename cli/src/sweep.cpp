@@ -26,7 +26,7 @@ Action register_sweep(CLI::App& app, int* argc, char*** argv) {
     std::string plan, out;
     int jobs = 1;
     std::optional<int> threads;
-    bool status = false, quiet = false, markdown = false, tables = false;
+    bool status = false, quiet = false, markdown = false, tables = false, results = false;
   };
   auto f = std::make_shared<Flags>();
   CLI::App* cmd = app.add_subcommand(
@@ -44,6 +44,12 @@ Action register_sweep(CLI::App& app, int* argc, char*** argv) {
                 "Rewrite results.json and results.md from the ledger (after a rule's code changed), and exit")
       ->excludes("--status")
       ->excludes("--markdown");
+  cmd->add_flag("--rewrite-results", f->results,
+                "Rewrite results.json, results.md and the figures from the ledger and the runs (after the figures' code "
+                "changed), and exit")
+      ->excludes("--status")
+      ->excludes("--markdown")
+      ->excludes("--rewrite-tables");
   cmd->add_flag("--quiet", f->quiet, "No progress output");
   return [f, argc, argv]() {
     if (f->status) {
@@ -53,6 +59,11 @@ Action register_sweep(CLI::App& app, int* argc, char*** argv) {
     if (f->tables) {
       experiments::write_sweep_tables(experiments::load_plan(f->plan), f->out);
       std::cout << "rewrote " << f->out << "/results.json and results.md from the ledger\n";
+      return 0;
+    }
+    if (f->results) {
+      experiments::write_sweep_results(experiments::load_plan(f->plan), f->out);
+      std::cout << "rewrote " << f->out << "/results.json, results.md and the figures from the ledger\n";
       return 0;
     }
     if (f->markdown) {

@@ -40,10 +40,10 @@ PY
   done
   for f in "$dir"configs "$dir"results.json "$dir"results.md "$dir"*.png "$dir"*.svg; do
     [ -e "$f" ] || continue
-    # Figures over 2 MB stay out of git (the heatmap SVGs draw a rectangle per cell until the
-    # figures move to cairo, issue 19); the ledger and runs regenerate them.
+    # Every figure is at most 2 MB (tests/experiments: Figures.*); a larger one is a regression in
+    # the figures' code, and stays out of git until `symbreak sweep --rewrite-results` redraws it.
     if [ -f "$f" ] && [ "$(stat -c %s "$f")" -gt 2097152 ]; then
-      echo "not staged (over 2 MB): $f"
+      echo "stage-sweeps: not staged, over 2 MB: $f (redraw it: symbreak sweep --plan ... --out $dir --rewrite-results)" >&2
       git rm -q --cached --ignore-unmatch "$f"
       continue
     fi

@@ -18,13 +18,19 @@ const auto html_escape = text::escape_markup;
 
 // ---- figures built from the sweeps' numbers -------------------------------------------------------
 
-std::string inline_svg(const std::string& path) {
-  if (!fs::exists(path)) return "<p class=\"missing\">(figure not available: " + html_escape(path) + ")</p>";
-  std::string svg = read_file(path);
-  return "<div class=\"figure\">" + svg + "</div>";
+// Each figure is its own SVG document inside an <img> (cairo's glyph ids repeat from one SVG to the
+// next, so two inlined into one page would draw each other's letters).
+std::string svg_image(const std::string& svg, const std::string& alt) {
+  return "<div class=\"figure\"><img alt=\"" + html_escape(alt) + "\" src=\"data:image/svg+xml;base64," + base64(svg) +
+         "\"></div>";
 }
 
-std::string figure_svg(const Figure& f) { return "<div class=\"figure\">" + f.svg() + "</div>"; }
+std::string inline_svg(const std::string& path) {
+  if (!fs::exists(path)) return "<p class=\"missing\">(figure not available: " + html_escape(path) + ")</p>";
+  return svg_image(read_file(path), fs::path(path).filename().string());
+}
+
+std::string figure_svg(const Figure& f, const std::string& alt) { return svg_image(f.svg(), alt); }
 
 // Bars of an interval-valued quantity per ablation, from a C6 verdict's numbers.
 std::string delta_chart(const ClaimVerdict& v, const char* key, const std::string& title, const std::string& y_label) {
@@ -47,7 +53,7 @@ std::string delta_chart(const ClaimVerdict& v, const char* key, const std::strin
   b.y_min = lo - pad;
   b.y_max = hi + pad;
   b.reference_lines = {{0.0, "0"}};
-  return figure_svg(bar_chart(b));
+  return figure_svg(bar_chart(b), b.title);
 }
 
 // Position-probe accuracy per layer, mean over seeds, per condition of a sweep.
@@ -77,7 +83,7 @@ std::string position_chart(const Plan& plan, const std::string& dir) {
     }
     c.series.push_back(s);
   }
-  return c.series.empty() ? "" : figure_svg(line_chart(c));
+  return c.series.empty() ? "" : figure_svg(line_chart(c), c.title);
 }
 
 // Median steps to converge per condition with the budget marked (B3).
@@ -102,7 +108,7 @@ std::string steps_chart(const Plan& plan, const std::string& dir) {
     b.y_max = std::max(b.y_max, static_cast<double>(c.steps) * 1.05);
   }
   b.reference_lines = {{static_cast<double>(plan.conditions.front().steps), "budget"}};
-  return b.categories.empty() ? "" : figure_svg(bar_chart(b)) + "<p class=\"note\">Whiskers: the fastest and slowest seed.</p>";
+  return b.categories.empty() ? "" : figure_svg(bar_chart(b), b.title) + "<p class=\"note\">Whiskers: the fastest and slowest seed.</p>";
 }
 
 }  // namespace
