@@ -74,18 +74,25 @@ Weights<float>& GradientRunner::reduce() {
   return parts_[0].grads;
 }
 
-Tensor<float> last_position_logits(const Model<float>& model, std::span<const int> tokens, int batch, int seq, int threads) {
-  const int parts = std::max(1, std::min(threads, batch));
-  Tensor<float> out(batch, model.config.vocab_size);
+Tensor<float> position_logits(const Model<float>& model, std::span<const int> tokens, int batch, int seq,
+                              const std::vector<int>& positions, int threads) {
+  const int parts = std::max(1, std::min(threads, batch)), per = static_cast<int>(positions.size());
+  Tensor<float> out(batch * per, model.config.vocab_size);
 #pragma omp parallel for num_threads(parts) schedule(static, 1)
   for (int p = 0; p < parts; ++p) {
     const auto [begin, end] = share(batch, parts, p);
     thread_local Activations<float> acts;
     forward(model, tokens.subspan(static_cast<std::size_t>(begin) * seq, static_cast<std::size_t>(end - begin) * seq),
             end - begin, seq, acts);
-    for (int i = begin; i < end; ++i) std::copy_n(acts.logits.row((i - begin) * seq + seq - 1), out.cols, out.row(i));
+    for (int i = begin; i < end; ++i)
+      for (int k = 0; k < per; ++k)
+        std::copy_n(acts.logits.row((i - begin) * seq + positions[k]), out.cols, out.row(i * per + k));
   }
   return out;
+}
+
+Tensor<float> last_position_logits(const Model<float>& model, std::span<const int> tokens, int batch, int seq, int threads) {
+  return position_logits(model, tokens, batch, seq, {seq - 1}, threads);
 }
 
 }  // namespace symbreak::experiments

@@ -32,7 +32,9 @@ namespace symbreak::experiments {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr char kMagic[] = "SBCKPT02";  // bump when the layout changes
+constexpr char kMagic[] = "SBCKPT03";  // bump when the layout changes
+// 03 added each metrics row's test loss; a checkpoint of 02 still resumes (its rows without it).
+constexpr char kMagicWithoutTestLoss[] = "SBCKPT02";
 
 int argmax_row(const Tensor<float>& logits, int row) {
   const float* z = logits.row(row);
@@ -64,7 +66,7 @@ std::string checkpoint_bytes(const TrainConfig& c, std::uint64_t seed, const Sta
   for (const MetricsRow& r : s.metrics) {
     write_u64(out, static_cast<std::uint64_t>(r.step));
     for (double v : {r.loss, r.eval.exact_match, r.eval.per_digit[0], r.eval.per_digit[1], r.eval.per_digit[2],
-                     r.eval.per_digit[3], r.lr, r.tokens_per_second, r.wall_seconds})
+                     r.eval.per_digit[3], r.lr, r.tokens_per_second, r.wall_seconds, r.eval.test_loss})
       write_f64(out, v);
   }
   opt.save(out);
@@ -78,7 +80,8 @@ void load_checkpoint(const std::string& path, const TrainConfig& c, std::uint64_
   char magic[8];
   if (!in.read(magic, 8) || std::string(magic, 6) != std::string(kMagic, 6))
     throw ConfigError(path + ": not a symbreak checkpoint");
-  if (std::string(magic, 8) != std::string(kMagic, 8))
+  const bool has_test_loss = std::string(magic, 8) == std::string(kMagic, 8);
+  if (!has_test_loss && std::string(magic, 8) != std::string(kMagicWithoutTestLoss, 8))
     throw ConfigError(path + ": checkpoint format " + std::string(magic + 6, 2) +
                       " was written by another symbreak version (this one reads " + std::string(kMagic + 6, 2) +
                       "); use another --out");
@@ -100,6 +103,7 @@ void load_checkpoint(const std::string& path, const TrainConfig& c, std::uint64_
     r.lr = read_f64(in);
     r.tokens_per_second = read_f64(in);
     r.wall_seconds = read_f64(in);
+    if (has_test_loss) r.eval.test_loss = read_f64(in);
   }
   opt.load(in);
   std::ostringstream rest;
@@ -110,22 +114,26 @@ void load_checkpoint(const std::string& path, const TrainConfig& c, std::uint64_
 }  // namespace
 
 // metrics.csv's columns: written by metrics_csv(), read by read_metrics_csv().
-constexpr const char* kMetricsHeader = "step,loss,test_exact_match,digit0,digit1,digit2,digit3,lr,tokens_per_s,wall_s";
+// Runs before 2026-12-06 have no test_loss column; they read back with test_loss NaN.
+constexpr const char* kMetricsHeader = "step,loss,test_exact_match,digit0,digit1,digit2,digit3,lr,tokens_per_s,wall_s,test_loss";
+constexpr const char* kMetricsHeaderWithoutTestLoss =
+    "step,loss,test_exact_match,digit0,digit1,digit2,digit3,lr,tokens_per_s,wall_s";
 
 std::vector<MetricsRow> read_metrics_csv(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw std::runtime_error(path + ": cannot be read");
   std::string line;
-  if (!std::getline(in, line) || line != kMetricsHeader)
+  if (!std::getline(in, line) || (line != kMetricsHeader && line != kMetricsHeaderWithoutTestLoss))
     throw std::runtime_error(path + ": line 1 is not the header '" + std::string(kMetricsHeader) + "'");
+  const std::size_t columns = line == kMetricsHeader ? 11 : 10;
   std::vector<MetricsRow> rows;
   for (int number = 2; std::getline(in, line); ++number) {
     std::vector<std::string> fields;
     std::stringstream ls(line);
     for (std::string f; std::getline(ls, f, ',');) fields.push_back(f);
-    if (fields.size() != 10)
+    if (fields.size() != columns)
       throw std::runtime_error(path + ": line " + std::to_string(number) + " has " + std::to_string(fields.size()) +
-                               " fields, not 10");
+                               " fields, not " + std::to_string(columns));
     const auto number_in = [&](int column) {
       std::size_t used = 0;
       double v = 0;
@@ -150,6 +158,7 @@ std::vector<MetricsRow> read_metrics_csv(const std::string& path) {
     r.lr = number_in(7);
     r.tokens_per_second = number_in(8);
     r.wall_seconds = number_in(9);
+    if (columns == 11) r.eval.test_loss = number_in(10);
     rows.push_back(r);
   }
   return rows;
@@ -158,7 +167,9 @@ std::vector<MetricsRow> read_metrics_csv(const std::string& path) {
 int checkpoint_step(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   char magic[8];
-  if (!in || !in.read(magic, 8) || std::string(magic, 8) != std::string(kMagic, 8)) return -1;
+  if (!in || !in.read(magic, 8) ||
+      (std::string(magic, 8) != std::string(kMagic, 8) && std::string(magic, 8) != std::string(kMagicWithoutTestLoss, 8)))
+    return -1;
   try {
     in.seekg(static_cast<std::streamoff>(read_u64(in)), std::ios::cur);  // the config
     read_u64(in);                                                        // the seed
@@ -173,9 +184,9 @@ namespace {
 std::string metrics_csv(const std::vector<MetricsRow>& rows) {
   std::string s = std::string(kMetricsHeader) + "\n";
   for (const MetricsRow& r : rows)
-    s += fmt::format("{},{:.6f},{:.4f},{:.4f},{:.4f},{:.4f},{:.4f},{:.6g},{:.1f},{:.2f}\n", r.step, r.loss, r.eval.exact_match,
-                     r.eval.per_digit[0], r.eval.per_digit[1], r.eval.per_digit[2], r.eval.per_digit[3], r.lr,
-                     r.tokens_per_second, r.wall_seconds);
+    s += fmt::format("{},{:.6f},{:.4f},{:.4f},{:.4f},{:.4f},{:.4f},{:.6g},{:.1f},{:.2f},{:.6f}\n", r.step, r.loss,
+                     r.eval.exact_match, r.eval.per_digit[0], r.eval.per_digit[1], r.eval.per_digit[2], r.eval.per_digit[3],
+                     r.lr, r.tokens_per_second, r.wall_seconds, r.eval.test_loss);
   return s;
 }
 
@@ -308,6 +319,40 @@ Evaluation evaluate(const Model<float>& model, const AdditionTask& task, const s
   int exact = 0;
   for (bool ok : all_right) exact += ok;
   e.exact_match = static_cast<double>(exact) / batch;
+
+  // The teacher-forced loss: digit k's logits given the prompt and the true digits 0..k-1.
+  const auto cross_entropy = [](const float* logits, int vocab, int target) {
+    const double top = *std::max_element(logits, logits + vocab);
+    double sum = 0;
+    for (int v = 0; v < vocab; ++v) sum += std::exp(static_cast<double>(logits[v]) - top);
+    return top + std::log(sum) - logits[target];
+  };
+  double loss = 0;
+  const int vocab = model.config.vocab_size;
+  const auto teacher_forced = [&](int length) {
+    tokens.clear();
+    for (std::size_t i = 0; i < pairs.size(); ++i) {
+      const std::vector<int> s = task.encode(pairs[i].first, pairs[i].second);
+      tokens.insert(tokens.end(), s.begin(), s.begin() + length);
+    }
+  };
+  if (model.config.mask == MaskKind::causal) {
+    const int n = prompt + AdditionTask::kAnswerDigits - 1;
+    teacher_forced(n);
+    std::vector<int> positions;
+    for (int k = 0; k < AdditionTask::kAnswerDigits; ++k) positions.push_back(prompt - 1 + k);
+    const Tensor<float> logits = position_logits(model, tokens, batch, n, positions, threads);
+    for (int i = 0; i < batch; ++i)
+      for (int k = 0; k < AdditionTask::kAnswerDigits; ++k)
+        loss += cross_entropy(logits.row(i * AdditionTask::kAnswerDigits + k), vocab, truth[i][k]);
+  } else {
+    for (int k = 0; k < AdditionTask::kAnswerDigits; ++k) {
+      teacher_forced(prompt + k);
+      const Tensor<float> last = last_position_logits(model, tokens, batch, prompt + k, threads);
+      for (int i = 0; i < batch; ++i) loss += cross_entropy(last.row(i), vocab, truth[i][k]);
+    }
+  }
+  e.test_loss = loss / (static_cast<double>(batch) * AdditionTask::kAnswerDigits);
   return e;
 }
 
@@ -596,6 +641,7 @@ TrainResult train(const TrainOptions& options) {
   result.wall_seconds = state.wall;
   result.metrics = state.metrics;
   const nlohmann::json final_json = {{"test_exact_match", result.final_eval.exact_match},
+                                     {"test_loss", result.final_eval.test_loss},
                                      {"per_digit_accuracy", result.final_eval.per_digit},
                                      {"final_loss", result.final_loss},
                                      {"steps", result.steps},

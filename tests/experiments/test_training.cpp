@@ -5,9 +5,12 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
+#include <limits>
 #include <sstream>
 
 #include "symbreak/experiments/optimizer.hpp"
+#include "symbreak/experiments/step.hpp"
 #include "symbreak/experiments/task.hpp"
 #include "symbreak/experiments/trainer.hpp"
 #include "symbreak/io.hpp"
@@ -132,7 +135,9 @@ TEST(Training, TinyCausalLearns) {
     EXPECT_NEAR(read[k].loss, r.metrics[k].loss, 5e-7) << "printed with 6 decimals";
     EXPECT_NEAR(read[k].eval.exact_match, r.metrics[k].eval.exact_match, 5e-5) << "printed with 4 decimals";
     for (int d = 0; d < 4; ++d) EXPECT_NEAR(read[k].eval.per_digit[d], r.metrics[k].eval.per_digit[d], 5e-5);
+    EXPECT_NEAR(read[k].eval.test_loss, r.metrics[k].eval.test_loss, 5e-7);
   }
+  EXPECT_LT(r.final_eval.test_loss, 0.6 * std::log(14.0)) << "the held-out loss falls too";
   const std::string final_json = read_file(o.out_dir + "/final.json");
   for (const char* key : {"test_exact_match", "per_digit_accuracy", "final_loss", "steps", "wall_seconds"})
     EXPECT_THAT(final_json, HasSubstr(key));
@@ -191,6 +196,45 @@ TEST(Training, TraceKeepsEveryStepsBatchAndTheSnapshotsState) {
   Model<float> m = make_model<float>(o.config.model, 1);
   load_weights_bytes(read_file(o.out_dir + "/weights.bin"), m.weights);
   EXPECT_EQ(read_npy(o.trace_dir + "/step_3/layers.0.w_qkv.npy").f4, m.weights.layers[0].w_qkv.data);
+}
+
+// A causal model's test loss comes from one teacher-forced pass over the prompt and three true digits;
+// it must equal the loss read prefix by prefix (the way a model without a mask is read), which the
+// causal mask makes the same quantity. The two differ only by float summation order in passes of
+// different lengths.
+TEST(Training, CausalTestLossFromOnePassEqualsThePrefixByPrefixLoss) {
+  const TrainConfig c = tiny_config("causal", "learned");
+  const Model<float> model = make_model<float>(c.model, 3);
+  const AdditionTask task(c.format);
+  const auto pairs = AdditionTask::test_set(300, 5);
+  const Evaluation e = evaluate(model, task, pairs, 2);
+  const int prompt = task.prompt_length(), batch = static_cast<int>(pairs.size());
+  double reference = 0, largest_logit = 0;
+  for (int k = 0; k < AdditionTask::kAnswerDigits; ++k) {
+    std::vector<int> tokens;
+    for (const auto& [a, b] : pairs) {
+      const std::vector<int> s = task.encode(a, b);
+      tokens.insert(tokens.end(), s.begin(), s.begin() + prompt + k);
+    }
+    const Tensor<float> logits = last_position_logits(model, tokens, batch, prompt + k, 1);
+    for (int i = 0; i < batch; ++i) {
+      const float* row = logits.row(i);
+      double top = -INFINITY, sum = 0;
+      for (int v = 0; v < logits.cols; ++v) top = std::max(top, double{row[v]}), largest_logit = std::max(largest_logit, std::abs(double{row[v]}));
+      for (int v = 0; v < logits.cols; ++v) sum += std::exp(row[v] - top);
+      reference += top + std::log(sum) - row[AdditionTask::answer(pairs[i].first, pairs[i].second)[k]];
+    }
+  }
+  reference /= batch * AdditionTask::kAnswerDigits;
+  // Each logit is a chain of float dot products of length at most K = d_ff; two summation orders of one
+  // dot product differ by at most 2·K·u times the sum of its terms' magnitudes (u = 2^-24), which the
+  // largest logit times the depth bounds loosely; the loss moves by at most twice a logit's change.
+  const double K = c.model.d_ff, u = std::numeric_limits<float>::epsilon() / 2;
+  const double bound = 2 * 2 * K * u * (1 + largest_logit) * (c.model.layers + 1);
+  std::cout << "test loss " << e.test_loss << " against " << reference << ": difference " << std::abs(e.test_loss - reference)
+            << ", bound " << bound << "\n";
+  EXPECT_NEAR(e.test_loss, reference, bound);
+  EXPECT_GT(e.test_loss, 1.0) << "an untrained model's loss is near ln(14)";
 }
 
 TEST(Training, TraceRefusesWhatItCannotReplay) {

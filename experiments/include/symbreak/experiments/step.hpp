@@ -36,8 +36,11 @@ class GradientRunner {
   bool fresh_ = true;  // the next pass writes the gradients instead of adding to them
 };
 
-// Runs forward on a batch split over threads and returns the logits at the last position of each
-// sequence, (batch, V).
+// Runs forward on a batch split over threads and returns the logits at the given positions of each
+// sequence, (batch · positions, V): row i · positions.size() + k is sequence i at positions[k].
+Tensor<float> position_logits(const Model<float>& model, std::span<const int> tokens, int batch, int seq,
+                              const std::vector<int>& positions, int threads);
+// The logits at the last position of each sequence, (batch, V).
 Tensor<float> last_position_logits(const Model<float>& model, std::span<const int> tokens, int batch, int seq, int threads);
 
 }  // namespace symbreak::experiments

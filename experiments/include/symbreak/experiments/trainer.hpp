@@ -4,6 +4,7 @@
 #pragma once
 
 #include <array>
+#include <limits>
 #include <functional>
 #include <optional>
 #include <string>
@@ -19,11 +20,15 @@ namespace symbreak::experiments {
 struct Evaluation {
   double exact_match = 0;             // all four answer digits right
   std::array<double, 4> per_digit{};  // digit k right (greedy decoding: after the model's own digits)
+  // Mean cross-entropy (nats) of the four true answer digits, each given the prompt and the true digits
+  // before it (teacher forcing). NaN in rows of runs from before it was measured (2026-12-06).
+  double test_loss = std::numeric_limits<double>::quiet_NaN();
 };
 
-// Greedy autoregressive decoding of the four answer digits for every pair. Each digit is read at the
-// last position of its prefix, one forward pass per prefix length, for causal and non-causal models
-// alike (so a model without a mask never sees the digit it predicts).
+// Greedy autoregressive decoding of the four answer digits for every pair, and the teacher-forced
+// test loss. Each digit is read at the last position of its prefix: one forward pass per prefix length
+// for a model without a mask (so it never sees the digit it predicts); a causal model's teacher-forced
+// logits come from one pass over the prompt and the first three true digits.
 Evaluation evaluate(const Model<float>& model, const AdditionTask& task, const std::vector<std::pair<int, int>>& pairs,
                     int threads = 1);
 
