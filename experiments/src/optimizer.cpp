@@ -283,7 +283,8 @@ std::unique_ptr<Optimizer> make_optimizer(const OptimizerConfig& config, std::ui
   if (config.name == "adamw") return std::make_unique<AdamW>(config);
   if (config.name == "sgd") return std::make_unique<Sgd>(config);
   if (config.name == "ecd") return std::make_unique<Ecd>(config, seed);
-  throw std::invalid_argument("unknown optimizer \"" + config.name + "\" (allowed: adamw, sgd, ecd)");
+  if (config.name == "soap") return make_soap(config);
+  throw std::invalid_argument("unknown optimizer \"" + config.name + "\" (allowed: adamw, sgd, ecd, soap)");
 }
 
 }  // namespace symbreak::experiments

@@ -48,10 +48,11 @@ TrainConfig parse_train_config(const std::string& text, const std::string& sourc
 
   StrictObject opt = o.object("optimizer");
   OptimizerConfig& oc = c.optimizer;
-  oc.name = std::vector<std::string>{"adamw", "sgd", "ecd"}[opt.choice("name", 0, {"adamw", "sgd", "ecd"})];
-  oc.lr = opt.number("lr", oc.name == "ecd" ? 1.0 : oc.name == "sgd" ? 0.1 : 1e-3, 1e-12, 1e6);
+  oc.name = std::vector<std::string>{"adamw", "sgd", "ecd", "soap"}[opt.choice("name", 0, {"adamw", "sgd", "ecd", "soap"})];
+  oc.lr = opt.number("lr", oc.name == "ecd" ? 1.0 : oc.name == "sgd" ? 0.1 : oc.name == "soap" ? 3e-3 : 1e-3, 1e-12, 1e6);
+  if (oc.name == "soap") oc.beta1 = oc.beta2 = 0.95;  // the reference's defaults
   if (const json* betas = opt.get("betas")) {
-    if (oc.name != "adamw") opt.fail("betas", "applies only to adamw");
+    if (oc.name != "adamw" && oc.name != "soap") opt.fail("betas", "applies only to adamw and soap");
     if (!betas->is_array() || betas->size() != 2 || !(*betas)[0].is_number() || !(*betas)[1].is_number())
       opt.fail("betas", "must be two numbers [beta1, beta2]");
     oc.beta1 = (*betas)[0].get<double>();
@@ -65,6 +66,8 @@ TrainConfig parse_train_config(const std::string& text, const std::string& sourc
   oc.eta = opt.number("eta", oc.eta, 1, 1e9);
   oc.F0 = opt.number("F0", oc.F0, -1e9, 1e9);
   oc.nu = opt.number("nu", oc.nu, 0, 1e3);
+  oc.precondition_frequency = static_cast<int>(opt.integer("precondition_frequency", oc.precondition_frequency, 1, 1000000));
+  oc.shampoo_beta = opt.number("shampoo_beta", oc.shampoo_beta, -1, 0.9999999);
   const auto only = [&](const char* key, const char* optimizer) {
     if (opt.has(key) && oc.name != optimizer) opt.fail(key, std::string("applies only to ") + optimizer);
   };
@@ -73,7 +76,9 @@ TrainConfig parse_train_config(const std::string& text, const std::string& sourc
   only("eta", "ecd");
   only("F0", "ecd");
   only("nu", "ecd");
-  only("eps", "adamw");
+  if (opt.has("eps") && oc.name != "adamw" && oc.name != "soap") opt.fail("eps", "applies only to adamw and soap");
+  only("precondition_frequency", "soap");
+  only("shampoo_beta", "soap");
   opt.finish();
 
   StrictObject sched = o.object("schedule");

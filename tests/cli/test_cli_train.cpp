@@ -91,7 +91,7 @@ TEST(CliTrain, BadInputExitsTwoBeforeTraining) {
   expect_bad_input("train --out /tmp/x", "--config");
   expect_bad_input("train --config " + tiny_config(), "--out");
   const std::string bad = write_file("train_bad.json", R"({"model": {}, "optimizer": {"name": "adam"}})");
-  expect_bad_input("train --config " + bad + " --out " + fresh_dir("train_bad"), "allowed: adamw, sgd, ecd");
+  expect_bad_input("train --config " + bad + " --out " + fresh_dir("train_bad"), "allowed: adamw, sgd, ecd, soap");
   const std::string file = write_file("not_a_directory", "x");
   expect_bad_input("train --config " + tiny_config() + " --out " + file + "/sub", "cannot create the directory");
   expect_bad_input("train --config " + tiny_config() + " --out /proc/symbreak-out", "--out /proc/symbreak-out");

@@ -2,7 +2,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <Eigen/Dense>
 #include <cmath>
+#include <random>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -46,6 +48,126 @@ TEST(Optimizers, AdamWFirstStepMatchesHandComputation) {
   opt->step({&p}, {&g}, 1.0, 0.1);
   EXPECT_NEAR(p.data[0], 1.0 - 0.1 * 0.5 / (0.5 + 1e-8), 1e-6);
   EXPECT_NEAR(p.data[1], -2.0 + 0.1 * 4.0 / (4.0 + 1e-8), 1e-6);
+}
+
+// ---- SOAP ----------------------------------------------------------------------------------------
+
+Eigen::MatrixXd as_matrix(const Tensor<float>& t) {
+  Eigen::MatrixXd m(t.rows, t.cols);
+  for (int r = 0; r < t.rows; ++r)
+    for (int c = 0; c < t.cols; ++c) m(r, c) = t(r, c);
+  return m;
+}
+Tensor<float> as_tensor(const Eigen::MatrixXd& m) {
+  Tensor<float> t(static_cast<int>(m.rows()), static_cast<int>(m.cols()));
+  for (int r = 0; r < t.rows; ++r)
+    for (int c = 0; c < t.cols; ++c) t(r, c) = static_cast<float>(m(r, c));
+  return t;
+}
+OptimizerConfig soap_config() {
+  OptimizerConfig c;
+  c.name = "soap";
+  c.lr = 0.01;
+  c.beta1 = c.beta2 = 0.95;
+  c.precondition_frequency = 3;
+  return c;
+}
+constexpr double kFloatUnit = std::numeric_limits<float>::epsilon() / 2;  // u, float32's unit roundoff
+
+// A vector is not preconditioned: after the set-up step (which moves nothing), SOAP is Adam step by
+// step, computed here in double; the parameter differs only by its rounding to float at each step.
+TEST(Optimizers, SoapOnAVectorIsAdamAfterItsSetUpStep) {
+  const OptimizerConfig c = soap_config();
+  auto opt = make_optimizer(c, 1);
+  Tensor<float> p(1, 3), g(1, 3);
+  p.data = {0.5f, -1.0f, 2.0f};
+  g.data = {1, 2, 3};
+  opt->step({&p}, {&g}, 0, c.lr);
+  EXPECT_EQ(p.data, (std::vector<float>{0.5f, -1.0f, 2.0f})) << "the set-up step moves nothing";
+  std::vector<double> w = {0.5, -1.0, 2.0}, m(3, 0), v(3, 0);
+  for (int t = 1; t <= 5; ++t) {
+    g.data = {0.3f * t, -1.0f, 2.0f / t};
+    opt->step({&p}, {&g}, 0, c.lr);
+    for (int k = 0; k < 3; ++k) {
+      m[k] = c.beta1 * m[k] + (1 - c.beta1) * g.data[k];
+      v[k] = c.beta2 * v[k] + (1 - c.beta2) * double{g.data[k]} * g.data[k];
+      w[k] -= c.lr * std::sqrt(1 - std::pow(c.beta2, t)) / (1 - std::pow(c.beta1, t)) * m[k] / (std::sqrt(v[k]) + c.eps);
+      // each step rounds the parameter to float once (u·|w|), and the roundings add up
+      EXPECT_NEAR(p.data[k], w[k], 2 * t * kFloatUnit * (std::abs(w[k]) + 1)) << "step " << t << ", element " << k;
+    }
+  }
+}
+
+// The first update of a matrix is Adam's first update in the eigenbases of G₁G₁ᵀ and G₁ᵀG₁ (from the
+// set-up step's gradient G₁): W₂ = W₁ − lr · Q_L [m'/(√v' + ε)] Q_Rᵀ with m' = (1−β1)·Q_Lᵀ G₂ Q_R and
+// v' = (1−β2)·(Q_Lᵀ G₂ Q_R)², bias-corrected; eigenvectors' signs do not matter to it.
+TEST(Optimizers, SoapFirstMatrixUpdateIsAdamInShampoosEigenbasis) {
+  const OptimizerConfig c = soap_config();
+  auto opt = make_optimizer(c, 1);
+  Eigen::MatrixXd w0(4, 3), g1(4, 3), g2(4, 3);
+  w0 << 0.1, -0.2, 0.3, 0.4, 0.5, -0.6, 0.7, 0.8, 0.9, -1.0, 1.1, 1.2;
+  g1 << 1.0, 0.2, -0.3, 0.1, -2.0, 0.4, 0.5, 0.3, 3.0, -0.2, 0.6, 0.7;
+  g2 << 0.3, -1.0, 0.2, 0.9, 0.4, -0.5, -0.6, 0.7, 0.1, 0.2, -0.3, 0.8;
+  Tensor<float> p = as_tensor(w0), g = as_tensor(g1);
+  opt->step({&p}, {&g}, 0, c.lr);
+  EXPECT_EQ(as_matrix(p), as_matrix(as_tensor(w0))) << "the set-up step moves nothing";
+  g = as_tensor(g2);
+  opt->step({&p}, {&g}, 0, c.lr);
+  const Eigen::MatrixXd q_left = Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(g1 * g1.transpose()).eigenvectors();
+  const Eigen::MatrixXd q_right = Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(g1.transpose() * g1).eigenvectors();
+  const Eigen::MatrixXd rotated = q_left.transpose() * as_matrix(as_tensor(g2)) * q_right;
+  const Eigen::MatrixXd m = (1 - c.beta1) * rotated, v = (1 - c.beta2) * rotated.cwiseAbs2();
+  const double step = c.lr * std::sqrt(1 - c.beta2) / (1 - c.beta1);
+  const Eigen::MatrixXd adam = m.array() / (v.array().sqrt() + c.eps);
+  const Eigen::MatrixXd expected = as_matrix(as_tensor(w0)) - step * q_left * adam * q_right.transpose();
+  const Eigen::MatrixXd got = as_matrix(p);
+  for (int r = 0; r < 4; ++r)
+    for (int k = 0; k < 3; ++k) EXPECT_NEAR(got(r, k), expected(r, k), 2 * kFloatUnit * (std::abs(expected(r, k)) + 1)) << r << "," << k;
+  // Not Adam in the parameters' own basis, whose first update moves every element by lr·sign(g).
+  const Eigen::MatrixXd coordinate_adam = as_matrix(as_tensor(w0)) - step * (1 - c.beta1) / std::sqrt(1 - c.beta2) *
+                                                                     as_matrix(as_tensor(g2)).array().sign().matrix();
+  EXPECT_GT((got - coordinate_adam).cwiseAbs().maxCoeff(), 0.1 * c.lr);
+}
+
+// SOAP's preconditioner co-rotates with the parameters: on f_t(W) = ½‖W − T_t‖², running it on
+// W' = U W Vᵀ and T'_t = U T_t Vᵀ (U, V orthogonal) gives U W_t Vᵀ at every step, through several
+// refreshes of the bases. Adam, whose preconditioner is tied to the coordinates, does not: the test
+// has teeth. (The targets move from step to step: with one fixed target the first update would see
+// the set-up step's gradient again, whose component along the null direction of G₁G₁ᵀ is rounding
+// noise that Adam's first step turns into a full ±lr move, in SOAP as in its reference code.)
+TEST(Optimizers, SoapIsEquivariantToOrthogonalReparametrisationAndAdamIsNot) {
+  std::mt19937 rng(11);
+  std::normal_distribution<double> normal;
+  const auto random = [&](int rows, int cols) { return Eigen::MatrixXd::NullaryExpr(rows, cols, [&] { return normal(rng); }); };
+  const Eigen::MatrixXd u = Eigen::HouseholderQR<Eigen::MatrixXd>(random(5, 5)).householderQ();
+  const Eigen::MatrixXd v = Eigen::HouseholderQR<Eigen::MatrixXd>(random(4, 4)).householderQ();
+  const Eigen::MatrixXd w0 = random(5, 4);
+  const int steps = 12;
+  std::vector<Eigen::MatrixXd> targets;
+  for (int t = 0; t < steps; ++t) targets.push_back(random(5, 4));
+  const auto gap = [&](OptimizerConfig c) {
+    auto plain = make_optimizer(c, 1), turned = make_optimizer(c, 1);
+    Tensor<float> p = as_tensor(w0), q = as_tensor(u * w0 * v.transpose());
+    for (int t = 0; t < steps; ++t) {
+      Tensor<float> gp = as_tensor(as_matrix(p) - targets[t]), gq = as_tensor(as_matrix(q) - u * targets[t] * v.transpose());
+      plain->step({&p}, {&gp}, 0, c.lr);
+      turned->step({&q}, {&gq}, 0, c.lr);
+    }
+    return (u * as_matrix(p) * v.transpose() - as_matrix(q)).norm() / (as_matrix(p) - w0).norm();
+  };
+  OptimizerConfig soap = soap_config();
+  soap.lr = 0.05;
+  OptimizerConfig adam;
+  adam.lr = 0.05;
+  adam.beta1 = adam.beta2 = 0.95;
+  const double soap_gap = gap(soap), adam_gap = gap(adam);
+  // Each step rounds 20 parameters to float (u each) on both sides and rotates them; the relative gap
+  // after `steps` steps stays within a few hundred u per step (the eigenbases, computed in double,
+  // add nothing comparable). Adam's gap is of order one.
+  const double bound = 256 * steps * kFloatUnit;
+  std::cout << "relative gap after " << steps << " steps: SOAP " << soap_gap << " (bound " << bound << "), Adam " << adam_gap << "\n";
+  EXPECT_LT(soap_gap, bound);
+  EXPECT_GT(adam_gap, 0.05);
 }
 
 TEST(Optimizers, SgdMomentumAndNesterov) {
@@ -282,7 +404,7 @@ TEST(Training, SameSeedAndThreadsGiveTheSameBits) {
 }
 
 TEST(Training, ResumeFromACheckpointIsBitIdentical) {
-  for (const char* optimizer : {"adamw", "ecd"}) {
+  for (const char* optimizer : {"adamw", "ecd", "soap"}) {  // SOAP refreshes its bases at steps 10, 20, ..., across the resume
     TrainConfig config = tiny_config("causal", "learned", 25);
     config.optimizer.name = optimizer;
     if (std::string(optimizer) == "ecd") config.optimizer.lr = 0.5;
@@ -328,10 +450,13 @@ TEST(TrainConfig, BadConfigsNameTheField) {
     return std::string("(no error)");
   };
   EXPECT_THAT(error(R"({"model": {}, "trian": {}})"), HasSubstr("unknown key \"trian\""));
-  EXPECT_THAT(error(R"({"model": {}, "optimizer": {"name": "adam"}})"), HasSubstr("allowed: adamw, sgd, ecd"));
+  EXPECT_THAT(error(R"({"model": {}, "optimizer": {"name": "adam"}})"), HasSubstr("allowed: adamw, sgd, ecd, soap"));
   EXPECT_THAT(error(R"({"model": {"vocab_size": 20}})"), HasSubstr("\"vocab_size\", which the task determines"));
   EXPECT_THAT(error(R"({"model": {}, "train": {"batch": 0}})"), HasSubstr("\"train.batch\": 0"));
   EXPECT_THAT(error(R"({"model": {}, "optimizer": {"name": "sgd", "eta": 3}})"), HasSubstr("applies only to ecd"));
+  EXPECT_THAT(error(R"({"model": {}, "optimizer": {"name": "adamw", "precondition_frequency": 5}})"), HasSubstr("applies only to soap"));
+  EXPECT_THAT(error(R"({"model": {}, "optimizer": {"name": "sgd", "betas": [0.9, 0.9]}})"), HasSubstr("applies only to adamw and soap"));
+  EXPECT_THAT(error(R"({"model": {}, "optimizer": {"name": "soap", "precondition_frequency": 0}})"), HasSubstr("precondition_frequency"));
   EXPECT_THAT(error(R"({"model": {"heads": 3}})"), HasSubstr("does not divide"));
   EXPECT_THAT(error(R"({})"), HasSubstr("\"model\""));
   EXPECT_THAT(error(R"({"model": {}, "task": {"name": "multiplication"}})"), HasSubstr("allowed: addition3"));

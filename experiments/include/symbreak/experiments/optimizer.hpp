@@ -1,5 +1,5 @@
-// Optimizers over the model's parameter tensors: AdamW, SGD with momentum (Nesterov optional) and
-// ECD (Energy Conserving Descent). Each keeps its state so that a checkpoint resumes bit-identically.
+// Optimizers over the model's parameter tensors: AdamW, SGD with momentum (Nesterov optional), ECD
+// (Energy Conserving Descent) and SOAP (Adam in Shampoo's eigenbasis). Each keeps its state so that a checkpoint resumes bit-identically.
 #pragma once
 
 #include <functional>
@@ -31,6 +31,8 @@ class Optimizer {
 };
 
 std::unique_ptr<Optimizer> make_optimizer(const OptimizerConfig& config, std::uint64_t seed);
+// SOAP (soap.cpp), which make_optimizer builds for "soap".
+std::unique_ptr<Optimizer> make_soap(const OptimizerConfig& config);
 
 // Runs f(tensor index, begin, end) over every element of every tensor, in chunks of ~32K elements, in
 // ONE parallel region (elementwise updates: the result does not depend on the schedule).

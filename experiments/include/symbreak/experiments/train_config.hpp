@@ -23,10 +23,12 @@
 namespace symbreak::experiments {
 
 struct OptimizerConfig {
-  std::string name = "adamw";  // adamw | sgd | ecd
+  std::string name = "adamw";  // adamw | sgd | ecd | soap
   double lr = 1e-3;
-  double beta1 = 0.9, beta2 = 0.98, eps = 1e-8;  // adamw
-  double weight_decay = 0;                       // adamw (decoupled), sgd, ecd (L2)
+  double beta1 = 0.9, beta2 = 0.98, eps = 1e-8;  // adamw, soap (soap's defaults: betas 0.95, 0.95)
+  int precondition_frequency = 10;               // soap: steps between refreshes of the eigenbases
+  double shampoo_beta = -1;                      // soap: the factors' decay; < 0: beta2, as the reference
+  double weight_decay = 0;                       // adamw, soap (decoupled), sgd, ecd (L2)
   double momentum = 0.9;                         // sgd
   bool nesterov = false;                         // sgd
   double eta = 100, F0 = -1, nu = 0;             // ecd (arXiv 2601.22257)
