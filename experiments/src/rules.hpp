@@ -1,0 +1,99 @@
+// The decision rules' shared pieces, internal to experiments: the sweep a rule reads (Context), text
+// helpers, and the rules themselves (rules_runs.cpp: rules on convergence and losses; rules_analyses.cpp:
+// rules on the analyses of trained models). verdicts.cpp holds their table and applies them.
+#pragma once
+
+#include <fmt/printf.h>
+
+#include <filesystem>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "symbreak/experiments/analysis.hpp"
+#include "symbreak/experiments/verdicts.hpp"
+#include "symbreak/io.hpp"
+
+namespace symbreak::experiments::rules {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// printf-style text (fmt's sprintf); every argument is a number, printed as a double.
+template <class... Numbers>
+std::string ftext(const char* format, Numbers... values) {
+  return fmt::sprintf(format, static_cast<double>(values)...);
+}
+inline std::string interval_text(const Interval& i) { return ftext("%.3g [%.3g, %.3g]", i.estimate, i.lo, i.hi); }
+
+struct Context {
+  const Plan& plan;
+  std::string out;
+  std::vector<RunRecord> runs;
+
+  std::vector<const RunRecord*> done(const std::string& condition) const {
+    std::vector<const RunRecord*> r;
+    for (const RunRecord& x : runs)
+      if (x.condition == condition && x.status == "done") r.push_back(&x);
+    return r;
+  }
+  int planned(const std::string& condition) const {
+    int n = 0;
+    for (const RunRecord& x : runs) n += x.condition == condition;
+    return n;
+  }
+  bool complete(const std::string& condition) const {
+    const int n = planned(condition);
+    return n > 0 && static_cast<int>(done(condition).size()) == n;
+  }
+  std::optional<json> analysis(const RunRecord& r, bool init, std::optional<int> at_step = std::nullopt) const {
+    const std::string path = analysis_dir(out + "/runs/" + r.run_id, init, at_step) + "/analysis.json";
+    if (!fs::exists(path)) return std::nullopt;
+    return json::parse(read_file(path));
+  }
+  // The size of a run's test set, from the config it ran with (config.json: task.test_size).
+  int test_size(const RunRecord& r) const {
+    const std::string path = out + "/runs/" + r.run_id + "/config.json";
+    const json config = json::parse(read_file(path));
+    const json* size = config.contains("task") ? &config["task"] : nullptr;
+    if (!size || !size->contains("test_size") || !(*size)["test_size"].is_number_integer())
+      throw ConfigError(path + ": \"task.test_size\" is missing; the rule needs the run's test-set size");
+    return (*size)["test_size"].get<int>();
+  }
+  const PlanCondition* condition(const std::string& name) const {
+    for (const auto& c : plan.conditions)
+      if (c.name == name) return &c;
+    return nullptr;
+  }
+};
+
+inline std::string str(const json& rule, const char* key, const std::string& fallback = "") {
+  return rule.contains(key) && rule[key].is_string() ? rule[key].get<std::string>() : fallback;
+}
+inline std::vector<std::string> strings(const json& rule, const char* key) {
+  std::vector<std::string> out;
+  if (rule.contains(key) && rule[key].is_array())
+    for (const json& v : rule[key])
+      if (v.is_string()) out.push_back(v.get<std::string>());
+  return out;
+}
+
+
+// The rules. Each reads its parameters from `rule` (already checked by check_decision) and fills
+// the verdict, its checks, measurement text and numbers.
+void convergence_drop(const Context& ctx, const json& rule, ClaimVerdict& v);
+void learns(const Context& ctx, const json& rule, ClaimVerdict& v);
+void under_ceiling(const Context& ctx, const json& rule, ClaimVerdict& v);
+void ceiling_and_learns(const Context& ctx, const json& rule, ClaimVerdict& v);
+void ends_converged(const Context& ctx, const json& rule, ClaimVerdict& v);
+void gap_narrows(const Context& ctx, const json& rule, ClaimVerdict& v);
+void diagonal_structure(const Context& ctx, const json& rule, ClaimVerdict& v);
+void matched_slices(const Context& ctx, const json& rule, ClaimVerdict& v);
+void position_probe(const Context& ctx, const json& rule, ClaimVerdict& v);
+void alignment(const Context& ctx, const json& rule, ClaimVerdict& v);
+
+}  // namespace symbreak::experiments::rules
