@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <limits>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -64,6 +65,29 @@ struct Context {
       throw ConfigError(path + ": \"task.test_size\" is missing; the rule needs the run's test-set size");
     return (*size)["test_size"].get<int>();
   }
+  // Runs of the condition that reached the plan's converged threshold at some evaluation.
+  int converged(const std::string& condition) const {
+    int k = 0;
+    for (const RunRecord* r : done(condition)) k += r->first_step_converged.has_value();
+    return k;
+  }
+  // Per seed: the first step at the threshold, or the budget for a run that never got there (censored).
+  std::map<std::uint64_t, double> steps_to_converge(const std::string& name) const {
+    const PlanCondition* c = condition(name);
+    const int budget = c ? c->steps : plan.steps;
+    std::map<std::uint64_t, double> s;
+    for (const RunRecord* r : done(name)) s[r->seed] = r->first_step_converged ? *r->first_step_converged : budget;
+    return s;
+  }
+  // A run's held-out test loss at its last step (final.json "test_loss"); none for runs trained before
+  // the evaluation measured it.
+  std::optional<double> final_test_loss(const RunRecord& r) const {
+    const std::string path = out + "/runs/" + r.run_id + "/final.json";
+    if (!fs::exists(path)) return std::nullopt;
+    const json f = json::parse(read_file(path), nullptr, false);
+    if (!f.is_object() || !f.contains("test_loss") || !f["test_loss"].is_number()) return std::nullopt;
+    return f["test_loss"].get<double>();
+  }
   const PlanCondition* condition(const std::string& name) const {
     for (const auto& c : plan.conditions)
       if (c.name == name) return &c;
@@ -91,6 +115,7 @@ void under_ceiling(const Context& ctx, const json& rule, ClaimVerdict& v);
 void ceiling_and_learns(const Context& ctx, const json& rule, ClaimVerdict& v);
 void ends_converged(const Context& ctx, const json& rule, ClaimVerdict& v);
 void gap_narrows(const Context& ctx, const json& rule, ClaimVerdict& v);
+void bias_gap(const Context& ctx, const json& rule, ClaimVerdict& v);
 void diagonal_structure(const Context& ctx, const json& rule, ClaimVerdict& v);
 void matched_slices(const Context& ctx, const json& rule, ClaimVerdict& v);
 void position_probe(const Context& ctx, const json& rule, ClaimVerdict& v);

@@ -164,22 +164,13 @@ void ends_converged(const Context& ctx, const json& rule, ClaimVerdict& v) {
 // Runs that never converge count at the budget; with no converged run in either arm of X there is
 // no evidence either way (inconclusive).
 void gap_narrows(const Context& ctx, const json& rule, ClaimVerdict& v) {
-  const auto steps_by_seed = [&](const std::string& c) {
-    const int budget = ctx.condition(c) ? ctx.condition(c)->steps : ctx.plan.steps;
-    std::map<std::uint64_t, double> s;
-    for (const RunRecord* r : ctx.done(c)) s[r->seed] = r->first_step_converged ? *r->first_step_converged : budget;
-    return s;
-  };
+  const auto steps_by_seed = [&](const std::string& c) { return ctx.steps_to_converge(c); };
   const auto values = [](const std::map<std::uint64_t, double>& m) {
     std::vector<double> out;
     for (const auto& [seed, x] : m) out.push_back(x);
     return out;
   };
-  const auto converged = [&](const std::string& c) {
-    int k = 0;
-    for (const RunRecord* r : ctx.done(c)) k += r->first_step_converged.has_value();
-    return k;
-  };
+  const auto converged = [&](const std::string& c) { return ctx.converged(c); };
   const json& comparisons = rule["comparisons"];
   if (!comparisons.is_array()) return;
   const std::string primary = str(rule, "primary");
@@ -218,6 +209,78 @@ void gap_narrows(const Context& ctx, const json& rule, ClaimVerdict& v) {
     }
     v.checks.push_back({"gap narrowing (" + name + ")", n, 0, true});
   }
+  v.verdict = decide(v.checks);
+}
+
+// ---- B3 as Paper B states it: unlearned biases speed an optimizer up ------------------------------
+// Per seed, paired (the two arms share their initial weights): the held-out test loss at the budget
+// without the biases minus with them (the loss gain), and steps to 99 % without minus with (the step
+// gain; a run that never converges counts at the budget), each with a Student-t 95 % interval.
+// Reproduced iff both lie above 0; not reproduced iff either lies at or below 0; otherwise
+// inconclusive. The plan's minimum evidence: min_seeds finished seeds per arm (require_min_seeds),
+// and a budget at which the arm without biases converged on at least half its seeds (otherwise its
+// steps-to-99 % is mostly the budget itself: inconclusive, "budget too short"). The gaps of both arms
+// to the reference (AdamW without biases, fixed) are reported and decide nothing; no arm with biases
+// is ever the reference, so a reference that gets worse cannot carry a verdict.
+void bias_gap(const Context& ctx, const json& rule, ClaimVerdict& v) {
+  const std::string without = str(rule, "without"), with = str(rule, "with"), reference = str(rule, "reference");
+  if (!ctx.complete(without) || !ctx.complete(with)) return;  // not run
+  const auto steps_without = ctx.steps_to_converge(without), steps_with = ctx.steps_to_converge(with);
+  std::map<std::uint64_t, double> loss_without, loss_with;
+  int missing_loss = 0;
+  for (const auto& [c, into] : {std::pair{without, &loss_without}, std::pair{with, &loss_with}})
+    for (const RunRecord* r : ctx.done(c)) {
+      if (const auto l = ctx.final_test_loss(*r)) (*into)[r->seed] = *l;
+      else ++missing_loss;
+    }
+  std::vector<double> loss_gain, step_gain;
+  std::vector<std::uint64_t> seeds;
+  for (const auto& [seed, s] : steps_without)
+    if (const auto w = steps_with.find(seed); w != steps_with.end()) {
+      seeds.push_back(seed);
+      step_gain.push_back(s - w->second);
+      if (loss_without.count(seed) && loss_with.count(seed)) loss_gain.push_back(loss_without[seed] - loss_with[seed]);
+    }
+  const Interval loss = paired_t_interval(loss_gain), steps = paired_t_interval(step_gain);
+  const int k_without = ctx.converged(without), n_without = static_cast<int>(ctx.done(without).size());
+  const int k_with = ctx.converged(with);
+  const auto median_of = [](const std::map<std::uint64_t, double>& m) {
+    std::vector<double> x;
+    for (const auto& [seed, value] : m) x.push_back(value);
+    return median(x);
+  };
+  v.numbers = {{"paired_seeds", seeds.size()},
+               {"loss_gain", {loss.estimate, loss.lo, loss.hi}},
+               {"loss_gains", loss_gain},
+               {"step_gain", {steps.estimate, steps.lo, steps.hi}},
+               {"step_gains", step_gain},
+               {"converged", {{without, k_without}, {with, k_with}}},
+               {"median_steps", {{without, median_of(steps_without)}, {with, median_of(steps_with)}}}};
+  v.measurement = "test loss at the budget, " + without + " − " + with + ": " + interval_text(loss) + "; steps to 99 %: " +
+                  interval_text(steps) + " (paired over " + std::to_string(seeds.size()) +
+                  " seeds, Student t 95 %; runs that never converge count at the budget); converged " + without + " " +
+                  std::to_string(k_without) + "/" + std::to_string(n_without) + ", " + with + " " + std::to_string(k_with);
+  if (!reference.empty() && ctx.complete(reference)) {  // reported, decides nothing
+    const double ref = median_of(ctx.steps_to_converge(reference));
+    v.numbers["median_steps"][reference] = ref;
+    v.numbers["gap_to_reference"] = {{without, median_of(steps_without) - ref}, {with, median_of(steps_with) - ref}};
+    v.measurement += ftext("; median gap to the reference %.0f steps without the biases, %.0f with",
+                           median_of(steps_without) - ref, median_of(steps_with) - ref) +
+                     " (" + reference + ", reported)";
+  }
+  if (missing_loss > 0) {
+    v.verdict = Verdict::inconclusive;
+    v.measurement += "; inconclusive: " + std::to_string(missing_loss) + " runs have no test loss (trained before it was measured)";
+    return;
+  }
+  if (2 * k_without < n_without) {
+    v.verdict = Verdict::inconclusive;
+    v.measurement += "; inconclusive: budget too short (" + without + " converged on " + std::to_string(k_without) + " of " +
+                     std::to_string(n_without) + " seeds; the rule needs at least half)";
+    return;
+  }
+  v.checks.push_back({"test loss at the budget, " + without + " − " + with + " (paired)", loss, 0, true});
+  v.checks.push_back({"steps to 99 %, " + without + " − " + with + " (paired)", steps, 0, true});
   v.verdict = decide(v.checks);
 }
 

@@ -91,6 +91,7 @@ const std::vector<RuleSpec>& rule_table() {
         {"min_accuracy", Kind::number},
         {"max_gain", Kind::number}}, rules::position_probe},
       {"gap_narrows", {{"comparisons", Kind::comparisons}, {"primary", Kind::text}}, rules::gap_narrows},
+      {"bias_gap", {{"without", Kind::name}, {"with", Kind::name}, {"reference", Kind::name}}, rules::bias_gap},
       {"alignment", {{"with_bias", Kind::name}, {"without_bias", Kind::name}, {"keys", Kind::text}}, rules::alignment},
       {"matched_slices",
        {{"treated", Kind::name},
@@ -223,6 +224,9 @@ void check_decision(const Plan& plan) {
           break;
       }
     }
+    if (name == "bias_gap")
+      for (const char* key : {"without", "with"})
+        if (!rule.contains(key)) fail(id + "." + key, "is required by the rule bias_gap");
     if (name == "alignment" && rule.contains("keys") && rule["keys"] != "raw" && rule["keys"] != "actual")
       fail(id + ".keys", "must be \"raw\" (W_K·e_t) or \"actual\" (the mean key at the token's positions)");
     if (name == "matched_slices") {

@@ -23,6 +23,10 @@
 //                       (the gap to AdamW without biases, a fixed reference, narrows), Student-t
 //                       interval above 0. Runs that never converge count at the budget; inconclusive
 //                       when no run of either arm converged.
+//   bias_gap            B3 as Paper B states it: per seed, the test loss at the budget and steps-to-99 %
+//                       of an optimizer without the biases minus with them, Student-t intervals, both
+//                       above 0; not reproduced if either lies at or below 0; inconclusive when the arm
+//                       without biases converged on fewer than half its seeds (budget too short).
 //   matched_slices      C6 from a matched start: S = mean over pairs (l, l+1) of log D_trained −
 //                       log D_init; S(treated) − S(control) per seed (Student t) above 0 at the end
 //                       and at a kept step, and the last-layer position-probe gain above 0; not
