@@ -56,7 +56,12 @@ build=${SYMBREAK_BUILD_DIR:-build}
 torch_flag=()
 [ "${SYMBREAK_SKIP_TORCH:-0}" = 1 ] && torch_flag=(-DSYMBREAK_WITH_TORCH=OFF)
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DSYMBREAK_WITH_MPI=ON "${torch_flag[@]}"
-cmake --build "$build" -j2
+# The main job needs only the symbreak tool; the tests build everything (libraries, tests, benchmarks).
+if [ "$mode" = main ]; then
+  cmake --build "$build" -j2 --target symbreak
+else
+  cmake --build "$build" -j2
+fi
 
 if [ "$mode" = main ]; then
   "$build/cli/symbreak" demo

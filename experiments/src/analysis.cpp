@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <fmt/format.h>
 #include <numeric>
 
 #include "symbreak/experiments/figure.hpp"
@@ -467,9 +468,7 @@ std::string pair_label(const LayerPair& p) { return "(l, l') = (" + std::to_stri
 
 std::string csv_number(double v) {
   if (std::isnan(v)) return "";
-  char b[32];
-  std::snprintf(b, sizeof b, "%.6g", v);
-  return b;
+  return fmt::format("{:.6g}", v);
 }
 
 }  // namespace
@@ -527,9 +526,7 @@ void write_analysis(const RunAnalysis& a, const std::string& out_dir) {
   cka.panels.resize(1);
   for (std::size_t p = 0; p < pairs.size(); ++p) {
     const double D = j["pairs"][p]["diagonality_index"].is_null() ? kNaN : j["pairs"][p]["diagonality_index"].get<double>();
-    char b[96];
-    std::snprintf(b, sizeof b, "(%d, %d)  D = %.2f", pairs[p].from, pairs[p].to, D);
-    cka.column_labels.push_back(b);
+    cka.column_labels.push_back(fmt::format("({}, {})  D = {:.2f}", pairs[p].from, pairs[p].to, D));
     cka.panels[0].push_back(a.cka[p]);
   }
   cka.block_labels = a.layout.labels;

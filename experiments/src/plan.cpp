@@ -1,7 +1,7 @@
 // Sweep plans: strict reading, merging each condition into the base config, and fingerprints.
 #include <algorithm>
-#include <cstdio>
 #include <filesystem>
+#include <fmt/format.h>
 #include <set>
 
 #include "symbreak/experiments/sweep.hpp"
@@ -19,9 +19,7 @@ namespace {
 std::string fnv1a_hex(const std::string& text) {
   std::uint64_t h = 0xcbf29ce484222325ull;
   for (unsigned char c : text) h = (h ^ c) * 0x100000001b3ull;
-  char b[17];
-  std::snprintf(b, sizeof b, "%016llx", static_cast<unsigned long long>(h));
-  return b;
+  return fmt::format("{:016x}", static_cast<unsigned long long>(h));
 }
 
 std::vector<std::uint64_t> seed_list(StrictObject& o, const char* key, bool required) {

@@ -12,9 +12,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <cstdio>
 #include <deque>
 #include <filesystem>
+#include <fmt/format.h>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -43,12 +43,9 @@ std::string hostname() {
 
 std::string duration(double seconds) {
   if (!(seconds >= 0) || std::isinf(seconds)) return "?";
-  char b[32];
-  if (seconds >= 3600)
-    std::snprintf(b, sizeof b, "%dh%02dm", static_cast<int>(seconds / 3600), static_cast<int>(seconds) % 3600 / 60);
-  else if (seconds >= 60) std::snprintf(b, sizeof b, "%dm%02ds", static_cast<int>(seconds / 60), static_cast<int>(seconds) % 60);
-  else std::snprintf(b, sizeof b, "%.0fs", seconds);
-  return b;
+  if (seconds >= 3600) return fmt::format("{}h{:02}m", static_cast<int>(seconds / 3600), static_cast<int>(seconds) % 3600 / 60);
+  if (seconds >= 60) return fmt::format("{}m{:02}s", static_cast<int>(seconds / 60), static_cast<int>(seconds) % 60);
+  return fmt::format("{:.0f}s", seconds);
 }
 
 // The last lines of a log, for a failed run's error message.
@@ -189,12 +186,10 @@ std::string SweepScheduler::progress_line(int slots) const {
   for (const auto& [id, started] : running_)
     remaining += std::max(0.0, per_run - std::chrono::duration<double>(now - started).count());
   const int width = 28, filled = total ? (done + failed) * width / total : 0;
-  char b[256];
-  std::snprintf(b, sizeof b, "sweep %s: [%s%s] %d/%d done, %zu running, %d failed | elapsed %s | ETA %s", plan_.name.c_str(),
-                std::string(filled, '#').c_str(), std::string(width - filled, '-').c_str(), done, total, running_.size(), failed,
-                duration(std::chrono::duration<double>(now - start_).count()).c_str(),
-                std::isnan(per_run) ? "(after the first run)" : duration(remaining / std::max(1, slots)).c_str());
-  return b;
+  return fmt::format("sweep {}: [{}{}] {}/{} done, {} running, {} failed | elapsed {} | ETA {}", plan_.name,
+                     std::string(filled, '#'), std::string(width - filled, '-'), done, total, running_.size(), failed,
+                     duration(std::chrono::duration<double>(now - start_).count()),
+                     std::isnan(per_run) ? "(after the first run)" : duration(remaining / std::max(1, slots)));
 }
 
 // ---- job slots: one job = train (resume), then the analyses ---------------------------------------
@@ -434,23 +429,15 @@ std::string sweep_status(const std::string& plan_path, const std::string& out_di
   const int width = 28, filled = total ? done * width / total : 0;
   o << "sweep " << plan.name << " (" << out_dir << "): [" << std::string(filled, '#') << std::string(width - filled, '-') << "] "
     << done << "/" << total << " done, " << running << " running, " << failed << " failed\n\n";
-  char b[256];
-  std::snprintf(b, sizeof b, "%-22s %5s %9s %6s  %-17s %13s %12s\n", "condition", "done", "converged", "rate", "Wilson 95 %",
-                "median steps", "median final");
-  o << b;
+  o << fmt::format("{:<22} {:>5} {:>9} {:>6}  {:<17} {:>13} {:>12}\n", "condition", "done", "converged", "rate", "Wilson 95 %",
+                   "median steps", "median final");
   for (const ConditionSummary& s : summarize(plan, runs)) {
-    char steps[32] = "—", finals[32] = "—", rate[16] = "—", ci[32] = "—";
-    if (s.median_steps_converged) std::snprintf(steps, sizeof steps, "%.0f", *s.median_steps_converged);
-    if (s.median_final_exact) std::snprintf(finals, sizeof finals, "%.4f", *s.median_final_exact);
-    if (s.done > 0) {
-      std::snprintf(rate, sizeof rate, "%.2f", s.rate);
-      std::snprintf(ci, sizeof ci, "[%.2f, %.2f]", s.rate_lo, s.rate_hi);
-    }
-    char conv[32];
-    std::snprintf(conv, sizeof conv, "%d/%d", s.converged, s.done);
-    std::snprintf(b, sizeof b, "%-22s %2d/%-2d %9s %6s  %-17s %13s %12s\n", s.condition.c_str(), s.done, s.planned, conv, rate,
-                  ci, steps, finals);
-    o << b;
+    const std::string steps = s.median_steps_converged ? fmt::format("{:.0f}", *s.median_steps_converged) : "—";
+    const std::string finals = s.median_final_exact ? fmt::format("{:.4f}", *s.median_final_exact) : "—";
+    const std::string rate = s.done > 0 ? fmt::format("{:.2f}", s.rate) : "—";
+    const std::string ci = s.done > 0 ? fmt::format("[{:.2f}, {:.2f}]", s.rate_lo, s.rate_hi) : "—";
+    o << fmt::format("{:<22} {:>2}/{:<2} {:>9} {:>6}  {:<17} {:>13} {:>12}\n", s.condition, s.done, s.planned,
+                     fmt::format("{}/{}", s.converged, s.done), rate, ci, steps, finals);
   }
   o << "\nconverged: test exact match >= " << plan.converged_threshold
     << " at any evaluation; median steps over converged runs\n";

@@ -3,8 +3,8 @@
 // one row per condition).
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <filesystem>
+#include <fmt/format.h>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -115,19 +115,12 @@ std::string results_markdown(const Plan& plan, const std::vector<RunRecord>& run
      << "; converged = test exact match ≥ " << plan.converged_threshold << " at any evaluation.\n\n";
   md << "| condition | runs | converged | rate | Wilson 95 % | median steps to converge | median final exact "
         "|\n|---|---:|---:|---:|---|---:|---:|\n";
-  char b[256];
-  const auto fixed = [](double v, int digits) {
-    char f[32];
-    std::snprintf(f, sizeof f, "%.*f", digits, v);
-    return std::string(f);
-  };
-  for (const auto& s : summaries) {
-    std::snprintf(b, sizeof b, "| %s | %d/%d | %d | %s | [%.2f, %.2f] | %s | %s |\n", s.condition.c_str(), s.done, s.planned,
-                  s.converged, s.done ? fixed(s.rate, 2).c_str() : "—", s.rate_lo, s.rate_hi,
-                  s.median_steps_converged ? std::to_string(static_cast<long>(*s.median_steps_converged)).c_str() : "—",
-                  s.median_final_exact ? fixed(*s.median_final_exact, 4).c_str() : "—");
-    md << b;
-  }
+  const auto fixed = [](double v, int digits) { return fmt::format("{:.{}f}", v, digits); };
+  for (const auto& s : summaries)
+    md << fmt::format("| {} | {}/{} | {} | {} | [{:.2f}, {:.2f}] | {} | {} |\n", s.condition, s.done, s.planned, s.converged,
+                      s.done ? fixed(s.rate, 2) : "—", s.rate_lo, s.rate_hi,
+                      s.median_steps_converged ? std::to_string(static_cast<long>(*s.median_steps_converged)) : "—",
+                      s.median_final_exact ? fixed(*s.median_final_exact, 4) : "—");
   if (!verdicts.empty()) {
     md << "\n## Verdicts (decision rules fixed in the plan before the runs)\n\n| claim | verdict | measurement "
           "|\n|---|---|---|\n";
@@ -135,13 +128,11 @@ std::string results_markdown(const Plan& plan, const std::vector<RunRecord>& run
       md << "| " << v.id << ": " << v.statement << " | **" << to_string(v.verdict) << "** | " << v.measurement << " |\n";
   }
   md << "\n## Runs\n\n| run | status | final exact | best | first step ≥ threshold | wall s |\n|---|---|---:|---:|---:|---:|\n";
-  for (const auto& r : runs) {
-    std::snprintf(b, sizeof b, "| %s | %s | %s | %s | %s | %s |\n", r.run_id.c_str(), r.status.c_str(),
-                  r.final_exact ? fixed(*r.final_exact, 4).c_str() : "—", r.best_exact ? fixed(*r.best_exact, 4).c_str() : "—",
-                  r.first_step_converged ? std::to_string(*r.first_step_converged).c_str() : "never",
-                  r.wall_seconds ? std::to_string(static_cast<long>(*r.wall_seconds)).c_str() : "—");
-    md << b;
-  }
+  for (const auto& r : runs)
+    md << fmt::format("| {} | {} | {} | {} | {} | {} |\n", r.run_id, r.status, r.final_exact ? fixed(*r.final_exact, 4) : "—",
+                      r.best_exact ? fixed(*r.best_exact, 4) : "—",
+                      r.first_step_converged ? std::to_string(*r.first_step_converged) : "never",
+                      r.wall_seconds ? std::to_string(static_cast<long>(*r.wall_seconds)) : "—");
   return md.str();
 }
 

@@ -1,5 +1,5 @@
 // The exact evidence: the property catalogue in Exact arithmetic and the symbolic prover.
-#include <cstdio>
+#include <fmt/format.h>
 
 #include "internal.hpp"
 #include "symbreak/properties/report.hpp"
@@ -50,12 +50,9 @@ std::string prover_text(const proofs::ProofReport& r) {
   std::string s = std::string(proofs::to_string(g.verdict)) + " at the last position (L=" + std::to_string(r.config.layers) +
                   ", H=2, d=4, n=" + std::to_string(r.n) + ", mask " + std::string(to_string(r.config.mask)) + ", PE " +
                   std::string(to_string(r.config.positional_encoding)) + ")";
-  if (g.witness) {
-    char b[96];
-    std::snprintf(b, sizeof b, ": exact witness Δ = %.3g (%zu-bit rational)", exact_to_double(Exact(g.witness->exact_difference)),
-                  g.witness->exact_bits);
-    s += b;
-  }
+  if (g.witness)
+    s += fmt::format(": exact witness Δ = {:.3g} ({}-bit rational)", exact_to_double(Exact(g.witness->exact_difference)),
+                     g.witness->exact_bits);
   return s;
 }
 

@@ -1,10 +1,10 @@
 // The plans of a scale, their time estimates and provenance, the environment, and the first screen.
+#include <fmt/format.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -31,13 +31,11 @@ using nlohmann::json;
 namespace fs = std::filesystem;
 
 std::string minutes(double m) {
-  char b[32];
-  if (m >= 90) std::snprintf(b, sizeof b, "%.1f hours", m / 60);
-  else if (m <= 0) std::snprintf(b, sizeof b, "nothing left to run");
-  else if (m < 0.75) std::snprintf(b, sizeof b, "%.0f seconds", std::max(5.0, std::round(m * 12) * 5));
-  else if (m < 1.5) std::snprintf(b, sizeof b, "1 minute");
-  else std::snprintf(b, sizeof b, "%.0f minutes", m);
-  return b;
+  if (m >= 90) return fmt::format("{:.1f} hours", m / 60);
+  if (m <= 0) return "nothing left to run";
+  if (m < 0.75) return fmt::format("{:.0f} seconds", std::max(5.0, std::round(m * 12) * 5));
+  if (m < 1.5) return "1 minute";
+  return fmt::format("{:.0f} minutes", m);
 }
 
 static std::string first_line(const std::string& path, const std::string& prefix) {
@@ -221,12 +219,10 @@ std::string reproduce_preview(const ReproduceOptions& o) {
     total += est;
     const bool no_estimate = left > 0 && plan_minutes <= 0;
     unknown = unknown || no_estimate;
-    char line[256];
-    std::snprintf(line, sizeof line, "  %-15s %zu conditions x %zu seeds (%d runs, %d still to run)%s: %s%s\n", p.name.c_str(),
-                  p.conditions.size(), p.seeds.size(), total_runs, left,
-                  p.seeds_if_mixed.empty() ? "" : ", more seeds where mixed", no_estimate || est <= 0 ? "" : "about ",
-                  no_estimate ? "time unknown (no estimate_minutes in the plan or estimates.json)" : minutes(est).c_str());
-    out << line;
+    out << fmt::format("  {:<15} {} conditions x {} seeds ({} runs, {} still to run){}: {}{}\n", p.name, p.conditions.size(),
+                       p.seeds.size(), total_runs, left, p.seeds_if_mixed.empty() ? "" : ", more seeds where mixed",
+                       no_estimate || est <= 0 ? "" : "about ",
+                       no_estimate ? "time unknown (no estimate_minutes in the plan or estimates.json)" : minutes(est));
   }
   out << "\nEstimated total: " << (unknown ? "at least " : "about ") << minutes(total)
       << " (measured with --jobs 2 on a 2-core machine; more cores are"
