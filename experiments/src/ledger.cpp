@@ -9,9 +9,26 @@
 #include <stdexcept>
 
 #include "symbreak/config.hpp"
-#include "symbreak/experiments/sweep.hpp"
+#include "symbreak/experiments/ledger.hpp"
+#include "symbreak/experiments/plan.hpp"
 
 namespace symbreak::experiments {
+
+std::string_view to_string(RunStatus status) {
+  switch (status) {
+    case RunStatus::pending: return "pending";
+    case RunStatus::running: return "running";
+    case RunStatus::done: return "done";
+    case RunStatus::failed: return "failed";
+  }
+  return "?";
+}
+
+RunStatus parse_run_status(std::string_view text) {
+  for (RunStatus s : {RunStatus::pending, RunStatus::running, RunStatus::done, RunStatus::failed})
+    if (to_string(s) == text) return s;
+  throw std::runtime_error("ledger: unknown run status '" + std::string(text) + "'");
+}
 
 using nlohmann::json;
 
@@ -224,7 +241,7 @@ std::vector<RunRecord> Ledger::runs() const {
     r.config_hash = s.text(3);
     r.steps = static_cast<int>(s.integer(4));
     r.threads = static_cast<int>(s.integer(5));
-    r.status = s.text(6);
+    r.status = parse_run_status(s.text(6));
     r.attempts = static_cast<int>(s.integer(7));
     r.started_at = s.text(8);
     r.ended_at = s.text(9);

@@ -4,7 +4,7 @@
 #include <fmt/format.h>
 #include <set>
 
-#include "symbreak/experiments/sweep.hpp"
+#include "symbreak/experiments/plan.hpp"
 #include "symbreak/experiments/train_config.hpp"
 #include "symbreak/experiments/verdicts.hpp"
 #include "symbreak/io.hpp"

@@ -39,7 +39,7 @@ struct Context {
   std::vector<const RunRecord*> done(const std::string& condition) const {
     std::vector<const RunRecord*> r;
     for (const RunRecord& x : runs)
-      if (x.condition == condition && x.status == "done") r.push_back(&x);
+      if (x.condition == condition && x.status == RunStatus::done) r.push_back(&x);
     return r;
   }
   int planned(const std::string& condition) const {

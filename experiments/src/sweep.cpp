@@ -95,7 +95,7 @@ SweepScheduler::SweepScheduler(const SweepOptions& options, int default_threads)
   ledger_->reset_interrupted();
   for (const PlanCondition& c : plan_.conditions) add_mixed_seeds(c.name);
   for (const RunRecord& r : ledger_->runs())
-    if (r.status == "pending") pending_.push_back(r.run_id);
+    if (r.status == RunStatus::pending) pending_.push_back(r.run_id);
   start_ = std::chrono::steady_clock::now();
 }
 
@@ -109,7 +109,7 @@ void SweepScheduler::add_mixed_seeds(const std::string& condition) {
   for (const RunRecord& r : ledger_->runs()) {
     if (r.condition != condition) continue;
     if (std::find(plan_.seeds.begin(), plan_.seeds.end(), r.seed) == plan_.seeds.end()) continue;
-    if (r.status != "done") return;  // the first seeds are not all in yet
+    if (r.status != RunStatus::done) return;  // the first seeds are not all in yet
     ++done;
     converged += r.first_step_converged.has_value();
   }
@@ -174,9 +174,9 @@ std::string SweepScheduler::progress_line(int slots) const {
   std::vector<double> walls;
   for (const RunRecord& r : ledger_->runs()) {
     ++total;
-    done += r.status == "done";
-    failed += r.status == "failed";
-    if (r.status == "done" && r.wall_seconds) walls.push_back(*r.wall_seconds);
+    done += r.status == RunStatus::done;
+    failed += r.status == RunStatus::failed;
+    if (r.status == RunStatus::done && r.wall_seconds) walls.push_back(*r.wall_seconds);
   }
   // ETA: the mean duration of the runs finished in this invocation (else the ledger's training
   // times), for the pending runs plus the running ones' remainder, over the parallel slots.
@@ -395,9 +395,9 @@ std::vector<ConditionSummary> summarize(const Plan& plan, const std::vector<RunR
     for (const RunRecord& r : runs) {
       if (r.condition != c.name) continue;
       ++s.planned;
-      s.running += r.status == "running";
-      s.failed += r.status == "failed";
-      if (r.status != "done") continue;
+      s.running += r.status == RunStatus::running;
+      s.failed += r.status == RunStatus::failed;
+      if (r.status != RunStatus::done) continue;
       ++s.done;
       if (r.final_exact) finals.push_back(*r.final_exact);
       if (r.first_step_converged) {
@@ -424,7 +424,7 @@ std::string sweep_status(const std::string& plan_path, const std::string& out_di
   const auto runs = ledger.runs();
   std::ostringstream o;
   int done = 0, running = 0, failed = 0;
-  for (const auto& r : runs) done += r.status == "done", running += r.status == "running", failed += r.status == "failed";
+  for (const auto& r : runs) done += r.status == RunStatus::done, running += r.status == RunStatus::running, failed += r.status == RunStatus::failed;
   const int total = static_cast<int>(runs.size());
   const int width = 28, filled = total ? done * width / total : 0;
   o << "sweep " << plan.name << " (" << out_dir << "): [" << std::string(filled, '#') << std::string(width - filled, '-') << "] "
@@ -454,7 +454,7 @@ std::string sweep_status(const std::string& plan_path, const std::string& out_di
   if (failed > 0) {
     o << "\nfailed runs:\n";
     for (const auto& r : runs)
-      if (r.status == "failed") o << "  " << r.run_id << ": " << r.error << "\n";
+      if (r.status == RunStatus::failed) o << "  " << r.run_id << ": " << r.error << "\n";
   }
   return o.str();
 }

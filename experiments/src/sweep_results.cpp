@@ -12,6 +12,7 @@
 #include "symbreak/experiments/analysis.hpp"
 #include "symbreak/experiments/figure.hpp"
 #include "symbreak/experiments/stats.hpp"
+#include "symbreak/experiments/results.hpp"
 #include "symbreak/experiments/sweep.hpp"
 #include "symbreak/experiments/trainer.hpp"
 #include "symbreak/experiments/verdicts.hpp"
@@ -80,7 +81,7 @@ json results_json(const Plan& plan, const std::vector<RunRecord>& runs, const st
     j["runs"].push_back({{"run_id", r.run_id},
                          {"condition", r.condition},
                          {"seed", r.seed},
-                         {"status", r.status},
+                         {"status", std::string(to_string(r.status))},
                          {"config_hash", r.config_hash},
                          {"threads", r.threads},
                          {"attempts", r.attempts},
@@ -129,7 +130,7 @@ std::string results_markdown(const Plan& plan, const std::vector<RunRecord>& run
   }
   md << "\n## Runs\n\n| run | status | final exact | best | first step ≥ threshold | wall s |\n|---|---|---:|---:|---:|---:|\n";
   for (const auto& r : runs)
-    md << fmt::format("| {} | {} | {} | {} | {} | {} |\n", r.run_id, r.status, r.final_exact ? fixed(*r.final_exact, 4) : "—",
+    md << fmt::format("| {} | {} | {} | {} | {} | {} |\n", r.run_id, to_string(r.status), r.final_exact ? fixed(*r.final_exact, 4) : "—",
                       r.best_exact ? fixed(*r.best_exact, 4) : "—",
                       r.first_step_converged ? std::to_string(*r.first_step_converged) : "never",
                       r.wall_seconds ? std::to_string(static_cast<long>(*r.wall_seconds)) : "—");
@@ -159,7 +160,7 @@ void write_curves_chart(const Plan& plan, const std::vector<RunRecord>& runs, co
   for (const auto& c : plan.conditions) {
     std::map<double, std::vector<double>> by_step;
     for (const auto& r : runs)
-      if (r.condition == c.name && r.status == "done")
+      if (r.condition == c.name && r.status == RunStatus::done)
         for (const MetricsRow& row : read_metrics_csv(out_dir + "/runs/" + r.run_id + "/metrics.csv"))
           by_step[row.step].push_back(row.eval.exact_match);
     LineChart::Series s{c.name, {}, {}};
@@ -181,7 +182,7 @@ void write_pearson_grids(const Plan& plan, const std::vector<RunRecord>& runs, c
     std::vector<std::string> labels;
     for (const auto& c : plan.conditions)
       for (const auto& r : runs)
-        if (r.condition == c.name && r.status == "done") {
+        if (r.condition == c.name && r.status == RunStatus::done) {
           if (auto a = load_analysis(out_dir + "/runs/" + r.run_id + (init ? "/analysis-init" : "/analysis"))) {
             loaded.push_back(std::move(*a));
             labels.push_back(r.run_id);

@@ -67,7 +67,7 @@ std::string position_chart(const Plan& plan, const std::string& dir) {
   for (const auto& cond : plan.conditions) {
     std::vector<std::vector<double>> per_layer;
     for (const auto& r : runs) {
-      if (r.condition != cond.name || r.status != "done") continue;
+      if (r.condition != cond.name || r.status != RunStatus::done) continue;
       const std::string path = dir + "/runs/" + r.run_id + "/analysis/analysis.json";
       if (!fs::exists(path)) continue;
       const json a = json::parse(read_file(path));
@@ -98,7 +98,7 @@ std::string steps_chart(const Plan& plan, const std::string& dir) {
   for (const auto& c : plan.conditions) {
     std::vector<double> s;
     for (const auto& r : runs)
-      if (r.condition == c.name && r.status == "done") s.push_back(r.first_step_converged ? *r.first_step_converged : c.steps);
+      if (r.condition == c.name && r.status == RunStatus::done) s.push_back(r.first_step_converged ? *r.first_step_converged : c.steps);
     if (s.empty()) continue;
     std::sort(s.begin(), s.end());
     b.categories.push_back(c.name);

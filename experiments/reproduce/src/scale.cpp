@@ -141,7 +141,7 @@ int runs_left(const Plan& plan, const std::string& dir) {
   for (const auto& c : plan.conditions) (void)c, total += static_cast<int>(plan.seeds.size());
   if (!fs::exists(dir + "/ledger.sqlite")) return total;
   int done = 0;
-  for (const auto& r : Ledger(dir + "/ledger.sqlite", true).runs()) done += r.status == "done";
+  for (const auto& r : Ledger(dir + "/ledger.sqlite", true).runs()) done += r.status == RunStatus::done;
   return std::max(0, total - done);
 }
 

@@ -107,7 +107,7 @@ std::vector<VerifyRow> verify_committed(const ReproduceOptions& o, const std::st
     for (const PlanCondition& c : plan.conditions) {
       const RunRecord* first = nullptr;
       for (const RunRecord& r : runs)
-        if (r.condition == c.name && r.status == "done" && (!first || r.seed < first->seed)) first = &r;
+        if (r.condition == c.name && r.status == RunStatus::done && (!first || r.seed < first->seed)) first = &r;
       if (!first) continue;
       const std::string metrics = dir + "/runs/" + first->run_id + "/metrics.csv";
       std::vector<MetricsRow> rows;

@@ -41,7 +41,8 @@
 #include <vector>
 
 #include "symbreak/experiments/stats.hpp"
-#include "symbreak/experiments/sweep.hpp"
+#include "symbreak/experiments/ledger.hpp"
+#include "symbreak/experiments/plan.hpp"
 
 namespace symbreak::experiments {
 
