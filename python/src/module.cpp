@@ -57,7 +57,7 @@ template <class T>
 py::array copy_array(const T* data, std::vector<py::ssize_t> shape) {
   py::array_t<T> a(shape);
   std::copy(data, data + a.size(), a.mutable_data());
-  return std::move(a);
+  return a;
 }
 
 // Everything but q, k and v, as a dict (the callable's `params`).

@@ -578,7 +578,9 @@ TEST(Coverage, ThePairedStudentTIntervalCoversAtThePlansSeedCounts) {
     std::printf("[ coverage ] %2d seeds: paired Student t %.3f, percentile bootstrap %.3f (nominal 0.95)\n", n, t_cov, boot_cov);
     // 4000 trials: the standard error of a 0.95 coverage is 0.0034; 0.015 is over 4 of them.
     EXPECT_NEAR(t_cov, 0.95, 0.015) << n << " seeds";
-    if (n == 3) EXPECT_LT(boot_cov, 0.88) << "the bootstrap at 3 seeds was expected to under-cover";
+    if (n == 3) {
+      EXPECT_LT(boot_cov, 0.88) << "the bootstrap at 3 seeds was expected to under-cover";
+    }
   }
 }
 

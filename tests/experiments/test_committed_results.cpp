@@ -52,7 +52,7 @@ TEST(CommittedResults, EverySweepsResultsMdMatchesItsLedger) {
 TEST(CommittedResults, EveryGeneratedTableInTheReadmesMatchesItsLedger) {
   const std::string begin = "<!-- BEGIN generated from experiments/results/sweeps/", end = "<!-- END generated -->";
   int blocks = 0;
-  for (const fs::path readme : {kSource / "README.md", kSource / "experiments/README.md"}) {
+  for (const fs::path& readme : {kSource / "README.md", kSource / "experiments/README.md"}) {
     const std::string text = slurp(readme);
     for (std::size_t at = text.find(begin); at != std::string::npos; at = text.find(begin, at + 1)) {
       const std::size_t name_start = at + begin.size(), name_end = text.find(' ', name_start);

@@ -84,7 +84,7 @@ class RulesOnAnalyses : public ::testing::Test {
                                     {"wall_seconds", 1.0},
                                     {"per_digit", {1, 1, 1, 1}}});
         const std::string run_dir = (dir_ / "runs" / r.run_id).string();
-        for (const auto [when, init, at] : {std::tuple{When::end, false, std::optional<int>()},
+        for (const auto& [when, init, at] : {std::tuple{When::end, false, std::optional<int>()},
                                              std::tuple{When::init, true, std::optional<int>()},
                                              std::tuple{When::step, false, std::optional<int>(step)}}) {
           const auto a = analyses(r.condition, static_cast<int>(r.seed), when);

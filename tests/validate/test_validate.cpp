@@ -470,7 +470,9 @@ TEST(Softcap, SoftcapAloneCatchesEveryHistoricalSoftcapBugOnEverySeed) {
     for (std::uint64_t seed = 1; seed <= 20; ++seed) {
       ValidateOptions o = unshrunk_options(seed, {"SOFTCAP", "BWD-SOFTCAP"});
       EXPECT_FALSE(run_suite(*mutant, o).passed()) << name << " survived seed " << seed;
-      if (std::string(name) == "mutant_softcap_after_mask") EXPECT_TRUE(run_suite(*correct, o).passed()) << "seed " << seed;
+      if (std::string(name) == "mutant_softcap_after_mask") {
+        EXPECT_TRUE(run_suite(*correct, o).passed()) << "seed " << seed;
+      }
     }
   }
 }
@@ -485,7 +487,9 @@ TEST(Bias, BiasAndAlibiAloneCatchEveryHistoricalBiasBugOnEverySeed) {
     for (std::uint64_t seed = 1; seed <= 20; ++seed) {
       ValidateOptions o = unshrunk_options(seed, {"BIAS", "ALIBI", "BWD-BIAS", "BWD-ALIBI"});
       EXPECT_FALSE(run_suite(*mutant, o).passed()) << name << " survived seed " << seed;
-      if (std::string(name) == "mutant_alibi_unaligned") EXPECT_TRUE(run_suite(*correct, o).passed()) << "seed " << seed;
+      if (std::string(name) == "mutant_alibi_unaligned") {
+        EXPECT_TRUE(run_suite(*correct, o).passed()) << "seed " << seed;
+      }
     }
   }
 }
