@@ -338,6 +338,13 @@ py::dict check_model(py::object call, const std::string& name, const std::vector
 
 PYBIND11_MODULE(_symbreak, m) {
   m.doc() = "symbreak's attention-kernel validator, in-process (use the symbreak package)";
+  // The NumPy element type of each case dtype, as the views above use them (the Python layer reads it
+  // from here, so the mapping is written once).
+  py::dict numpy_dtypes;
+  for (const auto& [name, dtype] : {std::pair{"f32", SYMBREAK_DTYPE_F32}, std::pair{"f16", SYMBREAK_DTYPE_F16},
+                                    std::pair{"bf16", SYMBREAK_DTYPE_BF16}})
+    numpy_dtypes[name] = element_type(dtype);
+  m.attr("NUMPY_DTYPES") = numpy_dtypes;
   m.def(
       "run",
       [](const std::string& name, py::object forward, py::object backward, const std::string& supports, std::uint64_t seed,

@@ -112,7 +112,7 @@ def _to_torch(a, dtype):
         return torch.from_numpy(a)
 
 
-_NUMPY_DTYPE = {"f32": np.dtype(np.float32), "f16": np.dtype(np.float16), "bf16": np.dtype(np.uint16)}
+_NUMPY_DTYPE = dict(_symbreak.NUMPY_DTYPES)  # the views' element types, from the extension
 
 
 def _as_case_array(result, dtype, what, callable_name):
