@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Stages every sweep under experiments/results/sweeps for a commit, also while it runs: each ledger
+# Stages every sweep under experiments/results/sweeps (and every pilot sweep under
+# experiments/results/pilots) for a commit, also while it runs: each ledger
 # as a consistent SQLite snapshot (the live file may be mid-write), and the finished runs' small files
 # (metrics, configs, final.json, analysis.json; .gitignore keeps weights, checkpoints and bulk files
 # out). A new machine resumes the sweeps from what was committed.
@@ -7,7 +8,7 @@
 #   bash experiments/scripts/stage-sweeps.sh && git commit -m "..."
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-for dir in experiments/results/sweeps/*/; do
+for dir in experiments/results/sweeps/*/ experiments/results/pilots/*/; do
   ledger=${dir}ledger.sqlite
   [ -f "$ledger" ] || continue
   snapshot=$(mktemp)

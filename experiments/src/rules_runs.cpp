@@ -17,10 +17,8 @@ void convergence_drop(const Context& ctx, const json& rule, ClaimVerdict& v) {
     for (const auto& c : ctx.plan.conditions)
       if (c.name != ref) ablations.push_back(c.name);
   const auto rate = [&](const std::string& c) {
-    int k = 0;
-    const auto runs = ctx.done(c);
-    for (const RunRecord* r : runs) k += r->first_step_converged.has_value();
-    return std::pair{wilson(k, static_cast<int>(runs.size())), std::to_string(k) + "/" + std::to_string(runs.size())};
+    const int k = ctx.converged(c), n = static_cast<int>(ctx.done(c).size());
+    return std::pair{wilson(k, n), std::to_string(k) + "/" + std::to_string(n)};
   };
   if (!ctx.complete(ref)) return;
   const auto [ref_rate, ref_text] = rate(ref);
@@ -57,9 +55,8 @@ void learns(const Context& ctx, const json& rule, ClaimVerdict& v) {
   std::string text;
   for (const std::string& c : strings(rule, "conditions")) {
     if (!ctx.complete(c)) return;
-    int k = 0;
+    const int k = ctx.converged(c);
     const auto runs = ctx.done(c);
-    for (const RunRecord* r : runs) k += r->first_step_converged.has_value();
     const Interval w = wilson(k, static_cast<int>(runs.size()));
     v.checks.push_back({"convergence rate of " + c + " above " + ftext("%.2f", floor), w, floor, true});
     v.numbers[c] = {{"converged", k}, {"runs", runs.size()}, {"rate", w.estimate}, {"lo", w.lo}, {"hi", w.hi}};
@@ -118,9 +115,8 @@ void ceiling_and_learns(const Context& ctx, const json& rule, ClaimVerdict& v) {
   best_runs_under_ceiling(ctx, rule, strings(rule, "under_ceiling"), v, text);
   for (const std::string& c : strings(rule, "learns")) {
     if (!ctx.complete(c)) continue;
-    int k = 0;
+    const int k = ctx.converged(c);
     const auto runs = ctx.done(c);
-    for (const RunRecord* r : runs) k += r->first_step_converged.has_value();
     const Interval w = wilson(k, static_cast<int>(runs.size()));
     v.checks.push_back({c + " converges on some seed (rate above 0)", w, 0, true});
     v.numbers[c] = {{"converged", k}, {"runs", runs.size()}, {"lo", w.lo}, {"hi", w.hi}};

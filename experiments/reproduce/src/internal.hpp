@@ -25,7 +25,7 @@ namespace symbreak::experiments::detail {
 inline const std::vector<std::string> kPlans = {"residual", "depth", "symmetry", "biases"};
 // Follow-up plans, written after the first sweeps with fresh seeds: at the default scale only. A
 // claim decided by one is "not run" at a scale that does not have it.
-inline const std::vector<std::string> kFollowUpPlans = {"residual-slices", "biases-alignment"};
+inline const std::vector<std::string> kFollowUpPlans = {"residual-slices", "biases-alignment", "biases-gap"};
 // The plans of a scale directory: kPlans, then the follow-ups it has.
 std::vector<std::string> plans_at(const std::string& dir);
 
