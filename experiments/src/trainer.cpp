@@ -36,14 +36,6 @@ constexpr char kMagic[] = "SBCKPT03";  // bump when the layout changes
 // 03 added each metrics row's test loss; a checkpoint of 02 still resumes (its rows without it).
 constexpr char kMagicWithoutTestLoss[] = "SBCKPT02";
 
-int argmax_row(const Tensor<float>& logits, int row) {
-  const float* z = logits.row(row);
-  int best = 0;
-  for (int c = 1; c < logits.cols; ++c)
-    if (z[c] > z[best]) best = c;
-  return best;
-}
-
 struct State {
   int step = 0;
   std::uint64_t data_rng = 0, bias_rng = 0;
@@ -113,57 +105,6 @@ void load_checkpoint(const std::string& path, const TrainConfig& c, std::uint64_
 
 }  // namespace
 
-// metrics.csv's columns: written by metrics_csv(), read by read_metrics_csv().
-// Runs before 2026-12-06 have no test_loss column; they read back with test_loss NaN.
-constexpr const char* kMetricsHeader = "step,loss,test_exact_match,digit0,digit1,digit2,digit3,lr,tokens_per_s,wall_s,test_loss";
-constexpr const char* kMetricsHeaderWithoutTestLoss =
-    "step,loss,test_exact_match,digit0,digit1,digit2,digit3,lr,tokens_per_s,wall_s";
-
-std::vector<MetricsRow> read_metrics_csv(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error(path + ": cannot be read");
-  std::string line;
-  if (!std::getline(in, line) || (line != kMetricsHeader && line != kMetricsHeaderWithoutTestLoss))
-    throw std::runtime_error(path + ": line 1 is not the header '" + std::string(kMetricsHeader) + "'");
-  const std::size_t columns = line == kMetricsHeader ? 11 : 10;
-  std::vector<MetricsRow> rows;
-  for (int number = 2; std::getline(in, line); ++number) {
-    std::vector<std::string> fields;
-    std::stringstream ls(line);
-    for (std::string f; std::getline(ls, f, ',');) fields.push_back(f);
-    if (fields.size() != columns)
-      throw std::runtime_error(path + ": line " + std::to_string(number) + " has " + std::to_string(fields.size()) +
-                               " fields, not " + std::to_string(columns));
-    const auto number_in = [&](int column) {
-      std::size_t used = 0;
-      double v = 0;
-      try {
-        v = std::stod(fields[column], &used);
-      } catch (const std::exception&) {
-        used = 0;
-      }
-      if (used == 0 || used != fields[column].size()) {
-        std::string name = kMetricsHeader;
-        for (int c = 0; c < column; ++c) name = name.substr(name.find(',') + 1);
-        throw std::runtime_error(path + ": line " + std::to_string(number) + ", column " + name.substr(0, name.find(',')) +
-                                 ": '" + fields[column] + "' is not a number");
-      }
-      return v;
-    };
-    MetricsRow r;
-    r.step = static_cast<int>(number_in(0));
-    r.loss = number_in(1);
-    r.eval.exact_match = number_in(2);
-    for (int k = 0; k < 4; ++k) r.eval.per_digit[k] = number_in(3 + k);
-    r.lr = number_in(7);
-    r.tokens_per_second = number_in(8);
-    r.wall_seconds = number_in(9);
-    if (columns == 11) r.eval.test_loss = number_in(10);
-    rows.push_back(r);
-  }
-  return rows;
-}
-
 int checkpoint_step(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   char magic[8];
@@ -181,18 +122,6 @@ int checkpoint_step(const std::string& path) {
 
 namespace {
 
-std::string metrics_csv(const std::vector<MetricsRow>& rows) {
-  std::string s = std::string(kMetricsHeader) + "\n";
-  for (const MetricsRow& r : rows)
-    s += fmt::format("{},{:.6f},{:.4f},{:.4f},{:.4f},{:.4f},{:.4f},{:.6g},{:.1f},{:.2f},{:.6f}\n", r.step, r.loss,
-                     r.eval.exact_match, r.eval.per_digit[0], r.eval.per_digit[1], r.eval.per_digit[2], r.eval.per_digit[3],
-                     r.lr, r.tokens_per_second, r.wall_seconds, r.eval.test_loss);
-  return s;
-}
-
-// One trainer per output directory: a second one (a sweep restarted while its killed child is still
-// exiting, or a user's mistake) waits up to 30 s for the first to go, then refuses. The lock is
-// released when the process ends, however it ends.
 class DirectoryLock {
  public:
   explicit DirectoryLock(const std::string& dir) {
@@ -257,103 +186,6 @@ void set_unlearned_biases(Model<float>& m, const BiasConfig& b, Rng* rng) {
     if (b.value) fill(layer.value, v);
     if (b.key) fill(layer.key, k);
   }
-}
-
-std::string weights_bytes(const Weights<float>& weights) {
-  std::ostringstream out;
-  const auto params = named_parameters(weights);
-  write_u64(out, params.size());
-  for (const auto& [name, t] : params) {
-    write_u64(out, name.size());
-    out.write(name.data(), static_cast<std::streamsize>(name.size()));
-    write_u64(out, static_cast<std::uint64_t>(t->rows));
-    write_u64(out, static_cast<std::uint64_t>(t->cols));
-    write_floats(out, t->data);
-  }
-  return out.str();
-}
-
-void load_weights_bytes(const std::string& bytes, Weights<float>& weights) {
-  std::istringstream in(bytes);
-  auto params = named_parameters(weights);
-  if (read_u64(in) != params.size()) throw std::runtime_error("weights: the number of tensors does not match the model");
-  for (auto& [name, t] : params) {
-    std::string stored(read_u64(in), '\0');
-    in.read(stored.data(), static_cast<std::streamsize>(stored.size()));
-    if (stored != name) throw std::runtime_error("weights: tensor \"" + stored + "\" where \"" + name + "\" was expected");
-    if (read_u64(in) != static_cast<std::uint64_t>(t->rows) || read_u64(in) != static_cast<std::uint64_t>(t->cols))
-      throw std::runtime_error("weights: tensor \"" + name + "\" has another shape");
-    read_floats(in, t->data);
-  }
-}
-
-Evaluation evaluate(const Model<float>& model, const AdditionTask& task, const std::vector<std::pair<int, int>>& pairs,
-                    int threads) {
-  const int batch = static_cast<int>(pairs.size()), prompt = task.prompt_length();
-  std::vector<std::vector<int>> seqs;
-  std::vector<std::array<int, 4>> truth;
-  for (const auto& [a, b] : pairs) {
-    std::vector<int> s = task.encode(a, b);
-    s.resize(prompt);
-    seqs.push_back(std::move(s));
-    truth.push_back(AdditionTask::answer(a, b));
-  }
-  Evaluation e;
-  std::vector<bool> all_right(batch, true);
-  std::vector<int> tokens;
-  for (int k = 0; k < AdditionTask::kAnswerDigits; ++k) {
-    const int n = prompt + k;
-    tokens.clear();
-    for (const auto& s : seqs) tokens.insert(tokens.end(), s.begin(), s.end());
-    const Tensor<float> last = last_position_logits(model, tokens, batch, n, threads);
-    int right = 0;
-    for (int i = 0; i < batch; ++i) {
-      const int predicted = argmax_row(last, i);
-      seqs[i].push_back(predicted);
-      const bool ok = predicted == truth[i][k];
-      right += ok;
-      all_right[i] = all_right[i] && ok;
-    }
-    e.per_digit[k] = static_cast<double>(right) / batch;
-  }
-  int exact = 0;
-  for (bool ok : all_right) exact += ok;
-  e.exact_match = static_cast<double>(exact) / batch;
-
-  // The teacher-forced loss: digit k's logits given the prompt and the true digits 0..k-1.
-  const auto cross_entropy = [](const float* logits, int vocab, int target) {
-    const double top = *std::max_element(logits, logits + vocab);
-    double sum = 0;
-    for (int v = 0; v < vocab; ++v) sum += std::exp(static_cast<double>(logits[v]) - top);
-    return top + std::log(sum) - logits[target];
-  };
-  double loss = 0;
-  const int vocab = model.config.vocab_size;
-  const auto teacher_forced = [&](int length) {
-    tokens.clear();
-    for (std::size_t i = 0; i < pairs.size(); ++i) {
-      const std::vector<int> s = task.encode(pairs[i].first, pairs[i].second);
-      tokens.insert(tokens.end(), s.begin(), s.begin() + length);
-    }
-  };
-  if (model.config.mask == MaskKind::causal) {
-    const int n = prompt + AdditionTask::kAnswerDigits - 1;
-    teacher_forced(n);
-    std::vector<int> positions;
-    for (int k = 0; k < AdditionTask::kAnswerDigits; ++k) positions.push_back(prompt - 1 + k);
-    const Tensor<float> logits = position_logits(model, tokens, batch, n, positions, threads);
-    for (int i = 0; i < batch; ++i)
-      for (int k = 0; k < AdditionTask::kAnswerDigits; ++k)
-        loss += cross_entropy(logits.row(i * AdditionTask::kAnswerDigits + k), vocab, truth[i][k]);
-  } else {
-    for (int k = 0; k < AdditionTask::kAnswerDigits; ++k) {
-      teacher_forced(prompt + k);
-      const Tensor<float> last = last_position_logits(model, tokens, batch, prompt + k, threads);
-      for (int i = 0; i < batch; ++i) loss += cross_entropy(last.row(i), vocab, truth[i][k]);
-    }
-  }
-  e.test_loss = loss / (static_cast<double>(batch) * AdditionTask::kAnswerDigits);
-  return e;
 }
 
 namespace {

@@ -107,6 +107,8 @@ TrainResult train(const TrainOptions& options);
 // A run's metrics.csv read back (the rows train() wrote, in order). Throws std::runtime_error naming the
 // file, the line and the column when it is missing, has another header or a field is not a number.
 std::vector<MetricsRow> read_metrics_csv(const std::string& path);
+// The text of metrics.csv for these rows (what read_metrics_csv reads back).
+std::string metrics_csv(const std::vector<MetricsRow>& rows);
 
 // The step a checkpoint file was written at, or -1 when there is none (or it is not a readable checkpoint
 // of this format).
