@@ -2,20 +2,16 @@
 
 #include <unistd.h>
 
-#include <cstdio>
 #include <ctime>
 #include <sstream>
 
+#include <fmt/format.h>
 #include <pugixml.hpp>
 
 namespace symbreak::junit {
 namespace {
 
-std::string seconds(double s) {
-  char b[32];
-  std::snprintf(b, sizeof b, "%.3f", s);
-  return b;
-}
+std::string seconds(double s) { return fmt::format("{:.3f}", s); }
 
 // XML 1.0 admits tab, newline and carriage return among the control characters, nothing else.
 std::string printable(std::string s) {

@@ -4,6 +4,8 @@
 #include <filesystem>
 #include <iostream>
 
+#include <fmt/format.h>
+
 #include "commands.hpp"
 #include "symbreak/experiments/analysis.hpp"
 
@@ -66,12 +68,11 @@ Action register_analyze(CLI::App& app) {
       std::printf("  %-6s %10s %10s %10s %16s\n", "layer", "R own", "R other", "position", "next self-attn");
       for (std::size_t l = 0; l < j["retention"].size(); ++l) {
         const auto& r = j["retention"][l];
-        char mass[32] = "n/a";
-        if (l < j["self_attention_mass"].size())
-          std::snprintf(mass, sizeof mass, "%.3f", j["self_attention_mass"][l].get<double>());
+        const std::string mass =
+            l < j["self_attention_mass"].size() ? fmt::format("{:.3f}", j["self_attention_mass"][l].get<double>()) : "n/a";
         std::printf("  %-6zu %10.3f %10.3f %10.3f %16s\n", l, r["own_token"].is_null() ? NAN : r["own_token"].get<double>(),
                     r["other_tokens"].is_null() ? NAN : r["other_tokens"].get<double>(),
-                    j["position_probe"][l]["accuracy"].get<double>(), mass);
+                    j["position_probe"][l]["accuracy"].get<double>(), mass.c_str());
       }
       const auto& al = j["alignment"];
       std::printf("  alignment with the mean query bias (bias %s): mean z raw %.2f, actual keys %.2f\n",

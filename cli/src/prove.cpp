@@ -1,6 +1,8 @@
 // symbreak prove: statements for ALL weights and inputs, checked by machine.
 #include <cstdio>
 #include <iostream>
+
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
@@ -88,11 +90,9 @@ int run_map(const ProveFlags& f) {
     const bool invariant_by_theorem = proofs::last_position_invariant(c.pe, c.mask, c.depth);
     const bool agrees = (v == proofs::Verdict::proven) == invariant_by_theorem && v != proofs::Verdict::unknown;
     agree += agrees;
-    char secs[16];
-    std::snprintf(secs, sizeof secs, "%.2f", c.report.seconds);
     t.add({std::string(to_string(c.pe)), std::string(to_string(c.mask)), std::to_string(c.depth), c.residual ? "on" : "off",
            std::string(proofs::to_string(v)) + (agrees ? "" : "  DISAGREES"), invariant_by_theorem ? "invariant" : "broken",
-           std::to_string(c.report.dag_nodes), secs});
+           std::to_string(c.report.dag_nodes), fmt::format("{:.2f}", c.report.seconds)});
     j.push_back({{"pe", std::string(to_string(c.pe))},
                  {"mask", std::string(to_string(c.mask))},
                  {"depth", c.depth},

@@ -4,6 +4,9 @@
 #include <cstdio>
 #include <iostream>
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 #include "commands.hpp"
 #include "symbreak/experiments/trainer.hpp"
 
@@ -11,12 +14,10 @@ namespace symbreak::cli {
 namespace {
 
 std::string duration(double seconds) {
-  char b[32];
-  if (seconds >= 3600)
-    std::snprintf(b, sizeof b, "%dh%02dm", static_cast<int>(seconds / 3600), static_cast<int>(seconds) % 3600 / 60);
-  else if (seconds >= 60) std::snprintf(b, sizeof b, "%dm%02ds", static_cast<int>(seconds / 60), static_cast<int>(seconds) % 60);
-  else std::snprintf(b, sizeof b, "%.0fs", seconds);
-  return b;
+  const int s = static_cast<int>(seconds);
+  if (seconds >= 3600) return fmt::format("{}h{:02}m", s / 3600, s % 3600 / 60);
+  if (seconds >= 60) return fmt::format("{}m{:02}s", s / 60, s % 60);
+  return fmt::format("{:.0f}s", seconds);
 }
 
 }  // namespace
@@ -62,19 +63,17 @@ Action register_train(CLI::App& app) {
     o.keep_weights_at = f->keep_weights_at;
     const bool tty = ::isatty(1);
     o.progress = [tty](const experiments::Progress& p) {
-      char line[240];
       const int width = 24, filled = p.steps ? p.step * width / p.steps : width;
       std::string bar = std::string(filled, '#') + std::string(width - filled, '-');
       if (p.eval) {
-        std::snprintf(line, sizeof line,
-                      "step %6d/%d  [%s]  loss %.4f  test exact %.4f  digits %.3f %.3f %.3f %.3f  %.0f tok/s  ETA %s", p.step,
-                      p.steps, bar.c_str(), p.loss, p.eval->exact_match, p.eval->per_digit[0], p.eval->per_digit[1],
-                      p.eval->per_digit[2], p.eval->per_digit[3], p.tokens_per_second, duration(p.eta_seconds).c_str());
+        const std::string line = fmt::format(
+            "step {:6}/{}  [{}]  loss {:.4f}  test exact {:.4f}  digits {:.3f}  {:.0f} tok/s  ETA {}", p.step, p.steps, bar,
+            p.loss, p.eval->exact_match, fmt::join(p.eval->per_digit, " "), p.tokens_per_second, duration(p.eta_seconds));
         if (tty) std::cout << "\r" << line << "\033[K\n" << std::flush;
         else std::cout << line << "\n" << std::flush;
       } else if (tty) {
-        std::snprintf(line, sizeof line, "step %6d/%d  [%s]  loss %.4f  %.0f tok/s  ETA %s", p.step, p.steps, bar.c_str(), p.loss,
-                      p.tokens_per_second, duration(p.eta_seconds).c_str());
+        const std::string line = fmt::format("step {:6}/{}  [{}]  loss {:.4f}  {:.0f} tok/s  ETA {}", p.step, p.steps, bar,
+                                             p.loss, p.tokens_per_second, duration(p.eta_seconds));
         std::cout << "\r" << line << "\033[K" << std::flush;
       }
     };

@@ -1,8 +1,9 @@
 #include "symbreak/properties/map.hpp"
 
-#include <cstdio>
+#include <fmt/format.h>
 
 #include "symbreak/properties/report.hpp"
+#include "symbreak/text.hpp"
 
 namespace symbreak::properties {
 
@@ -42,20 +43,17 @@ void print_map(std::ostream& out, const std::vector<MapCell>& cells, const Theor
     std::string verdict = c.invariant() ? "holds (exact, " + std::to_string(v.cases) + " cases)" : "broken (exact witness)";
     if (c.invariant() != theorem(c.pe, c.mask, c.depth)) verdict += " DISAGREES";
     else ++agree;
-    char line[160];
-    std::snprintf(line, sizeof line, "%-11s %-7s %-6d %-9s ", std::string(to_string(c.pe)).c_str(),
-                  std::string(to_string(c.mask)).c_str(), c.depth, c.residual ? "on" : "off");
-    std::string row = line + verdict;
+    std::string row =
+        fmt::format("{:<11} {:<7} {:<6} {:<9} ", to_string(c.pe), to_string(c.mask), c.depth, c.residual ? "on" : "off") +
+        verdict;
     row.resize(std::max<std::size_t>(row.size(), 63), ' ');
     std::string detail = v.note.empty() ? "max|Δ| = 0" : v.note;
     if (!c.invariant()) {
       const Finding& f = *v.finding;
       const ModelConfig& m = f.found.model.config;
       const Probe& p = f.found.probes.front();
-      char delta[48];
-      std::snprintf(delta, sizeof delta, "%.2e", f.deviation);
       detail = symbreak::describe(m) + ", x=" + symbreak::to_string(p.tokens) + " σ=" + symbreak::to_string(p.sigma) +
-               ": Δ = " + delta + " (" + std::to_string(f.exact_bits) + "-bit rational)";
+               ": Δ = " + text::sci(f.deviation) + " (" + std::to_string(f.exact_bits) + "-bit rational)";
     }
     out << row << detail << '\n';
   }

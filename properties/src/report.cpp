@@ -5,7 +5,7 @@
 
 
 #include <algorithm>
-#include <cstdio>
+#include <fmt/format.h>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -44,9 +44,7 @@ std::string evidence(const Verdict& v) {
   }
   if (v.arith == Precision::exact)
     return "max|Δ| = " + std::string(v.max_deviation == 0 ? "0" : sci(v.max_deviation)) + " (exact)";
-  char c[16];
-  std::snprintf(c, sizeof c, "%g", v.c);
-  std::string s = "max|Δ| = " + sci(v.max_deviation) + " ≤ bound " + sci(v.bound) + " (c=" + c + " × ref err " + sci(v.err_ref) +
+  std::string s = "max|Δ| = " + sci(v.max_deviation) + " ≤ bound " + sci(v.bound) + " (c=" + fmt::format("{:g}", v.c) + " × ref err " + sci(v.err_ref) +
                   " + atol " + sci(v.atol) + ")";
   if (v.rounding_outliers > 0) s += "; " + std::to_string(v.rounding_outliers) + " cleared by the exact reference";
   return s;

@@ -14,6 +14,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include <fmt/format.h>
+
 #include "child.hpp"
 #include "symbreak/validate/guards.hpp"
 #include "symbreak/validate/validate.hpp"
@@ -44,8 +46,16 @@ struct Handshake {
   symbreak_attention_caps caps;
   int has_v2;         // serves version-2 problems
   unsigned features;  // SYMBREAK_FEATURE_* (version 2)
-  char message[480];
+  char message[480];  // fixed size: the handshake crosses the process boundary by value
 };
+
+// Sets the handshake's status and message; a message longer than the buffer is cut, never overrun.
+template <typename... Args>
+void fail_handshake(Handshake& h, int status, fmt::format_string<Args...> format, Args&&... args) {
+  h.status = status;
+  const auto end = fmt::format_to_n(h.message, sizeof h.message - 1, format, std::forward<Args>(args)...);
+  *(end.out) = '\0';
+}
 
 constexpr std::size_t kArenaBytes = std::size_t(1) << 31;  // reserved, not committed (MAP_NORESERVE)
 
@@ -290,8 +300,8 @@ class IsolatedKernel final : public Kernel {
       h.caps = Capabilities::abi_defaults();
       void* lib = ::dlopen(path_.c_str(), RTLD_NOW | RTLD_LOCAL);
       if (!lib) {
-        h.status = 1;
-        std::snprintf(h.message, sizeof h.message, "cannot load %s: %s", path_.c_str(), ::dlerror());
+        const char* why = ::dlerror();
+        fail_handshake(h, 1, "cannot load {}: {}", path_, why ? why : "dlopen gave no reason");
       } else {
         auto version = reinterpret_cast<int (*)()>(::dlsym(lib, "symbreak_attention_abi_version"));
         auto forward = reinterpret_cast<int (*)(const symbreak_attention_problem*)>(::dlsym(lib, "symbreak_attention_forward"));
@@ -309,36 +319,27 @@ class IsolatedKernel final : public Kernel {
         caps2.v1 = h.caps;
         if (forward_v2 && !forward) forward = reinterpret_cast<int (*)(const symbreak_attention_problem*)>(forward_v2);
         if (!version || !forward) {
-          h.status = 2;
-          std::snprintf(h.message, sizeof h.message, "%s does not export %s", path_.c_str(),
-                        !version ? "symbreak_attention_abi_version" : "symbreak_attention_forward");
+          fail_handshake(h, 2, "{} does not export {}", path_,
+                         !version ? "symbreak_attention_abi_version" : "symbreak_attention_forward");
         } else if (const int v = version(); v != 1 && v != 2) {
-          h.status = 3;
-          std::snprintf(h.message, sizeof h.message, "%s implements ABI version %d (this validator serves 1 and 2)", path_.c_str(),
-                        v);
+          fail_handshake(h, 3, "{} implements ABI version {} (this validator serves 1 and 2)", path_, v);
         } else if (forward_v2 && v != 2) {
-          h.status = 3;
-          std::snprintf(h.message, sizeof h.message,
-                        "%s exports symbreak_attention_forward_v2 but its abi_version returns %d (a version-2 plugin returns 2)",
-                        path_.c_str(), v);
+          fail_handshake(h, 3,
+                         "{} exports symbreak_attention_forward_v2 but its abi_version returns {} (a version-2 plugin returns 2)",
+                         path_, v);
         } else if (forward_v2 && capabilities_v2 && capabilities_v2(&caps2) != 0) {
-          h.status = 4;
-          std::snprintf(h.message, sizeof h.message, "%s: symbreak_attention_capabilities_v2 returned an error", path_.c_str());
+          fail_handshake(h, 4, "{}: symbreak_attention_capabilities_v2 returned an error", path_);
         } else if (forward_v2 && (caps2.features & SYMBREAK_FEATURE_ALIGN_TOP_LEFT) &&
                    (caps2.features & SYMBREAK_FEATURE_ALIGN_BOTTOM_RIGHT)) {
-          h.status = 4;
-          std::snprintf(h.message, sizeof h.message,
-                        "%s: symbreak_attention_capabilities_v2 declares both causal alignments (declare the one the kernel "
-                        "implements)",
-                        path_.c_str());
+          fail_handshake(
+              h, 4,
+              "{}: symbreak_attention_capabilities_v2 declares both causal alignments (declare the one the kernel implements)",
+              path_);
         } else if (!forward_v2 && capabilities && capabilities(&h.caps) != 0) {
-          h.status = 4;
-          std::snprintf(h.message, sizeof h.message, "%s: symbreak_attention_capabilities returned an error", path_.c_str());
+          fail_handshake(h, 4, "{}: symbreak_attention_capabilities returned an error", path_);
         } else if (!(h.caps.mask_modes & (SYMBREAK_MASK_NONE | SYMBREAK_MASK_CAUSAL | SYMBREAK_MASK_EXPLICIT))) {
-          h.status = 4;
-          std::snprintf(h.message, sizeof h.message,
-                        "%s: symbreak_attention_capabilities declares no mask mode (mask_modes = %u)", path_.c_str(),
-                        h.caps.mask_modes);
+          fail_handshake(h, 4, "{}: symbreak_attention_capabilities declares no mask mode (mask_modes = {})", path_,
+                         h.caps.mask_modes);
         } else if (forward_v2) {
           h.caps = caps2.v1;
           h.features = caps2.features;
@@ -347,10 +348,8 @@ class IsolatedKernel final : public Kernel {
           if (backward_v2) kernel.backward_v2 = backward_v2;
           h.has_backward = backward_v2 != nullptr;
           if (!(h.caps.mask_modes & (SYMBREAK_MASK_NONE | SYMBREAK_MASK_CAUSAL | SYMBREAK_MASK_EXPLICIT))) {
-            h.status = 4;
-            std::snprintf(h.message, sizeof h.message,
-                          "%s: symbreak_attention_capabilities_v2 declares no mask mode (mask_modes = %u)", path_.c_str(),
-                          h.caps.mask_modes);
+            fail_handshake(h, 4, "{}: symbreak_attention_capabilities_v2 declares no mask mode (mask_modes = {})", path_,
+                           h.caps.mask_modes);
           }
         } else {
           kernel.forward = forward;

@@ -8,6 +8,8 @@
 #include <numeric>
 #include <stdexcept>
 
+#include <fmt/format.h>
+
 #include "symbreak/rng.hpp"
 #include "symbreak/text.hpp"
 #include "symbreak/validate/reference.hpp"
@@ -222,10 +224,8 @@ OpOutcome compare(const AttentionOp& op, int t, const std::vector<float>& actual
   if (o.error > o.bound) {
     o.passed = false;
     const double terms = bound.terms ? bound.terms(worst) : 0.0;
-    char buf[300];
-    std::snprintf(buf, sizeof buf, "%s: |Δ%s| = %.3e > bound %.3e (c·err_ref %.3e + atol %.3e; terms of size %.3e)",
-                  what.c_str(), s.name, o.error, o.bound, bound.fixed, o.atol, terms);
-    o.message = buf;
+    o.message = fmt::format("{}: |Δ{}| = {:.3e} > bound {:.3e} (c·err_ref {:.3e} + atol {:.3e}; terms of size {:.3e})", what,
+                            s.name, o.error, o.bound, bound.fixed, o.atol, terms);
   }
   return o;
 }
@@ -457,10 +457,8 @@ OpOutcome check_convex(Kernel& f, const OpCase& c, const Tolerance& t, bool) {
           }
           if (outside > slack && o.passed) {
             o.passed = false;
-            char buf[200];
-            std::snprintf(buf, sizeof buf, "output %.6g lies %.3e outside the visible values' range [%.6g, %.6g] (slack %.3e)",
-                          out, outside, lo, hi, slack);
-            o.message = buf;
+            o.message = fmt::format("output {:.6g} lies {:.3e} outside the visible values' range [{:.6g}, {:.6g}] (slack {:.3e})",
+                                    out, outside, lo, hi, slack);
           }
         }
   if (!o.passed) return o;

@@ -1,7 +1,7 @@
 #include "symbreak/validate/report.hpp"
 
 
-#include <cstdio>
+#include <fmt/format.h>
 #include <ctime>
 #include <nlohmann/json.hpp>
 
@@ -53,10 +53,7 @@ void print_report(std::ostream& out, const OpReport& r) {
     if (!v.counterexample_dir.empty()) out << "  case saved in " << v.counterexample_dir << "\n";
     out << "  replay: " << v.replay << "\n";
   }
-  char line[200];
-  std::snprintf(line, sizeof line, "\n%s: %s in %.1f s (seed %llu)\n", r.kernel.c_str(),
-                r.passed() ? "all properties pass" : "FAILED", r.seconds, static_cast<unsigned long long>(r.seed));
-  out << line;
+  out << fmt::format("\n{}: {} in {:.1f} s (seed {})\n", r.kernel, r.passed() ? "all properties pass" : "FAILED", r.seconds, r.seed);
 }
 
 void print_seeds_summary(std::ostream& out, const std::string& kernel, const SeedsReport& seeds) {

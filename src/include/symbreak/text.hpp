@@ -3,31 +3,20 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <cstdio>
 #include <string>
+
+#include <fmt/format.h>
 
 namespace symbreak::text {
 
 // 1.23e-04
-inline std::string sci(double x) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.2e", x);
-  return buf;
-}
+inline std::string sci(double x) { return fmt::format("{:.2e}", x); }
 
 // 0.3700, 0.4472, 1e+04: four significant digits, for values named in messages.
-inline std::string shortest(double x) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.4g", x);
-  return buf;
-}
+inline std::string shortest(double x) { return fmt::format("{:.4g}", x); }
 
 // 16 hex digits, zero-padded: the fingerprints in file names.
-inline std::string hex(std::uint64_t v) {
-  char buf[20];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
-  return buf;
-}
+inline std::string hex(std::uint64_t v) { return fmt::format("{:016x}", v); }
 
 // Escapes for XML and HTML alike; control characters other than newline become spaces.
 inline std::string escape_markup(const std::string& s) {
