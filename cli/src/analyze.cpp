@@ -1,6 +1,5 @@
 // symbreak analyze: correlation structure, token retention, position probes, attention mass and
 // bias alignment of trained runs (or of their untrained weights, the control).
-#include <cstdio>
 #include <filesystem>
 #include <iostream>
 
@@ -57,28 +56,19 @@ Action register_analyze(CLI::App& app) {
                               : !f->out.empty()  ? f->out
                                                  : experiments::analysis_dir(dir, f->at_init, f->at_step);
       experiments::write_analysis(a, out);
-      const auto& j = a.json;
-      std::printf("  excluded constant slots: %zu\n", j["excluded_slots"].size());
-      std::printf("  %-10s %8s %8s\n", "pair", "D", "A");
-      for (const auto& p : j["pairs"])
-        std::printf("  (%d, %d)%*s %8.3f %8.3f\n", p["from"].get<int>(), p["to"].get<int>(), p["to"].get<int>() >= 10 ? 1 : 2, "",
-                    p["diagonality_index"].is_null() ? NAN : p["diagonality_index"].get<double>(),
-                    p["argmax_rate"].is_null() ? NAN : p["argmax_rate"].get<double>());
+      fmt::print("  excluded constant slots: {}\n", a.excluded_slots.size());
+      fmt::print("  {:<10} {:>8} {:>8}\n", "pair", "D", "A");
+      for (const experiments::PairMeasures& p : a.pairs)
+        fmt::print("  {:<10} {:8.3f} {:8.3f}\n", fmt::format("({}, {})", p.from, p.to), p.diagonality_index, p.argmax_rate);
       // Row l: the stream after l blocks; its self-attention column is block l+1's, which reads it.
-      std::printf("  %-6s %10s %10s %10s %16s\n", "layer", "R own", "R other", "position", "next self-attn");
-      for (std::size_t l = 0; l < j["retention"].size(); ++l) {
-        const auto& r = j["retention"][l];
-        const std::string mass =
-            l < j["self_attention_mass"].size() ? fmt::format("{:.3f}", j["self_attention_mass"][l].get<double>()) : "n/a";
-        std::printf("  %-6zu %10.3f %10.3f %10.3f %16s\n", l, r["own_token"].is_null() ? NAN : r["own_token"].get<double>(),
-                    r["other_tokens"].is_null() ? NAN : r["other_tokens"].get<double>(),
-                    j["position_probe"][l]["accuracy"].get<double>(), mass.c_str());
+      fmt::print("  {:<6} {:>10} {:>10} {:>10} {:>16}\n", "layer", "R own", "R other", "position", "next self-attn");
+      for (std::size_t l = 0; l < a.retention.size(); ++l) {
+        const std::string mass = l < a.self_attention_mass.size() ? fmt::format("{:.3f}", a.self_attention_mass[l]) : "n/a";
+        fmt::print("  {:<6} {:10.3f} {:10.3f} {:10.3f} {:>16}\n", l, a.retention[l].own_token, a.retention[l].other_tokens,
+                   a.position_probe[l].accuracy, mass);
       }
-      const auto& al = j["alignment"];
-      std::printf("  alignment with the mean query bias (bias %s): mean z raw %.2f, actual keys %.2f\n",
-                  al["bias_enabled"].get<bool>() ? "on" : "off",
-                  al["mean_z_raw"].is_null() ? NAN : al["mean_z_raw"].get<double>(),
-                  al["mean_z_actual"].is_null() ? NAN : al["mean_z_actual"].get<double>());
+      fmt::print("  alignment with the mean query bias (bias {}): mean z raw {:.2f}, actual keys {:.2f}\n",
+                 a.alignment.bias_enabled ? "on" : "off", a.alignment.mean_z_raw, a.alignment.mean_z_actual);
       std::cout << "  wrote " << out << "/analysis.json, CSVs, pearson/cka/retention .png and .svg\n";
       names.push_back(run.name);
       analyses.push_back(std::move(a));

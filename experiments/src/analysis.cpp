@@ -22,22 +22,9 @@ using nlohmann::json;
 
 namespace {
 
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 // A slot or a unit whose spread across prompts is below 128 float32 ulps of its magnitude (2^-16
 // relative) is constant up to rounding: it carries no information and is excluded, never divided by.
 constexpr double kConstantSpread = 1.0 / 65536.0;
-
-json number_or_null(double v) { return std::isnan(v) ? json(nullptr) : json(v); }
-
-json matrix_json(const Eigen::MatrixXd& m) {
-  json rows = json::array();
-  for (Eigen::Index i = 0; i < m.rows(); ++i) {
-    json row = json::array();
-    for (Eigen::Index j = 0; j < m.cols(); ++j) row.push_back(number_or_null(m(i, j)));
-    rows.push_back(row);
-  }
-  return rows;
-}
 
 // True when the columns' spread is rounding noise relative to their magnitude.
 bool near_constant(const Eigen::MatrixXd& X) {
@@ -296,7 +283,7 @@ std::vector<double> position_accuracy(const std::vector<Eigen::MatrixXf>& stream
 
 // Alignment of token keys with the mean query bias (Paper B): per layer and head, every token's
 // cosine ranked, the largest cosine, and its z-score against random directions of the same norm.
-json alignment(const Model<float>& model, const TrainConfig& c, const Collected& collected, std::uint64_t seed,
+Alignment alignment(const Model<float>& model, const TrainConfig& c, const Collected& collected, std::uint64_t seed,
                int random_directions) {
   const ModelConfig& mc = model.config;
   const int L = mc.layers, d = mc.d_model, H = mc.heads, dh = mc.d_head(), V = mc.vocab_size;
@@ -312,10 +299,13 @@ json alignment(const Model<float>& model, const TrainConfig& c, const Collected&
     }
     return cs;
   };
-  json layers_json = json::array();
+  Alignment out;
+  out.bias_enabled = c.bias.enabled;
+  out.statistic = "max over tokens of cos(key, mean query bias); z against random directions of equal norm";
+  out.random_directions = random_directions;
   std::vector<double> z_raw_all, z_actual_all;
   for (int l = 0; l < L; ++l) {
-    json heads_json = json::array();
+    LayerAlignment layer{l, {}};
     for (int h = 0; h < H; ++h) {
       Eigen::VectorXd bias(dh);
       const Tensor<float>& qb = model.unlearned_bias[l].query;
@@ -337,8 +327,8 @@ json alignment(const Model<float>& model, const TrainConfig& c, const Collected&
         for (int e = 0; e < dh; ++e) r[e] = rng.normal();
         r *= bias.norm() / std::max(r.norm(), 1e-300);
       }
-      json head_json = {{"head", h}};
-      for (const auto& [name, keys] : {std::pair<const char*, const Eigen::MatrixXd*>{"raw", &raw}, {"actual", &actual}}) {
+      HeadAlignment head{h, {}, {}};
+      for (const auto& [stat_out, keys] : {std::pair<AlignmentStatistic*, const Eigen::MatrixXd*>{&head.raw, &raw}, {&head.actual, &actual}}) {
         const Eigen::VectorXd cs = cosines(*keys, bias);
         std::vector<double> null_stats;
         for (const auto& r : randoms) null_stats.push_back(cosines(*keys, r).maxCoeff());
@@ -350,21 +340,20 @@ json alignment(const Model<float>& model, const TrainConfig& c, const Collected&
         std::vector<int> order(present.size());
         std::iota(order.begin(), order.end(), 0);
         std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return cs[a] > cs[b]; });
-        json ranking = json::array();
-        for (int r : order) ranking.push_back({{"token", token_label(present[r])}, {"cos", cs[r]}});
-        head_json[name] = {{"ranking", ranking}, {"max_cos", stat}, {"null_mean", mu}, {"null_sd", sd}, {"z", number_or_null(z)}};
-        (std::string(name) == "raw" ? z_raw_all : z_actual_all).push_back(z);
+        for (int r : order) stat_out->ranking.push_back({token_label(present[r]), cs[r]});
+        stat_out->max_cos = stat;
+        stat_out->null_mean = mu;
+        stat_out->null_sd = sd;
+        stat_out->z = z;
+        (stat_out == &head.raw ? z_raw_all : z_actual_all).push_back(z);
       }
-      heads_json.push_back(head_json);
+      layer.heads.push_back(std::move(head));
     }
-    layers_json.push_back({{"layer", l}, {"heads", heads_json}});
+    out.layers.push_back(std::move(layer));
   }
-  return {{"bias_enabled", c.bias.enabled},
-          {"statistic", "max over tokens of cos(key, mean query bias); z against random directions of equal norm"},
-          {"random_directions", random_directions},
-          {"mean_z_raw", number_or_null(mean(z_raw_all))},
-          {"mean_z_actual", number_or_null(mean(z_actual_all))},
-          {"layers", layers_json}};
+  out.mean_z_raw = mean(z_raw_all);
+  out.mean_z_actual = mean(z_actual_all);
+  return out;
 }
 
 }  // namespace
@@ -378,7 +367,6 @@ RunAnalysis analyze(const RunFiles& run, const AnalysisOptions& options) {
   const int L = c.model.layers, d = c.model.d_model, H = c.model.heads;
   RunAnalysis out;
   out.layout = probe_layout(c.format);
-  out.d_model = d;
   const ProbeLayout& layout = out.layout;
   const int n = layout.length, P = options.prompts;
   if (P < 50) throw ConfigError("--prompts " + std::to_string(P) + ": too few for an 80/20 probe split (allowed: at least 50)");
@@ -395,13 +383,19 @@ RunAnalysis analyze(const RunFiles& run, const AnalysisOptions& options) {
     valid[l][i] = !near_constant(X);
     if (valid[l][i]) slots[l][i] = std::move(X);
   }
-  json excluded = json::array();
+  out.run = run.name;
+  out.run_dir = run.dir;
+  out.seed = run.seed;
+  out.at_init = options.at_init;
+  out.at_step = options.at_step;
+  out.prompts = P;
+  out.model = c.model;
+  out.constant_spread_threshold = kConstantSpread;
   for (int l = 0; l <= L; ++l)
     for (int i = 0; i < n; ++i)
-      if (!valid[l][i]) excluded.push_back({{"layer", l}, {"position", i}, {"token", layout.labels[i]}});
+      if (!valid[l][i]) out.excluded_slots.push_back({l, i, layout.labels[i]});
 
   // Layer pairs: Pearson (the paper's picture) and CKA (the basis-invariant summary).
-  json pairs_json = json::array();
   for (const LayerPair& pr : analysed_pairs(L)) {
     out.pearson.push_back(pearson_matrix(without_constant_columns(collected.streams[pr.from].cast<double>()),
                                          without_constant_columns(collected.streams[pr.to].cast<double>())));
@@ -409,20 +403,18 @@ RunAnalysis analyze(const RunFiles& run, const AnalysisOptions& options) {
     const Eigen::MatrixXd& M = both.biased;
     out.cka.push_back(M);
     const double D = diagonality_index(M), D_unbiased = diagonality_index(both.unbiased);
-    pairs_json.push_back({{"from", pr.from},
-                          {"to", pr.to},
-                          {"diagonality_index", number_or_null(D)},
-                          {"log_diagonality_index", number_or_null(D > 0 ? std::log(D) : kNaN)},
-                          {"diagonality_index_unbiased", number_or_null(D_unbiased)},
-                          {"log_diagonality_index_unbiased", number_or_null(D_unbiased > 0 ? std::log(D_unbiased) : kNaN)},
-                          {"argmax_rate", number_or_null(argmax_rate(M))},
-                          {"cka", matrix_json(M)},
-                          {"pearson_file", "pearson_" + std::to_string(pr.from) + "_" + std::to_string(pr.to) + ".npy"}});
+    out.pairs.push_back({.from = pr.from,
+                         .to = pr.to,
+                         .diagonality_index = D,
+                         .log_diagonality_index = D > 0 ? std::log(D) : kNaN,
+                         .diagonality_index_unbiased = D_unbiased,
+                         .log_diagonality_index_unbiased = D_unbiased > 0 ? std::log(D_unbiased) : kNaN,
+                         .argmax_rate = argmax_rate(M),
+                         .pearson_file = "pearson_" + std::to_string(pr.from) + "_" + std::to_string(pr.to) + ".npy"});
   }
 
   // Token retention, with each layer's own-token (k = j) and other-token means.
   const std::vector<Eigen::MatrixXd> retention = token_retention(slots, layout, tokens, P, options.threads);
-  json retention_json = json::array();
   for (int l = 0; l <= L; ++l) {
     std::vector<double> own, other;
     for (std::size_t j = 0; j < layout.digit_positions.size(); ++j)
@@ -430,172 +422,14 @@ RunAnalysis analyze(const RunFiles& run, const AnalysisOptions& options) {
         const double v = retention[l](k, static_cast<Eigen::Index>(j));
         if (!std::isnan(v)) (k == layout.digit_positions[j] ? own : other).push_back(v);
       }
-    retention_json.push_back({{"layer", l},
-                              {"own_token", number_or_null(mean(own))},
-                              {"other_tokens", number_or_null(mean(other))},
-                              {"matrix", matrix_json(retention[l])}});
+    out.retention.push_back({l, mean(own), mean(other), retention[l]});
   }
 
   const std::vector<double> positions = position_accuracy(collected.streams, P, n, d, options.threads);
-  json position_json = json::array();
-  for (int l = 0; l <= L; ++l) position_json.push_back({{"layer", l}, {"accuracy", positions[l]}, {"chance", 1.0 / n}});
-  json mass_json = json::array();
-  for (int l = 0; l < L; ++l) mass_json.push_back(collected.attention_mass[l] / (static_cast<double>(P) * H * (n - 1)));
-
-  json& j = out.json;
-  j["run"] = run.name;
-  j["run_dir"] = run.dir;
-  j["seed"] = run.seed;
-  j["at_init"] = options.at_init;
-  j["at_step"] = options.at_step ? json(*options.at_step) : json(nullptr);
-  j["prompts"] = P;
-  j["model"] = json::parse(c.json)["model"];
-  j["tokens"] = layout.labels;
-  j["digit_positions"] = layout.digit_positions;
-  j["constant_spread_threshold"] = kConstantSpread;
-  j["excluded_slots"] = excluded;
-  j["pairs"] = pairs_json;
-  j["retention"] = retention_json;
-  j["position_probe"] = position_json;
-  j["self_attention_mass"] = mass_json;
-  j["alignment"] = alignment(model, c, collected, run.seed, options.random_directions);
+  for (int l = 0; l <= L; ++l) out.position_probe.push_back({l, positions[l], 1.0 / n});
+  for (int l = 0; l < L; ++l) out.self_attention_mass.push_back(collected.attention_mass[l] / (static_cast<double>(P) * H * (n - 1)));
+  out.alignment = alignment(model, c, collected, run.seed, options.random_directions);
   return out;
-}
-
-namespace {
-
-std::string pair_label(const LayerPair& p) { return "(l, l') = (" + std::to_string(p.from) + ", " + std::to_string(p.to) + ")"; }
-
-std::string csv_number(double v) {
-  if (std::isnan(v)) return "";
-  return fmt::format("{:.6g}", v);
-}
-
-}  // namespace
-
-void write_analysis(const RunAnalysis& a, const std::string& out_dir) {
-  std::filesystem::create_directories(out_dir);
-  const json& j = a.json;
-  const int L = static_cast<int>(j["model"].value("layers", 0));
-  const auto pairs = analysed_pairs(L);
-  const int n = a.layout.length;
-  std::string cka_csv = "from,to,i,j,cka\n", pairs_csv = "from,to,diagonality_index,argmax_rate\n",
-              retention_csv = "layer,slot,slot_token,digit_position,digit_token,accuracy\n";
-  for (std::size_t p = 0; p < pairs.size(); ++p) {
-    const auto& pr = pairs[p];
-    for (int i = 0; i < n; ++i)
-      for (int k = 0; k < n; ++k)
-        cka_csv += std::to_string(pr.from) + "," + std::to_string(pr.to) + "," + std::to_string(i) + "," + std::to_string(k) +
-                   "," + csv_number(a.cka[p](i, k)) + "\n";
-    const json& pj = j["pairs"][p];
-    pairs_csv += std::to_string(pr.from) + "," + std::to_string(pr.to) + "," +
-                 csv_number(pj["diagonality_index"].is_null() ? kNaN : pj["diagonality_index"].get<double>()) + "," +
-                 csv_number(pj["argmax_rate"].is_null() ? kNaN : pj["argmax_rate"].get<double>()) + "\n";
-    // The full Pearson matrix, float32 (NaN marks constant units).
-    std::vector<float> values(static_cast<std::size_t>(a.pearson[p].size()));
-    for (Eigen::Index r = 0; r < a.pearson[p].rows(); ++r)
-      for (Eigen::Index c = 0; c < a.pearson[p].cols(); ++c)
-        values[static_cast<std::size_t>(r * a.pearson[p].cols() + c)] = static_cast<float>(a.pearson[p](r, c));
-    write_file_atomically(
-        out_dir + "/" + pj["pearson_file"].get<std::string>(),
-        npy_bytes(values, {static_cast<std::size_t>(a.pearson[p].rows()), static_cast<std::size_t>(a.pearson[p].cols())}));
-  }
-  const auto& digits = a.layout.digit_positions;
-  for (int l = 0; l <= L; ++l) {
-    const json& m = j["retention"][l]["matrix"];
-    for (int k = 0; k < n; ++k)
-      for (std::size_t q = 0; q < digits.size(); ++q)
-        retention_csv += std::to_string(l) + "," + std::to_string(k) + "," + a.layout.labels[k] + "," +
-                         std::to_string(digits[q]) + "," + a.layout.labels[digits[q]] + "," +
-                         csv_number(m[k][q].is_null() ? kNaN : m[k][q].get<double>()) + "\n";
-  }
-  write_file_atomically(out_dir + "/cka.csv", cka_csv);
-  write_file_atomically(out_dir + "/pairs.csv", pairs_csv);
-  write_file_atomically(out_dir + "/retention.csv", retention_csv);
-  write_file_atomically(out_dir + "/analysis.json", j.dump(1) + "\n");
-
-  const std::string who = j["run"].get<std::string>() + (j["at_init"].get<bool>()       ? " at initialisation"
-                                                         : j.value("at_step", json()).is_number_integer()
-                                                             ? " at step " + std::to_string(j["at_step"].get<int>())
-                                                             : "");
-  write_pearson_grid({&a}, {who}, "Pearson correlation between layers: " + who, out_dir + "/pearson");
-
-  HeatmapGrid cka;
-  cka.title = "Linear CKA between slots (l, i) and (l', j): " + who;
-  cka.row_labels = {""};
-  cka.panels.resize(1);
-  for (std::size_t p = 0; p < pairs.size(); ++p) {
-    const double D = j["pairs"][p]["diagonality_index"].is_null() ? kNaN : j["pairs"][p]["diagonality_index"].get<double>();
-    cka.column_labels.push_back(fmt::format("({}, {})  D = {:.2f}", pairs[p].from, pairs[p].to, D));
-    cka.panels[0].push_back(a.cka[p]);
-  }
-  cka.block_labels = a.layout.labels;
-  cka.x_label = "position j in layer l' (columns)   |   grey: excluded constant slot";
-  cka.y_label = "position i in layer l";
-  cka.colour_label = "linear CKA";
-  cka.diverging = false;
-  cka.lo = 0;
-  cka.hi = 1;
-  cka.panel_pixels = 220;
-  heatmap_grid(cka).save(out_dir + "/cka");
-
-  HeatmapGrid ret;
-  ret.title = "Token retention R_l[k, j] (held-out linear probe accuracy, chance 0.10): " + who;
-  ret.row_labels = {""};
-  ret.panels.resize(1);
-  for (int l = 0; l <= L; ++l) {
-    Eigen::MatrixXd m = Eigen::MatrixXd::Constant(n, n, kNaN);  // rows: slot k; columns: position j
-    const json& mj = j["retention"][l]["matrix"];
-    for (int k = 0; k < n; ++k)
-      for (std::size_t q = 0; q < digits.size(); ++q) m(k, digits[q]) = mj[k][q].is_null() ? kNaN : mj[k][q].get<double>();
-    ret.column_labels.push_back("layer " + std::to_string(l));
-    ret.panels[0].push_back(m);
-  }
-  ret.block_labels = a.layout.labels;
-  ret.x_label = "digit read: position j (grey: not a digit, or an excluded slot)";
-  ret.y_label = "slot k the probe reads";
-  ret.colour_label = "held-out accuracy";
-  ret.diverging = false;
-  ret.lo = 0;
-  ret.hi = 1;
-  ret.panel_pixels = 200;
-  heatmap_grid(ret).save(out_dir + "/retention");
-}
-
-void write_pearson_grid(const std::vector<const RunAnalysis*>& rows, const std::vector<std::string>& row_labels,
-                        const std::string& title, const std::string& stem) {
-  if (rows.empty()) return;
-  HeatmapGrid g;
-  g.title = title;
-  g.row_labels = row_labels;
-  // Rows may differ in depth (a plan can mix them): one column per layer pair that any row has, in the
-  // deepest row's order, and an empty panel where a row lacks that pair.
-  std::vector<std::vector<std::string>> row_pairs;
-  for (const RunAnalysis* a : rows) {
-    std::vector<std::string> labels;
-    for (const LayerPair& p : analysed_pairs(static_cast<int>(a->json["model"].value("layers", 0))))
-      labels.push_back(pair_label(p));
-    row_pairs.push_back(std::move(labels));
-  }
-  g.column_labels =
-      *std::max_element(row_pairs.begin(), row_pairs.end(), [](const auto& a, const auto& b) { return a.size() < b.size(); });
-  for (const auto& labels : row_pairs)
-    for (const auto& l : labels)
-      if (std::find(g.column_labels.begin(), g.column_labels.end(), l) == g.column_labels.end()) g.column_labels.push_back(l);
-  for (std::size_t r = 0; r < rows.size(); ++r) {
-    std::vector<Eigen::MatrixXd> panels(g.column_labels.size());
-    for (std::size_t k = 0; k < row_pairs[r].size() && k < rows[r]->pearson.size(); ++k) {
-      const auto at = std::find(g.column_labels.begin(), g.column_labels.end(), row_pairs[r][k]);
-      panels[static_cast<std::size_t>(at - g.column_labels.begin())] = rows[r]->pearson[k];
-    }
-    g.panels.push_back(std::move(panels));
-  }
-  g.block_labels = rows[0]->layout.labels;
-  g.x_label = "layer l': position (blocks of d units)   |   grey: constant unit";
-  g.y_label = "layer l: position (blocks of d units)";
-  g.colour_label = "Pearson r";
-  g.panel_pixels = 260;
-  heatmap_grid(g).save(stem);
 }
 
 }  // namespace symbreak::experiments

@@ -22,8 +22,6 @@ namespace symbreak::experiments::rules {
 using nlohmann::json;
 namespace fs = std::filesystem;
 
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-
 // printf-style text (fmt's sprintf); every argument is a number, printed as a double.
 template <class... Numbers>
 std::string ftext(const char* format, Numbers... values) {
@@ -51,10 +49,9 @@ struct Context {
     const int n = planned(condition);
     return n > 0 && static_cast<int>(done(condition).size()) == n;
   }
-  std::optional<json> analysis(const RunRecord& r, bool init, std::optional<int> at_step = std::nullopt) const {
-    const std::string path = analysis_dir(out + "/runs/" + r.run_id, init, at_step) + "/analysis.json";
-    if (!fs::exists(path)) return std::nullopt;
-    return json::parse(read_file(path));
+  // A run's analysis (analysis.json, read strictly), or nullopt when it has none.
+  std::optional<RunAnalysis> analysis(const RunRecord& r, bool init, std::optional<int> at_step = std::nullopt) const {
+    return load_analysis(analysis_dir(out + "/runs/" + r.run_id, init, at_step), /*with_pearson=*/false);
   }
   // The size of a run's test set, from the config it ran with (config.json: task.test_size).
   int test_size(const RunRecord& r) const {

@@ -29,15 +29,13 @@ struct SliceNumbers {
 // same pair set: a pair whose D is undefined (a collapsed slot: no variance to correlate) counts as
 // D = 1, no diagonal structure. (The first version skipped such pairs, so where all-off seed 3
 // collapsed its trained and untrained means were taken over different pairs.)
-SliceNumbers slice_numbers(const json& a, const std::vector<int>& blocks) {
+SliceNumbers slice_numbers(const RunAnalysis& a, const std::vector<int>& blocks) {
   std::vector<double> Ds, Rs;
   for (int l : blocks) {
-    double D = 1.0;  // collapsed or absent: no structure
-    for (const json& p : a["pairs"])
-      if (p["from"] == l && p["to"] == l + 1 && !p["diagonality_index"].is_null()) D = p["diagonality_index"].get<double>();
-    Ds.push_back(D);
-    const json& r = a["retention"][static_cast<std::size_t>(l + 1)]["own_token"];
-    if (!r.is_null()) Rs.push_back(r.get<double>());
+    const PairMeasures* p = a.pair(l, l + 1);
+    Ds.push_back(p && !std::isnan(p->diagonality_index) ? p->diagonality_index : 1.0);  // collapsed or absent: no structure
+    const auto stream = static_cast<std::size_t>(l + 1);
+    if (stream < a.retention.size() && !std::isnan(a.retention[stream].own_token)) Rs.push_back(a.retention[stream].own_token);
   }
   return {mean(Ds), mean(Rs)};
 }
@@ -127,14 +125,14 @@ void diagonal_structure(const Context& ctx, const json& rule, ClaimVerdict& v) {
 void matched_slices(const Context& ctx, const json& rule, ClaimVerdict& v) {
   const std::string treated = str(rule, "treated"), control = str(rule, "control");
   const int first = rule.value("first_pair", 0), last = rule.value("last_pair", 0), at_step = rule.value("at_step", 0);
-  const std::string field = str(rule, "estimator", "biased") == "unbiased" ? "diagonality_index_unbiased" : "diagonality_index";
-  const auto log_d = [&](const json& a, int l) {
-    for (const json& p : a["pairs"])
-      if (p["from"] == l && p["to"] == l + 1 && p[field].is_number() && p[field].get<double>() > 0)
-        return std::log(p[field].get<double>());
-    return 0.0;  // collapsed or absent: D = 1
+  const bool unbiased = str(rule, "estimator", "biased") == "unbiased";
+  const std::string field = unbiased ? "diagonality_index_unbiased" : "diagonality_index";
+  const auto log_d = [&](const RunAnalysis& a, int l) {
+    const PairMeasures* p = a.pair(l, l + 1);
+    const double D = !p ? kNaN : unbiased ? p->diagonality_index_unbiased : p->diagonality_index;
+    return D > 0 ? std::log(D) : 0.0;  // collapsed or absent (NaN): D = 1
   };
-  const auto slices = [&](const json& now, const json& init) {
+  const auto slices = [&](const RunAnalysis& now, const RunAnalysis& init) {
     std::vector<double> s;
     for (int l = first; l <= last; ++l) s.push_back(log_d(now, l) - log_d(init, l));
     return mean(s);
@@ -150,7 +148,7 @@ void matched_slices(const Context& ctx, const json& rule, ClaimVerdict& v) {
     for (const RunRecord* r : ctx.done(c)) {
       const auto end = ctx.analysis(*r, false), init = ctx.analysis(*r, true), step = ctx.analysis(*r, false, at_step);
       if (!end || !init || !step) return std::nullopt;
-      out[r->seed] = {slices(*end, *init), slices(*step, *init), (*end)["position_probe"].back()["accuracy"].get<double>()};
+      out[r->seed] = {slices(*end, *init), slices(*step, *init), end->position_probe.back().accuracy};
     }
     return out;
   };
@@ -207,9 +205,8 @@ void position_probe(const Context& ctx, const json& rule, ClaimVerdict& v) {
   const auto accuracies = [&](const std::string& c, std::vector<double>& first, std::vector<double>& last) {
     for (const RunRecord* r : ctx.done(c))
       if (const auto a = ctx.analysis(*r, false)) {
-        const json& p = (*a)["position_probe"];
-        first.push_back(p.front()["accuracy"].get<double>());
-        last.push_back(p.back()["accuracy"].get<double>());
+        first.push_back(a->position_probe.front().accuracy);
+        last.push_back(a->position_probe.back().accuracy);
       }
   };
   std::string text;
@@ -257,16 +254,18 @@ void alignment(const Context& ctx, const json& rule, ClaimVerdict& v) {
     std::map<std::uint64_t, PerRun> out;
     for (const RunRecord* r : ctx.done(c))
       if (const auto a = ctx.analysis(*r, false)) {
-        const json& m = (*a)["alignment"]["mean_z_" + which];
-        if (m.is_null()) continue;
+        const double z = which == "raw" ? a->alignment.mean_z_raw : a->alignment.mean_z_actual;
+        if (std::isnan(z)) continue;
         int heads = 0, structure = 0;
-        for (const json& layer : (*a)["alignment"]["layers"])
-          for (const json& head : layer["heads"]) {
-            const std::string top = head[which]["ranking"].front()["token"].get<std::string>();
+        for (const LayerAlignment& layer : a->alignment.layers)
+          for (const HeadAlignment& head : layer.heads) {
+            const AlignmentStatistic& s = which == "raw" ? head.raw : head.actual;
+            if (s.ranking.empty()) continue;
+            const std::string& top = s.ranking.front().token;
             ++heads;
             structure += !(top.size() == 1 && top[0] >= '0' && top[0] <= '9');
           }
-        out[r->seed] = {m.get<double>(), heads ? static_cast<double>(structure) / heads : kNaN};
+        out[r->seed] = {z, heads ? static_cast<double>(structure) / heads : kNaN};
       }
     return out;
   };

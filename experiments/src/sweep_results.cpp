@@ -28,33 +28,6 @@ namespace {
 
 json optional_json(const std::optional<double>& v) { return v ? json(*v) : json(nullptr); }
 
-}  // namespace
-
-// The analysis of a run read back from its directory (analysis.json and the Pearson .npy files).
-std::optional<RunAnalysis> load_analysis(const std::string& dir) {
-  if (!fs::exists(dir + "/analysis.json")) return std::nullopt;
-  RunAnalysis a;
-  a.json = json::parse(read_file(dir + "/analysis.json"));
-  a.layout.labels = a.json["tokens"].get<std::vector<std::string>>();
-  a.layout.length = static_cast<int>(a.layout.labels.size());
-  a.layout.digit_positions = a.json["digit_positions"].get<std::vector<int>>();
-  a.d_model = a.json["model"]["d_model"].get<int>();
-  for (const json& p : a.json["pairs"]) {
-    // The Pearson matrices are bulk files that git does not keep: a committed run has its
-    // analysis.json but not them, and has no picture to redraw.
-    const std::string file = dir + "/" + p["pearson_file"].get<std::string>();
-    if (!fs::exists(file)) return std::nullopt;
-    const NpyArray m = read_npy(file);
-    Eigen::MatrixXd M(static_cast<Eigen::Index>(m.shape[0]), static_cast<Eigen::Index>(m.shape[1]));
-    for (Eigen::Index r = 0; r < M.rows(); ++r)
-      for (Eigen::Index c = 0; c < M.cols(); ++c) M(r, c) = m.f4[static_cast<std::size_t>(r * M.cols() + c)];
-    a.pearson.push_back(std::move(M));
-  }
-  return a;
-}
-
-namespace {
-
 // results.json: the summaries, every run, the verdicts and what the sweep's own bookkeeping cost.
 json results_json(const Plan& plan, const std::vector<RunRecord>& runs, const std::vector<ConditionSummary>& summaries,
                   const std::vector<ClaimVerdict>& verdicts, const std::optional<std::string>& bookkeeping) {

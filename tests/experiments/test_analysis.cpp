@@ -269,6 +269,58 @@ int inked_pixels(const Figure& f, int x0, int y0, int x1, int y1) {
   return inked;
 }
 
+// analysis.json is read as strictly as a config: the typed reader names the file and the field of a
+// misspelt key, a missing field or a wrong type, and a null measurement reads back as NaN.
+TEST(AnalysisJson, RoundTripsAndNamesTheFieldOfEveryMistake) {
+  RunAnalysis a;
+  a.run = "intact-s1";
+  a.seed = 7;
+  a.at_step = 2000;
+  a.model.layers = 1;
+  a.layout.labels = {"^", "1", "+"};
+  a.layout.length = 3;
+  a.layout.digit_positions = {1};
+  a.pairs.push_back({.from = 0, .to = 1, .diagonality_index = 2.5, .argmax_rate = 0.5, .pearson_file = "pearson_0_1.npy"});
+  a.cka.push_back(Eigen::MatrixXd::Identity(3, 3));
+  a.cka[0](0, 1) = kNaN;
+  for (int l = 0; l <= 1; ++l) {
+    a.retention.push_back({l, 1.0, 0.1, Eigen::MatrixXd::Constant(3, 1, 0.5)});
+    a.position_probe.push_back({l, 0.9, 1.0 / 3});
+  }
+  a.self_attention_mass = {1.0};
+  a.alignment.layers.push_back({0, {{0, {{{"+", 0.8}}, 0.8, 0.2, 0.1, 6.0}, {{{"1", 0.3}}, 0.3, 0.2, 0.1, 1.0}}}});
+  const nlohmann::json j = analysis_to_json(a);
+  const RunAnalysis back = analysis_from_json(j, "analysis.json");
+  EXPECT_EQ(analysis_to_json(back), j);
+  EXPECT_EQ(back.at_step, 2000);
+  EXPECT_TRUE(std::isnan(back.cka[0](0, 1))) << "null reads back as NaN";
+  EXPECT_TRUE(std::isnan(back.pairs[0].diagonality_index_unbiased));
+  EXPECT_EQ(back.pair(0, 1)->diagonality_index, 2.5);
+  EXPECT_EQ(back.pair(1, 2), nullptr);
+  EXPECT_EQ(back.alignment.layers[0].heads[0].raw.ranking[0].token, "+");
+
+  const auto expect_error = [&](const std::function<void(nlohmann::json&)>& spoil, const std::string& message) {
+    nlohmann::json bad = j;
+    spoil(bad);
+    try {
+      analysis_from_json(bad, "runs/x/analysis/analysis.json");
+      ADD_FAILURE() << "accepted: " << message;
+    } catch (const ConfigError& e) {
+      EXPECT_THAT(e.what(), HasSubstr("runs/x/analysis/analysis.json")) << e.what();
+      EXPECT_THAT(e.what(), HasSubstr(message));
+    }
+  };
+  expect_error([](auto& b) { b["pairs"][0]["diagonalty_index"] = 1.0; }, "diagonalty_index");
+  expect_error([](auto& b) { b["pairs"][0].erase("argmax_rate"); }, "\"pairs[0].argmax_rate\" is missing");
+  expect_error([](auto& b) { b["retention"][1]["own_token"] = "high"; }, "\"retention[1].own_token\": \"high\" must be a number or null");
+  expect_error([](auto& b) { b["alignment"]["layers"][0]["heads"][0]["raw"].erase("z"); }, "alignment.layers[0].heads[0].raw.z");
+  expect_error([](auto& b) { b["pairs"][0]["cka"][1] = {1.0}; }, "\"pairs[0].cka[1]\" has 1 entries where row 0 has 3");
+  expect_error([](auto& b) { b["digit_positions"] = {9}; }, "\"digit_positions\"");
+  expect_error([](auto& b) { b["model"]["heads"] = 3; }, "heads");
+  expect_error([](auto& b) { b["position_probe"].erase(1); }, "\"position_probe\" has 1 streams where \"retention\" has 2");
+  expect_error([](auto& b) { b.erase("alignment"); }, "\"alignment\" is missing");
+}
+
 TEST(Figures, EveryKindOpensAsPngAndSvgWithItsTitleDrawn) {
   HeatmapGrid g;
   g.title = "Planted title";

@@ -33,20 +33,37 @@ struct FakeAnalysis {
   double z_raw = 0, z_actual = 0;
   std::vector<std::string> top_tokens = {"3", "5"};  // per (layer, head), best-aligned token
 
+  // Written by the real analysis.json writer, so the rules read it through the strict reader.
   json to_json() const {
-    json pairs = json::array(), ret = json::array(), pos = json::array(), heads = json::array();
-    for (std::size_t l = 0; l < D.size(); ++l)
-      pairs.push_back({{"from", l}, {"to", l + 1}, {"diagonality_index", D[l] ? json(*D[l]) : json(nullptr)}});
-    for (double r : retention) ret.push_back({{"own_token", r}});
-    for (double p : position) pos.push_back({{"accuracy", p}});
-    for (std::size_t h = 0; h < top_tokens.size(); ++h)
-      heads.push_back({{"head", h},
-                       {"raw", {{"ranking", {{{"token", top_tokens[h]}, {"cos", 0.9}}}}}},
-                       {"actual", {{"ranking", {{{"token", top_tokens[h]}, {"cos", 0.9}}}}}}});
-    return {{"pairs", pairs},
-            {"retention", ret},
-            {"position_probe", pos},
-            {"alignment", {{"mean_z_raw", z_raw}, {"mean_z_actual", z_actual}, {"layers", {{{"layer", 0}, {"heads", heads}}}}}}};
+    RunAnalysis a;
+    a.run = "fake";
+    a.model.layers = static_cast<int>(D.size());
+    for (std::size_t l = 0; l < D.size(); ++l) {
+      PairMeasures m;
+      m.from = static_cast<int>(l);
+      m.to = static_cast<int>(l + 1);
+      m.diagonality_index = D[l].value_or(kNaN);
+      m.pearson_file = "pearson.npy";
+      a.pairs.push_back(m);
+    }
+    for (std::size_t l = 0; l < std::max(retention.size(), position.size()); ++l) {
+      StreamRetention r;
+      r.layer = static_cast<int>(l);
+      r.own_token = l < retention.size() ? retention[l] : kNaN;
+      a.retention.push_back(r);
+      a.position_probe.push_back({static_cast<int>(l), l < position.size() ? position[l] : kNaN, 0.1});
+    }
+    a.alignment.mean_z_raw = z_raw;
+    a.alignment.mean_z_actual = z_actual;
+    LayerAlignment layer;
+    for (std::size_t h = 0; h < top_tokens.size(); ++h) {
+      HeadAlignment head;
+      head.head = static_cast<int>(h);
+      head.raw.ranking = head.actual.ranking = {{top_tokens[h], 0.9}};
+      layer.heads.push_back(head);
+    }
+    a.alignment.layers.push_back(layer);
+    return analysis_to_json(a);
   }
 };
 

@@ -30,6 +30,8 @@
 #include <string>
 #include <vector>
 
+#include "symbreak/config.hpp"
+#include "symbreak/experiments/stats.hpp"
 #include "symbreak/experiments/train_config.hpp"
 #include "symbreak/model.hpp"
 
@@ -86,13 +88,95 @@ CkaMatrices cka_matrices(const std::vector<Eigen::MatrixXd>& from, const std::ve
 double diagonality_index(const Eigen::MatrixXd& m);
 double argmax_rate(const Eigen::MatrixXd& m);
 
-struct RunAnalysis {
-  nlohmann::json json;                   // everything analysis.json holds
-  std::vector<Eigen::MatrixXd> pearson;  // per analysed pair, (n·d)×(n·d)
-  std::vector<Eigen::MatrixXd> cka;      // per analysed pair, n×n
-  ProbeLayout layout;
-  int d_model = 0;
+// ---- What one analysis found (analysis.json holds exactly this; NaN is written as null) ------------
+
+// A slot whose activations are constant up to rounding: it has no variance to correlate or probe.
+struct ExcludedSlot {
+  int layer = 0, position = 0;
+  std::string token;
 };
+
+// The layer pair (from, to): D = mean_i M[i,i] / mean_{i≠j} M[i,j] of the CKA matrix, from the
+// biased and the unbiased HSIC estimator, their logs, and the argmax rate A.
+struct PairMeasures {
+  int from = 0, to = 0;
+  double diagonality_index = kNaN, log_diagonality_index = kNaN;
+  double diagonality_index_unbiased = kNaN, log_diagonality_index_unbiased = kNaN;
+  double argmax_rate = kNaN;
+  std::string pearson_file;  // pearson_<from>_<to>.npy beside analysis.json
+};
+
+// Token retention of the stream after `layer` blocks: matrix(k, q) is the held-out accuracy of a
+// probe reading the digit at digit_positions[q] from slot k (NaN: an excluded slot); own_token is the
+// mean over k = digit_positions[q], other_tokens the mean over the rest.
+struct StreamRetention {
+  int layer = 0;
+  double own_token = kNaN, other_tokens = kNaN;
+  Eigen::MatrixXd matrix;
+};
+
+struct PositionProbe {
+  int layer = 0;
+  double accuracy = kNaN, chance = kNaN;
+};
+
+struct TokenCosine {
+  std::string token;
+  double cos = 0;
+};
+// cos(key of each token, mean query bias), ranked high to low; max_cos against the same statistic
+// for random directions of the bias's norm (their mean and sd), as a z-score.
+struct AlignmentStatistic {
+  std::vector<TokenCosine> ranking;
+  double max_cos = kNaN, null_mean = kNaN, null_sd = kNaN, z = kNaN;
+};
+struct HeadAlignment {
+  int head = 0;
+  AlignmentStatistic raw, actual;  // keys W_K·e_t from the embedding; the mean actual key of token t
+};
+struct LayerAlignment {
+  int layer = 0;
+  std::vector<HeadAlignment> heads;
+};
+struct Alignment {
+  bool bias_enabled = false;
+  std::string statistic;
+  int random_directions = 0;
+  double mean_z_raw = kNaN, mean_z_actual = kNaN;
+  std::vector<LayerAlignment> layers;
+};
+
+struct RunAnalysis {
+  std::string run, run_dir;
+  std::uint64_t seed = 0;
+  bool at_init = false;
+  std::optional<int> at_step;
+  int prompts = 0;
+  ModelConfig model;
+  ProbeLayout layout;  // the tokens ("tokens") and the digit positions
+  double constant_spread_threshold = 0;
+  std::vector<ExcludedSlot> excluded_slots;
+  std::vector<PairMeasures> pairs;            // analysed_pairs(model.layers), in order
+  std::vector<Eigen::MatrixXd> cka;           // per pair, n×n (analysis.json "pairs[p].cka")
+  std::vector<Eigen::MatrixXd> pearson;       // per pair, (n·d)×(n·d), from the .npy files; empty when absent
+  std::vector<StreamRetention> retention;     // stream 0..L
+  std::vector<PositionProbe> position_probe;  // stream 0..L
+  std::vector<double> self_attention_mass;    // block 1..L
+  Alignment alignment;
+
+  // The pair (from, to), or nullptr.
+  const PairMeasures* pair(int from, int to) const;
+  // "adamw-bqv-s11", "… at initialisation", "… at step 2000": for figure titles.
+  std::string who() const;
+};
+
+// analysis.json, written and read back. Reading is strict: an unknown key, a missing field or a
+// wrong type throws ConfigError naming the file and the field ("pairs[2].argmax_rate"). Fields
+// added after the first analyses (at_step, log D, the unbiased D) may be absent and read as
+// nullopt/NaN.
+nlohmann::json analysis_to_json(const RunAnalysis& analysis);
+RunAnalysis analysis_from_json(const nlohmann::json& json, const std::string& source);
+RunAnalysis read_analysis_json(const std::string& path);
 
 // Runs every measurement. Pure: writes nothing.
 RunAnalysis analyze(const RunFiles& run, const AnalysisOptions& options);
@@ -101,10 +185,10 @@ RunAnalysis analyze(const RunFiles& run, const AnalysisOptions& options);
 // figures (pearson, cka, retention, each .png and .svg) into out_dir, atomically file by file.
 void write_analysis(const RunAnalysis& analysis, const std::string& out_dir);
 
-// An analysis read back from a directory write_analysis wrote (analysis.json and the Pearson .npy
-// files); nullopt when there is none, or when its Pearson files are absent (git keeps only
-// analysis.json of a committed run).
-std::optional<RunAnalysis> load_analysis(const std::string& dir);
+// An analysis read back from a directory write_analysis wrote (analysis.json and, with_pearson, the
+// Pearson .npy files); nullopt when there is no analysis.json, or when with_pearson and its Pearson
+// files are absent (git keeps only analysis.json of a committed run).
+std::optional<RunAnalysis> load_analysis(const std::string& dir, bool with_pearson = true);
 
 // The paper's picture for several analyses at once: one row of panels per analysis (a condition),
 // one column per layer pair. Writes <stem>.png and <stem>.svg.

@@ -10,6 +10,9 @@
 
 namespace symbreak::experiments {
 
+// Not measured, or undefined (a ratio over nothing); JSON writes it as null.
+inline constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
 struct Interval {
   double estimate = std::numeric_limits<double>::quiet_NaN();
   double lo = std::numeric_limits<double>::quiet_NaN();
