@@ -68,12 +68,10 @@ std::string position_chart(const Plan& plan, const std::string& dir) {
     std::vector<std::vector<double>> per_layer;
     for (const auto& r : runs) {
       if (r.condition != cond.name || r.status != RunStatus::done) continue;
-      const std::string path = dir + "/runs/" + r.run_id + "/analysis/analysis.json";
-      if (!fs::exists(path)) continue;
-      const json a = json::parse(read_file(path));
-      const auto& p = a["position_probe"];
-      per_layer.resize(p.size());
-      for (std::size_t l = 0; l < p.size(); ++l) per_layer[l].push_back(p[l]["accuracy"].get<double>());
+      const auto a = load_analysis(dir + "/runs/" + r.run_id + "/analysis", /*with_pearson=*/false);
+      if (!a) continue;
+      per_layer.resize(std::max(per_layer.size(), a->position_probe.size()));
+      for (std::size_t l = 0; l < a->position_probe.size(); ++l) per_layer[l].push_back(a->position_probe[l].accuracy);
     }
     if (per_layer.empty()) continue;
     LineChart::Series s{cond.name, {}, {}};

@@ -57,7 +57,12 @@ ReproduceResult reproduce(const ReproduceOptions& o, const std::function<void(co
     claims_json["verification"] = json::array();
     for (const VerifyRow& v : result.verification)
       claims_json["verification"].push_back(
-          {{"sweep", v.sweep}, {"check", v.what}, {"ok", v.ok}, {"detail", v.detail}, {"command", v.command}});
+          {{"sweep", v.sweep},
+           {"check", v.what},
+           {"status", v.status},
+           {"ok", v.ok},
+           {"detail", v.detail},
+           {"command", v.command}});
   }
   for (const ClaimRow& c : result.claims)
     claims_json["claims"].push_back({{"id", c.id},

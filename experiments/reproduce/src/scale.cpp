@@ -15,6 +15,9 @@
 #include "symbreak/io.hpp"
 #include "symbreak/json_reader.hpp"
 
+// OpenBLAS chooses its kernels at run time (OPENBLAS_CORETYPE overrides); the report records which.
+extern "C" char* openblas_get_corename(void);
+
 #ifndef SYMBREAK_SOURCE_DIR
 #define SYMBREAK_SOURCE_DIR "."
 #endif
@@ -23,6 +26,9 @@
 #endif
 #ifndef SYMBREAK_GIT_COMMIT
 #define SYMBREAK_GIT_COMMIT "unknown"
+#endif
+#ifndef SYMBREAK_ARCH_FLAGS
+#define SYMBREAK_ARCH_FLAGS "unknown"
 #endif
 
 namespace symbreak::experiments::detail {
@@ -157,6 +163,8 @@ json environment(const ReproduceOptions& o, double wall) {
   return {{"symbreak", SYMBREAK_VERSION},
           {"commit", SYMBREAK_GIT_COMMIT},
           {"compiler", std::string("g++ ") + __VERSION__},
+          {"arch_flags", SYMBREAK_ARCH_FLAGS},
+          {"blas_kernels", std::string("OpenBLAS ") + openblas_get_corename()},
           {"date", date},
           {"machine", first_line("/proc/cpuinfo", "model name\t: ")},
           {"cores", static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN))},
