@@ -1,7 +1,9 @@
 #include "symbreak/backward.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
+#include <type_traits>
 
 #include "symbreak/layers.hpp"
 
@@ -34,47 +36,6 @@ void layernorm_backward(Tensor<T>& dx, Tensor<T>& dgain, Tensor<T>& dbias, const
     mean_dxhat_xhat /= T(d);
     for (int c = 0; c < d; ++c) dx(r, c) += s * (dxhat[c] - mean_dxhat - xhat[c] * mean_dxhat_xhat);
   }
-}
-
-template <class T>
-void attention_backward(Tensor<T>& dqkv, const Tensor<T>& dout, const Tensor<T>& qkv, const Tensor<T>& att, int batch, int seq,
-                        int heads, const T& scale) {
-  const int d = qkv.cols / 3, dh = d / heads, n = seq;
-  dqkv.resize(qkv.rows, qkv.cols);
-  dqkv.zero();
-  std::vector<T> dp(n), ds(n);
-  for (int b = 0; b < batch; ++b)
-    for (int h = 0; h < heads; ++h)
-      for (int i = 0; i < n; ++i) {
-        const T* p = att.row((b * heads + h) * n + i);
-        const T* dO = dout.row(b * n + i) + h * dh;
-        // dP_ij = dO_i · v_j, and dv_j += P_ij dO_i
-        T weighted(0);
-        for (int j = 0; j < n; ++j) {
-          const T* v = qkv.row(b * n + j) + 2 * d + h * dh;
-          T* dv = dqkv.row(b * n + j) + 2 * d + h * dh;
-          T dot(0);
-          for (int c = 0; c < dh; ++c) {
-            dot += dO[c] * v[c];
-            dv[c] += p[j] * dO[c];
-          }
-          dp[j] = dot;
-          weighted += p[j] * dot;
-        }
-        // dS_ij = P_ij (dP_ij - Σ_k P_ik dP_ik); masked keys have P_ij = 0 and get nothing.
-        const T* q = qkv.row(b * n + i) + h * dh;
-        T* dq = dqkv.row(b * n + i) + h * dh;
-        for (int j = 0; j < n; ++j) {
-          const T dscore = p[j] * (dp[j] - weighted) * scale;
-          if (dscore == T(0)) continue;
-          const T* k = qkv.row(b * n + j) + d + h * dh;
-          T* dk = dqkv.row(b * n + j) + d + h * dh;
-          for (int c = 0; c < dh; ++c) {
-            dq[c] += dscore * k[c];
-            dk[c] += dscore * q[c];
-          }
-        }
-      }
 }
 
 template <class T>
@@ -121,6 +82,38 @@ void attention_head_backward(Tensor<T>& dq, Tensor<T>& dk, Tensor<T>& dv, const 
       }
     }
   }
+}
+
+// Every head of every sequence through attention_head_backward, the one reference: q, k, v and the
+// weights gathered from qkv (N, 3d) and att (B·H·n, n), the gradients scattered back into dqkv.
+template <class T>
+void attention_backward(Tensor<T>& dqkv, const Tensor<T>& dout, const Tensor<T>& qkv, const Tensor<T>& att, int batch, int seq,
+                        int heads, const T& scale) {
+  const int d = qkv.cols / 3, dh = d / heads, n = seq;
+  dqkv.resize(qkv.rows, qkv.cols);
+  Tensor<T> q(n, dh), k(n, dh), v(n, dh), weights(n, n), dhead(n, dh), dq, dk, dv;
+  for (int b = 0; b < batch; ++b)
+    for (int h = 0; h < heads; ++h) {
+      for (int i = 0; i < n; ++i) {
+        const T* row = qkv.row(b * n + i);
+        for (int c = 0; c < dh; ++c) {
+          q(i, c) = row[h * dh + c];
+          k(i, c) = row[d + h * dh + c];
+          v(i, c) = row[2 * d + h * dh + c];
+          dhead(i, c) = dout.row(b * n + i)[h * dh + c];
+        }
+        std::copy(att.row((b * heads + h) * n + i), att.row((b * heads + h) * n + i) + n, weights.row(i));
+      }
+      attention_head_backward(dq, dk, dv, dhead, q, k, v, weights, scale, /*softcap=*/0);
+      for (int i = 0; i < n; ++i) {
+        T* row = dqkv.row(b * n + i);
+        for (int c = 0; c < dh; ++c) {
+          row[h * dh + c] = dq(i, c);
+          row[d + h * dh + c] = dk(i, c);
+          row[2 * d + h * dh + c] = dv(i, c);
+        }
+      }
+    }
 }
 
 template <class T>
@@ -198,22 +191,25 @@ void zeros(Tensor<T>& t, int rows, int cols) {
   t.zero();
 }
 
-// The layers with fast paths: the fast overload (float tensors take it), or the reference template.
+// The three layers that have a fast path, and which one each runs: with Fast and float, the fast
+// path (fast::, backward_fast.cpp), else the reference.
 template <class T, bool Fast>
 struct BackwardLayers {
+  static constexpr bool kFloat = Fast && std::is_same_v<T, float>;
   static void layernorm(Tensor<T>& dx, Tensor<T>& dgain, Tensor<T>& dbias, const Tensor<T>& dy, const Tensor<T>& x,
                         const Tensor<T>& mean, const Tensor<T>& rstd, const Tensor<T>& gain) {
-    if constexpr (Fast) layernorm_backward(dx, dgain, dbias, dy, x, mean, rstd, gain);
-    else layernorm_backward<T>(dx, dgain, dbias, dy, x, mean, rstd, gain);
+    if constexpr (kFloat) fast::layernorm_backward(dx, dgain, dbias, dy, x, mean, rstd, gain);
+    else layernorm_backward(dx, dgain, dbias, dy, x, mean, rstd, gain);
   }
   static void attention(Tensor<T>& dqkv, const Tensor<T>& dout, const Tensor<T>& qkv, const Tensor<T>& att, int batch, int seq,
                         int heads, const T& scale) {
-    if constexpr (Fast) attention_backward(dqkv, dout, qkv, att, batch, seq, heads, scale);
-    else attention_backward<T>(dqkv, dout, qkv, att, batch, seq, heads, scale);
+    if constexpr (kFloat) fast::attention_backward(dqkv, dout, qkv, att, batch, seq, heads, scale);
+    else attention_backward(dqkv, dout, qkv, att, batch, seq, heads, scale);
   }
   static void activation(Tensor<T>& din, const Tensor<T>& dout, const Tensor<T>& in, const Tensor<T>& gate, Activation a) {
-    if constexpr (Fast) activation_backward(din, dout, in, gate, a);
-    else activation_backward<T>(din, dout, in, gate, a);
+    if constexpr (kFloat)
+      if (a == Activation::gelu) return fast::gelu_backward(din, dout, in, gate);
+    activation_backward(din, dout, in, gate, a);
   }
 };
 

@@ -8,7 +8,7 @@
 #include "simd.hpp"
 #include "symbreak/backward.hpp"
 
-namespace symbreak {
+namespace symbreak::fast {
 
 void layernorm_backward(Tensor<float>& dx, Tensor<float>& dgain, Tensor<float>& dbias, const Tensor<float>& dy, const Tensor<float>& x,
                         const Tensor<float>& mean, const Tensor<float>& rstd, const Tensor<float>& gain) {
@@ -66,12 +66,10 @@ void attention_backward(Tensor<float>& dqkv, const Tensor<float>& dout, const Te
       }
 }
 
-void activation_backward(Tensor<float>& din, const Tensor<float>& dout, const Tensor<float>& in, const Tensor<float>& gate,
-                         Activation activation) {
-  if (activation != Activation::gelu) return activation_backward<float>(din, dout, in, gate, activation);  // the reference
+void gelu_backward(Tensor<float>& din, const Tensor<float>& dout, const Tensor<float>& in, const Tensor<float>& gate) {
   din.resize(in.rows, in.cols);
   constexpr double kInvSqrt2Pi = 0.39894228040143267794;
-  if (activation == Activation::gelu) {  // the formula below on Eigen's packet exp (simd.hpp)
+  {  // the reference's formula on Eigen's packet exp (simd.hpp)
     using simd::Packet, simd::ei::pset1, simd::ei::pmul, simd::ei::pmadd, simd::ei::pexp;
     const Packet inv_sqrt_2pi = pset1<Packet>(static_cast<float>(kInvSqrt2Pi)), minus_half = pset1<Packet>(-0.5f);
     simd::map(din.data.data(), in.data.data(), gate.data.data(), dout.data.data(), in.size(),
@@ -83,4 +81,4 @@ void activation_backward(Tensor<float>& din, const Tensor<float>& dout, const Te
   }
 }
 
-}  // namespace symbreak
+}  // namespace symbreak::fast

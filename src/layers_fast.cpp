@@ -11,7 +11,7 @@
 #include "simd.hpp"
 #include "symbreak/layers.hpp"
 
-namespace symbreak {
+namespace symbreak::fast {
 
 void layernorm_forward(Tensor<float>& out, Tensor<float>& mean, Tensor<float>& rstd, const Tensor<float>& x,
                        const Tensor<float>& gain, const Tensor<float>& bias, const float& eps) {
@@ -103,11 +103,10 @@ void attention_forward(Tensor<double>& out, Tensor<double>& att, const Tensor<do
   fused_attention_forward(out, att, qkv, batch, seq, heads, scale, config);
 }
 
-void activation_forward(Tensor<float>& out, const Tensor<float>& in, Activation activation, Tensor<float>* gate) {
-  if (activation != Activation::gelu) return activation_forward<float>(out, in, activation, gate);  // the reference
+void gelu_forward(Tensor<float>& out, const Tensor<float>& in, Tensor<float>* gate) {
   out.resize(in.rows, in.cols);
   if (gate) gate->resize(in.rows, in.cols);
-  if (activation == Activation::gelu) {
+  {
     // Φ(x) = ½(1 + erf(x/√2)) on Eigen's packet erf (a few ulp; where Φ is tiny its absolute error
     // stays below float's unit roundoff, which is all x·Φ(x) can notice).
     using simd::Packet, simd::ei::pset1, simd::ei::pmul, simd::ei::pmadd, simd::ei::perf;
@@ -124,4 +123,4 @@ void activation_forward(Tensor<float>& out, const Tensor<float>& in, Activation 
   }
 }
 
-}  // namespace symbreak
+}  // namespace symbreak::fast

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 #include "symbreak/layers.hpp"
 #include "symbreak/rng.hpp"
@@ -177,22 +178,26 @@ Model<To> convert_model(const Model<From>& model) {
 
 namespace {
 
-// The layers with fast paths: the fast overload (float tensors take it), or the reference template.
+// The three layers that have a fast path, and which one each runs: with Fast, the fast path where
+// one exists for T (float: layernorm, attention, GELU; double: attention), else the reference.
 template <class T, bool Fast>
 struct ForwardLayers {
+  static constexpr bool kFloat = Fast && std::is_same_v<T, float>;
+  static constexpr bool kFloatOrDouble = Fast && (std::is_same_v<T, float> || std::is_same_v<T, double>);
   static void layernorm(Tensor<T>& out, Tensor<T>& mean, Tensor<T>& rstd, const Tensor<T>& x, const Tensor<T>& gain,
                         const Tensor<T>& bias, const T& eps) {
-    if constexpr (Fast) layernorm_forward(out, mean, rstd, x, gain, bias, eps);
-    else layernorm_forward<T>(out, mean, rstd, x, gain, bias, eps);
+    if constexpr (kFloat) fast::layernorm_forward(out, mean, rstd, x, gain, bias, eps);
+    else layernorm_forward(out, mean, rstd, x, gain, bias, eps);
   }
   static void attention(Tensor<T>& out, Tensor<T>& att, const Tensor<T>& qkv, int batch, int seq, int heads, const T& scale,
                         const ModelConfig& c) {
-    if constexpr (Fast) attention_forward(out, att, qkv, batch, seq, heads, scale, c);
-    else attention_forward<T>(out, att, qkv, batch, seq, heads, scale, c);
+    if constexpr (kFloatOrDouble) fast::attention_forward(out, att, qkv, batch, seq, heads, scale, c);
+    else attention_forward(out, att, qkv, batch, seq, heads, scale, c);
   }
   static void activation(Tensor<T>& out, const Tensor<T>& in, Activation a, Tensor<T>* gate) {
-    if constexpr (Fast) activation_forward(out, in, a, gate);
-    else activation_forward<T>(out, in, a, gate);
+    if constexpr (kFloat)
+      if (a == Activation::gelu) return fast::gelu_forward(out, in, gate);
+    activation_forward(out, in, a, gate);
   }
 };
 

@@ -89,8 +89,8 @@ RC_GTEST_PROP(FastPaths, LayerNormForwardAndBackwardMatchTheReference, ()) {
   const float eps = 1e-5f;
   Tensor<float> out, mean, rstd, out32, mean32, rstd32;
   Tensor<double> out64, mean64, rstd64;
-  layernorm_forward(out, mean, rstd, x, gain, bias, eps);  // the fast path
-  layernorm_forward<float>(out32, mean32, rstd32, x, gain, bias, eps);
+  fast::layernorm_forward(out, mean, rstd, x, gain, bias, eps);
+  layernorm_forward(out32, mean32, rstd32, x, gain, bias, eps);
   layernorm_forward<double>(out64, mean64, rstd64, widen(x), widen(gain), widen(bias), 1e-5);
   // y = (x − mean)·rstd·gain + bias: x − mean cancels (its rounding, u·|x|, is scaled by rstd·gain),
   // and so can the two terms: terms up to |x|·rstd·|gain| + |bias|.
@@ -99,8 +99,8 @@ RC_GTEST_PROP(FastPaths, LayerNormForwardAndBackwardMatchTheReference, ()) {
 
   Tensor<float> dx(rows, d), dg(1, d), db(1, d), dx32(rows, d), dg32(1, d), db32(1, d);
   Tensor<double> dx64(rows, d), dg64(1, d), db64(1, d);
-  layernorm_backward(dx, dg, db, dy, x, mean, rstd, gain);
-  layernorm_backward<float>(dx32, dg32, db32, dy, x, mean32, rstd32, gain);
+  fast::layernorm_backward(dx, dg, db, dy, x, mean, rstd, gain);
+  layernorm_backward(dx32, dg32, db32, dy, x, mean32, rstd32, gain);
   layernorm_backward<double>(dx64, dg64, db64, widen(dy), widen(x), mean64, rstd64, widen(gain));
   const double dy_max = max_abs(widen(dy));
   // dx = rstd·(dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)) with dx̂ = dy·gain and |x̂|² ≤ d − 1: terms up to
@@ -124,22 +124,22 @@ RC_GTEST_PROP(FastPaths, AttentionForwardAndBackwardMatchTheReference, ()) {
   const float scale = 1.0f / std::sqrt(static_cast<float>(dh));
   Tensor<float> out, att, out32, att32;
   Tensor<double> out64, att64;
-  attention_forward(out, att, qkv, batch, seq, heads, scale, c);
-  attention_forward<float>(out32, att32, qkv, batch, seq, heads, scale, c);
+  fast::attention_forward(out, att, qkv, batch, seq, heads, scale, c);
+  attention_forward(out32, att32, qkv, batch, seq, heads, scale, c);
   attention_forward<double>(out64, att64, widen(qkv), batch, seq, heads, static_cast<double>(scale), c);
   // O = Σ_j P_ij·V_j with P a probability row: terms up to |V|, which can cancel to far less.
   expect_within_reference(out, out32, out64, std::max(seq, dh), "attention_forward out", max_abs(widen(qkv)));
   expect_within_reference(att, att32, att64, std::max(seq, dh), "attention_forward weights");
   // The double fast path (the property catalogue's f64 runs take it) against the double reference.
   Tensor<double> out64_fast, att64_fast;
-  attention_forward(out64_fast, att64_fast, widen(qkv), batch, seq, heads, static_cast<double>(scale), c);
+  fast::attention_forward(out64_fast, att64_fast, widen(qkv), batch, seq, heads, static_cast<double>(scale), c);
   double worst = 0;
   for (std::size_t i = 0; i < out64.size(); ++i) worst = std::max(worst, std::abs(out64_fast.data[i] - out64.data[i]));
   RC_ASSERT(worst <= 64 * 0x1p-53 * std::max(1.0, max_abs(out64)) * (seq + dh));
 
   Tensor<float> dqkv, dqkv32;
   Tensor<double> dqkv64;
-  attention_backward(dqkv, dout, qkv, att, batch, seq, heads, scale);
+  fast::attention_backward(dqkv, dout, qkv, att, batch, seq, heads, scale);
   attention_backward<float>(dqkv32, dout, qkv, att32, batch, seq, heads, scale);
   attention_backward<double>(dqkv64, widen(dout), widen(qkv), att64, batch, seq, heads, static_cast<double>(scale));
   // dS = P∘(dP − rowsum(dP∘P)) with dP = dO·Vᵀ cancels; dQ and dK sum scale·dS times keys or
@@ -155,16 +155,16 @@ RC_GTEST_PROP(FastPaths, GeluForwardAndBackwardMatchTheReference, ()) {
   const Tensor<float> in = random_tensor(rows, cols, rng, 4), dout = random_tensor(rows, cols, rng);
   Tensor<float> out, gate, out32, gate32;
   Tensor<double> out64, gate64;
-  activation_forward(out, in, Activation::gelu, &gate);
-  activation_forward<float>(out32, in, Activation::gelu, &gate32);
+  fast::gelu_forward(out, in, &gate);
+  activation_forward(out32, in, Activation::gelu, &gate32);
   activation_forward<double>(out64, widen(in), Activation::gelu, &gate64);
   // Eigen's vectorised erf and exp are accurate to a few ulps (n = 8 covers them).
   expect_within_reference(out, out32, out64, 8, "gelu");
   expect_within_reference(gate, gate32, gate64, 8, "gelu gate");
   Tensor<float> din, din32;
   Tensor<double> din64;
-  activation_backward(din, dout, in, gate, Activation::gelu);
-  activation_backward<float>(din32, dout, in, gate32, Activation::gelu);
+  fast::gelu_backward(din, dout, in, gate);
+  activation_backward(din32, dout, in, gate32, Activation::gelu);
   activation_backward<double>(din64, widen(dout), widen(in), gate64, Activation::gelu);
   expect_within_reference(din, din32, din64, 8, "gelu backward");
 }

@@ -72,11 +72,16 @@ void backward_reference(const Model<T>& model, std::span<const int> tokens, cons
                         Weights<T>& grads);
 
 // ---- Fast paths (backward_fast.cpp): the formulas above, vectorised --------------------------------
+// Named apart from the references (fast::), as in layers.hpp; backward() takes them, backward_reference()
+// never does.
+namespace fast {
 void layernorm_backward(Tensor<float>& dx, Tensor<float>& dgain, Tensor<float>& dbias, const Tensor<float>& dy,
                         const Tensor<float>& x, const Tensor<float>& mean, const Tensor<float>& rstd, const Tensor<float>& gain);
+// attention_backward's heads read straight from qkv and att, with packet dot products and axpys.
 void attention_backward(Tensor<float>& dqkv, const Tensor<float>& dout, const Tensor<float>& qkv, const Tensor<float>& att,
                         int batch, int seq, int heads, const float& scale);
-void activation_backward(Tensor<float>& din, const Tensor<float>& dout, const Tensor<float>& in, const Tensor<float>& gate,
-                         Activation activation);
+// activation_backward with Activation::gelu.
+void gelu_backward(Tensor<float>& din, const Tensor<float>& dout, const Tensor<float>& in, const Tensor<float>& gate);
+}  // namespace fast
 
 }  // namespace symbreak

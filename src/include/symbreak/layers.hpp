@@ -3,9 +3,10 @@
 // reference formulas (layers.cpp), instantiated for float, double, Exact and the symbolic scalar.
 // N is the number of rows (B·n positions).
 //
-// Fast paths: a few functions also have a float (for attention, double) overload at the end of this
-// file, the same formula vectorised (layers_fast.cpp). A call on float tensors takes the overload;
-// naming the template argument, layernorm_forward<float>(...), calls the reference.
+// Fast paths: namespace fast at the end of this file holds a few of these formulas again for float
+// (for attention, also double), vectorised (layers_fast.cpp). They have their own names, so a call
+// says which it runs: layernorm_forward(...) is the reference, fast::layernorm_forward(...) the fast
+// path. forward() (model.hpp) takes the fast paths; forward_reference() never does.
 // tests/core/test_fast_paths.cpp checks every fast path against its reference.
 #pragma once
 
@@ -87,12 +88,16 @@ template <class T>
 void residual_forward(Tensor<T>& out, const Tensor<T>& a, const Tensor<T>& b, bool with_residual);
 
 // ---- Fast paths (layers_fast.cpp): the formulas above, vectorised -------------------------------
+namespace fast {
 void layernorm_forward(Tensor<float>& out, Tensor<float>& mean, Tensor<float>& rstd, const Tensor<float>& x,
                        const Tensor<float>& gain, const Tensor<float>& bias, const float& eps);
+// attention_forward's heads read straight from qkv (no per-head copies).
 void attention_forward(Tensor<float>& out, Tensor<float>& att, const Tensor<float>& qkv, int batch, int seq, int heads,
                        const float& scale, const ModelConfig& mask);
 void attention_forward(Tensor<double>& out, Tensor<double>& att, const Tensor<double>& qkv, int batch, int seq, int heads,
                        const double& scale, const ModelConfig& mask);
-void activation_forward(Tensor<float>& out, const Tensor<float>& in, Activation activation, Tensor<float>* gate = nullptr);
+// activation_forward with Activation::gelu (the only activation with a fast path).
+void gelu_forward(Tensor<float>& out, const Tensor<float>& in, Tensor<float>* gate = nullptr);
+}  // namespace fast
 
 }  // namespace symbreak
