@@ -91,18 +91,13 @@ void attention_backward(Tensor<T>& dqkv, const Tensor<T>& dout, const Tensor<T>&
                         int heads, const T& scale) {
   const int d = qkv.cols / 3, dh = d / heads, n = seq;
   dqkv.resize(qkv.rows, qkv.cols);
-  Tensor<T> q(n, dh), k(n, dh), v(n, dh), weights(n, n), dhead(n, dh), dq, dk, dv;
+  Tensor<T> q, k, v, weights(n, n), dhead(n, dh), dq, dk, dv;
   for (int b = 0; b < batch; ++b)
     for (int h = 0; h < heads; ++h) {
+      split_head(q, k, v, qkv, b, h, n, heads);
       for (int i = 0; i < n; ++i) {
-        const T* row = qkv.row(b * n + i);
-        for (int c = 0; c < dh; ++c) {
-          q(i, c) = row[h * dh + c];
-          k(i, c) = row[d + h * dh + c];
-          v(i, c) = row[2 * d + h * dh + c];
-          dhead(i, c) = dout.row(b * n + i)[h * dh + c];
-        }
-        std::copy(att.row((b * heads + h) * n + i), att.row((b * heads + h) * n + i) + n, weights.row(i));
+        std::copy_n(dout.row(b * n + i) + h * dh, dh, dhead.row(i));
+        std::copy_n(att.row((b * heads + h) * n + i), n, weights.row(i));
       }
       attention_head_backward(dq, dk, dv, dhead, q, k, v, weights, scale, /*softcap=*/0);
       for (int i = 0; i < n; ++i) {

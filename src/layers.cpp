@@ -142,23 +142,32 @@ void attention_head_forward(Tensor<T>& out, Tensor<T>& weights, const Tensor<T>&
 }
 
 template <class T>
+void split_head(Tensor<T>& q, Tensor<T>& k, Tensor<T>& v, const Tensor<T>& qkv, int b, int h, int seq, int heads) {
+  const int d = qkv.cols / 3, dh = d / heads;
+  q.resize(seq, dh);
+  k.resize(seq, dh);
+  v.resize(seq, dh);
+  for (int i = 0; i < seq; ++i) {
+    const T* row = qkv.row(b * seq + i);
+    for (int c = 0; c < dh; ++c) {
+      q(i, c) = row[h * dh + c];
+      k(i, c) = row[d + h * dh + c];
+      v(i, c) = row[2 * d + h * dh + c];
+    }
+  }
+}
+
+template <class T>
 void attention_forward(Tensor<T>& out, Tensor<T>& att, const Tensor<T>& qkv, int batch, int seq, int heads, const T& scale,
                        const ModelConfig& config) {
   const int d = qkv.cols / 3, dh = d / heads;
   out.resize(batch * seq, d);
   att.resize(batch * heads * seq, seq);
   const AttentionMask mask = AttentionMask::of(config, seq);
-  Tensor<T> q(seq, dh), k(seq, dh), v(seq, dh), weights, head_out;
+  Tensor<T> q, k, v, weights, head_out;
   for (int b = 0; b < batch; ++b) {
     for (int h = 0; h < heads; ++h) {
-      for (int i = 0; i < seq; ++i) {
-        const T* row = qkv.row(b * seq + i);
-        for (int c = 0; c < dh; ++c) {
-          q(i, c) = row[h * dh + c];
-          k(i, c) = row[d + h * dh + c];
-          v(i, c) = row[2 * d + h * dh + c];
-        }
-      }
+      split_head(q, k, v, qkv, b, h, seq, heads);
       attention_head_forward(head_out, weights, q, k, v, scale, mask);
       for (int i = 0; i < seq; ++i) {
         std::copy(weights.row(i), weights.row(i) + seq, att.row((b * heads + h) * seq + i));
@@ -208,6 +217,7 @@ void residual_forward(Tensor<T>& out, const Tensor<T>& a, const Tensor<T>& b, bo
   template void attention_bias_forward<T>(Tensor<T>&, int, const Tensor<T>&, const Tensor<T>&, const Tensor<T>&);              \
   template void attention_head_forward<T>(Tensor<T>&, Tensor<T>&, const Tensor<T>&, const Tensor<T>&, const Tensor<T>&,        \
                                           const T&, const AttentionMask&, double, const Tensor<T>*);                                       \
+  template void split_head<T>(Tensor<T>&, Tensor<T>&, Tensor<T>&, const Tensor<T>&, int, int, int, int);                    \
   template void attention_forward<T>(Tensor<T>&, Tensor<T>&, const Tensor<T>&, int, int, int, const T&, const ModelConfig&);   \
   template void activation_forward<T>(Tensor<T>&, const Tensor<T>&, Activation, Tensor<T>*);                                   \
   template void residual_forward<T>(Tensor<T>&, const Tensor<T>&, const Tensor<T>&, bool);

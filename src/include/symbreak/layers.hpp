@@ -70,6 +70,11 @@ template <class T>
 void attention_head_forward(Tensor<T>& out, Tensor<T>& weights, const Tensor<T>& q, const Tensor<T>& k, const Tensor<T>& v,
                             const T& scale, const AttentionMask& mask, double softcap = 0, const Tensor<T>* bias = nullptr);
 
+// Head h of sequence b out of the fused rows qkv (B·n, 3d): q, k, v each (n, dh), dh = d / heads.
+// attention_forward and attention_backward take every head through it to the per-head reference.
+template <class T>
+void split_head(Tensor<T>& q, Tensor<T>& k, Tensor<T>& v, const Tensor<T>& qkv, int b, int h, int seq, int heads);
+
 // qkv (B·n, 3d) → out (B·n, d), att (B·H·n, n).
 //   att[b,h,i,:] = softmax_j(scale · q_i·k_j over keys j visible from i), 0 elsewhere
 //   out[b,i,h·dh:(h+1)·dh] = Σ_j att[b,h,i,j] · v_j
