@@ -51,7 +51,7 @@ struct ClaimRow {
 // One check of --verify: a committed sweep's tables, or one of its runs retrained on this machine.
 struct VerifyRow {
   std::string sweep, what, detail, command;
-  std::string status;  // identical | within tolerance | older engine | differs | failed
+  std::string status;  // identical | within tolerance | older engine | other ISA build | differs | failed
   bool ok = false;     // everything but "differs" and "failed"
 };
 
