@@ -5,13 +5,13 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <random>
 #include <sstream>
 
 #include "symbreak/io.hpp"
 #include "symbreak/json_reader.hpp"
 #include "symbreak/properties/generators.hpp"
+#include "failure_store.hpp"
 #include "symbreak/properties/search.hpp"
 #include "symbreak/text.hpp"
 
@@ -82,79 +82,6 @@ std::string architecture_class(const ModelConfig& c) {
          " res=" + residual + (c.mlp ? " mlp" : " attn-only");
 }
 
-// ---- Failure database -------------------------------------------------------------------------
-
-std::string file_prefix(const Property& property, Precision arith) {
-  return std::string(property.name) + "-" + std::string(to_string(arith)) + "-";
-}
-
-json target_json(const Target& target) {
-  return {{"target", target.name}, {"fault", std::string(to_string(target.fault.fault))}, {"epsilon", target.fault.epsilon}};
-}
-
-std::string save_failure(const CheckOptions& options, const Property& property, Precision arith, const Target& target,
-                         const Finding& finding) {
-  if (options.failure_dir.empty()) return "";
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  fs::create_directories(options.failure_dir, ec);
-  const std::string body = case_to_json(finding.found);
-  const fs::path path =
-      fs::path(options.failure_dir) / (file_prefix(property, arith) + text::hex(stream_seed(0, body)) + ".json");
-  json j = target_json(target);
-  j["property"] = property.name;
-  j["arith"] = to_string(arith);
-  j["case"] = json::parse(body);
-  j["element"] = finding.element;
-  j["deviation"] = finding.deviation;
-  j["bound"] = finding.bound;
-  j["exact_difference"] = finding.exact_difference;
-  try {
-    write_file_atomically(path.string(), j.dump(2) + "\n");
-  } catch (const std::runtime_error&) {
-    return "";  // the run still reports the finding; only the database entry is missing
-  }
-  return path.string();
-}
-
-struct StoredFailure {
-  std::string path;
-  Case stored;
-  FaultSpec fault;
-  std::string target;
-};
-
-StoredFailure load_failure(const std::string& path, const Property** property, Precision* arith) {
-  std::string text;
-  try {
-    text = read_file(path);
-  } catch (const std::runtime_error& e) {
-    throw ConfigError(e.what());
-  }
-  const json j = parse_json_text(text, path);
-  StrictObject o(j, path, "");
-  StoredFailure f;
-  f.path = path;
-  const std::string name = o.string("property", "");
-  try {
-    *property = &find_property(name);
-    *arith = arith_from_string(o.string("arith", ""));
-    f.fault.fault = fault_from_string(o.string("fault", "none"));
-  } catch (const std::invalid_argument& e) {
-    throw ConfigError(path + ": " + e.what());
-  }
-  f.fault.epsilon = o.number("epsilon", 1e-3, 0, 1e6);
-  f.target = o.string("target", "reference");
-  const json* c = o.get("case");
-  if (!c) o.fail("case", "is required");
-  f.stored = case_from_json(c->dump(), path);
-  o.get("element");
-  o.get("deviation");
-  o.get("bound");
-  o.get("exact_difference");
-  o.finish();
-  return f;
-}
 
 Finding finding_from(const Case& c, const CaseOutcome& o) {
   Finding f;
@@ -322,7 +249,7 @@ bool replay_stored_failures(const Property& property, Precision arith, const Tar
   if (options.failure_dir.empty() || !std::filesystem::is_directory(options.failure_dir)) return false;
   for (const auto& entry : std::filesystem::directory_iterator(options.failure_dir)) {
     const std::string file = entry.path().filename().string();
-    if (!file.starts_with(file_prefix(property, arith)) || !file.ends_with(".json")) continue;
+    if (!file.starts_with(failure_file_prefix(property, arith)) || !file.ends_with(".json")) continue;
     const Property* stored_property = nullptr;
     Precision stored_arith;
     StoredFailure stored;
@@ -440,7 +367,8 @@ Verdict run_property(const Property& property, Precision arith, const Target& ta
     if (result.failed_with_error) {
       v.status = Status::error;
       v.note += "evaluation failed: " + error + "; ";
-      v.finding = Finding{.found = *last_failure};
+      v.finding.emplace();
+      v.finding->found = *last_failure;
     } else {
       v.finding = finding_from(*last_failure, last_outcome);
       v.status = failure_status(property);
@@ -502,7 +430,7 @@ Verdict replay_file(const std::string& path, const CheckOptions& options) {
     v.finding = finding_from(stored.stored, o);
     v.finding->saved_to = path;
     v.finding->replay = "symbreak check --replay " + path;
-    v.status = property->expectation == Expectation::holds ? Status::violated : Status::broken_as_expected;
+    v.status = failure_status(*property);
   } else {
     const ProbeOutcome& p = o.probes.back();
     v.max_deviation = p.deviation;
