@@ -6,17 +6,13 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <unistd.h>
-
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <map>
 
-#include "symbreak/config.hpp"
 #include "symbreak/experiments/analysis.hpp"
-#include "symbreak/experiments/sweep.hpp"
-#include "symbreak/experiments/verdicts.hpp"
+#include "synthetic_sweep.hpp"
 
 namespace symbreak::experiments {
 namespace {
@@ -71,50 +67,25 @@ struct FakeAnalysis {
 enum class When { end, init, step };
 using Analyses = std::function<std::optional<FakeAnalysis>(const std::string& condition, int seed, When when)>;
 
-class RulesOnAnalyses : public ::testing::Test {
+class RulesOnAnalyses : public SyntheticSweep {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("symbreak_rules_analyses_" + std::to_string(::getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    std::ofstream(dir_ / "base.json") << R"({"model": {"d_model": 16, "heads": 2, "layers": 6, "mask": "causal"}})";
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  void write_plan(const std::string& text) { std::ofstream(dir_ / "plan.json") << text; }
+  RulesOnAnalyses() : SyntheticSweep("rules_analyses", R"({"model": {"d_model": 16, "heads": 2, "layers": 6, "mask": "causal"}})") {}
 
   // Every run of the plan finished (converged at step 500); its analyses as `analyses` gives them.
   std::vector<ClaimVerdict> decide(const Analyses& analyses, int step = 2000) {
-    const Plan plan = load_plan((dir_ / "plan.json").string());
-    fs::remove(dir_ / "ledger.sqlite");
-    fs::remove_all(dir_ / "runs");
-    {
-      Ledger ledger((dir_ / "ledger.sqlite").string());
-      ledger.bind_plan(plan);
-      ledger.add_runs(plan, plan.seeds, {});
-      for (const RunRecord& r : ledger.runs()) {
-        ledger.mark_running(r.run_id, 1, 0, "test", 0);
-        ledger.mark_done(r.run_id, {{"final_exact", 1.0},
-                                    {"best_exact", 1.0},
-                                    {"first_step_converged", 500},
-                                    {"final_loss", 0.1},
-                                    {"wall_seconds", 1.0},
-                                    {"per_digit", {1, 1, 1, 1}}});
-        const std::string run_dir = (dir_ / "runs" / r.run_id).string();
-        for (const auto& [when, init, at] : {std::tuple{When::end, false, std::optional<int>()},
-                                             std::tuple{When::init, true, std::optional<int>()},
-                                             std::tuple{When::step, false, std::optional<int>(step)}}) {
-          const auto a = analyses(r.condition, static_cast<int>(r.seed), when);
-          if (!a) continue;
-          const fs::path d = analysis_dir(run_dir, init, at);
-          fs::create_directories(d);
-          std::ofstream(d / "analysis.json") << a->to_json().dump();
-        }
+    return decide_all([&](const RunRecord& r, const fs::path& run_dir) {
+      for (const auto& [when, init, at] : {std::tuple{When::end, false, std::optional<int>()},
+                                           std::tuple{When::init, true, std::optional<int>()},
+                                           std::tuple{When::step, false, std::optional<int>(step)}}) {
+        const auto a = analyses(r.condition, static_cast<int>(r.seed), when);
+        if (!a) continue;
+        const fs::path d = analysis_dir(run_dir.string(), init, at);
+        fs::create_directories(d);
+        std::ofstream(d / "analysis.json") << a->to_json().dump();
       }
-    }
-    return evaluate_plan(plan, dir_.string());
+      return finished_metrics(1.0, 500);
+    });
   }
-  fs::path dir_;
 };
 
 // ---- C6-matched (matched_slices) ------------------------------------------------------------------
@@ -222,7 +193,7 @@ TEST_F(RulesOnAnalyses, MatchedSlicesParametersAreCheckedBeforeAnyRun) {
     p.replace(p.find(from), from.size(), to);
     write_plan(p);
     try {
-      load_plan((dir_ / "plan.json").string());
+      load();
       ADD_FAILURE() << "accepted: " << to;
     } catch (const ConfigError& e) {
       EXPECT_THAT(e.what(), ::testing::HasSubstr(message));
@@ -379,15 +350,15 @@ TEST_F(RulesOnAnalyses, ALedgerAcceptsRestatedRulesButNotChangedRuns) {
   write_plan(kAlignmentPlan);
   {
     Ledger ledger((dir_ / "ledger.sqlite").string());
-    ledger.bind_plan(load_plan((dir_ / "plan.json").string()));
-    ledger.add_runs(load_plan((dir_ / "plan.json").string()), {11}, {});
+    ledger.bind_plan(load());
+    ledger.add_runs(load(), {11}, {});
   }
   const auto bind = [&](const std::string& from, const std::string& to) {
     std::string p = kAlignmentPlan;
     p.replace(p.find(from), from.size(), to);
     write_plan(p);
     Ledger ledger((dir_ / "ledger.sqlite").string());
-    ledger.bind_plan(load_plan((dir_ / "plan.json").string()));
+    ledger.bind_plan(load());
   };
   EXPECT_NO_THROW(bind(R"("keys": "raw")", R"("keys": "actual")"));
   EXPECT_NO_THROW(bind(R"("name": "align",)", R"("name": "align", "description": "restated",)"));

@@ -6,17 +6,13 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <unistd.h>
-
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <optional>
 
-#include "symbreak/config.hpp"
-#include "symbreak/experiments/sweep.hpp"
-#include "symbreak/experiments/verdicts.hpp"
+#include "synthetic_sweep.hpp"
 
 namespace symbreak::experiments {
 namespace {
@@ -39,45 +35,22 @@ const char* kGapPlan = R"({"name": "gap", "base_config": "base.json", "steps": 8
   "decision": {"B3-ECD": {"rule": "bias_gap", "without": "ecd-none", "with": "ecd-bqv", "reference": "adamw-none",
                           "min_seeds": 8, "statement": "t"}}})";
 
-class BiasGapRule : public ::testing::Test {
+class BiasGapRule : public SyntheticSweep {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("symbreak_rules_runs_" + std::to_string(::getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    std::ofstream(dir_ / "base.json") << R"({"model": {"d_model": 16, "heads": 2, "layers": 2, "mask": "causal"}})";
-  }
-  void TearDown() override { fs::remove_all(dir_); }
+  BiasGapRule() : SyntheticSweep("rules_runs", R"({"model": {"d_model": 16, "heads": 2, "layers": 2, "mask": "causal"}})") {}
 
   ClaimVerdict decide(const Outcomes& outcome, const std::string& plan_text = kGapPlan) {
-    std::ofstream(dir_ / "plan.json") << plan_text;
-    const Plan plan = load_plan((dir_ / "plan.json").string());
-    fs::remove(dir_ / "ledger.sqlite");
-    fs::remove_all(dir_ / "runs");
-    {
-      Ledger ledger((dir_ / "ledger.sqlite").string());
-      ledger.bind_plan(plan);
-      ledger.add_runs(plan, plan.seeds, {});
-      for (const RunRecord& r : ledger.runs()) {
-        const Outcome o = outcome(r.condition, static_cast<int>(r.seed));
-        ledger.mark_running(r.run_id, 1, 0, "test", 0);
-        ledger.mark_done(r.run_id, {{"final_exact", o.first_step ? 0.995 : 0.5},
-                                    {"best_exact", o.first_step ? 1.0 : 0.5},
-                                    {"first_step_converged", o.first_step ? json(*o.first_step) : json(nullptr)},
-                                    {"final_loss", 0.1},
-                                    {"wall_seconds", 1.0},
-                                    {"per_digit", {1, 1, 1, 1}}});
-        fs::create_directories(dir_ / "runs" / r.run_id);
-        json final_json = {{"steps", 8000}};
-        if (o.test_loss) final_json["test_loss"] = *o.test_loss;
-        std::ofstream(dir_ / "runs" / r.run_id / "final.json") << final_json.dump();
-      }
-    }
-    const auto verdicts = evaluate_plan(plan, dir_.string());
+    write_plan(plan_text);
+    const auto verdicts = decide_all([&](const RunRecord& r, const fs::path& run_dir) {
+      const Outcome o = outcome(r.condition, static_cast<int>(r.seed));
+      json final_json = {{"steps", 8000}};
+      if (o.test_loss) final_json["test_loss"] = *o.test_loss;
+      std::ofstream(run_dir / "final.json") << final_json.dump();
+      return finished_metrics(o.first_step ? 0.995 : 0.5, o.first_step);
+    });
     EXPECT_EQ(verdicts.size(), 1u);
     return verdicts.at(0);
   }
-  fs::path dir_;
 };
 
 // The biases help on every seed, by a varying margin: both paired intervals lie above 0.
@@ -192,9 +165,9 @@ TEST_F(BiasGapRule, ParametersAreReadStrictly) {
   const auto error_of = [&](const std::string& from, const std::string& to) {
     std::string plan = kGapPlan;
     plan.replace(plan.find(from), from.size(), to);
-    std::ofstream(dir_ / "plan.json") << plan;
+    write_plan(plan);
     try {
-      load_plan((dir_ / "plan.json").string());
+      load();
     } catch (const ConfigError& e) {
       return std::string(e.what());
     }
