@@ -67,7 +67,7 @@ Action register_sweep(CLI::App& app, int* argc, char*** argv) {
       return 0;
     }
     if (f->markdown) {
-      std::cout << experiments::sweep_markdown(f->plan, f->out);
+      std::cout << experiments::sweep_markdown(experiments::load_plan(f->plan), f->out);
       return 0;
     }
     experiments::SweepOptions o;

@@ -174,8 +174,7 @@ void write_pearson_grids(const Plan& plan, const std::vector<RunRecord>& runs, c
 
 }  // namespace
 
-std::string sweep_markdown(const std::string& plan_path, const std::string& out_dir) {
-  const Plan plan = load_plan(plan_path);
+std::string sweep_markdown(const Plan& plan, const std::string& out_dir) {
   const std::string db = out_dir + "/ledger.sqlite";
   if (!fs::exists(db)) throw ConfigError("--out " + out_dir + ": no ledger (ledger.sqlite) to read");
   const std::vector<RunRecord> runs = Ledger(db, true).runs();

@@ -2,6 +2,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <array>
+#include <cctype>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -77,7 +80,20 @@ TEST(Reproduce, ReducedRunWritesEveryClaimAndItsReportRendersInHeadlessChromium)
     EXPECT_EQ(j["claims"][i]["measurement"], "not run at this scale") << j["claims"][i].dump();
   }
   EXPECT_TRUE(j["environment"].contains("machine"));
-  EXPECT_TRUE(j["environment"].contains("commit"));
+  // The commit is the one built from, written at build time (a configure-time value goes stale in an
+  // incremental build): HEAD now, when the build is current, with "+modified" for edited sources.
+  std::string head;
+  if (FILE* git = popen(("git -C '" + std::string(SYMBREAK_SOURCE_DIR) + "' rev-parse --short HEAD 2>/dev/null").c_str(), "r")) {
+    std::array<char, 64> line{};
+    if (std::fgets(line.data(), line.size(), git)) head = line.data();
+    pclose(git);
+  }
+  while (!head.empty() && std::isspace(static_cast<unsigned char>(head.back()))) head.pop_back();
+  const std::string commit = j["environment"]["commit"].get<std::string>();
+  if (head.empty())
+    EXPECT_EQ(commit, "unknown");
+  else
+    EXPECT_EQ(commit.substr(0, commit.find('+')), head) << "rebuild after committing: the binary records " << commit;
   // A second run without --resume refuses to mix results; with it, nothing is retrained.
   expect_bad_input("reproduce --plans " + std::string(SYMBREAK_TEST_DATA) + "/reproduce-plans --out " + out_, "--resume");
   const CliResult again = run_cli("reproduce --plans " + std::string(SYMBREAK_TEST_DATA) + "/reproduce-plans --out " + out_ +

@@ -37,7 +37,7 @@ std::vector<std::string> committed_sweeps() {
 }
 
 std::string regenerated(const std::string& name) {
-  return sweep_markdown((kSource / "experiments/plans" / (name + ".json")).string(),
+  return sweep_markdown(load_plan((kSource / "experiments/plans" / (name + ".json")).string()),
                         (kSource / "experiments/results/sweeps" / name).string());
 }
 

@@ -14,6 +14,7 @@
 #include "internal.hpp"
 #include "symbreak/io.hpp"
 #include "symbreak/json_reader.hpp"
+#include "symbreak/reproduce/git_commit.hpp"  // generated at build time
 
 // OpenBLAS chooses its kernels at run time (OPENBLAS_CORETYPE overrides); the report records which.
 extern "C" char* openblas_get_corename(void);
@@ -23,9 +24,6 @@ extern "C" char* openblas_get_corename(void);
 #endif
 #ifndef SYMBREAK_VERSION
 #define SYMBREAK_VERSION "unknown"
-#endif
-#ifndef SYMBREAK_GIT_COMMIT
-#define SYMBREAK_GIT_COMMIT "unknown"
 #endif
 #ifndef SYMBREAK_ARCH_FLAGS
 #define SYMBREAK_ARCH_FLAGS "unknown"

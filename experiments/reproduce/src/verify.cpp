@@ -100,13 +100,13 @@ std::vector<VerifyRow> verify_committed(const ReproduceOptions& o, const std::st
     VerifyRow tables;
     tables.sweep = name;
     tables.what = "results.md against the ledger (every verdict recomputed by the plan's rules)";
-    const std::string committed = read_file(dir + "/results.md"), now = sweep_markdown(plan_path, dir);
+    const Plan plan = load_plan(plan_path);
+    const std::string committed = read_file(dir + "/results.md"), now = sweep_markdown(plan, dir);
     tables.ok = committed == now;
     tables.status = tables.ok ? "identical" : "differs";
     tables.detail = tables.ok ? "identical" : "differs: the committed tables are not what the ledger gives now";
     tables.command = "symbreak sweep --plan " + plan_path + " --out " + dir + " --markdown";
     rows.push_back(tables);
-    const Plan plan = load_plan(plan_path);
     const auto runs = Ledger(dir + "/ledger.sqlite", true).runs();
     for (const PlanCondition& c : plan.conditions) {
       const RunRecord* first = nullptr;

@@ -29,6 +29,6 @@ void write_sweep_results(const Plan& plan, const std::string& out_dir);
 void write_sweep_tables(const Plan& plan, const std::string& out_dir);
 // results.md as the ledger in out_dir gives it now, without writing anything: the committed tables are
 // checked against it, and `symbreak sweep --markdown` prints it for the READMEs.
-std::string sweep_markdown(const std::string& plan_path, const std::string& out_dir);
+std::string sweep_markdown(const Plan& plan, const std::string& out_dir);
 
 }  // namespace symbreak::experiments
