@@ -1,6 +1,9 @@
 // What the validate tests share: the plugins' path, suite options, and the names of what failed.
 #pragma once
 
+#include <filesystem>
+#include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -60,6 +63,37 @@ inline AttentionOp random_op(int batch, int heads, int heads_kv, int n_q, int n_
   op.d_out.resize(op.out_size());
   for (float& f : op.d_out) f = static_cast<float>(rng.normal());
   return op;
+}
+
+inline std::vector<std::string> split(const std::string& list) {
+  std::vector<std::string> out;
+  std::stringstream s(list);
+  for (std::string item; std::getline(s, item, ',');)
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+inline const OpVerdict& verdict(const OpReport& r, const std::string& property) {
+  for (const OpVerdict& v : r.verdicts)
+    if (v.property == property) return v;
+  throw std::logic_error("no verdict for " + property);
+}
+
+// ONNX Runtime's Attention through validate/adapters/ort (the npm package must be installed there).
+inline std::string ort_command(const std::string& alignment) {
+  const std::string dir = std::filesystem::path(SYMBREAK_ORT_ADAPTER).parent_path().string();
+  if (!std::filesystem::exists(dir + "/node_modules/onnxruntime-node"))
+    throw std::runtime_error("onnxruntime-node is not installed in " + dir +
+                             ": run `bash .ci/bootstrap.sh test`, or `ONNXRUNTIME_NODE_INSTALL=skip npm ci` there");
+  return std::string(SYMBREAK_NODE) + " " + SYMBREAK_ORT_ADAPTER + " --causal " + alignment;
+}
+
+// A short suite run of `properties` (fault-isolation and exec tests).
+inline ValidateOptions quick(const std::vector<std::string>& properties) {
+  ValidateOptions o = options(1, 6);
+  o.properties = properties;
+  o.shrink_seconds = 1;
+  return o;
 }
 
 }  // namespace symbreak::validate::test
