@@ -102,6 +102,22 @@ int tiled_forward(const symbreak_attention_problem* p, int block_q, int block_k,
   return 0;
 }
 
+// One (batch, head) block of a backward problem's buffers, its three gradients zeroed.
+struct BackwardHead {
+  const float *q, *k, *v, *o, *dO;
+  float *dQ, *dK, *dV;
+};
+BackwardHead backward_head(const symbreak_attention_backward_problem& b, int bh) {
+  const symbreak_attention_problem& p = b.forward;
+  const std::size_t qo = static_cast<std::size_t>(bh) * p.n_q * p.d_head, ko = static_cast<std::size_t>(bh) * p.n_k * p.d_head,
+                    vo = static_cast<std::size_t>(bh) * p.n_k * p.d_v, oo = static_cast<std::size_t>(bh) * p.n_q * p.d_v;
+  const BackwardHead h{p.q + qo, p.k + ko, p.v + vo, p.out ? p.out + oo : nullptr, b.d_out + oo, b.d_q + qo, b.d_k + ko, b.d_v + vo};
+  std::fill(h.dQ, h.dQ + static_cast<std::size_t>(p.n_q) * p.d_head, 0.0f);
+  std::fill(h.dK, h.dK + static_cast<std::size_t>(p.n_k) * p.d_head, 0.0f);
+  std::fill(h.dV, h.dV + static_cast<std::size_t>(p.n_k) * p.d_v, 0.0f);
+  return h;
+}
+
 // FlashAttention-2's backward pass: a first sweep over key blocks recovers each query's logsumexp
 // (m_i + log l_i); D_i = rowsum(dO_i ∘ O_i) comes from the forward output; then, key block by key
 // block (outer) and query block by query block (inner), P is recomputed from the logsumexp and
@@ -120,13 +136,9 @@ int tiled_backward(const symbreak_attention_backward_problem* b, int block_q, in
   };
   const auto score = [&](const float* q, const float* k, int i, int j) { return sc(raw(q, k, i, j), i, j); };
   for (int bh = 0; bh < p.batch * p.heads; ++bh) {
-    const std::size_t qo = static_cast<std::size_t>(bh) * nq * dh, ko = static_cast<std::size_t>(bh) * nk * dh,
-                      vo = static_cast<std::size_t>(bh) * nk * dv, oo = static_cast<std::size_t>(bh) * nq * dv;
-    const float *q = p.q + qo, *k = p.k + ko, *v = p.v + vo, *o = p.out + oo, *dO = b->d_out + oo;
-    float *dQ = b->d_q + qo, *dK = b->d_k + ko, *dV = b->d_v + vo;
-    std::fill(dQ, dQ + static_cast<std::size_t>(nq) * dh, 0.0f);
-    std::fill(dK, dK + static_cast<std::size_t>(nk) * dh, 0.0f);
-    std::fill(dV, dV + static_cast<std::size_t>(nk) * dv, 0.0f);
+    const BackwardHead h = backward_head(*b, bh);
+    const float *q = h.q, *k = h.k, *v = h.v, *o = h.o, *dO = h.dO;
+    float *dQ = h.dQ, *dK = h.dK, *dV = h.dV;
     for (int i = 0; i < nq; ++i) {
       float m = neg_inf, l = 0;
       for (int j0 = 0; j0 < nk; j0 += block_k)
@@ -167,31 +179,42 @@ int tiled_backward(const symbreak_attention_backward_problem* b, int block_q, in
   return 0;
 }
 
-
 // The plainest float32 loops (as most hand-written kernels are): dot products and weighted sums
 // accumulated one term after another, exp via std::exp. Their rounding grows with the number of keys
 // faster than a blocked GEMM's, and they are correct, so the tolerance panel includes them.
+
+// Row i of one head's softmax as the plain loops compute it: each score a dot product summed term
+// after term, softcapped and biased, −inf where hidden, then exp(s − max) divided by the row's sum.
+// slope[j] is the softcap's derivative at the raw score (1 without a softcap).
+void plain_softmax_row(const float* q, const float* k, int i, int nk, int dh, float scale, const AttentionMask& mask,
+                       const Scores& sc, float* P, float* slope) {
+  const float neg_inf = -std::numeric_limits<float>::infinity();
+  float m = neg_inf, sum = 0;
+  for (int j = 0; j < nk; ++j) {
+    float s = 0;
+    for (int c = 0; c < dh; ++c) s += q[static_cast<std::size_t>(i) * dh + c] * k[static_cast<std::size_t>(j) * dh + c];
+    slope[j] = sc.slope(s * scale);
+    P[j] = mask.visible(i, j) ? sc(s * scale, i, j) : neg_inf;
+    m = std::max(m, P[j]);
+  }
+  for (int j = 0; j < nk; ++j) sum += (P[j] = P[j] == neg_inf ? 0.0f : std::exp(P[j] - m));
+  for (int j = 0; j < nk; ++j) P[j] /= sum;
+}
+
 int sequential_attention(const symbreak_attention_problem* p, const Scores& sc) {
   const AttentionMask mask = mask_of(*p);
   const int nq = p->n_q, nk = p->n_k, dh = p->d_head, dv = p->d_v;
-  std::vector<float> w(nk);
+  std::vector<float> P(nk), slope(nk);
   for (int bh = 0; bh < p->batch * p->heads; ++bh) {
     const float* q = p->q + static_cast<std::size_t>(bh) * nq * dh;
     const float* k = p->k + static_cast<std::size_t>(bh) * nk * dh;
     const float* v = p->v + static_cast<std::size_t>(bh) * nk * dv;
     float* out = p->out + static_cast<std::size_t>(bh) * nq * dv;
     for (int i = 0; i < nq; ++i) {
-      float m = -std::numeric_limits<float>::infinity(), sum = 0;
-      for (int j = 0; j < nk; ++j) {
-        float s = 0;
-        for (int c = 0; c < dh; ++c) s += q[static_cast<std::size_t>(i) * dh + c] * k[static_cast<std::size_t>(j) * dh + c];
-        w[j] = mask.visible(i, j) ? sc(s * p->scale, i, j) : -std::numeric_limits<float>::infinity();
-        m = std::max(m, w[j]);
-      }
-      for (int j = 0; j < nk; ++j) sum += (w[j] = w[j] == -std::numeric_limits<float>::infinity() ? 0.0f : std::exp(w[j] - m));
+      plain_softmax_row(q, k, i, nk, dh, p->scale, mask, sc, P.data(), slope.data());
       for (int c = 0; c < dv; ++c) {
         float acc = 0;
-        for (int j = 0; j < nk; ++j) acc += w[j] / sum * v[static_cast<std::size_t>(j) * dv + c];
+        for (int j = 0; j < nk; ++j) acc += P[j] * v[static_cast<std::size_t>(j) * dv + c];
         out[static_cast<std::size_t>(i) * dv + c] = acc;
       }
     }
@@ -204,48 +227,32 @@ int sequential_attention_backward(const symbreak_attention_backward_problem* b, 
   const symbreak_attention_problem& p = b->forward;
   const AttentionMask mask = mask_of(p);
   const int nq = p.n_q, nk = p.n_k, dh = p.d_head, dv = p.d_v;
-  std::vector<float> P(static_cast<std::size_t>(nq) * nk), dS(static_cast<std::size_t>(nq) * nk), slope(nk);
+  std::vector<float> P(nk), dP(nk), slope(nk);
   for (int bh = 0; bh < p.batch * p.heads; ++bh) {
-    const std::size_t qo = static_cast<std::size_t>(bh) * nq * dh, ko = static_cast<std::size_t>(bh) * nk * dh,
-                      vo = static_cast<std::size_t>(bh) * nk * dv, oo = static_cast<std::size_t>(bh) * nq * dv;
-    const float *q = p.q + qo, *k = p.k + ko, *v = p.v + vo, *dO = b->d_out + oo;
-    float *dQ = b->d_q + qo, *dK = b->d_k + ko, *dV = b->d_v + vo;
-    std::fill(dQ, dQ + static_cast<std::size_t>(nq) * dh, 0.0f);
-    std::fill(dK, dK + static_cast<std::size_t>(nk) * dh, 0.0f);
-    std::fill(dV, dV + static_cast<std::size_t>(nk) * dv, 0.0f);
+    const BackwardHead h = backward_head(*b, bh);
     for (int i = 0; i < nq; ++i) {
-      float m = -std::numeric_limits<float>::infinity(), sum = 0, D = 0;
-      float* Pi = &P[static_cast<std::size_t>(i) * nk];
+      plain_softmax_row(h.q, h.k, i, nk, dh, p.scale, mask, sc, P.data(), slope.data());
+      float D = 0;
       for (int j = 0; j < nk; ++j) {
-        float s = 0;
-        for (int c = 0; c < dh; ++c) s += q[static_cast<std::size_t>(i) * dh + c] * k[static_cast<std::size_t>(j) * dh + c];
-        slope[j] = sc.slope(s * p.scale);
-        Pi[j] = mask.visible(i, j) ? sc(s * p.scale, i, j) : -std::numeric_limits<float>::infinity();
-        m = std::max(m, Pi[j]);
-      }
-      for (int j = 0; j < nk; ++j) sum += (Pi[j] = Pi[j] == -std::numeric_limits<float>::infinity() ? 0.0f : std::exp(Pi[j] - m));
-      for (int j = 0; j < nk; ++j) {
-        Pi[j] /= sum;
         float dp = 0;
         for (int c = 0; c < dv; ++c) {
-          dp += dO[static_cast<std::size_t>(i) * dv + c] * v[static_cast<std::size_t>(j) * dv + c];
-          dV[static_cast<std::size_t>(j) * dv + c] += Pi[j] * dO[static_cast<std::size_t>(i) * dv + c];
+          dp += h.dO[static_cast<std::size_t>(i) * dv + c] * h.v[static_cast<std::size_t>(j) * dv + c];
+          h.dV[static_cast<std::size_t>(j) * dv + c] += P[j] * h.dO[static_cast<std::size_t>(i) * dv + c];
         }
-        dS[static_cast<std::size_t>(i) * nk + j] = dp;
-        D += Pi[j] * dp;
+        dP[j] = dp;
+        D += P[j] * dp;
       }
       for (int j = 0; j < nk; ++j) {
-        const float g = Pi[j] * (dS[static_cast<std::size_t>(i) * nk + j] - D) * p.scale * slope[j];
+        const float g = P[j] * (dP[j] - D) * p.scale * slope[j];
         for (int c = 0; c < dh; ++c) {
-          dQ[static_cast<std::size_t>(i) * dh + c] += g * k[static_cast<std::size_t>(j) * dh + c];
-          dK[static_cast<std::size_t>(j) * dh + c] += g * q[static_cast<std::size_t>(i) * dh + c];
+          h.dQ[static_cast<std::size_t>(i) * dh + c] += g * h.k[static_cast<std::size_t>(j) * dh + c];
+          h.dK[static_cast<std::size_t>(j) * dh + c] += g * h.q[static_cast<std::size_t>(i) * dh + c];
         }
       }
     }
   }
   return 0;
 }
-
 
 // The explicit softmax Jacobian (llm.c's CPU attention_backward): dS_ij = Σ_k P_ik (δ_kj − P_ij) dP_ik,
 // one rounded sum per key, instead of P_ij (dP_ij − D_i). Correct, and at uniform P its rounding
@@ -257,29 +264,14 @@ int jacobian_attention_backward(const symbreak_attention_backward_problem* b, co
   const int nq = p.n_q, nk = p.n_k, dh = p.d_head, dv = p.d_v;
   std::vector<float> P(nk), dP(nk), dS(nk), slope(nk);
   for (int bh = 0; bh < p.batch * p.heads; ++bh) {
-    const std::size_t qo = static_cast<std::size_t>(bh) * nq * dh, ko = static_cast<std::size_t>(bh) * nk * dh,
-                      vo = static_cast<std::size_t>(bh) * nk * dv, oo = static_cast<std::size_t>(bh) * nq * dv;
-    const float *q = p.q + qo, *k = p.k + ko, *v = p.v + vo, *dO = b->d_out + oo;
-    float *dQ = b->d_q + qo, *dK = b->d_k + ko, *dV = b->d_v + vo;
-    std::fill(dQ, dQ + static_cast<std::size_t>(nq) * dh, 0.0f);
-    std::fill(dK, dK + static_cast<std::size_t>(nk) * dh, 0.0f);
-    std::fill(dV, dV + static_cast<std::size_t>(nk) * dv, 0.0f);
+    const BackwardHead h = backward_head(*b, bh);
     for (int i = 0; i < nq; ++i) {
-      float m = -std::numeric_limits<float>::infinity(), sum = 0;
-      for (int j = 0; j < nk; ++j) {
-        float s = 0;
-        for (int c = 0; c < dh; ++c) s += q[static_cast<std::size_t>(i) * dh + c] * k[static_cast<std::size_t>(j) * dh + c];
-        slope[j] = sc.slope(s * p.scale);
-        P[j] = mask.visible(i, j) ? sc(s * p.scale, i, j) : -std::numeric_limits<float>::infinity();
-        m = std::max(m, P[j]);
-      }
-      for (int j = 0; j < nk; ++j) sum += (P[j] = P[j] == -std::numeric_limits<float>::infinity() ? 0.0f : std::exp(P[j] - m));
-      for (int j = 0; j < nk; ++j) P[j] /= sum;
+      plain_softmax_row(h.q, h.k, i, nk, dh, p.scale, mask, sc, P.data(), slope.data());
       for (int j = 0; j < nk; ++j) {
         dP[j] = 0;
         for (int c = 0; c < dv; ++c) {
-          dP[j] += v[static_cast<std::size_t>(j) * dv + c] * dO[static_cast<std::size_t>(i) * dv + c];
-          dV[static_cast<std::size_t>(j) * dv + c] += P[j] * dO[static_cast<std::size_t>(i) * dv + c];
+          dP[j] += h.v[static_cast<std::size_t>(j) * dv + c] * h.dO[static_cast<std::size_t>(i) * dv + c];
+          h.dV[static_cast<std::size_t>(j) * dv + c] += P[j] * h.dO[static_cast<std::size_t>(i) * dv + c];
         }
       }
       for (int j = 0; j < nk; ++j) {
@@ -289,8 +281,8 @@ int jacobian_attention_backward(const symbreak_attention_backward_problem* b, co
       }
       for (int j = 0; j < nk; ++j)
         for (int c = 0; c < dh; ++c) {
-          dQ[static_cast<std::size_t>(i) * dh + c] += k[static_cast<std::size_t>(j) * dh + c] * dS[j] * p.scale;
-          dK[static_cast<std::size_t>(j) * dh + c] += q[static_cast<std::size_t>(i) * dh + c] * dS[j] * p.scale;
+          h.dQ[static_cast<std::size_t>(i) * dh + c] += h.k[static_cast<std::size_t>(j) * dh + c] * dS[j] * p.scale;
+          h.dK[static_cast<std::size_t>(j) * dh + c] += h.q[static_cast<std::size_t>(i) * dh + c] * dS[j] * p.scale;
         }
     }
   }
