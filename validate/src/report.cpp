@@ -2,18 +2,21 @@
 
 
 #include <fmt/format.h>
+#include <kainjow/mustache.hpp>
+
 #include <ctime>
 #include <nlohmann/json.hpp>
+#include <stdexcept>
 
 #include "symbreak/junit.hpp"
 #include "symbreak/text.hpp"
+#include "symbreak/validate/report_template.hpp"  // generated from validate/report.html.mustache
 
 namespace symbreak::validate {
 namespace {
 
 using text::pad;
 using text::sci;
-const auto escape = text::escape_markup;
 
 std::string error_text(const OpVerdict& v) {
   if (v.status == VerdictStatus::not_applicable || v.status == VerdictStatus::not_run) return "-";
@@ -123,29 +126,31 @@ std::string report_junit(const OpReport& r) {
 }
 
 std::string report_html(const OpReport& r) {
-  std::string h = R"(<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>symbreak validate: )" +
-                  escape(r.kernel) + R"(</title>
-<style>
-body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}
-table{border-collapse:collapse}td,th{padding:.3em .8em;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}
-.pass{color:#176c1d}.FAIL{color:#b00020;font-weight:bold}.warning{color:#a66200}.na{color:#777}
-code{background:#f4f4f4;padding:.1em .3em}
-</style></head><body>
-<h1>symbreak validate: )" +
-                  escape(r.kernel) + "</h1>\n<p>" + (r.passed() ? "All properties pass." : "<span class=\"FAIL\">FAILED</span>") +
-                  " Seed " + std::to_string(r.seed) + ". Region: " + escape(r.capabilities) +
-                  ".</p>\n<table><tr><th>property</th><th>cases</th><th>verdict</th><th>worst error vs "
-                  "bound</th><th>detail</th><th>skipped</th></tr>\n";
+  using Data = kainjow::mustache::data;
+  kainjow::mustache::mustache page{std::string(kReportTemplate)};
+  if (!page.is_valid()) throw std::logic_error("validate report template: " + page.error_message());
+  Data d;
+  d.set("kernel", r.kernel);
+  d.set("passed", r.passed() ? Data::type::bool_true : Data::type::bool_false);
+  d.set("seed", std::to_string(r.seed));
+  d.set("region", r.capabilities);
+  Data verdicts(Data::type::list);
   for (const OpVerdict& v : r.verdicts) {
-    const std::string cls =
-        v.status == VerdictStatus::not_applicable || v.status == VerdictStatus::not_run ? "na" : status_text(v);
-    h += "<tr><td>" + escape(v.property) + "</td><td>" + std::to_string(v.cases) + "</td><td class=\"" + escape(cls) + "\">" +
-         escape(status_text(v)) + "</td><td>" + escape(error_text(v)) + "</td><td>" + escape(detail(v)) +
-         (v.replay.empty() || v.status != VerdictStatus::fail ? "" : "<br>replay: <code>" + escape(v.replay) + "</code>") +
-         "</td><td>" + escape(skipped_text(v)) + "</td></tr>\n";
+    const bool not_run = v.status == VerdictStatus::not_applicable || v.status == VerdictStatus::not_run;
+    Data row;
+    row.set("property", v.property);
+    row.set("cases", std::to_string(v.cases));
+    row.set("class", not_run ? "na" : status_text(v));
+    row.set("status", status_text(v));
+    row.set("error", error_text(v));
+    row.set("detail", detail(v));
+    if (!v.replay.empty() && v.status == VerdictStatus::fail) row.set("replay", v.replay);
+    else row.set("replay", Data::type::bool_false);
+    row.set("skipped", skipped_text(v));
+    verdicts.push_back(row);
   }
-  return h + "</table>\n</body></html>\n";
+  d.set("verdicts", verdicts);
+  return page.render(d);
 }
 
 }  // namespace symbreak::validate

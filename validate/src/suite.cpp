@@ -318,7 +318,7 @@ SeedsReport run_seeds(Kernel& kernel, ValidateOptions options, std::uint64_t fir
   for (std::uint64_t seed = first; seed <= last; ++seed) {
     options.seed = seed;
     OpReport report = run_suite(kernel, options);
-    SeedRun run{.seed = seed, .passed = report.passed(), .seconds = report.seconds};
+    SeedRun run{.seed = seed, .passed = report.passed(), .seconds = report.seconds, .failing = {}};
     for (const OpVerdict& v : report.verdicts) {
       auto counted = std::find_if(seeds.failures_by_property.begin(), seeds.failures_by_property.end(),
                                   [&](const auto& entry) { return entry.first == v.property; });

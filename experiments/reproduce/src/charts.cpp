@@ -1,5 +1,6 @@
 // The figures behind each claim's verdict, drawn from the sweeps' numbers.
 #include <filesystem>
+#include <optional>
 
 #include "internal.hpp"
 #include "symbreak/experiments/analysis.hpp"
@@ -14,26 +15,30 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const auto html_escape = text::escape_markup;
-
 // ---- figures built from the sweeps' numbers -------------------------------------------------------
 
-// Each figure is its own SVG document inside an <img> (cairo's glyph ids repeat from one SVG to the
-// next, so two inlined into one page would draw each other's letters).
-std::string svg_image(const std::string& svg, const std::string& alt) {
-  return "<div class=\"figure\"><img alt=\"" + html_escape(alt) + "\" src=\"data:image/svg+xml;base64," + base64(svg) +
-         "\"></div>";
+ReportFigure drawn(const Figure& f, const std::string& alt, std::string note = "") {
+  ReportFigure r;
+  r.svg = f.svg();
+  r.alt = alt;
+  r.note = std::move(note);
+  return r;
 }
 
-std::string inline_svg(const std::string& path) {
-  if (!fs::exists(path)) return "<p class=\"missing\">(figure not available: " + html_escape(path) + ")</p>";
-  return svg_image(read_file(path), fs::path(path).filename().string());
+// A figure the sweep wrote (convergence, curves, Pearson grids).
+ReportFigure from_file(const std::string& path) {
+  ReportFigure r;
+  if (fs::exists(path)) {
+    r.svg = read_file(path);
+    r.alt = fs::path(path).filename().string();
+  } else {
+    r.missing = path;
+  }
+  return r;
 }
-
-std::string figure_svg(const Figure& f, const std::string& alt) { return svg_image(f.svg(), alt); }
 
 // Bars of an interval-valued quantity per ablation, from a C6 verdict's numbers.
-std::string delta_chart(const ClaimVerdict& v, const char* key, const std::string& title, const std::string& y_label) {
+std::optional<ReportFigure> delta_chart(const ClaimVerdict& v, const char* key, const std::string& title, const std::string& y_label) {
   BarChart b;
   b.title = title;
   b.x_label = "ablation (compared with the reference)";
@@ -48,21 +53,21 @@ std::string delta_chart(const ClaimVerdict& v, const char* key, const std::strin
     lo = std::min(lo, b.lo.back());
     hi = std::max(hi, b.hi.back());
   }
-  if (b.categories.empty()) return "";
+  if (b.categories.empty()) return std::nullopt;
   const double pad = 0.1 * std::max(1e-9, hi - lo);
   b.y_min = lo - pad;
   b.y_max = hi + pad;
   b.reference_lines = {{0.0, "0"}};
-  return figure_svg(bar_chart(b), b.title);
+  return drawn(bar_chart(b), b.title);
 }
 
 // Position-probe accuracy per layer, mean over seeds, per condition of a sweep.
-std::string position_chart(const Plan& plan, const std::string& dir) {
+std::optional<ReportFigure> position_chart(const Plan& plan, const std::string& dir) {
   LineChart c;
   c.title = "Linear position probe per layer (" + plan.name + ", mean over seeds)";
   c.x_label = "layer (0 = embedding)";
   c.y_label = "held-out accuracy";
-  if (!fs::exists(dir + "/ledger.sqlite")) return "";
+  if (!fs::exists(dir + "/ledger.sqlite")) return std::nullopt;
   const auto runs = Ledger(dir + "/ledger.sqlite", true).runs();
   for (const auto& cond : plan.conditions) {
     std::vector<std::vector<double>> per_layer;
@@ -81,12 +86,13 @@ std::string position_chart(const Plan& plan, const std::string& dir) {
     }
     c.series.push_back(s);
   }
-  return c.series.empty() ? "" : figure_svg(line_chart(c), c.title);
+  if (c.series.empty()) return std::nullopt;
+  return drawn(line_chart(c), c.title);
 }
 
 // Median steps to converge per condition with the budget marked (B3).
-std::string steps_chart(const Plan& plan, const std::string& dir) {
-  if (!fs::exists(dir + "/ledger.sqlite")) return "";
+std::optional<ReportFigure> steps_chart(const Plan& plan, const std::string& dir) {
+  if (!fs::exists(dir + "/ledger.sqlite")) return std::nullopt;
   const auto runs = Ledger(dir + "/ledger.sqlite", true).runs();
   BarChart b;
   b.title = "Steps to 99 % test exact match, median over seeds (never = budget)";
@@ -106,40 +112,41 @@ std::string steps_chart(const Plan& plan, const std::string& dir) {
     b.y_max = std::max(b.y_max, static_cast<double>(c.steps) * 1.05);
   }
   b.reference_lines = {{static_cast<double>(plan.conditions.front().steps), "budget"}};
-  return b.categories.empty() ? "" : figure_svg(bar_chart(b), b.title) + "<p class=\"note\">Whiskers: the fastest and slowest seed.</p>";
+  if (b.categories.empty()) return std::nullopt;
+  return drawn(bar_chart(b), b.title, "Whiskers: the fastest and slowest seed.");
 }
 
 }  // namespace
 
-// Per-claim details: the figures and tables behind each verdict.
-std::vector<std::pair<std::string, std::string>> claim_sections(const ExactEvidence& exact, const Sweeps& sw) {
-  std::vector<std::pair<std::string, std::string>> sections;
-  std::string map_table =
-      "<table class=\"small\"><tr><th>PE</th><th>mask</th><th>depth</th><th>residual</th><th>prover</th></tr>";
+std::vector<ProverMapRow> prover_map(const ExactEvidence& exact) {
+  std::vector<ProverMapRow> rows;
   for (const auto& c : exact.map)
-    map_table += "<tr><td>" + std::string(to_string(c.pe)) + "</td><td>" + std::string(to_string(c.mask)) + "</td><td>" +
-                 std::to_string(c.depth) + "</td><td>" + (c.residual ? "on" : "off") + "</td><td>" +
-                 std::string(proofs::to_string(c.report.last().verdict)) + "</td></tr>";
-  map_table += "</table>";
-  sections.push_back(
-      {"A1", "<p>The prover's map of the last position, for every weight (PE x mask x depth x residuals):</p>" + map_table});
-  sections.push_back(
-      {"A4", inline_svg(sw.dir("symmetry") + "/convergence.svg") + inline_svg(sw.dir("symmetry") + "/curves.svg")});
-  sections.push_back(
-      {"A6", inline_svg(sw.dir("residual") + "/convergence.svg") + inline_svg(sw.dir("residual") + "/curves.svg")});
-  std::string a7 = inline_svg(sw.dir("residual") + "/pearson.svg") + inline_svg(sw.dir("residual") + "/pearson-init.svg");
-  if (const ClaimVerdict* v = sw.verdict("residual/C6")) {
-    a7 += delta_chart(*v, "delta_D", "ΔD = D(intact) − D(ablated), trained (paired Student t 95 %)", "ΔD (CKA diagonality index)");
-    a7 += delta_chart(*v, "delta_D_trained_minus_init", "ΔD trained − ΔD untrained (paired Student t 95 %)", "ΔD_trained − ΔD_init");
-    a7 += delta_chart(*v, "retention_drop", "Own-token retention, intact − ablated (paired Student t 95 %)", "retention drop");
-  }
-  sections.push_back({"A7", a7});
-  sections.push_back({"B3", steps_chart(sw.plan("biases"), sw.dir("biases")) + inline_svg(sw.dir("biases") + "/curves.svg")});
-  sections.push_back({"X1", inline_svg(sw.dir("depth") + "/convergence.svg") + inline_svg(sw.dir("depth") + "/curves.svg")});
-  sections.push_back(
-      {"X2", position_chart(sw.plan("symmetry"), sw.dir("symmetry")) + position_chart(sw.plan("residual"), sw.dir("residual"))});
+    rows.push_back({std::string(to_string(c.pe)), std::string(to_string(c.mask)), c.residual ? "on" : "off",
+                    std::string(proofs::to_string(c.report.last().verdict)), c.depth});
+  return rows;
+}
 
-  return sections;
+std::vector<ReportFigure> claim_figures(const Sweeps& sw) {
+  std::vector<ReportFigure> figures;
+  const auto add = [&](const std::string& claim, std::optional<ReportFigure> f) {
+    if (!f) return;
+    f->claim = claim;
+    figures.push_back(std::move(*f));
+  };
+  for (const char* file : {"/convergence.svg", "/curves.svg"}) add("A4", from_file(sw.dir("symmetry") + file));
+  for (const char* file : {"/convergence.svg", "/curves.svg"}) add("A6", from_file(sw.dir("residual") + file));
+  for (const char* file : {"/pearson.svg", "/pearson-init.svg"}) add("A7", from_file(sw.dir("residual") + file));
+  if (const ClaimVerdict* v = sw.verdict("residual/C6")) {
+    add("A7", delta_chart(*v, "delta_D", "ΔD = D(intact) − D(ablated), trained (paired Student t 95 %)", "ΔD (CKA diagonality index)"));
+    add("A7", delta_chart(*v, "delta_D_trained_minus_init", "ΔD trained − ΔD untrained (paired Student t 95 %)", "ΔD_trained − ΔD_init"));
+    add("A7", delta_chart(*v, "retention_drop", "Own-token retention, intact − ablated (paired Student t 95 %)", "retention drop"));
+  }
+  add("B3", steps_chart(sw.plan("biases"), sw.dir("biases")));
+  add("B3", from_file(sw.dir("biases") + "/curves.svg"));
+  for (const char* file : {"/convergence.svg", "/curves.svg"}) add("X1", from_file(sw.dir("depth") + file));
+  add("X2", position_chart(sw.plan("symmetry"), sw.dir("symmetry")));
+  add("X2", position_chart(sw.plan("residual"), sw.dir("residual")));
+  return figures;
 }
 
 }  // namespace symbreak::experiments::detail

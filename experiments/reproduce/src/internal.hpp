@@ -114,6 +114,8 @@ std::vector<VerifyRow> verify_committed(const ReproduceOptions& o, const std::st
                                         const std::function<void(const std::string&)>& log);
 
 // ---- charts.cpp
-std::vector<std::pair<std::string, std::string>> claim_sections(const ExactEvidence& exact, const Sweeps& sw);
+// The figures behind each claim's verdict, in section order, and the prover's map (A1).
+std::vector<ReportFigure> claim_figures(const Sweeps& sw);
+std::vector<ProverMapRow> prover_map(const ExactEvidence& exact);
 
 }  // namespace symbreak::experiments::detail

@@ -3,6 +3,7 @@
 #include <kainjow/mustache.hpp>
 
 #include "internal.hpp"
+#include "symbreak/experiments/figure.hpp"
 #include "symbreak/reproduce/report_template.hpp"
 #include "symbreak/text.hpp"
 
@@ -112,10 +113,34 @@ std::string report_html(const ReportInput& in) {
       }
     sec.set("has_checks", checks.is_empty_list() ? Data::type::bool_false : Data::type::bool_true);
     sec.set("checks", checks);
-    std::string figures;
-    for (const auto& [id, html] : in.sections)
-      if (id == c.id) figures += html + "\n";
+    // Each figure is its own SVG document inside an <img> (cairo's glyph ids repeat from one SVG to
+    // the next, so two inlined into one page would draw each other's letters).
+    Data figures = list();
+    for (const ReportFigure& f : in.figures) {
+      if (f.claim != c.id) continue;
+      Data fig;
+      fig.set("drawn", f.missing.empty() ? Data::type::bool_true : Data::type::bool_false);
+      fig.set("svg_base64", f.missing.empty() ? base64(f.svg) : "");
+      fig.set("alt", f.alt);
+      fig.set("missing", f.missing);
+      fig.set("has_note", f.note.empty() ? Data::type::bool_false : Data::type::bool_true);
+      fig.set("note", f.note);
+      figures.push_back(fig);
+    }
     sec.set("figures", figures);
+    Data map = list();
+    if (c.id == "A1")
+      for (const ProverMapRow& m : in.prover_map) {
+        Data row;
+        row.set("pe", m.pe);
+        row.set("mask", m.mask);
+        row.set("depth", std::to_string(m.depth));
+        row.set("residual", m.residual);
+        row.set("verdict", m.verdict);
+        map.push_back(row);
+      }
+    sec.set("has_map", map.is_empty_list() ? Data::type::bool_false : Data::type::bool_true);
+    sec.set("map", map);
     Data commands = list();
     for (const std::string& cmd : c.commands) commands.push_back(Data(cmd));
     sec.set("commands", commands);

@@ -49,7 +49,8 @@ ReproduceResult reproduce(const ReproduceOptions& o, const std::function<void(co
 
   const Sweeps sweeps(o, std::move(plans));
   result.claims = claim_rows(claims, exact, sweeps, scale.exact_cases);
-  const auto sections = claim_sections(exact, sweeps);
+  const std::vector<ReportFigure> figures = claim_figures(sweeps);
+  const std::vector<ProverMapRow> map = prover_map(exact);
   result.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const json env = environment(o, result.wall_seconds);
   json claims_json = {{"environment", env}, {"claims", json::array()}};
@@ -76,7 +77,7 @@ ReproduceResult reproduce(const ReproduceOptions& o, const std::function<void(co
   result.report = o.out_dir + "/report.html";
   result.claims_json = o.out_dir + "/claims.json";
   write_file_atomically(result.claims_json, claims_json.dump(2) + "\n");
-  ReportInput report{result.claims, env, sections, claims.kinds, std::move(provenance), o.scale == "quick",
+  ReportInput report{result.claims, env, figures, map, claims.kinds, std::move(provenance), o.scale == "quick",
                      o.verify ? &result.verification : nullptr};
   write_file_atomically(result.report, report_html(report));
   return result;

@@ -75,10 +75,23 @@ ReproduceResult reproduce(const ReproduceOptions& options, const std::function<v
 
 // The report (used by reproduce; exposed for tests): a table per kind of claim, then each claim's
 // section with its checks, figures and commands, rendered from report.html.mustache.
+// One figure in a claim's section: an SVG document drawn by cairo (shown as an image) with an
+// optional note under it, or the path of a figure file that is not available.
+struct ReportFigure {
+  std::string claim;  // the claim whose section shows it
+  std::string svg, alt, note;
+  std::string missing;  // set instead of svg when the figure's file does not exist
+};
+// One cell of the prover's map of the last position (claim A1's section).
+struct ProverMapRow {
+  std::string pe, mask, residual, verdict;
+  int depth = 0;
+};
 struct ReportInput {
   const std::vector<ClaimRow>& claims;
   const nlohmann::json& environment;
-  const std::vector<std::pair<std::string, std::string>>& sections;  // (claim id, figures' HTML)
+  const std::vector<ReportFigure>& figures;
+  const std::vector<ProverMapRow>& prover_map;
   const std::vector<std::pair<ClaimKind, std::string>>& kinds;       // each kind's description, in order
   std::vector<std::tuple<std::string, std::string, std::string>> provenance;  // (plan, path, when its rules were fixed)
   bool indicative = false;  // quick scale: the empirical verdicts are labelled indicative
