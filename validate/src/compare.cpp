@@ -6,7 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "generators.hpp"
+#include "case_generators.hpp"
 #include "symbreak/properties/search.hpp"
 #include "symbreak/rng.hpp"
 #include "symbreak/text.hpp"

@@ -8,7 +8,7 @@
 #include <string>
 #include <tuple>
 
-#include "generators.hpp"
+#include "case_generators.hpp"
 #include "symbreak/properties/generators.hpp"
 #include "v2_shape.hpp"
 

@@ -1,4 +1,4 @@
-#include "generators.hpp"
+#include "case_generators.hpp"
 
 #include <algorithm>
 #include <cmath>
