@@ -27,44 +27,57 @@ std::string slurp(const fs::path& p) {
   return s.str();
 }
 
-// Committed sweeps: experiments/results/sweeps/NAME with a ledger, decided by experiments/plans/NAME.json.
-std::vector<std::string> committed_sweeps() {
-  std::vector<std::string> names;
-  for (const auto& e : fs::directory_iterator(kSource / "experiments/results/sweeps"))
-    if (fs::exists(e.path() / "ledger.sqlite")) names.push_back(e.path().filename().string());
-  std::sort(names.begin(), names.end());
-  return names;
+// A committed sweep: experiments/results/sweeps/NAME decided by experiments/plans/NAME.json, or a pilot:
+// experiments/results/pilots/NAME run from experiments/plans/pilots/NAME.json.
+struct Committed {
+  std::string kind, name;  // kind: "sweeps" or "pilots"
+  fs::path dir() const { return kSource / "experiments/results" / kind / name; }
+  fs::path plan() const {
+    return kSource / "experiments/plans" / ((kind == "pilots" ? "pilots/" : "") + name + ".json");
+  }
+};
+
+std::vector<Committed> committed_sweeps() {
+  std::vector<Committed> all;
+  for (const std::string kind : {"sweeps", "pilots"})
+    for (const auto& e : fs::directory_iterator(kSource / "experiments/results" / kind))
+      if (fs::exists(e.path() / "ledger.sqlite")) all.push_back({kind, e.path().filename().string()});
+  std::sort(all.begin(), all.end(), [](const Committed& x, const Committed& y) { return x.dir() < y.dir(); });
+  return all;
 }
 
-std::string regenerated(const std::string& name) {
-  return sweep_markdown(load_plan((kSource / "experiments/plans" / (name + ".json")).string()),
-                        (kSource / "experiments/results/sweeps" / name).string());
-}
+std::string regenerated(const Committed& c) { return sweep_markdown(load_plan(c.plan().string()), c.dir().string()); }
 
 TEST(CommittedResults, EverySweepsResultsMdMatchesItsLedger) {
   int checked = 0;
-  for (const std::string& name : committed_sweeps()) {
-    const fs::path md = kSource / "experiments/results/sweeps" / name / "results.md";
+  for (const Committed& c : committed_sweeps()) {
+    const fs::path md = c.dir() / "results.md";
     if (!fs::exists(md)) continue;  // a sweep still running writes results.md when it finishes
-    EXPECT_EQ(slurp(md), regenerated(name)) << md << " differs from its ledger";
+    EXPECT_EQ(slurp(md), regenerated(c)) << md << " differs from its ledger";
     ++checked;
   }
-  EXPECT_GE(checked, 2);  // residual and depth at least
+  EXPECT_GE(checked, 4);  // residual, depth, symmetry and the biases-gap-budget pilot at least
 }
 
+// Each generated block names its source, experiments/results/sweeps/NAME or .../pilots/NAME; its table
+// must appear, as it stands, in what `symbreak sweep --markdown` prints for that ledger now.
 TEST(CommittedResults, EveryGeneratedTableInTheReadmesMatchesItsLedger) {
-  const std::string begin = "<!-- BEGIN generated from experiments/results/sweeps/", end = "<!-- END generated -->";
+  const std::string begin = "<!-- BEGIN generated from experiments/results/", end = "<!-- END generated -->";
   int blocks = 0;
   for (const fs::path& readme : {kSource / "README.md", kSource / "experiments/README.md"}) {
     const std::string text = slurp(readme);
     for (std::size_t at = text.find(begin); at != std::string::npos; at = text.find(begin, at + 1)) {
-      const std::size_t name_start = at + begin.size(), name_end = text.find(' ', name_start);
-      const std::string name = text.substr(name_start, name_end - name_start);
+      const std::size_t source_start = at + begin.size(), source_end = text.find(' ', source_start);
+      const std::string source = text.substr(source_start, source_end - source_start);  // sweeps/NAME or pilots/NAME
+      const std::size_t slash = source.find('/');
+      ASSERT_NE(slash, std::string::npos) << readme << ": a generated block names no experiments/results/KIND/NAME: " << source;
+      const Committed c{source.substr(0, slash), source.substr(slash + 1)};
+      ASSERT_TRUE(c.kind == "sweeps" || c.kind == "pilots") << readme << ": " << source;
       const std::size_t body = text.find('\n', at) + 1, stop = text.find(end, body);
-      ASSERT_NE(stop, std::string::npos) << readme << ": a generated block from " << name << " has no end marker";
+      ASSERT_NE(stop, std::string::npos) << readme << ": a generated block from " << source << " has no end marker";
       const std::string table = text.substr(body, stop - body);
-      EXPECT_THAT(regenerated(name), ::testing::HasSubstr(table))
-          << readme << ": the table generated from " << name << " no longer matches its ledger:\n"
+      EXPECT_THAT(regenerated(c), ::testing::HasSubstr(table))
+          << readme << ": the table generated from " << source << " no longer matches its ledger:\n"
           << table;
       ++blocks;
     }
