@@ -80,9 +80,92 @@ json results_json(const Plan& plan, const std::vector<RunRecord>& runs, const st
   return j;
 }
 
+// A median over the values that exist: a collapsed slot's D or retention is NaN (no variance to
+// measure), and the median is over the seeds that have it; NaN when none has.
+double median_of_defined(const std::vector<double>& values) {
+  std::vector<double> defined;
+  for (double v : values)
+    if (!std::isnan(v)) defined.push_back(v);
+  return defined.empty() ? kNaN : median(defined);
+}
+
+std::string three_digits(double v) { return std::isnan(v) ? "—" : fmt::format("{:.3g}", v); }
+
+// Per layer, median over a condition's finished seeds, read from the runs' analysis.json files (the
+// ones git keeps): D of each pair (l, l+1) trained, untrained and at each planned step, own-token
+// retention after each block, and the last stream's position probe. Empty when the plan analyses
+// nothing or no analysis is there.
+std::string per_layer_markdown(const Plan& plan, const std::vector<RunRecord>& runs, const std::string& out_dir) {
+  if (!plan.analysis) return "";
+  struct Column {
+    std::string heading, subdir;
+  };
+  std::vector<Column> d_columns{{"D per pair (l→l+1), trained", "analysis"}};
+  if (plan.analysis_at_init) d_columns.push_back({"D, untrained", "analysis-init"});
+  for (int step : plan.analysis_at_steps)
+    d_columns.push_back({fmt::format("D, step {}", step), fmt::format("analysis-step{}", step)});
+
+  // D of the pairs (l, l+1), l = 0..L-1, in order (analysed_pairs also holds (0, L)).
+  const auto adjacent_d = [](const RunAnalysis& a) {
+    std::vector<double> d(a.model.layers, kNaN);
+    for (const auto& pair : a.pairs)
+      if (pair.to == pair.from + 1 && pair.from < a.model.layers) d[pair.from] = pair.diagonality_index;
+    return d;
+  };
+  // Element-wise median over seeds of equally long vectors, printed to 3 digits.
+  const auto median_row = [](const std::vector<std::vector<double>>& per_seed) {
+    if (per_seed.empty()) return std::string("—");
+    std::string out;
+    for (std::size_t i = 0; i < per_seed.front().size(); ++i) {
+      std::vector<double> column;
+      for (const auto& seed : per_seed) column.push_back(i < seed.size() ? seed[i] : kNaN);
+      out += (i ? " " : "") + three_digits(median_of_defined(column));
+    }
+    return out;
+  };
+
+  std::ostringstream rows;
+  for (const auto& c : plan.conditions) {
+    std::vector<std::vector<std::vector<double>>> d(d_columns.size());
+    std::vector<std::vector<double>> retention;
+    std::vector<double> position;
+    for (const auto& r : runs) {
+      if (r.condition != c.name || r.status != RunStatus::done) continue;
+      const std::string run_dir = out_dir + "/runs/" + r.run_id + "/";
+      const auto trained = load_analysis(run_dir + "analysis", false);
+      if (!trained) continue;
+      d[0].push_back(adjacent_d(*trained));
+      for (std::size_t k = 1; k < d_columns.size(); ++k)
+        if (auto other = load_analysis(run_dir + d_columns[k].subdir, false)) d[k].push_back(adjacent_d(*other));
+      std::vector<double> own;
+      for (const auto& stream : trained->retention)
+        if (stream.layer >= 1) own.push_back(stream.own_token);
+      retention.push_back(own);
+      position.push_back(trained->position_probe.empty() ? kNaN : trained->position_probe.back().accuracy);
+    }
+    if (d[0].empty()) continue;
+    rows << "| " << c.name << " | " << d[0].size();
+    for (const auto& column : d) rows << " | " << median_row(column);
+    const double p = median_of_defined(position);
+    rows << " | " << median_row(retention) << " | " << (std::isnan(p) ? "—" : fmt::format("{:.3f}", p)) << " |\n";
+  }
+  if (rows.str().empty()) return "";
+  std::ostringstream md;
+  md << "\n## Per layer (median over seeds)\n\nD is the CKA diagonality index of the layer pair (l, l+1) (1: no "
+        "diagonal structure); retention is the held-out accuracy of a linear probe for the slot's own digit "
+        "(chance 0.10); the position probe reads the absolute position from the last stream (chance 1/length). "
+        "A collapsed slot has no D or retention, and the median is over the seeds that have one.\n\n"
+     << "| condition | seeds |";
+  for (const auto& column : d_columns) md << " " << column.heading << " |";
+  md << " own-token retention by layer 1..L, trained | position probe, last layer |\n|---|---:|";
+  for (std::size_t k = 0; k < d_columns.size(); ++k) md << "---|";
+  md << "---|---:|\n" << rows.str();
+  return md.str();
+}
+
 // results.md: the table a person reads.
 std::string results_markdown(const Plan& plan, const std::vector<RunRecord>& runs, const std::vector<ConditionSummary>& summaries,
-                             const std::vector<ClaimVerdict>& verdicts) {
+                             const std::vector<ClaimVerdict>& verdicts, const std::string& per_layer) {
   std::ostringstream md;
   md << "# Sweep `" << plan.name << "`\n\n"
      << plan.description << "\n\nBudget " << (plan.steps ? std::to_string(plan.steps) + " steps" : "per condition")
@@ -101,6 +184,7 @@ std::string results_markdown(const Plan& plan, const std::vector<RunRecord>& run
     for (const auto& v : verdicts)
       md << "| " << v.id << ": " << v.statement << " | **" << to_string(v.verdict) << "** | " << v.measurement << " |\n";
   }
+  md << per_layer;
   md << "\n## Runs\n\n| run | status | final exact | best | first step ≥ threshold | wall s |\n|---|---|---:|---:|---:|---:|\n";
   for (const auto& r : runs)
     md << fmt::format("| {} | {} | {} | {} | {} | {} |\n", r.run_id, to_string(r.status), r.final_exact ? fixed(*r.final_exact, 4) : "—",
@@ -178,7 +262,7 @@ std::string sweep_markdown(const Plan& plan, const std::string& out_dir) {
   const std::string db = out_dir + "/ledger.sqlite";
   if (!fs::exists(db)) throw ConfigError("--out " + out_dir + ": no ledger (ledger.sqlite) to read");
   const std::vector<RunRecord> runs = Ledger(db, true).runs();
-  return results_markdown(plan, runs, summarize(plan, runs), evaluate_plan(plan, out_dir));
+  return results_markdown(plan, runs, summarize(plan, runs), evaluate_plan(plan, out_dir), per_layer_markdown(plan, runs, out_dir));
 }
 
 void write_sweep_tables(const Plan& plan, const std::string& out_dir) {
@@ -194,7 +278,8 @@ void write_sweep_tables(const Plan& plan, const std::string& out_dir) {
   const auto summaries = summarize(plan, runs);
   const auto verdicts = evaluate_plan(plan, out_dir);
   write_file_atomically(out_dir + "/results.json", results_json(plan, runs, summaries, verdicts, bookkeeping).dump(2) + "\n");
-  write_file_atomically(out_dir + "/results.md", results_markdown(plan, runs, summaries, verdicts));
+  write_file_atomically(out_dir + "/results.md",
+                        results_markdown(plan, runs, summaries, verdicts, per_layer_markdown(plan, runs, out_dir)));
 }
 
 void write_sweep_results(const Plan& plan, const std::string& out_dir) {

@@ -12,6 +12,7 @@
 #include <map>
 
 #include "symbreak/experiments/analysis.hpp"
+#include "symbreak/experiments/results.hpp"
 #include "synthetic_sweep.hpp"
 
 namespace symbreak::experiments {
@@ -365,6 +366,33 @@ TEST_F(RulesOnAnalyses, ALedgerAcceptsRestatedRulesButNotChangedRuns) {
   EXPECT_THROW(bind(R"("steps": 6000)", R"("steps": 6001)"), ConfigError);
   EXPECT_THROW(bind(R"({"name": "adamw-none"})", R"({"name": "adamw-none", "config": {"optimizer": {"lr": 0.002}}})"), ConfigError);
   EXPECT_THROW(bind(R"("prompts": 100)", R"("prompts": 200)"), ConfigError);
+}
+
+// ---- The per-layer table of results.md ---------------------------------------------------------
+
+TEST_F(RulesOnAnalyses, PerLayerTableIsTheMedianOverTheSeedsThatHaveEachValue) {
+  write_plan(kSlicesPlan);
+  // first-2: D of pair l at the end is seed + l, except a collapsed pair 0 in seed 15; all-off has no
+  // end-of-training analysis for seed 11, so it counts 4 seeds.
+  decide([](const std::string& c, int seed, When w) -> std::optional<FakeAnalysis> {
+    FakeAnalysis a = slices(w == When::init ? 2.0 : 3.0, 0.9);
+    if (w != When::end) return a;
+    if (c == "all-off") {
+      if (seed == 11) return std::nullopt;
+      a.D.assign(6, 1.0);
+      return a;
+    }
+    for (int l = 0; l < 6; ++l) a.D[l] = seed + l;
+    if (seed == 15) a.D[0] = std::nullopt;
+    return a;
+  });
+  const std::string md = sweep_markdown(load(), dir_.string());
+  EXPECT_THAT(md, ::testing::HasSubstr("| condition | seeds | D per pair (l→l+1), trained | D, untrained | D, step 2000 | "
+                                       "own-token retention by layer 1..L, trained | position probe, last layer |\n"));
+  EXPECT_THAT(md, ::testing::HasSubstr("| first-2 | 5 | 12.5 14 15 16 17 18 | 2 2 2 2 2 2 | 3 3 3 3 3 3 | "
+                                       "0.5 0.5 0.5 0.5 0.5 0.5 | 0.900 |\n"));
+  EXPECT_THAT(md, ::testing::HasSubstr("| all-off | 4 | 1 1 1 1 1 1 | 2 2 2 2 2 2 | 3 3 3 3 3 3 | "
+                                       "0.5 0.5 0.5 0.5 0.5 0.5 | 0.900 |\n"));
 }
 
 }  // namespace
