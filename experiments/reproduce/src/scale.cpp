@@ -199,7 +199,7 @@ std::string reproduce_preview(const ReproduceOptions& o) {
     for (const std::string& name : committed_sweeps(o, s.dir)) {
       const Plan p = load_plan(s.dir + "/" + name + ".json");
       replays += static_cast<int>(p.conditions.size());
-      out << "  " << std::left << std::setw(16) << name << "results.md recomputed from the ledger; " << p.conditions.size()
+      out << "  " << std::left << std::setw(15) << name << " results.md recomputed from the ledger; " << p.conditions.size()
           << " runs (one seed per condition) retrained to their first evaluation\n";
     }
     out << "\nNo sweep runs: the verdicts are the committed ledgers' (" << replays

@@ -27,6 +27,16 @@ namespace {
 
 // The ISA flags of the build that trained the committed runs (CMake's default SYMBREAK_ARCH_FLAGS).
 constexpr std::string_view kCommittedRunsArchFlags = "-march=x86-64-v3";
+// The OpenBLAS kernels that trained them. OpenBLAS picks its kernels by the CPU at run time, and on an
+// AVX-512 machine it picks others (Cooperlake, SkylakeX) whose sums round differently, which early
+// training amplifies into a different trajectory. So a replay runs with these kernels, unless the
+// caller chose some with OPENBLAS_CORETYPE (experiments/scripts/two-builds.sh does).
+constexpr std::string_view kCommittedRunsBlasKernels = "Haswell";
+
+// The environment a replay's `symbreak train` runs in: the committed runs' BLAS kernels.
+std::string replay_environment() {
+  return std::getenv("OPENBLAS_CORETYPE") ? "" : "OPENBLAS_CORETYPE=" + std::string(kCommittedRunsBlasKernels) + " ";
+}
 
 // The row of metrics.csv at `step`, if any (the file missing or malformed: none).
 std::optional<MetricsRow> metrics_at(const std::string& path, int step) {
@@ -130,7 +140,7 @@ std::vector<VerifyRow> verify_committed(const ReproduceOptions& o, const std::st
   log("verify: retraining " + std::to_string(replays.size()) + " committed runs to their first evaluation, " +
       std::to_string(o.jobs) + " at a time");
   const auto command = [&](const Replay& r) {
-    return quoted(o.worker) + " train --config " + quoted(r.config) + " --seed " + std::to_string(r.seed) + " --out " +
+    return replay_environment() + quoted(o.worker) + " train --config " + quoted(r.config) + " --seed " + std::to_string(r.seed) + " --out " +
            quoted(r.out) + " --steps " + std::to_string(r.step) + " --threads " + std::to_string(r.threads);
   };
   std::vector<int> status(replays.size(), -1);
