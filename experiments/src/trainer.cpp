@@ -28,6 +28,10 @@ extern "C" void openblas_set_num_threads(int);
 #include <omp.h>
 #endif
 
+// OpenBLAS picks its GEMM kernels by the CPU at run time, and kernels round differently: run.json
+// records which trained the run, so that a replay (reproduce --verify) can use the same.
+extern "C" char* openblas_get_corename(void);
+
 namespace symbreak::experiments {
 namespace {
 
@@ -203,7 +207,8 @@ nlohmann::json write_run_description(const TrainOptions& options, int steps, int
                                        {"steps", steps},
                                        {"threads", threads},
                                        {"test_held_out", true},
-                                       {"engine", kTrainingEngine}}
+                                       {"engine", kTrainingEngine},
+                                       {"blas_kernels", openblas_get_corename()}}
                                 .dump(2) + "\n");
   return effective;
 }

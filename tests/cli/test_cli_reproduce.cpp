@@ -179,6 +179,15 @@ TEST(Reproduce, VerifyRecomputesTheTablesAndRetrainsASampleOfTheRuns) {
   const CliResult moved = run_cli(verify + out);
   EXPECT_EQ(moved.exit_code, 1) << moved.output;
   EXPECT_THAT(moved.output, HasSubstr("outside tolerance: loss"));
+
+  // The replay runs with the OpenBLAS kernels run.json records; that name goes into a shell command,
+  // so anything but a core name is a bad input.
+  const std::string run_json = sweeps + "/depth/runs/L1-s1/run.json";
+  nlohmann::json run = nlohmann::json::parse(slurp(run_json));
+  ASSERT_TRUE(run.contains("blas_kernels")) << run.dump();
+  run["blas_kernels"] = "Haswell; touch pwned";
+  std::ofstream(run_json, std::ios::trunc) << run.dump(2);
+  expect_bad_input(verify + scratch("verify_kernels"), "\"blas_kernels\" must be an OpenBLAS core name");
   expect_bad_input("reproduce --sweeps " + sweeps + " --out " + scratch("verify_bad"), "--sweeps goes with --verify");
 }
 

@@ -51,6 +51,11 @@ TEST(CliTrain, WritesMetricsFinalJsonAndWeights) {
     EXPECT_TRUE(final_json.contains(key)) << key;
   EXPECT_EQ(final_json["steps"], 100);
   EXPECT_EQ(final_json["config"]["train"]["steps"], 100);  // the config as run, with the override
+  // run.json: the seed, and the OpenBLAS kernels that a replay (reproduce --verify) must use.
+  const nlohmann::json run_json = nlohmann::json::parse(slurp(out + "/run.json"));
+  EXPECT_EQ(run_json["seed"], 3);
+  ASSERT_TRUE(run_json.contains("blas_kernels") && run_json["blas_kernels"].is_string());
+  EXPECT_THAT(run_json["blas_kernels"].get<std::string>(), ::testing::MatchesRegex("[A-Za-z0-9]+"));
   EXPECT_TRUE(std::filesystem::exists(out + "/weights.bin"));
   EXPECT_TRUE(std::filesystem::exists(out + "/checkpoint.bin"));
 }

@@ -5,6 +5,8 @@
 //   replays  one run per condition (its lowest finished seed) retrained on this machine up to its
 //            first evaluation, with the seed, config and thread count it ran with, and compared with
 //            the committed metrics.csv at that step.
+#include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -27,15 +29,26 @@ namespace {
 
 // The ISA flags of the build that trained the committed runs (CMake's default SYMBREAK_ARCH_FLAGS).
 constexpr std::string_view kCommittedRunsArchFlags = "-march=x86-64-v3";
-// The OpenBLAS kernels that trained them. OpenBLAS picks its kernels by the CPU at run time, and on an
-// AVX-512 machine it picks others (Cooperlake, SkylakeX) whose sums round differently, which early
-// training amplifies into a different trajectory. So a replay runs with these kernels, unless the
-// caller chose some with OPENBLAS_CORETYPE (experiments/scripts/two-builds.sh does).
-constexpr std::string_view kCommittedRunsBlasKernels = "Haswell";
+// The OpenBLAS kernels that trained a committed run: run.json's "blas_kernels", else Haswell's (every
+// run before the trainer recorded them was trained on AVX2 machines). OpenBLAS picks its kernels by the
+// CPU at run time, and on an AVX-512 machine it picks others (Cooperlake, SkylakeX) whose sums round
+// differently, which early training amplifies into a different trajectory. So a replay runs with the
+// run's kernels, unless the caller chose some with OPENBLAS_CORETYPE (experiments/scripts/two-builds.sh).
+std::string blas_kernels_of(const std::string& run_dir) {
+  const json run = json::parse(read_file(run_dir + "/run.json"), nullptr, false);
+  if (!run.is_object() || !run.contains("blas_kernels")) return "Haswell";
+  const json& kernels = run["blas_kernels"];
+  const std::string name = kernels.is_string() ? kernels.get<std::string>() : "";
+  // It becomes part of a shell command: a core name (letters and digits) or nothing.
+  if (name.empty() || !std::all_of(name.begin(), name.end(), [](unsigned char c) { return std::isalnum(c); }))
+    throw ConfigError(run_dir + "/run.json: \"blas_kernels\" must be an OpenBLAS core name (letters and digits), not " +
+                      kernels.dump());
+  return name;
+}
 
-// The environment a replay's `symbreak train` runs in: the committed runs' BLAS kernels.
-std::string replay_environment() {
-  return std::getenv("OPENBLAS_CORETYPE") ? "" : "OPENBLAS_CORETYPE=" + std::string(kCommittedRunsBlasKernels) + " ";
+// The environment a replay's `symbreak train` runs in.
+std::string replay_environment(const std::string& kernels) {
+  return std::getenv("OPENBLAS_CORETYPE") ? "" : "OPENBLAS_CORETYPE=" + kernels + " ";
 }
 
 // The row of metrics.csv at `step`, if any (the file missing or malformed: none).
@@ -103,6 +116,7 @@ std::vector<VerifyRow> verify_committed(const ReproduceOptions& o, const std::st
     std::string sweep, run_id, config, committed, out;
     std::uint64_t seed;
     int step, threads, engine;
+    std::string blas_kernels;
   };
   std::vector<Replay> replays;
   for (const std::string& name : committed_sweeps(o, plans_dir)) {
@@ -133,14 +147,14 @@ std::vector<VerifyRow> verify_committed(const ReproduceOptions& o, const std::st
       const int step = rows.front().step;
       replays.push_back({name, first->run_id, dir + "/configs/" + c.name + ".json", metrics,
                          o.out_dir + "/replays/" + name + "/" + first->run_id, first->seed, step, std::max(1, first->threads),
-                         engine_of(dir + "/runs/" + first->run_id, *first)});
+                         engine_of(dir + "/runs/" + first->run_id, *first), blas_kernels_of(dir + "/runs/" + first->run_id)});
     }
   }
   // The replays, o.jobs at a time, each a `symbreak train` process as the sweep ran it.
   log("verify: retraining " + std::to_string(replays.size()) + " committed runs to their first evaluation, " +
       std::to_string(o.jobs) + " at a time");
   const auto command = [&](const Replay& r) {
-    return replay_environment() + quoted(o.worker) + " train --config " + quoted(r.config) + " --seed " + std::to_string(r.seed) + " --out " +
+    return replay_environment(r.blas_kernels) + quoted(o.worker) + " train --config " + quoted(r.config) + " --seed " + std::to_string(r.seed) + " --out " +
            quoted(r.out) + " --steps " + std::to_string(r.step) + " --threads " + std::to_string(r.threads);
   };
   std::vector<int> status(replays.size(), -1);
