@@ -34,8 +34,7 @@ constexpr std::string_view kCommittedRunsArchFlags = "-march=x86-64-v3";
 // CPU at run time, and on an AVX-512 machine it picks others (Cooperlake, SkylakeX) whose sums round
 // differently, which early training amplifies into a different trajectory. So a replay runs with the
 // run's kernels, unless the caller chose some with OPENBLAS_CORETYPE (experiments/scripts/two-builds.sh).
-std::string blas_kernels_of(const std::string& run_dir) {
-  const json run = json::parse(read_file(run_dir + "/run.json"), nullptr, false);
+std::string blas_kernels_of(const json& run, const std::string& run_dir) {
   if (!run.is_object() || !run.contains("blas_kernels")) return "Haswell";
   const json& kernels = run["blas_kernels"];
   const std::string name = kernels.is_string() ? kernels.get<std::string>() : "";
@@ -65,8 +64,7 @@ std::string quoted(const std::string& s) { return "'" + s + "'"; }
 
 // The engine that trained a committed run: run.json's "engine", else what its files and its end
 // time say (kEngineHistory): without test_held_out it is 1; otherwise the last change before it ended.
-int engine_of(const std::string& run_dir, const RunRecord& r) {
-  const json run = json::parse(read_file(run_dir + "/run.json"), nullptr, false);
+int engine_of(const json& run, const RunRecord& r) {
   if (run.is_object() && run.contains("engine") && run["engine"].is_number_integer()) return run["engine"].get<int>();
   if (!run.is_object() || !run.value("test_held_out", false)) return 1;
   int engine = 2;
@@ -145,17 +143,19 @@ std::vector<VerifyRow> verify_committed(const ReproduceOptions& o, const std::st
       }
       if (rows.empty() || rows.front().step <= 0) continue;
       const int step = rows.front().step;
+      const std::string run_dir = dir + "/runs/" + first->run_id;
+      const json run = json::parse(read_file(run_dir + "/run.json"), nullptr, false);  // malformed: not an object
       replays.push_back({name, first->run_id, dir + "/configs/" + c.name + ".json", metrics,
                          o.out_dir + "/replays/" + name + "/" + first->run_id, first->seed, step, std::max(1, first->threads),
-                         engine_of(dir + "/runs/" + first->run_id, *first), blas_kernels_of(dir + "/runs/" + first->run_id)});
+                         engine_of(run, *first), blas_kernels_of(run, run_dir)});
     }
   }
   // The replays, o.jobs at a time, each a `symbreak train` process as the sweep ran it.
   log("verify: retraining " + std::to_string(replays.size()) + " committed runs to their first evaluation, " +
       std::to_string(o.jobs) + " at a time");
   const auto command = [&](const Replay& r) {
-    return replay_environment(r.blas_kernels) + quoted(o.worker) + " train --config " + quoted(r.config) + " --seed " + std::to_string(r.seed) + " --out " +
-           quoted(r.out) + " --steps " + std::to_string(r.step) + " --threads " + std::to_string(r.threads);
+    return replay_environment(r.blas_kernels) + quoted(o.worker) + " train --config " + quoted(r.config) + " --seed " +
+           std::to_string(r.seed) + " --out " + quoted(r.out) + " --steps " + std::to_string(r.step) + " --threads " + std::to_string(r.threads);
   };
   std::vector<int> status(replays.size(), -1);
   for (std::size_t at = 0; at < replays.size(); at += static_cast<std::size_t>(o.jobs)) {
