@@ -175,6 +175,20 @@ void gemm_symbolic(Tensor<Expr>& c, const Tensor<Expr>& a, const Tensor<Expr>& b
 
 }  // namespace
 
+void set_product_blocking(const ProductBlocking& sizes) {
+  if (sizes.l1 <= 0 || sizes.l2 <= 0 || sizes.l3 <= 0)
+    throw std::invalid_argument("product blocking: cache sizes must be positive byte counts, not " + std::to_string(sizes.l1) +
+                                "," + std::to_string(sizes.l2) + "," + std::to_string(sizes.l3));
+  Eigen::setCpuCacheSizes(sizes.l1, sizes.l2, sizes.l3);
+}
+
+ProductBlocking product_blocking() { return {Eigen::l1CacheSize(), Eigen::l2CacheSize(), Eigen::l3CacheSize()}; }
+
+namespace {
+// Before main: every program that links core blocks its products alike (layers.hpp says why).
+[[maybe_unused]] const bool product_blocking_pinned = (set_product_blocking(kProductBlocking), true);
+}  // namespace
+
 template <class T>
 void gemm(Tensor<T>& c, const Tensor<T>& a, const Tensor<T>& b, bool transpose_b, bool accumulate) {
   if (&c == &a || &c == &b) throw std::invalid_argument("gemm: the output must not alias an input");

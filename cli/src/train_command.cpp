@@ -31,6 +31,7 @@ Action register_train(CLI::App& app) {
     std::string trace;
     std::vector<int> snapshots{1, 10, 100};
     std::vector<int> keep_weights_at;
+    std::vector<long> product_blocking;
   };
   auto f = std::make_shared<Flags>();
   CLI::App* cmd = app.add_subcommand("train", "Train the reference model on 3-digit addition");
@@ -50,8 +51,16 @@ Action register_train(CLI::App& app) {
                   "Steps after which to keep the weights as --out/weights-step<N>.bin (for symbreak analyze --at-step N)")
       ->delimiter(',')
       ->check(CLI::Range(1, 100000000));
+  cmd->add_option("--product-blocking", f->product_blocking,
+                  "L1,L2,L3 cache sizes in bytes that Eigen blocks its products by (default: symbreak's fixed "
+                  "32768,1048576,335544320, the same on every machine); for replaying a run whose run.json records others")
+      ->delimiter(',')
+      ->expected(3)
+      ->check(CLI::PositiveNumber);
   return [f]() {
     experiments::TrainOptions o;
+    if (!f->product_blocking.empty())
+      o.product_blocking = ProductBlocking{f->product_blocking[0], f->product_blocking[1], f->product_blocking[2]};
     o.config = experiments::load_train_config(f->config);
     o.seed = f->seed;
     o.out_dir = f->out;

@@ -201,6 +201,7 @@ nlohmann::json write_run_description(const TrainOptions& options, int steps, int
   effective["train"]["steps"] = steps;
   effective["train"]["threads"] = threads;
   for (const char* derived : {"vocab_size", "context_length"}) effective["model"].erase(derived);  // the task sets them
+  const ProductBlocking blocking = product_blocking();
   write_file_atomically(options.out_dir + "/config.json", effective.dump(2) + "\n");
   write_file_atomically(options.out_dir + "/run.json",
                         nlohmann::json{{"seed", options.seed},
@@ -208,7 +209,8 @@ nlohmann::json write_run_description(const TrainOptions& options, int steps, int
                                        {"threads", threads},
                                        {"test_held_out", true},
                                        {"engine", kTrainingEngine},
-                                       {"blas_kernels", openblas_get_corename()}}
+                                       {"blas_kernels", openblas_get_corename()},
+                                       {"product_blocking", {blocking.l1, blocking.l2, blocking.l3}}}
                                 .dump(2) + "\n");
   return effective;
 }
@@ -391,6 +393,7 @@ TrainResult train(const TrainOptions& options) {
   require_writable(options.out_dir);
   const DirectoryLock lock(options.out_dir);
   set_threads(threads);  // before anything runs in parallel
+  set_product_blocking(options.product_blocking.value_or(kProductBlocking));
   const nlohmann::json effective = write_run_description(options, steps, threads);
   const AdditionTask task(c.format);
   const auto test_pairs = AdditionTask::test_set(c.test_size, c.test_seed);

@@ -188,6 +188,13 @@ TEST(Reproduce, VerifyRecomputesTheTablesAndRetrainsASampleOfTheRuns) {
   run["blas_kernels"] = "Haswell; touch pwned";
   std::ofstream(run_json, std::ios::trunc) << run.dump(2);
   expect_bad_input(verify + scratch("verify_kernels"), "\"blas_kernels\" must be an OpenBLAS core name");
+  // Likewise the product blocking a replay passes to train: three positive byte counts.
+  run["blas_kernels"] = "Haswell";
+  for (const char* sizes : {R"("32768; touch pwned")", "[32768, 1048576]", "[32768, -1, 335544320]", "[32768, 1.5, 335544320]"}) {
+    run["product_blocking"] = nlohmann::json::parse(sizes);
+    std::ofstream(run_json, std::ios::trunc) << run.dump(2);
+    expect_bad_input(verify + scratch("verify_blocking"), "\"product_blocking\" must be three positive byte counts");
+  }
   expect_bad_input("reproduce --sweeps " + sweeps + " --out " + scratch("verify_bad"), "--sweeps goes with --verify");
 }
 

@@ -56,6 +56,8 @@ TEST(CliTrain, WritesMetricsFinalJsonAndWeights) {
   EXPECT_EQ(run_json["seed"], 3);
   ASSERT_TRUE(run_json.contains("blas_kernels") && run_json["blas_kernels"].is_string());
   EXPECT_THAT(run_json["blas_kernels"].get<std::string>(), ::testing::MatchesRegex("[A-Za-z0-9]+"));
+  // ... and the cache sizes Eigen blocked its products by: core's fixed ones, whatever this CPU has.
+  EXPECT_EQ(run_json["product_blocking"], nlohmann::json::parse("[32768, 1048576, 335544320]"));
   EXPECT_TRUE(std::filesystem::exists(out + "/weights.bin"));
   EXPECT_TRUE(std::filesystem::exists(out + "/checkpoint.bin"));
 }
@@ -92,6 +94,15 @@ TEST(CliTrain, ResumeAfterKillNineIsBitIdentical) {
   EXPECT_EQ(slurp(whole + "/weights.bin"), slurp(killed + "/weights.bin")) << "the weights' bits must be identical";
 }
 
+// A replay of a run trained before core pinned Eigen's product blocking passes the sizes the run used.
+TEST(CliTrain, ProductBlockingFlagIsUsedAndRecorded) {
+  const std::string out = fresh_dir("train_blocking");
+  const CliResult r = run_cli("train --config " + tiny_config() + " --out " + out + " --steps 2 --product-blocking 49152,1310720,37748736");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(nlohmann::json::parse(slurp(out + "/run.json"))["product_blocking"],
+            nlohmann::json::parse("[49152, 1310720, 37748736]"));
+}
+
 TEST(CliTrain, BadInputExitsTwoBeforeTraining) {
   expect_bad_input("train --out /tmp/x", "--config");
   expect_bad_input("train --config " + tiny_config(), "--out");
@@ -101,6 +112,9 @@ TEST(CliTrain, BadInputExitsTwoBeforeTraining) {
   expect_bad_input("train --config " + tiny_config() + " --out " + file + "/sub", "cannot create the directory");
   expect_bad_input("train --config " + tiny_config() + " --out /proc/symbreak-out", "--out /proc/symbreak-out");
   expect_bad_input("train --config " + tiny_config() + " --out " + fresh_dir("train_flags") + " --steps 0", "--steps");
+  for (const char* sizes : {"0,1048576,335544320", "32768,1048576", "32768,x,335544320"})
+    expect_bad_input("train --config " + tiny_config() + " --out " + fresh_dir("train_flags") + " --product-blocking " + sizes,
+                     "--product-blocking");
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 
 #include "symbreak/arith.hpp"
 #include "symbreak/layers.hpp"
+#include "symbreak/rng.hpp"
 
 namespace symbreak {
 namespace {
@@ -60,6 +61,33 @@ TEST(Gemm, FloatMatchesHandValuesAndRejectsBadShapes) {
   const auto wrong = make<double>(3, 1, {1, 2, 3});
   EXPECT_THROW(gemm(c, a, wrong), std::invalid_argument);
   EXPECT_THROW(gemm(c, c, a), std::invalid_argument);  // aliasing
+}
+
+// Eigen sizes its product blocks by cache sizes it reads from the CPU, and the inner block length
+// orders each sum: the reason core pins them (layers.hpp). Pinned before main; the same blocking
+// gives the same bits; a 48 KiB L1 (the machine that trained soap-none-s21) rounds differently.
+TEST(Gemm, ProductBlockingIsPinnedAndDecidesTheRounding) {
+  EXPECT_EQ(product_blocking(), kProductBlocking);
+  Rng rng(7);
+  Tensor<double> a(8, 1024), b(1024, 8);
+  for (double& v : a.data) v = rng.normal();
+  for (double& v : b.data) v = rng.normal();
+  const auto product = [&] {
+    Tensor<double> c;
+    gemm(c, a, b);
+    return c.data;
+  };
+  const std::vector<double> pinned = product();
+  set_product_blocking({49152, 1310720, 37748736});
+  EXPECT_EQ(product_blocking(), (ProductBlocking{49152, 1310720, 37748736}));
+  const std::vector<double> other_machine = product();
+  set_product_blocking(kProductBlocking);
+  EXPECT_EQ(product(), pinned);
+  EXPECT_NE(other_machine, pinned) << "a different L1 no longer changes the sum order: the pin may be unnecessary";
+  for (std::size_t k = 0; k < pinned.size(); ++k)  // the same sums, only rounded differently
+    EXPECT_NEAR(other_machine[k], pinned[k], 1e-12 * 1024);
+  EXPECT_THROW(set_product_blocking({0, 1048576, 335544320}), std::invalid_argument);
+  EXPECT_EQ(product_blocking(), kProductBlocking);
 }
 
 TEST(LayerNorm, MatchesHandComputation) {

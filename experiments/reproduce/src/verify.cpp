@@ -45,6 +45,20 @@ std::string blas_kernels_of(const json& run, const std::string& run_dir) {
   return name;
 }
 
+// The product blocking a committed run was trained with (core's layers.hpp): run.json's
+// "product_blocking", three positive byte counts, as the flags of its replay; absent: none (the
+// trainer's fixed default, which every run trained after the pin records).
+std::string product_blocking_flag(const json& run, const std::string& run_dir) {
+  if (!run.is_object() || !run.contains("product_blocking")) return "";
+  const json& sizes = run["product_blocking"];
+  const bool valid = sizes.is_array() && sizes.size() == 3 &&
+                     std::all_of(sizes.begin(), sizes.end(), [](const json& v) { return v.is_number_integer() && v.get<long>() > 0; });
+  if (!valid)
+    throw ConfigError(run_dir + "/run.json: \"product_blocking\" must be three positive byte counts [l1, l2, l3], not " +
+                      sizes.dump());
+  return fmt::format(" --product-blocking {},{},{}", sizes[0].get<long>(), sizes[1].get<long>(), sizes[2].get<long>());
+}
+
 // The environment a replay's `symbreak train` runs in.
 std::string replay_environment(const std::string& kernels) {
   return std::getenv("OPENBLAS_CORETYPE") ? "" : "OPENBLAS_CORETYPE=" + kernels + " ";
@@ -114,7 +128,7 @@ std::vector<VerifyRow> verify_committed(const ReproduceOptions& o, const std::st
     std::string sweep, run_id, config, committed, out;
     std::uint64_t seed;
     int step, threads, engine;
-    std::string blas_kernels;
+    std::string blas_kernels, product_blocking;
   };
   std::vector<Replay> replays;
   for (const std::string& name : committed_sweeps(o, plans_dir)) {
@@ -147,7 +161,7 @@ std::vector<VerifyRow> verify_committed(const ReproduceOptions& o, const std::st
       const json run = json::parse(read_file(run_dir + "/run.json"), nullptr, false);  // malformed: not an object
       replays.push_back({name, first->run_id, dir + "/configs/" + c.name + ".json", metrics,
                          o.out_dir + "/replays/" + name + "/" + first->run_id, first->seed, step, std::max(1, first->threads),
-                         engine_of(run, *first), blas_kernels_of(run, run_dir)});
+                         engine_of(run, *first), blas_kernels_of(run, run_dir), product_blocking_flag(run, run_dir)});
     }
   }
   // The replays, o.jobs at a time, each a `symbreak train` process as the sweep ran it.
@@ -155,7 +169,7 @@ std::vector<VerifyRow> verify_committed(const ReproduceOptions& o, const std::st
       std::to_string(o.jobs) + " at a time");
   const auto command = [&](const Replay& r) {
     return replay_environment(r.blas_kernels) + quoted(o.worker) + " train --config " + quoted(r.config) + " --seed " +
-           std::to_string(r.seed) + " --out " + quoted(r.out) + " --steps " + std::to_string(r.step) + " --threads " + std::to_string(r.threads);
+           std::to_string(r.seed) + " --out " + quoted(r.out) + " --steps " + std::to_string(r.step) + " --threads " + std::to_string(r.threads) + r.product_blocking;
   };
   std::vector<int> status(replays.size(), -1);
   for (std::size_t at = 0; at < replays.size(); at += static_cast<std::size_t>(o.jobs)) {

@@ -30,6 +30,21 @@ void gemm(Tensor<T>& c, const Tensor<T>& a, const Tensor<T>& b, bool transpose_b
 template <class T>
 void gemm_transposed_a(Tensor<T>& c, const Tensor<T>& a, const Tensor<T>& b, bool accumulate);
 
+// Eigen splits a product into blocks sized by the CPU's caches, read at run time, and the block
+// length along the inner dimension sets the order of each sum. So the same double product rounds
+// differently on a CPU with a 48 KiB L1 than on one with 32 KiB, and SOAP's trajectories part within
+// 100 steps. Core pins the sizes when the program starts (gemm.cpp) to kProductBlocking, the values
+// Eigen reads on the AMD EPYC that trained most committed SOAP runs, so products round alike on
+// every machine. set_product_blocking changes them: a replay of a run trained before the pin uses the
+// sizes its run.json records ("product_blocking"). Byte counts, each > 0.
+struct ProductBlocking {
+  long l1 = 0, l2 = 0, l3 = 0;
+  bool operator==(const ProductBlocking&) const = default;
+};
+inline constexpr ProductBlocking kProductBlocking{32768, 1048576, 335544320};
+void set_product_blocking(const ProductBlocking& sizes);  // throws std::invalid_argument unless each is > 0
+ProductBlocking product_blocking();
+
 // tokens (N) → out (N, d): out[r] = E[tokens[r]] + position table[r mod n] (table may be empty).
 template <class T>
 void embedding_forward(Tensor<T>& out, std::span<const int> tokens, int seq, const Tensor<T>& token_embedding,

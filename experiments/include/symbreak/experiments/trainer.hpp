@@ -12,6 +12,7 @@
 
 #include "symbreak/experiments/task.hpp"
 #include "symbreak/experiments/train_config.hpp"
+#include "symbreak/layers.hpp"
 #include "symbreak/model.hpp"
 #include "symbreak/rng.hpp"
 
@@ -80,6 +81,9 @@ struct TrainOptions {
   // through training, such as residual-slices' step 2,000). Written atomically; a resumed run that
   // already passed a step keeps the file it wrote then.
   std::vector<int> keep_weights_at;
+  // The cache sizes Eigen blocks its products by (core's layers.hpp); unset: kProductBlocking, the
+  // same on every machine. run.json records them.
+  std::optional<ProductBlocking> product_blocking;
 };
 
 // The file train() keeps the weights of step `step` in (keep_weights_at).
