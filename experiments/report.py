@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Summarises training runs as Markdown: one row per run, then each run's curve.
 
-    python3 experiments/report.py experiments/results/*/
+    python3 experiments/report.py experiments/results/*/            # the table, then every curve
+    python3 experiments/report.py --table RUN_DIR...                  # the table only (README blocks)
 
 Reads each run's config.json (or final.json's copy), metrics.csv and final.json (absent while a run is
 still going or after it was stopped: the row then says how far the curve got). Standard library only.
@@ -49,7 +50,7 @@ def recipe(config):
     return ", ".join(parts)
 
 
-def main(runs):
+def main(runs, table_only=False):
     print("| run | recipe | steps | test exact | digits (units → thousands) | best exact (step) | first ≥ 0.99 | wall |")
     print("|---|---|---:|---:|---|---:|---:|---:|")
     curves = []
@@ -69,6 +70,8 @@ def main(runs):
         print(f"| {os.path.basename(run)} | {recipe(config)} | {steps} | {float(last['test_exact_match']):.4f} | "
               f"{digits} | {float(best['test_exact_match']):.4f} ({best['step']}) | {first99} | {wall} |")
         curves.append((os.path.basename(run), rows))
+    if table_only:
+        return
     for name, rows in curves:
         print(f"\n`{name}` (step: exact | units tens hundreds thousands)\n")
         print("    " + "\n    ".join(
@@ -77,6 +80,12 @@ def main(runs):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) < 2:
-        sys.exit("usage: report.py RUN_DIR...")
-    main(sys.argv[1:])
+    table_only = sys.argv[1:2] == ["--table"]
+    runs = sys.argv[2:] if table_only else sys.argv[1:]
+    if not runs:
+        sys.exit("usage: report.py [--table] RUN_DIR...")
+    for run in runs if table_only else []:  # a README block names its runs; the summary skips other directories
+        if not os.path.exists(os.path.join(run, "metrics.csv")):
+            print(f"report.py: {run}: no metrics.csv (not a symbreak train --out directory)", file=sys.stderr)
+            sys.exit(2)
+    main(runs, table_only)
