@@ -157,6 +157,13 @@ TEST(Reproduce, VerifyRecomputesTheTablesAndRetrainsASampleOfTheRuns) {
   EXPECT_THAT(ok.output, HasSubstr("3 of 3 checks pass"));
   const nlohmann::json j = nlohmann::json::parse(slurp(out + "/claims.json"));
   ASSERT_EQ(j["verification"].size(), 3u);
+  // B3's own plan (biases) has no committed sweep here: its row names the claims that decide it instead.
+  for (const nlohmann::json& c : j["claims"])
+    if (c["id"] == "B3") {
+      EXPECT_EQ(c["verdict"], "not run");
+      EXPECT_THAT(c["measurement"].get<std::string>(),
+                  HasSubstr("the claim is restated and decided by B3-ECD, B3-SGD-paperB, B3-SGD-ours, B3-SOAP, B3-AdamW"));
+    }
   EXPECT_THAT(slurp(out + "/report.html"), HasSubstr("Verification on this machine"));
 
   // A hand-edited number in the committed table.
@@ -218,6 +225,20 @@ TEST(Reproduce, ABadClaimsFileIsABadInput) {
   expect_bad_input("reproduce --plans " + plans + " --out " + scratch("rc3") + " --claims " +
                        with([](nlohmann::json& c) { c["claims"][0]["checks"]["EQUIV"] = "probably"; }, "c3.json"),
                    "claims[0].checks.EQUIV");
+  // restated_by names other claims of the file.
+  const auto index_of = [&](const std::string& id) {
+    for (std::size_t i = 0; i < claims["claims"].size(); ++i)
+      if (claims["claims"][i]["id"] == id) return i;
+    ADD_FAILURE() << id << " is not in experiments/claims.json";
+    return std::size_t{0};
+  };
+  const std::size_t b3 = index_of("B3");
+  expect_bad_input("reproduce --plans " + plans + " --out " + scratch("rc4") + " --claims " +
+                       with([&](nlohmann::json& c) { c["claims"][b3]["restated_by"] = {"B3-ECD", "B3-Adam"}; }, "c4.json"),
+                   "claims[" + std::to_string(b3) + "].restated_by: \"B3-Adam\" is not another claim");
+  expect_bad_input("reproduce --plans " + plans + " --out " + scratch("rc5") + " --claims " +
+                       with([&](nlohmann::json& c) { c["claims"][b3]["restated_by"] = {"B3"}; }, "c5.json"),
+                   "\"B3\" is not another claim");
 }
 
 }  // namespace

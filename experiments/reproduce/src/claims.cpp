@@ -107,6 +107,7 @@ ClaimsFile load_claims(const std::string& path) {
     spec.prover = expectations(c, "prover", &kProverReports, kProverVerdicts);
     spec.plan = c.string("plan", "");
     spec.rule = c.string("rule", "");
+    spec.restated_by = string_list(c, "restated_by", false);
     const bool exact_evidence = !spec.checks.empty() || !spec.prover.empty(), sweep = !spec.plan.empty();
     if (exact_evidence == sweep)
       c.fail(sweep ? "plan" : "checks", "a claim has either exact evidence (checks, prover) or a plan and rule, not " +
@@ -127,6 +128,10 @@ ClaimsFile load_claims(const std::string& path) {
     c.finish();
     f.claims.push_back(std::move(spec));
   }
+  for (std::size_t i = 0; i < f.claims.size(); ++i)
+    for (const std::string& id : f.claims[i].restated_by)
+      if (!ids.contains(id) || id == f.claims[i].id)
+        throw ConfigError(path + ": claims[" + std::to_string(i) + "].restated_by: \"" + id + "\" is not another claim of the file");
   return f;
 }
 

@@ -75,6 +75,11 @@ std::vector<ClaimRow> claim_rows(const ClaimsFile& file, const ExactEvidence& ex
       if (!v) throw ConfigError(where + ": the " + c.plan + " plan has no decision rule \"" + c.rule + "\"");
       r.verdict = v->verdict;
       r.measurement = v->measurement;
+      if (r.verdict == Verdict::not_run && !c.restated_by.empty()) {
+        std::string restated;
+        for (const std::string& id : c.restated_by) restated += (restated.empty() ? "" : ", ") + id;
+        r.measurement = "the " + c.plan + " plan was not run at this scale; the claim is restated and decided by " + restated;
+      }
       r.numbers = to_json(*v);
       rows.push_back(std::move(r));
       continue;

@@ -24,6 +24,9 @@ struct ClaimSpec {
   std::vector<std::pair<std::string, std::string>> checks, prover;
   // Sweep evidence: the plan (residual, depth, symmetry, biases) and the id of its decision rule.
   std::string plan, rule;
+  // The claims that restate this one on a follow-up plan (B3 -> B3-ECD, ...): where this claim's own
+  // plan was not run, the report says which of them decide it instead. Each is a claim id of the file.
+  std::vector<std::string> restated_by;
 };
 
 struct ClaimsFile {
