@@ -10,6 +10,7 @@ still going or after it was stopped: the row then says how far the curve got). S
 import csv
 import json
 import os
+import re
 import sys
 
 
@@ -22,9 +23,14 @@ def load(run):
         with open(path) as f:
             final = json.load(f)
     config = final["config"] if final else None
-    if config is None and os.path.exists(os.path.join(run, "config.json")):
-        with open(os.path.join(run, "config.json")) as f:
-            config = json.load(f)
+    # The run's own config.json; for pilots that kept only metrics.csv, the config beside the run
+    # directories: NAME.json for run NAME-sN (experiments/results/pilots/width-search), else config.json.
+    parent, name = os.path.split(run)
+    for path in (os.path.join(run, "config.json"), os.path.join(parent, re.sub(r"-s\d+$", "", name) + ".json"),
+                 os.path.join(parent, "config.json")):
+        if config is None and os.path.exists(path):
+            with open(path) as f:
+                config = json.load(f)
     return rows, final, config
 
 
@@ -35,6 +41,8 @@ def recipe(config):
     fmt = "+".join(k for k in ("bos", "delimiter") if t.get(k)) or "plain"
     parts = [f"L{m['layers']} d{m['d_model']} H{m['heads']}", f"PE {m['positional_encoding']}", f"mask {m['mask']}",
              fmt, f"{o['name']} lr {o['lr']:g}"]
+    if m.get("init", "gpt2") != "gpt2":
+        parts.insert(1, f"init {m['init']}")
     if o["name"] == "sgd":
         parts.append(f"momentum {o.get('momentum', 0):g}" + (" nesterov" if o.get("nesterov") else ""))
     if o["name"] == "ecd":
@@ -66,7 +74,8 @@ def main(runs, table_only=False):
         first99 = next((r["step"] for r in rows if float(r["test_exact_match"]) >= 0.99), "never")
         digits = " ".join(f"{float(last[f'digit{k}']):.3f}" for k in range(4))
         steps = last["step"] if final else f"{last['step']} (stopped)"
-        wall = f"{final['wall_seconds']:.0f} s" if final else "—"
+        # A stopped run: its clock at the last evaluation (older metrics.csv files have none).
+        wall = f"{final['wall_seconds']:.0f} s" if final else (f"{float(last['wall_s']):.0f} s" if last.get("wall_s") else "—")
         print(f"| {os.path.basename(run)} | {recipe(config)} | {steps} | {float(last['test_exact_match']):.4f} | "
               f"{digits} | {float(best['test_exact_match']):.4f} ({best['step']}) | {first99} | {wall} |")
         curves.append((os.path.basename(run), rows))
