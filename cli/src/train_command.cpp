@@ -52,8 +52,9 @@ Action register_train(CLI::App& app) {
       ->delimiter(',')
       ->check(CLI::Range(1, 100000000));
   cmd->add_option("--product-blocking", f->product_blocking,
-                  "L1,L2,L3 cache sizes in bytes that Eigen blocks its products by (default: symbreak's fixed "
-                  "32768,1048576,335544320, the same on every machine); for replaying a run whose run.json records others")
+                  fmt::format("L1,L2,L3 cache sizes in bytes that Eigen blocks its products by (default: symbreak's fixed "
+                              "{},{},{}, the same on every machine); for replaying a run whose run.json records others",
+                              kProductBlocking.l1, kProductBlocking.l2, kProductBlocking.l3))
       ->delimiter(',')
       ->expected(3)
       ->check(CLI::PositiveNumber);
